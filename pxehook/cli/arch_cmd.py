@@ -1,0 +1,62 @@
+"""``pxehook arch``: the option-93 architecture table."""
+
+from __future__ import annotations
+
+import click
+
+from .. import arch as archtable
+from .output import json_option, print_json, print_table
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(arch)
+
+
+@click.group()
+def arch() -> None:
+    """The DHCP option-93 architecture table pxehook uses everywhere."""
+
+
+@arch.command("list")
+@json_option
+@click.option("--supported", is_flag=True, help="Only architectures with a default loader.")
+def arch_list(as_json: bool, supported: bool) -> None:
+    """Print every option-93 code with firmware, CPU and default loaders."""
+    rows = archtable.supported() if supported else list(archtable.TABLE)
+    if as_json:
+        print_json([a.as_dict() for a in rows])
+        return
+    print_table(
+        (
+            [
+                a.code,
+                a.hex,
+                a.slug,
+                a.name,
+                a.firmware,
+                a.cpu,
+                a.default_mode or "",
+                ", ".join(f"{m}={f}" for m, f in a.loaders.items()),
+            ]
+            for a in rows
+        ),
+        ["code", "hex", "slug", "name", "firmware", "cpu", "mode", "loaders"],
+    )
+
+
+@arch.command("show")
+@click.argument("code")
+@json_option
+def arch_show(code: str, as_json: bool) -> None:
+    """Show one architecture by code (decimal or 0x hex) or slug; unknown codes say so."""
+    from ..hostops import parse_arch
+
+    try:
+        row = archtable.lookup(int(code, 0))
+    except ValueError:
+        row = archtable.BY_CODE[parse_arch(code)]
+    if as_json:
+        print_json(row.as_dict())
+        return
+    for key, value in row.as_dict().items():
+        click.echo(f"{key:15} {value}")

@@ -1,0 +1,152 @@
+"""``pxehook host``: list, show, set and remove hosts."""
+
+from __future__ import annotations
+
+import click
+
+from .. import arch as archtable
+from ..hostops import HostChanges, apply_changes, delete_host, find_host, parse_arch, parse_pairs
+from ..models import Host
+from .output import fmt_time, json_option, print_fields, print_json, print_table
+from .root import pass_lazy
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(host)
+
+
+def arch_label(code: int | None) -> str:
+    return "-" if code is None else f"{code} ({archtable.lookup(code).slug})"
+
+
+@click.group()
+def host() -> None:
+    """Machines pxehook knows: their MACs, facts, profile and state."""
+
+
+@host.command("list")
+@click.option("--state", help="Only hosts in this state.")
+@click.option("--profile", help="Only hosts with this profile.")
+@click.option("--label", help="Only hosts with this label (key=value).")
+@json_option
+@pass_lazy
+def host_list(
+    lazy,
+    state: str | None,
+    profile: str | None,
+    label: str | None,  # type: ignore[no-untyped-def]
+    as_json: bool,
+) -> None:
+    """List hosts (one line each)."""
+    label_pair = None
+    if label:
+        key, value = next(iter(parse_pairs([label], "label").items()))
+        label_pair = (key, value)
+    hosts = lazy.get().store().host_list(state=state, profile=profile, label=label_pair)
+    if as_json:
+        print_json([h.as_dict() for h in hosts])
+        return
+    print_table(
+        (
+            [h.mac, h.name, arch_label(h.arch), h.ip, h.profile, h.state, fmt_time(h.last_seen)]
+            for h in hosts
+        ),
+        ["mac", "name", "arch", "ip", "profile", "state", "last seen"],
+    )
+
+
+def _show(h: Host) -> None:
+    print_fields(
+        [
+            ("mac", h.mac),
+            ("macs", h.macs),
+            ("name", h.name),
+            ("uuid", h.uuid),
+            ("arch", arch_label(h.arch)),
+            ("arch source", h.arch_source),
+            ("ip", h.ip),
+            ("vendor class", h.vendor_class),
+            ("user class", h.user_class),
+            ("profile", h.profile),
+            ("state", h.state),
+            ("state changed", fmt_time(h.state_changed)),
+            ("first seen", fmt_time(h.first_seen)),
+            ("last seen", fmt_time(h.last_seen)),
+            ("labels", h.labels),
+            ("vars", h.vars),
+        ]
+    )
+
+
+@host.command("show")
+@click.argument("mac")
+@json_option
+@pass_lazy
+def host_show(lazy, mac: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """Show one host by any of its MACs (any common spelling)."""
+    h = find_host(lazy.get().store(), mac)
+    if as_json:
+        print_json(h.as_dict())
+    else:
+        _show(h)
+
+
+@host.command("set")
+@click.argument("mac")
+@click.option("--name", help="Host name.")
+@click.option("--uuid", help="SMBIOS UUID.")
+@click.option("--profile", help="Profile to boot (see 'pxehook profile list'; '' clears).")
+@click.option("--arch", help="Pin the architecture (option-93 code or slug); 'auto' clears.")
+@click.option("--add-mac", multiple=True, help="Another MAC of the same machine.")
+@click.option("--var", "set_vars", multiple=True, metavar="KEY=VALUE", help="Set a variable.")
+@click.option("--unset-var", multiple=True, metavar="KEY", help="Remove a variable.")
+@click.option("--label", "set_labels", multiple=True, metavar="KEY=VALUE", help="Set a label.")
+@click.option("--unset-label", multiple=True, metavar="KEY", help="Remove a label.")
+@json_option
+@pass_lazy
+def host_set(
+    lazy,
+    mac: str,
+    name,
+    uuid,
+    profile,
+    arch,
+    add_mac,
+    set_vars,
+    unset_var,  # type: ignore[no-untyped-def]
+    set_labels,
+    unset_label,
+    as_json: bool,
+) -> None:
+    """Create a host, or change fields of an existing one."""
+    changes = HostChanges(
+        name=name,
+        uuid=uuid,
+        profile=profile,
+        arch=None if arch in (None, "auto") else parse_arch(arch),
+        clear_arch=arch == "auto",
+        add_macs=list(add_mac),
+        set_vars=parse_pairs(set_vars, "variable"),
+        unset_vars=list(unset_var),
+        set_labels=parse_pairs(set_labels, "label"),
+        unset_labels=list(unset_label),
+    )
+    h, created = apply_changes(lazy.get().store(), mac, changes, source="cli")
+    if as_json:
+        print_json({"created": created, "host": h.as_dict()})
+    else:
+        click.echo(f"{'created' if created else 'updated'} host {h.mac}")
+
+
+@host.command("rm")
+@click.argument("mac")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_lazy
+def host_rm(lazy, mac: str, yes: bool) -> None:  # type: ignore[no-untyped-def]
+    """Delete a host and its event log."""
+    store = lazy.get().store()
+    h = find_host(store, mac)
+    if not yes:
+        click.confirm(f"delete host {h.mac} ({h.name or 'no name'}) and its events?", abort=True)
+    delete_host(store, h.mac)
+    click.echo(f"deleted host {h.mac}")

@@ -1,0 +1,322 @@
+"""The YAML inventory (profiles, groups, hosts): parse, validate, and sync into the store.
+
+The inventory is the GitOps side: what operators want. The store is the observed side
+plus life-cycle state. ``sync`` writes the inventory's wishes (profiles, host names, MACs,
+profile, vars, labels, arch override) into the store; state is set only when a host is
+created (``state:`` in YAML is its initial state). A broken file raises ``ConfigError``
+naming file and line, and nothing is written: the last good inventory stays in force.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from . import arch as archtable
+from .errors import ConfigError, InvalidInput
+from .mac import normalize_mac
+from .models import ArchSource, Host, Profile, State
+
+PROFILE_KINDS = ("installer", "live", "local", "commissioning")
+_PROFILE_KEYS = {
+    "kind",
+    "description",
+    "kernel",
+    "initrd",
+    "cmdline",
+    "one_shot",
+    "templates",
+    "vars",
+}
+_HOST_KEYS = {"mac", "macs", "name", "uuid", "profile", "state", "arch", "groups", "vars", "labels"}
+
+
+class _Marked(dict):  # type: ignore[type-arg]
+    """A mapping that remembers the line of each key (1-based)."""
+
+    lines: dict[str, int]
+    line: int
+
+
+class _LineLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Marked:
+    result = _Marked(loader.construct_mapping(node, deep=True))
+    result.line = node.start_mark.line + 1
+    result.lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
+    return result
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+@dataclass
+class HostSpec:
+    """One host as the inventory describes it."""
+
+    macs: tuple[str, ...]
+    name: str = ""
+    uuid: str = ""
+    profile: str = ""
+    state: State | None = None
+    arch: int | None = None
+    groups: tuple[str, ...] = ()
+    vars: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Inventory:
+    """A validated inventory."""
+
+    path: str
+    profiles: dict[str, Profile]
+    groups: dict[str, dict[str, Any]]
+    hosts: list[HostSpec]
+
+    def host_vars(self, spec_groups: tuple[str, ...], host_vars: dict[str, Any]) -> dict[str, Any]:
+        """Group vars (in listed order) overlaid by the host's own vars."""
+        merged: dict[str, Any] = {}
+        for group in spec_groups:
+            merged.update(self.groups.get(group, {}).get("vars", {}))
+        merged.update(host_vars)
+        return merged
+
+
+def _where(path: str, node: Any, key: str | None = None) -> str:
+    if isinstance(node, _Marked):
+        line = node.lines.get(key, node.line) if key else node.line
+        return f"{path}:{line}"
+    return path
+
+
+def _fail(path: str, node: Any, key: str | None, message: str) -> ConfigError:
+    return ConfigError(f"{_where(path, node, key)}: {message}")
+
+
+def parse(text: str, path: str = "<inventory>") -> Inventory:
+    """Parse and validate inventory text; errors name ``path`` and the line."""
+    try:
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else path
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    if data is None:
+        data = _Marked()
+        data.line, data.lines = 1, {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the inventory must be a mapping with profiles/groups/hosts")
+    unknown = [k for k in data if k not in ("profiles", "groups", "hosts")]
+    if unknown:
+        raise _fail(
+            path,
+            data,
+            unknown[0],
+            f"unknown section '{unknown[0]}' (expected profiles, groups, hosts)",
+        )
+    profiles = _parse_profiles(path, data.get("profiles") or {}, data)
+    groups = _parse_groups(path, data.get("groups") or {}, data)
+    hosts = _parse_hosts(path, data.get("hosts") or [], data, profiles, groups)
+    return Inventory(path=path, profiles=profiles, groups=groups, hosts=hosts)
+
+
+def load(path: str) -> Inventory:
+    """Read and parse the inventory file at ``path``."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: inventory file not found") from None
+    except (PermissionError, IsADirectoryError) as exc:
+        raise ConfigError(f"{path}: cannot read inventory: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: inventory is not valid UTF-8") from None
+    return parse(text, path)
+
+
+def _parse_profiles(path: str, raw: Any, parent: Any) -> dict[str, Profile]:
+    if not isinstance(raw, dict):
+        raise _fail(path, parent, "profiles", "'profiles' must be a mapping of name: profile")
+    profiles = {}
+    for name, body in raw.items():
+        if not isinstance(body, dict):
+            raise _fail(path, raw, name, f"profile '{name}' must be a mapping")
+        bad = [k for k in body if k not in _PROFILE_KEYS]
+        if bad:
+            raise _fail(path, body, bad[0], f"profile '{name}': unknown key '{bad[0]}'")
+        kind = body.get("kind", "installer")
+        if kind not in PROFILE_KINDS:
+            raise _fail(
+                path,
+                body,
+                "kind",
+                f"profile '{name}': kind '{kind}' is not one of " + ", ".join(PROFILE_KINDS),
+            )
+        for key in ("kernel", "initrd", "templates", "vars"):
+            if key in body and not isinstance(body[key], dict):
+                raise _fail(path, body, key, f"profile '{name}': '{key}' must be a mapping")
+        if "cmdline" in body and not isinstance(body["cmdline"], str):
+            raise _fail(path, body, "cmdline", f"profile '{name}': 'cmdline' must be a string")
+        profiles[str(name)] = Profile.from_dict({"name": str(name), **body})
+    if "local" not in profiles:
+        profiles["local"] = Profile(
+            name="local", kind="local", description="Boot from the local disk"
+        )
+    return profiles
+
+
+def _parse_groups(path: str, raw: Any, parent: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(raw, dict):
+        raise _fail(path, parent, "groups", "'groups' must be a mapping of name: {vars: …}")
+    for name, body in raw.items():
+        if not isinstance(body, dict) or not isinstance(body.get("vars", {}), dict):
+            raise _fail(path, raw, name, f"group '{name}' must be a mapping with 'vars'")
+    return {str(k): dict(v) for k, v in raw.items()}
+
+
+def _parse_hosts(
+    path: str,
+    raw: Any,
+    parent: Any,
+    profiles: dict[str, Profile],
+    groups: dict[str, dict[str, Any]],
+) -> list[HostSpec]:
+    if not isinstance(raw, list):
+        raise _fail(path, parent, "hosts", "'hosts' must be a list")
+    hosts, seen = [], {}
+    for body in raw:
+        if not isinstance(body, dict):
+            raise _fail(path, parent, "hosts", "each host must be a mapping")
+        bad = [k for k in body if k not in _HOST_KEYS]
+        if bad:
+            raise _fail(path, body, bad[0], f"host: unknown key '{bad[0]}'")
+        raw_macs = body.get("macs") or ([body["mac"]] if "mac" in body else [])
+        if not raw_macs:
+            raise _fail(path, body, None, "host needs 'mac' or 'macs'")
+        macs = []
+        for value in raw_macs:
+            try:
+                macs.append(normalize_mac(str(value)))
+            except InvalidInput as exc:
+                raise _fail(path, body, "macs" if "macs" in body else "mac", str(exc)) from None
+        for mac in macs:
+            if mac in seen:
+                raise _fail(
+                    path, body, "mac", f"MAC {mac} is listed twice (also on line {seen[mac]})"
+                )
+            seen[mac] = _where(path, body).rsplit(":", 1)[-1]
+        profile = str(body.get("profile", ""))
+        if profile and profile not in profiles:
+            raise _fail(path, body, "profile", f"host {macs[0]}: unknown profile '{profile}'")
+        state = None
+        if "state" in body:
+            try:
+                state = State(str(body["state"]))
+            except ValueError:
+                raise _fail(
+                    path,
+                    body,
+                    "state",
+                    f"host {macs[0]}: state '{body['state']}' is "
+                    "not one of " + ", ".join(s.value for s in State),
+                ) from None
+        arch = None
+        if "arch" in body:
+            arch = _parse_arch(body["arch"])
+            if arch is None:
+                raise _fail(
+                    path,
+                    body,
+                    "arch",
+                    f"host {macs[0]}: unknown arch "
+                    f"'{body['arch']}' (an option-93 code or a slug such as efi-x64)",
+                )
+        host_groups = tuple(str(g) for g in body.get("groups") or ())
+        for group in host_groups:
+            if group not in groups:
+                raise _fail(path, body, "groups", f"host {macs[0]}: unknown group '{group}'")
+        for key in ("vars", "labels"):
+            if key in body and not isinstance(body[key], dict):
+                raise _fail(path, body, key, f"host {macs[0]}: '{key}' must be a mapping")
+        hosts.append(
+            HostSpec(
+                macs=tuple(macs),
+                name=str(body.get("name", "")),
+                uuid=str(body.get("uuid", "")),
+                profile=profile,
+                state=state,
+                arch=arch,
+                groups=host_groups,
+                vars=dict(body.get("vars") or {}),
+                labels={str(k): str(v) for k, v in (body.get("labels") or {}).items()},
+            )
+        )
+    return hosts
+
+
+def _parse_arch(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value in archtable.BY_CODE else None
+    text = str(value).strip()
+    if text in archtable.BY_SLUG:
+        return archtable.BY_SLUG[text].code
+    try:
+        code = int(text, 0)
+    except ValueError:
+        return None
+    return code if code in archtable.BY_CODE else None
+
+
+def sync(inv: Inventory, store: Any, *, source: str = "inventory") -> dict[str, int]:
+    """Write the inventory into the store; returns counts of created/updated/unchanged."""
+    store.profiles_replace(inv.profiles.values())
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for spec in inv.hosts:
+        current = None
+        for mac in spec.macs:
+            current = store.host_get(mac)
+            if current is not None:
+                break
+        merged_vars = inv.host_vars(spec.groups, spec.vars)
+        labels = dict(spec.labels)
+        if spec.groups:
+            labels["groups"] = ",".join(spec.groups)
+        if current is None:
+            host = Host(
+                id=None,
+                macs=spec.macs,
+                name=spec.name,
+                uuid=spec.uuid.lower(),
+                arch=spec.arch,
+                arch_source=ArchSource.SETTING if spec.arch is not None else "",
+                profile=spec.profile,
+                state=spec.state or State.NEW,
+                labels=labels,
+                vars=merged_vars,
+            )
+            store.host_put(host, source=source, message=f"created from {inv.path}")
+            counts["created"] += 1
+            continue
+        macs = tuple(dict.fromkeys((*spec.macs, *current.macs)))
+        wanted = current.with_(
+            macs=macs,
+            name=spec.name or current.name,
+            uuid=(spec.uuid or current.uuid).lower(),
+            profile=spec.profile or current.profile,
+            labels=labels,
+            vars=merged_vars,
+        )
+        if spec.arch is not None:
+            wanted = wanted.with_(arch=spec.arch, arch_source=ArchSource.SETTING)
+        if wanted != current:
+            store.host_put(wanted, source=source, message=f"updated from {inv.path}")
+            counts["updated"] += 1
+        else:
+            counts["unchanged"] += 1
+    return counts

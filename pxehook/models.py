@@ -1,0 +1,185 @@
+"""Small frozen records shared by every layer: hosts, observations, events, profiles."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+
+class State(StrEnum):
+    """Machine life-cycle states (MAAS's vocabulary). Transitions live in lifecycle.py."""
+
+    NEW = "new"
+    COMMISSIONING = "commissioning"
+    READY = "ready"
+    ALLOCATED = "allocated"
+    DEPLOYING = "deploying"
+    DEPLOYED = "deployed"
+    RESCUE = "rescue"
+    BROKEN = "broken"
+    FAILED = "failed"
+
+
+class ArchSource(StrEnum):
+    """Where a host's recorded architecture came from, strongest first (see decide.py)."""
+
+    SETTING = "setting"  # operator set it (inventory, CLI, API)
+    RULE = "rule"  # MAC/OUI rule (e.g. Raspberry Pi prefixes)
+    DHCP = "dhcp"  # option 93 / vendor class seen by a hook or the listener
+    REQUEST = "request"  # claimed by a boot request (iPXE ${buildarch}, path)
+    NONE = ""
+
+
+#: Strength of each source: a weaker source never overwrites a stronger one.
+ARCH_SOURCE_RANK = {
+    ArchSource.SETTING: 4,
+    ArchSource.RULE: 3,
+    ArchSource.DHCP: 2,
+    ArchSource.REQUEST: 1,
+    ArchSource.NONE: 0,
+}
+
+
+def now() -> float:
+    """Wall-clock seconds; one place so tests can reason about timestamps."""
+    return time.time()
+
+
+@dataclass(frozen=True)
+class Host:
+    """A machine: one or more MACs plus what was observed and what the operator wants."""
+
+    id: int | None
+    macs: tuple[str, ...]
+    name: str = ""
+    uuid: str = ""
+    arch: int | None = None
+    arch_source: str = ""
+    ip: str = ""
+    vendor_class: str = ""
+    user_class: str = ""
+    first_seen: float | None = None
+    last_seen: float | None = None
+    profile: str = ""
+    state: State = State.NEW
+    state_changed: float | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    vars: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mac(self) -> str:
+        """The primary MAC (the first one recorded)."""
+        return self.macs[0] if self.macs else ""
+
+    def with_(self, **changes: Any) -> Host:
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "mac": self.mac,
+            "macs": list(self.macs),
+            "name": self.name,
+            "uuid": self.uuid,
+            "arch": self.arch,
+            "arch_source": self.arch_source,
+            "ip": self.ip,
+            "vendor_class": self.vendor_class,
+            "user_class": self.user_class,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "profile": self.profile,
+            "state": str(self.state),
+            "state_changed": self.state_changed,
+            "labels": dict(self.labels),
+            "vars": dict(self.vars),
+            "meta": dict(self.meta),
+        }
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one source saw of a MAC (DHCP hook, listener, boot request). Empty = unknown."""
+
+    mac: str
+    source: str
+    ip: str = ""
+    hostname: str = ""
+    uuid: str = ""
+    arch: int | None = None
+    arch_source: str = ArchSource.DHCP
+    vendor_class: str = ""
+    user_class: str = ""
+    at: float | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of a host's append-only timeline."""
+
+    id: int | None
+    host_id: int
+    at: float
+    kind: str
+    source: str
+    message: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "host_id": self.host_id,
+            "at": self.at,
+            "kind": self.kind,
+            "source": self.source,
+            "message": self.message,
+            "data": dict(self.data),
+        }
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What to boot: an installer, a live/rescue image, local disk or commissioning."""
+
+    name: str
+    kind: str = "installer"  # installer | live | local | commissioning
+    description: str = ""
+    kernel: dict[str, str] = field(default_factory=dict)  # cpu family -> URL/path
+    initrd: dict[str, list[str]] = field(default_factory=dict)  # cpu family -> files
+    cmdline: str = ""
+    one_shot: bool = False
+    templates: dict[str, str] = field(default_factory=dict)  # loader kind -> template name
+    vars: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "description": self.description,
+            "kernel": dict(self.kernel),
+            "initrd": {k: list(v) for k, v in self.initrd.items()},
+            "cmdline": self.cmdline,
+            "one_shot": self.one_shot,
+            "templates": dict(self.templates),
+            "vars": dict(self.vars),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Profile:
+        initrd = {
+            k: [v] if isinstance(v, str) else list(v) for k, v in (data.get("initrd") or {}).items()
+        }
+        return cls(
+            name=data["name"],
+            kind=data.get("kind", "installer"),
+            description=data.get("description", ""),
+            kernel=dict(data.get("kernel") or {}),
+            initrd=initrd,
+            cmdline=data.get("cmdline", ""),
+            one_shot=bool(data.get("one_shot", False)),
+            templates=dict(data.get("templates") or {}),
+            vars=dict(data.get("vars") or {}),
+        )

@@ -1,0 +1,34 @@
+"""Storage: ``open_store`` picks the back end from the ``database`` setting."""
+
+from __future__ import annotations
+
+from ..errors import ConfigError
+from .base import Store
+from .sqlite import SQLiteStore
+
+__all__ = ["SQLiteStore", "Store", "open_store", "sqlite_path"]
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file path of a ``sqlite:///…`` URL or a bare path; None for other schemes."""
+    if url.startswith("sqlite:///"):
+        return "/" + url[len("sqlite:///") :].lstrip("/")
+    if url.startswith("sqlite://"):
+        return url[len("sqlite://") :]
+    if "://" not in url:
+        return url
+    return None
+
+
+def open_store(
+    url: str, *, busy_timeout_ms: int = 5000, create: bool = True, migrate: bool = True
+) -> Store:
+    """Open the store named by ``url`` (``sqlite:///path`` or a path)."""
+    path = sqlite_path(url)
+    if path is not None:
+        return SQLiteStore(path, busy_timeout_ms=busy_timeout_ms, create=create, migrate=migrate)
+    scheme = url.split("://", 1)[0]
+    raise ConfigError(
+        f"database: unsupported scheme {scheme!r} in {url!r}",
+        hint="use sqlite:///path/to/pxehook.db",
+    )

@@ -1,0 +1,35 @@
+"""Flask app factory (run by gunicorn: ``pxehook.web:create_app()``)."""
+
+from __future__ import annotations
+
+import importlib
+
+from flask import Flask
+
+from ..config import Settings, load_settings
+from ..context import Context
+
+#: Blueprint modules, each exposing ``bp`` (a flask.Blueprint). Order = registration order.
+BLUEPRINTS = ("health",)
+
+
+def create_app(settings: Settings | None = None, *, test_config: dict | None = None) -> Flask:
+    """Build the app. Settings come from the usual load order unless given."""
+    app = Flask("pxehook")
+    ctx = Context(settings or load_settings())
+    app.config["PXEHOOK"] = ctx
+    app.config["MAX_CONTENT_LENGTH"] = 1 << 20
+    if test_config:
+        app.config.update(test_config)
+    from .errors import register_error_handlers
+
+    register_error_handlers(app)
+    for name in BLUEPRINTS:
+        module = importlib.import_module(f"{__name__}.{name}")
+        app.register_blueprint(module.bp)
+    return app
+
+
+def context_of(app: Flask) -> Context:
+    """The pxehook Context attached to ``app``."""
+    return app.config["PXEHOOK"]

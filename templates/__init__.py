@@ -1,0 +1,1 @@
+"""Packaged Jinja2 templates (the top-level templates/ folder of the source tree)."""
