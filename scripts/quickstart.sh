@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Run pxehook on its embedded default: SQLite + the sample inventory, serving on loopback.
+#   bash scripts/quickstart.sh           set up (.venv, .demo/) and serve on 127.0.0.1:8070
+#   bash scripts/quickstart.sh --check   the same, but probe the server once and stop
+# Everything lives in the checkout: .venv/ (Python packages) and .demo/ (database,
+# inventory copy you can edit while it runs, state). Needs python3-venv (installed if root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PORT=${PXEHOOK_PORT:-8070}
+
+if ! /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-venv
+  else
+    echo "quickstart: python3-venv is missing (apt-get install python3-venv)" >&2; exit 1
+  fi
+fi
+[ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e .
+
+mkdir -p .demo/state .demo/spool .demo/tftp
+[ -f .demo/inventory.yaml ] || cp templates/samples/inventory.yaml .demo/inventory.yaml
+export PXEHOOK_DATABASE="sqlite:///$ROOT/.demo/pxehook.db"
+export PXEHOOK_INVENTORY="$ROOT/.demo/inventory.yaml"
+export PXEHOOK_STATE_DIR="$ROOT/.demo/state"
+export PXEHOOK_SPOOL_DIR="$ROOT/.demo/spool"
+export PXEHOOK_TFTP_ROOT="$ROOT/.demo/tftp"
+export PXEHOOK_BIND=127.0.0.1 PXEHOOK_PORT="$PORT"
+.venv/bin/pxehook db init
+
+cat <<MSG
+pxehook is serving the sample inventory on http://127.0.0.1:$PORT/
+  curl http://127.0.0.1:$PORT/healthz
+  .venv/bin/pxehook --database "$PXEHOOK_DATABASE" host list
+  edit .demo/inventory.yaml: the server applies it on save
+MSG
+
+if [ "${1:-}" = "--check" ]; then
+  .venv/bin/pxehook serve & pid=$!
+  trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
+  for _ in $(seq 1 100); do
+    if .venv/bin/python - "$PORT" <<'PY' 2>/dev/null
+import sys, urllib.request
+with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz", timeout=2) as r:
+    sys.exit(0 if r.status == 200 else 1)
+PY
+    then echo "quickstart: server answered on 127.0.0.1:$PORT"; exit 0; fi
+    sleep 0.1
+  done
+  echo "quickstart: server did not answer on 127.0.0.1:$PORT" >&2; exit 1
+fi
+exec .venv/bin/pxehook serve

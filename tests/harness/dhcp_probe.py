@@ -1,0 +1,284 @@
+"""Scripted DHCP client for tests: DISCOVER (→ OFFER), optional REQUEST (→ ACK), optional
+PXE boot-server request to port 4011 (proxy-DHCP), shaped like PXE firmware or iPXE.
+
+Runs *inside* a network namespace the tests created (``ip netns exec NS python -m …``) and
+refuses to run in the root namespace, so it can never put a packet on a real network.
+
+    python dhcp_probe.py --iface IF --arch 7 [--user-class iPXE] [--vendor-class S]
+        [--mac M] [--request] [--pxe-server IP] [--timeout S] [--hostname H]
+
+Prints one JSON document: {"mac":…, "replies": [{"type": "DHCPOFFER", …}, …]}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import select
+import socket
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+
+from pxehook import dhcp_packet as dp
+
+ETH_P_IP = 0x0800
+PXE_PRL = bytes(
+    [
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        12,
+        13,
+        15,
+        17,
+        18,
+        22,
+        23,
+        28,
+        40,
+        41,
+        42,
+        43,
+        50,
+        51,
+        54,
+        58,
+        59,
+        60,
+        66,
+        67,
+        97,
+        128,
+        129,
+        130,
+        131,
+        132,
+        133,
+        134,
+        135,
+        175,
+    ]
+)
+
+
+def in_own_netns() -> bool:
+    """True when this process is not in the init network namespace."""
+    return os.stat("/proc/self/ns/net").st_ino != os.stat("/proc/1/ns/net").st_ino
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\x00"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def ip_udp(src: str, dst: str, sport: int, dport: int, payload: bytes) -> bytes:
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    hdr = struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + len(udp),
+        random.randint(0, 0xFFFF),
+        0,
+        64,
+        17,
+        0,
+        socket.inet_aton(src),
+        socket.inet_aton(dst),
+    )
+    hdr = hdr[:10] + struct.pack("!H", _checksum(hdr)) + hdr[12:]
+    return hdr + udp
+
+
+def build(
+    args: argparse.Namespace,
+    mac: bytes,
+    xid: int,
+    mtype: int,
+    extra: dict[int, bytes] | None = None,
+) -> dp.DhcpPacket:
+    opts: dict[int, bytes] = {dp.OPT_MESSAGE_TYPE: bytes([mtype])}
+    opts[dp.OPT_PARAM_REQUEST] = PXE_PRL
+    if args.arch is not None:
+        opts[dp.OPT_CLIENT_ARCH] = struct.pack("!H", args.arch)
+        opts[dp.OPT_CLIENT_NDI] = b"\x01\x03\x10"
+    vendor = args.vendor_class
+    if vendor is None and args.arch is not None:
+        vendor = f"PXEClient:Arch:{args.arch:05d}:UNDI:003016"
+    if vendor:
+        opts[dp.OPT_VENDOR_CLASS] = vendor.encode("latin-1", "surrogateescape")
+    if args.user_class:
+        opts[dp.OPT_USER_CLASS] = args.user_class.encode()
+    if args.ipxe_175:
+        opts[dp.OPT_IPXE] = b"\x13\x01\x01\x24\x01\x01"  # HTTP, EFI feature markers
+    if args.uuid:
+        opts[dp.OPT_CLIENT_UUID] = b"\x00" + bytes.fromhex(args.uuid.replace("-", ""))
+    if args.hostname is not None:
+        opts[dp.OPT_HOSTNAME] = args.hostname.encode("utf-8", "surrogateescape")
+    if args.client_id:
+        opts[dp.OPT_CLIENT_ID] = bytes.fromhex(args.client_id.replace(":", ""))
+    opts.update(extra or {})
+    return dp.DhcpPacket(op=1, xid=xid, flags=0x8000, chaddr=mac, options=opts)
+
+
+def describe(pkt: dp.DhcpPacket, src: str, ms: float) -> dict:
+    text = {}
+    for code, raw in pkt.options.items():
+        try:
+            text[str(code)] = raw.rstrip(b"\x00").decode("ascii") if raw.isascii() else raw.hex()
+        except UnicodeDecodeError:
+            text[str(code)] = raw.hex()
+    return {
+        "type": pkt.message_name,
+        "src": src,
+        "xid": pkt.xid,
+        "yiaddr": pkt.yiaddr,
+        "siaddr": pkt.siaddr,
+        "giaddr": pkt.giaddr,
+        "file": pkt.file.decode("latin-1"),
+        "sname": pkt.sname.decode("latin-1"),
+        "boot_file": pkt.boot_file,
+        "server_id": pkt.option_text(dp.OPT_SERVER_ID)
+        and socket.inet_ntoa(pkt.options[dp.OPT_SERVER_ID][:4]),
+        "option60": pkt.option_text(dp.OPT_VENDOR_CLASS),
+        "option66": pkt.option_text(dp.OPT_TFTP_SERVER),
+        "option67": pkt.option_text(dp.OPT_BOOTFILE),
+        "option67_raw": pkt.options[dp.OPT_BOOTFILE].hex()
+        if dp.OPT_BOOTFILE in pkt.options
+        else None,
+        "has_option43": 43 in pkt.options,
+        "options": text,
+        "ms": round(ms, 2),
+    }
+
+
+def collect(
+    sock: socket.socket, xid: int, until: float, want: set[int], max_replies: int
+) -> list[dict]:
+    out: list[dict] = []
+    start = time.monotonic()
+    while time.monotonic() < until and len(out) < max_replies:
+        ready, _, _ = select.select([sock], [], [], max(0.0, until - time.monotonic()))
+        if not ready:
+            break
+        data, _addr = sock.recvfrom(65535)
+        if len(data) < 28 or data[9] != 17:
+            continue
+        ihl = (data[0] & 0x0F) * 4
+        sport, dport = struct.unpack("!HH", data[ihl : ihl + 4])
+        if dport != 68 or sport not in (67, 4011):
+            continue
+        try:
+            pkt = dp.decode(data[ihl + 8 :])
+        except ValueError:
+            continue
+        if pkt.op != 2 or pkt.xid != xid or (pkt.message_type or 0) not in want:
+            continue
+        reply = describe(pkt, socket.inet_ntoa(data[12:16]), (time.monotonic() - start) * 1000)
+        reply["sport"] = sport
+        out.append(reply)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--iface", required=True)
+    ap.add_argument("--arch", type=lambda s: int(s, 0))
+    ap.add_argument("--vendor-class")
+    ap.add_argument("--user-class")
+    ap.add_argument("--ipxe-175", action="store_true", help="send option 175 like iPXE")
+    ap.add_argument("--uuid")
+    ap.add_argument("--hostname")
+    ap.add_argument("--client-id")
+    ap.add_argument("--mac")
+    ap.add_argument("--request", action="store_true", help="complete DORA, print the ACK")
+    ap.add_argument("--release", action="store_true", help="send DHCPRELEASE after the ACK")
+    ap.add_argument("--pxe-server", help="after the OFFERs, ask this proxy on port 4011")
+    ap.add_argument("--timeout", type=float, default=2.0)
+    ap.add_argument("--offers", type=int, default=4, help="stop after this many OFFERs")
+    args = ap.parse_args()
+
+    if not in_own_netns():
+        print("dhcp_probe: refusing to run in the root network namespace", file=sys.stderr)
+        return 2
+    random_mac = "02:77:" + ":".join(f"{random.randint(0, 255):02x}" for _ in range(4))
+    mac = bytes.fromhex((args.mac or random_mac).replace(":", "").replace("-", ""))
+    xid = random.randint(1, 0xFFFFFFFF)
+    raw = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
+    raw.bind((args.iface, ETH_P_IP))
+    bcast = (args.iface, ETH_P_IP, 0, 0, b"\xff" * 6)
+
+    def send(pkt: dp.DhcpPacket, src: str = "0.0.0.0") -> None:
+        raw.sendto(ip_udp(src, "255.255.255.255", 68, 67, pkt.encode()), bcast)
+
+    replies: list[dict] = []
+    send(build(args, mac, xid, dp.DISCOVER))
+    offers = collect(raw, xid, time.monotonic() + args.timeout, {dp.OFFER}, args.offers)
+    replies += offers
+    leased = next((o for o in offers if o["yiaddr"] != "0.0.0.0"), None)
+    if args.request and leased:
+        xid2 = xid
+        extra = {
+            dp.OPT_REQUESTED_IP: socket.inet_aton(leased["yiaddr"]),
+            dp.OPT_SERVER_ID: socket.inet_aton(leased["server_id"]),
+        }
+        send(build(args, mac, xid2, dp.REQUEST, extra))
+        replies += collect(raw, xid2, time.monotonic() + args.timeout, {dp.ACK, dp.NAK}, 1)
+        if args.release and replies[-1]["type"] == "DHCPACK":
+            rel = build(
+                args,
+                mac,
+                random.randint(1, 0xFFFFFFFF),
+                dp.RELEASE,
+                {dp.OPT_SERVER_ID: socket.inet_aton(leased["server_id"])},
+            )
+            rel.ciaddr = leased["yiaddr"]
+            rel.flags = 0
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, args.iface.encode())
+            sock.sendto(rel.encode(), (leased["server_id"], 67))
+    if args.pxe_server:
+        # PXE boot-server step: REQUEST to proxy:4011 from our own address (bound UDP 68).
+        own = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        own.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, args.iface.encode())
+        own.bind(("0.0.0.0", 68))
+        xid3 = random.randint(1, 0xFFFFFFFF)
+        pkt = build(args, mac, xid3, dp.REQUEST)
+        if leased:
+            pkt.ciaddr = leased["yiaddr"]
+        pkt.flags = 0
+        own.sendto(pkt.encode(), (args.pxe_server, 4011))
+        until = time.monotonic() + args.timeout
+        while time.monotonic() < until:
+            ready, _, _ = select.select([own], [], [], max(0.0, until - time.monotonic()))
+            if not ready:
+                break
+            data, addr = own.recvfrom(65535)
+            try:
+                rep = dp.decode(data)
+            except ValueError:
+                continue
+            if rep.xid == xid3:
+                d = describe(rep, addr[0], 0.0)
+                d["sport"] = addr[1]
+                replies.append(d)
+                break
+    print(json.dumps({"mac": ":".join(f"{b:02x}" for b in mac), "xid": xid, "replies": replies}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
