@@ -70,8 +70,17 @@ PXE_PRL = bytes(
 
 
 def in_own_netns() -> bool:
-    """True when this process is not in the init network namespace."""
-    return os.stat("/proc/self/ns/net").st_ino != os.stat("/proc/1/ns/net").st_ino
+    """True when this process runs in a named namespace (``ip netns add``), not the host's."""
+    own = os.stat("/proc/self/ns/net")
+    try:
+        names = os.listdir("/run/netns")
+    except FileNotFoundError:
+        return False
+    for name in names:
+        st = os.stat(os.path.join("/run/netns", name))
+        if (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino):
+            return True
+    return False
 
 
 def _checksum(data: bytes) -> int:

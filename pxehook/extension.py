@@ -1,0 +1,29 @@
+"""Seams between the boot resolver and the machine life-cycle.
+
+The resolver (decide/render/web/TFTP) calls these functions; the life-cycle module supplies
+what they return. Keeping the seam here lets either side change without importing the
+other's internals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .context import Context
+from .models import Host
+
+
+def boot_vars(ctx: Context, host: Host) -> dict[str, Any]:
+    """Extra template variables for a host's boot config.
+
+    The life-cycle provides at least ``callback_url`` and ``deploy_token`` for hosts that
+    are deploying (the installer calls back with them). Default: none.
+    """
+    return {}
+
+
+def on_boot_event(ctx: Context, host: Host, kind: str, data: dict[str, Any]) -> Host:
+    """Called after the resolver served something to ``host`` (``kind`` e.g. ``boot.config``,
+    ``boot.kernel``, ``tftp.file``). The life-cycle uses it for boot-once; returns the
+    (possibly updated) host. Default: no change."""
+    return host
