@@ -1,0 +1,112 @@
+"""Fixtures of the VM boot tests: artifacts (session, cached), a site per test, results."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import STRICT, require_tool
+from tests.harness import netns
+from tests.harness import qemu_artifacts as art
+from tests.harness.qemu_site import PxeSite, loader_sources
+
+from . import standin
+
+REPO = Path(__file__).resolve().parents[2]
+RESULTS = REPO / "build" / "e2e-results.json"
+_results: list[dict] = []
+
+
+@pytest.fixture(scope="session")
+def features() -> dict[str, bool]:
+    return standin.features()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> dict[str, Path]:
+    """Kernel, installer initramfs, local disk (and arm64 GRUB): built once, cached."""
+    require_tool("apt-get", "dpkg", "cpio", "as", "ld", "grub-mkstandalone", "mkfs.vfat", "mcopy")
+    require_tool("/bin/busybox")
+    kernel = art.kernel_amd64()
+    return {
+        "vmlinuz": kernel.vmlinuz,
+        "installer": art.installer_initrd(kernel),
+        "disk": art.local_disk(),
+        "kernel_version": Path(kernel.version),
+    }
+
+
+@pytest.fixture(scope="session")
+def grub_arm64() -> Path:
+    return art.grub_arm64().netboot_efi
+
+
+def _standins(features: dict[str, bool]) -> list[str]:
+    return sorted(k for k, v in features.items() if not v)
+
+
+@pytest.fixture
+def make_site(tmp_path: Path, features, artifacts, request):  # type: ignore[no-untyped-def]
+    """``make_site(mode, inventory, grub=None)`` → a running PxeSite; torn down by PID."""
+    reason = netns.available()
+    if reason:
+        if STRICT:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    require_tool("dnsmasq", "qemu-system-x86_64")
+    labs: list[netns.NetLab] = []
+    sites: list[PxeSite] = []
+
+    def make(mode: str, inventory: str, grub: Path | None = None) -> PxeSite:
+        n = len(labs) + 1
+        lab = netns.NetLab(
+            prefix=f"e2{os.getpid() % 1000}{n}",
+            subnet_index=200 + (os.getpid() % 40) + n,
+            workdir=tmp_path / f"lab{n}",
+        )
+        labs.append(lab)
+        lab.up()
+        site = PxeSite(lab, mode, tmp_path / f"site{n}", features)
+        sites.append(site)
+        files = {"vmlinuz": artifacts["vmlinuz"], "installer.img": artifacts["installer"]}
+        return site.up(loader_sources(grub), files, inventory)
+
+    yield make
+    for lab in labs:
+        lab.close()
+
+
+@pytest.fixture
+def record(features):  # type: ignore[no-untyped-def]
+    """Append a FlowResult to the session's results (written to build/e2e-results.json)."""
+
+    def add(result) -> None:  # type: ignore[no-untyped-def]
+        _results.append({**result.as_dict(), "standins": _standins(features)})
+
+    return add
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:  # type: ignore[no-untyped-def]
+    if not _results:
+        return
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"results": _results}, indent=2) + "\n")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    if not _results:
+        return
+    tr = terminalreporter
+    tr.section("e2e boots (seconds since QEMU start)")
+    for r in _results:
+        status = "OK  " if r["ok"] else "FAIL"
+        stages = ", ".join(f"{n} {t:.1f}" for n, t in r["stages"])
+        tr.write_line(
+            f"{status} {r['vm']:<10} {r['mode']:<5} {r['flow']:<8} {r['wall']:6.1f}s  {stages}"
+        )
+        if r["stopped"]:
+            tr.write_line(f"     {r['stopped']}")
+    tr.write_line(f"results: {RESULTS}")

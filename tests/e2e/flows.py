@@ -1,0 +1,193 @@
+"""Boot flows the e2e tests run: milestones per flow, the run loop, and the result record."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pxehook import arch as archtable
+from tests.harness import qemu_artifacts as art
+from tests.harness.qemu import BootStalled, BootWatch, Milestone, Vm, VmSpec
+from tests.harness.qemu_site import PxeSite, store_events
+
+
+@dataclass
+class FlowResult:
+    """What one VM boot showed; one row of the hardware matrix."""
+
+    vm: str
+    firmware: str
+    arch: int
+    mode: str
+    loader: str
+    flow: str
+    ok: bool
+    wall: float
+    stages: list[tuple[str, float]]
+    stopped: str = ""
+    standins: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "stages": [[n, round(t, 2)] for n, t in self.stages]}
+
+
+def _ev_text(site: PxeSite, mac: str) -> str:
+    lines = []
+    for e in store_events(site.env, mac):
+        lines.append(f"{e['kind']}|{e['source']}|{e['message']}|{json.dumps(e['data'])}")
+    return "\n".join(lines) + "\n"
+
+
+def sources(site: PxeSite, vm: Vm) -> dict:
+    """Text sources a watch polls for this VM."""
+    mac = vm.spec.mac
+    return {
+        "serial": vm.serial,
+        "dnsmasq": lambda: site.log_text("dnsmasq"),
+        "plain": lambda: site.log_text("dnsmasq-plain"),
+        "pxehook": lambda: site.log_text("pxehook"),
+        "events": lambda: _ev_text(site, mac),
+    }
+
+
+def first_stage_loader(firmware_arch: int) -> str | None:
+    """The TFTP loader the firmware itself fetches (None: the BIOS ROM is already iPXE)."""
+    if firmware_arch == 0:
+        return None
+    a = archtable.lookup(firmware_arch)
+    return a.loader("ipxe") if firmware_arch == 7 else a.loader("grub")
+
+
+def network_milestones(site: PxeSite, spec: VmSpec, after: str = "") -> list[Milestone]:
+    """DHCP offer → (loader over TFTP) → iPXE → config served, for one network boot."""
+    mac = re.escape(spec.mac)
+    sfx = f"#{after}" if after else ""
+    out: list[Milestone] = []
+    if site.mode == "full":
+        out.append(
+            Milestone("dhcp" + sfx, "dnsmasq", rf"DHCPOFFER\(\S+\) \S+ {mac}", after, "DHCP offer")
+        )
+    else:
+        out.append(
+            Milestone(
+                "dhcp" + sfx,
+                "plain",
+                rf"DHCPOFFER\(\S+\) \S+ {mac}",
+                after,
+                "DHCP offer (site server)",
+            )
+        )
+        out.append(
+            Milestone(
+                "proxy" + sfx,
+                "dnsmasq",
+                rf"PXE\(\S+\) (\S+ )?{mac} proxy",
+                after,
+                "proxy-DHCP offer",
+            )
+        )
+    loader = first_stage_loader(spec.arch)
+    if loader:
+        out.append(
+            Milestone(
+                "loader" + sfx,
+                "dnsmasq",
+                rf"sent \S*{re.escape(loader)} to",
+                after,
+                f"loader fetched ({loader})",
+            )
+        )
+    if spec.arch in (0, 7):
+        out.append(
+            Milestone(
+                "ipxe" + sfx,
+                "serial",
+                r"iPXE initialising devices|iPXE \(http://ipxe",
+                after,
+                "iPXE running",
+            )
+        )
+    out.append(Milestone("config" + sfx, "events", r"^boot\.config\|", after, "config served"))
+    if after:
+        for m in out:
+            m.label = f"{m.label} (after {after})"
+    return out
+
+
+def install_milestones(site: PxeSite, spec: VmSpec) -> list[Milestone]:
+    """deploying → installer → callback → reboot → local disk."""
+    ms = network_milestones(site, spec)
+    ms += [
+        Milestone("kernel", "events", r"^boot\.kernel\|", "", "kernel fetched"),
+        Milestone("installer", "serial", art.INSTALLER_START, "", "installer kernel running"),
+        Milestone("net", "serial", art.INSTALLER_NET + " ", "", "installer got an address"),
+        Milestone(
+            "callback",
+            "serial",
+            rf"{art.INSTALLER_CALLBACK_OK}|{art.INSTALLER_CALLBACK_FAILED}",
+            "",
+            "callback sent",
+        ),
+        Milestone("reboot", "serial", art.INSTALLER_REBOOT, "", "installer rebooted"),
+    ]
+    ms += network_milestones(site, spec, after="reboot")
+    ms.append(Milestone("localdisk", "serial", art.LOCALDISK_MARKER, "reboot", "local disk booted"))
+    return ms
+
+
+def run_flow(
+    site: PxeSite,
+    spec: VmSpec,
+    workdir: Path,
+    milestones: list[Milestone],
+    final: str,
+    flow: str,
+    standins: list[str],
+    timeout: float,
+) -> tuple[FlowResult, BootWatch, Vm]:
+    """Boot ``spec`` until milestone ``final`` (bounded); never raises: see ``result.ok``."""
+    vm = Vm(site.lab, spec, workdir)
+    lines: list[str] = []
+    watch = BootWatch(vm, sources(site, vm), milestones, log=lines.append)
+    t0 = time.monotonic()
+    vm.start()
+    ok, stopped = True, ""
+    try:
+        watch.wait(final, timeout)
+        # The callback line says OK or FAILED: a FAILED callback is a stop too.
+        if final == "localdisk" and art.INSTALLER_CALLBACK_OK not in vm.serial():
+            ok, stopped = False, watch.where("callback", "the installer's callback was refused")
+    except BootStalled as exc:
+        ok, stopped = False, str(exc)
+    finally:
+        wall = time.monotonic() - t0
+        vm.stop()
+    for line in lines:
+        print(line)
+    loader = first_stage_loader(spec.arch) or "iPXE ROM"
+    result = FlowResult(
+        vm=spec.name,
+        firmware=spec.firmware,
+        arch=spec.arch,
+        mode=site.mode,
+        loader=loader,
+        flow=flow,
+        ok=ok,
+        wall=round(wall, 2),
+        stages=watch.report(),
+        stopped=stopped,
+        standins=standins,
+    )
+    return result, watch, vm
+
+
+def failure_report(site: PxeSite, vm: Vm, result: FlowResult) -> str:
+    """The message + logs printed when a boot fails: where it stopped, then the evidence."""
+    serial = "\n".join(line for line in vm.serial().splitlines() if line.strip())[-5000:]
+    return (
+        f"{result.stopped}\n----- serial ({vm.serial_path}) -----\n{serial}\n{site.logs()}\n"
+        f"----- events -----\n{_ev_text(site, vm.spec.mac)}"
+    )

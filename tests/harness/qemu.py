@@ -1,0 +1,255 @@
+"""QEMU VMs that network-boot on a NetLab bridge, and a watch that times each boot stage.
+
+A ``Vm`` runs inside the lab's switch namespace (``-netdev tap`` on a tap plugged into the
+bridge), so nothing ever touches a real interface. Serial console goes to a file; QEMU is
+tracked by PID through ``NetLab.spawn`` and killed by PID in ``stop()`` (and by
+``NetLab.close()`` if a test dies first). No ``-no-reboot``: a guest reboot restarts the
+firmware in the same QEMU process, like a real machine.
+
+Firmware (all Debian packages, TCG only — KVM here is unusable, see docs/hardware.md):
+
+* ``bios``  SeaBIOS + QEMU's iPXE ROM on an e1000 (option 93 = 0, user-class iPXE).
+* ``uefi``  OVMF with ``virtio-net-pci,romfile=`` so EDK2's own PXE client (option 93 = 7)
+  does DHCP + TFTP; IPv6 PXE/HTTP off (``-fw_cfg``) so "next boot device" is quick.
+* ``arm64`` ``qemu-system-aarch64 -M virt`` + AAVMF, virtio-net (option 93 = 11).
+
+``BootWatch`` polls named text sources (serial, dnsmasq log, pxehook log, the host's event
+timeline) for milestones, stamps the first time each appears, and on a time-out raises
+``BootStalled`` whose message says which milestone was reached last and which never came.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .netns import NetLab, Proc
+
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+AAVMF_CODE = Path("/usr/share/AAVMF/AAVMF_CODE.fd")
+AAVMF_VARS = Path("/usr/share/AAVMF/AAVMF_VARS.fd")
+
+#: The firmware kinds a VM can have, with the option-93 code each one sends.
+FIRMWARE_ARCH = {"bios": 0, "uefi": 7, "arm64": 11}
+#: NIC model per firmware (what the guest's driver list must cover).
+FIRMWARE_NIC = {"bios": "e1000", "uefi": "virtio-net-pci", "arm64": "virtio-net-pci"}
+
+_ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1bc|\r|\x08")
+
+
+def clean_serial(raw: bytes) -> str:
+    """Serial bytes without ANSI escapes, CRs and backspaces (iPXE/OVMF draw with them)."""
+    return _ANSI.sub(b"", raw).decode("utf-8", "replace")
+
+
+def qemu_tools(firmware: str) -> list[str]:
+    """Binaries/files a firmware kind needs (for ``require_tool``)."""
+    if firmware == "arm64":
+        return ["qemu-system-aarch64", str(AAVMF_CODE), str(AAVMF_VARS)]
+    if firmware == "uefi":
+        return ["qemu-system-x86_64", str(OVMF_CODE), str(OVMF_VARS)]
+    return ["qemu-system-x86_64"]
+
+
+@dataclass
+class VmSpec:
+    name: str  # short: used in the tap name
+    firmware: str  # bios | uefi | arm64
+    mac: str
+    disk: Path | None = None  # raw local disk (opened with snapshot=on, never written)
+    memory: int = 512
+
+    @property
+    def arch(self) -> int:
+        return FIRMWARE_ARCH[self.firmware]
+
+
+def qemu_argv(spec: VmSpec, tap: str, serial: Path, vars_copy: Path | None) -> list[str]:
+    """The QEMU command line for ``spec`` (see the module docstring for the choices)."""
+    net = ["-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no"]
+    disk: list[str] = []
+    if spec.disk is not None:
+        disk = [
+            "-drive",
+            f"file={spec.disk},format=raw,if=none,id=d0,snapshot=on",
+            "-device",
+            "ide-hd,drive=d0,bootindex=2",
+        ]
+    if spec.firmware == "bios":
+        argv = ["qemu-system-x86_64", "-M", "pc", *net]
+        argv += ["-device", f"e1000,netdev=n0,mac={spec.mac},bootindex=1", *disk]
+        argv += ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+    elif spec.firmware == "uefi":
+        argv = ["qemu-system-x86_64", "-M", "q35", *_pflash(OVMF_CODE, vars_copy), *net]
+        argv += ["-device", f"virtio-net-pci,netdev=n0,mac={spec.mac},romfile=,bootindex=1"]
+        argv += ["-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=no"]
+        argv += ["-fw_cfg", "name=opt/org.tianocore/IPv6Support,string=no", *disk]
+    elif spec.firmware == "arm64":
+        argv = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57"]
+        argv += [*_pflash(AAVMF_CODE, vars_copy), *net]
+        argv += ["-device", f"virtio-net-pci,netdev=n0,mac={spec.mac},romfile=,bootindex=1"]
+    else:
+        raise ValueError(f"unknown firmware {spec.firmware!r} (bios, uefi, arm64)")
+    memory = max(spec.memory, 1024) if spec.firmware == "arm64" else spec.memory
+    argv += ["-m", str(memory), "-accel", "tcg", "-smp", "1"]
+    argv += ["-nographic", "-monitor", "none", "-serial", f"file:{serial}"]
+    return argv
+
+
+def _pflash(code: Path, vars_copy: Path | None) -> list[str]:
+    assert vars_copy is not None
+    return [
+        "-drive",
+        f"if=pflash,format=raw,unit=0,readonly=on,file={code}",
+        "-drive",
+        f"if=pflash,format=raw,unit=1,file={vars_copy}",
+    ]
+
+
+@dataclass
+class Vm:
+    """One VM on ``lab``'s bridge. ``start()`` then ``stop()`` (idempotent)."""
+
+    lab: NetLab
+    spec: VmSpec
+    workdir: Path
+    proc: Proc | None = None
+    started_at: float = 0.0
+    tap: str = ""
+
+    @property
+    def serial_path(self) -> Path:
+        return self.workdir / f"{self.spec.name}.serial.log"
+
+    def start(self) -> Vm:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.tap = self.lab.add_tap(f"t{self.lab.prefix[-6:]}{self.spec.name}"[:15])
+        vars_copy = None
+        if self.spec.firmware in ("uefi", "arm64"):
+            vars_copy = self.workdir / f"{self.spec.name}.VARS.fd"
+            src = OVMF_VARS if self.spec.firmware == "uefi" else AAVMF_VARS
+            shutil.copyfile(src, vars_copy)
+        self.serial_path.write_bytes(b"")
+        argv = qemu_argv(self.spec, self.tap, self.serial_path, vars_copy)
+        (self.workdir / f"{self.spec.name}.cmdline").write_text(" ".join(argv) + "\n")
+        self.started_at = time.monotonic()
+        self.proc = self.lab.spawn(self.lab.switch, f"qemu-{self.spec.name}", *argv)
+        return self
+
+    def serial(self) -> str:
+        try:
+            return clean_serial(self.serial_path.read_bytes())
+        except FileNotFoundError:
+            return ""
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.alive()
+
+    def exit_code(self) -> int | None:
+        return None if self.proc is None else self.proc.popen.poll()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.lab.stop(self.proc)
+
+
+# --- milestones ------------------------------------------------------------------------------
+
+
+class BootStalled(AssertionError):
+    """A boot did not reach a milestone in time; the message says where it stopped."""
+
+
+@dataclass
+class Milestone:
+    name: str
+    source: str  # key into BootWatch.sources
+    pattern: str  # regex
+    after: str = ""  # only text after this mark counts ("" = from the start)
+    label: str = ""  # human words for reports ("DHCP offer", "loader fetched", ...)
+
+
+@dataclass
+class BootWatch:
+    """Stamp milestones of one VM's boot as they appear in its text sources."""
+
+    vm: Vm
+    sources: dict[str, Callable[[], str]]
+    milestones: list[Milestone]
+    seen: dict[str, float] = field(default_factory=dict)  # name -> seconds since VM start
+    marks: dict[str, dict[str, int]] = field(default_factory=dict)
+    log: Callable[[str], None] = print
+
+    def _text(self, source: str, after: str) -> str:
+        text = self.sources[source]()
+        offset = self.marks.get(after, {}).get(source, 0) if after else 0
+        return text[offset:]
+
+    def poll(self) -> None:
+        texts: dict[tuple[str, str], str] = {}
+        for m in self.milestones:
+            if m.name in self.seen or (m.after and m.after not in self.marks):
+                continue
+            key = (m.source, m.after)
+            if key not in texts:
+                texts[key] = self._text(m.source, m.after)
+            if re.search(m.pattern, texts[key], re.M):
+                t = time.monotonic() - self.vm.started_at
+                self.seen[m.name] = t
+                self.log(f"[{self.vm.spec.name}] t+{t:6.2f}s {m.label or m.name}")
+                if m.name in {x.after for x in self.milestones}:
+                    self.mark(m.name)
+
+    def mark(self, name: str) -> None:
+        """Remember how far every source is now; milestones with ``after=name`` start here."""
+        if name not in self.marks:
+            self.marks[name] = {k: len(fn()) for k, fn in self.sources.items()}
+
+    def wait(self, name: str, timeout: float) -> float:
+        """Wait (bounded) for milestone ``name``; returns its time since the VM started."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.poll()
+            if name in self.seen:
+                return self.seen[name]
+            if not self.vm.alive():
+                self.poll()
+                if name in self.seen:
+                    return self.seen[name]
+                raise BootStalled(self.where(name, f"QEMU exited ({self.vm.exit_code()})"))
+            if time.monotonic() > deadline:
+                raise BootStalled(self.where(name, f"time-out after {timeout:.0f}s"))
+            time.sleep(0.2)
+
+    def wait_all(self, names: Iterable[str], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for name in names:
+            self.wait(name, max(0.5, deadline - time.monotonic()))
+
+    def where(self, wanted: str, why: str) -> str:
+        """One line: the last milestone reached and the first one missing."""
+        order = [m.name for m in self.milestones]
+        reached = [n for n in order if n in self.seen]
+        last = max(reached, key=lambda n: self.seen[n]) if reached else None
+        missing = [m for m in self.milestones if m.name not in self.seen]
+        if last is None:
+            nxt = missing[0] if missing else None
+        else:
+            nxt = next((m for m in missing if order.index(m.name) > order.index(last)), None)
+        label = {m.name: m.label or m.name for m in self.milestones}
+        stopped = f"after '{label[last]}' (t+{self.seen[last]:.1f}s)" if last else "at the start"
+        return (
+            f"{self.vm.spec.name} ({self.vm.spec.firmware}, {self.vm.spec.mac}): boot stopped "
+            f"{stopped}; never saw '{label[nxt.name] if nxt else label.get(wanted, wanted)}' "
+            f"[waiting for '{label.get(wanted, wanted)}': {why}]"
+        )
+
+    def report(self) -> list[tuple[str, float]]:
+        """(label, seconds) for every milestone seen, in time order."""
+        label = {m.name: m.label or m.name for m in self.milestones}
+        return sorted(((label[n], t) for n, t in self.seen.items()), key=lambda x: x[1])

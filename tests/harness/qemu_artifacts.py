@@ -1,0 +1,333 @@
+"""Boot artifacts for the VM tests, built at test time from Debian packages and cached.
+
+* ``kernel_amd64()`` — the current ``linux-image-*-amd64`` (``apt-get download`` + extract,
+  never installed): ``vmlinuz`` plus the NIC driver modules the installer needs.
+* ``installer_initrd(kernel)`` — a tiny busybox initramfs that plays the installer: it loads
+  the NIC driver, runs udhcpc, reads ``pxehook.callback`` / ``pxehook.token`` from the kernel
+  command line, POSTs the callback, prints markers on the serial console and reboots.
+* ``local_disk()`` — a raw disk whose MBR (``mbr.S``, assembled with binutils) and FAT ESP
+  (GRUB EFI built by ``grub-mkstandalone``) both print ``PXEHOOK-LOCALDISK-OK``.
+* ``grub_arm64()`` — Debian's signed ``grubnetaa64.efi`` (an arm64 package fetched on amd64
+  with a private apt lists directory, no multiarch).
+
+Everything lands under ``PXEHOOK_E2E_CACHE`` (default ``/var/cache/pxehook-e2e``), keyed
+by package version (and a hash of our own inputs), built once under a file lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gzip
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+E2E_DIR = HERE.parent / "e2e"
+CACHE = Path(os.environ.get("PXEHOOK_E2E_CACHE", "/var/cache/pxehook-e2e"))
+
+#: Serial markers printed by the artifacts (the tests and the runner look for these).
+LOCALDISK_MARKER = "PXEHOOK-LOCALDISK-OK"
+INSTALLER_START = "PXEHOOK-INSTALLER-START"
+INSTALLER_NET = "PXEHOOK-INSTALLER-NET"
+INSTALLER_CALLBACK_OK = "PXEHOOK-INSTALLER-CALLBACK-OK"
+INSTALLER_CALLBACK_FAILED = "PXEHOOK-INSTALLER-CALLBACK-FAILED"
+INSTALLER_REBOOT = "PXEHOOK-INSTALLER-REBOOT"
+
+#: NIC drivers the installer loads (QEMU models the tests use), dependencies found from
+#: each module's own ``depends=`` field.
+NIC_MODULES = ("e1000", "virtio_pci", "virtio_net")
+
+
+def _run(argv: list[str], timeout: float = 300, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({r.returncode}): {r.stderr[-2000:]}")
+    return r
+
+
+@contextlib.contextmanager
+def _locked(name: str) -> Iterator[None]:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f".{name}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _digest(*parts: bytes | str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode() if isinstance(p, str) else p)
+    return h.hexdigest()[:12]
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.+_-]", "_", text)
+
+
+# --- apt helpers ------------------------------------------------------------------------
+
+
+def _apt_field(package: str, field: str, apt_opts: tuple[str, ...] = ()) -> str:
+    """A field of the candidate version (``apt-cache show``), updating lists once if empty."""
+    for attempt in (1, 2):
+        r = subprocess.run(
+            ["apt-cache", *apt_opts, "show", "--no-all-versions", package],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        m = re.search(rf"^{field}: (.+)$", r.stdout, re.M)
+        if m:
+            return m.group(1).strip()
+        if attempt == 1:
+            _run(["apt-get", *apt_opts, "-q", "update"], timeout=300)
+    raise RuntimeError(f"apt-cache knows no {package} ({' '.join(apt_opts)})")
+
+
+def _download_extract(package: str, dest: Path, apt_opts: tuple[str, ...] = ()) -> Path:
+    """``apt-get download`` + ``dpkg -x`` into ``dest`` (no install, no root-owned state)."""
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        os.chmod(tmp, 0o755)  # _apt may write here (avoids the unsandboxed warning)
+        _run(["apt-get", *apt_opts, "-q", "download", package], cwd=tmp, timeout=600)
+        debs = list(Path(tmp).glob("*.deb"))
+        if len(debs) != 1:
+            raise RuntimeError(f"apt-get download {package} gave {debs}")
+        staging = dest.with_name(dest.name + ".part")
+        shutil.rmtree(staging, ignore_errors=True)
+        _run(["dpkg", "-x", str(debs[0]), str(staging)], timeout=300)
+        shutil.rmtree(dest, ignore_errors=True)
+        staging.rename(dest)
+    return dest
+
+
+def _arm64_apt_opts() -> tuple[str, ...]:
+    lists = CACHE / "apt-arm64" / "lists"
+    (lists / "partial").mkdir(parents=True, exist_ok=True)
+    (CACHE / "apt-arm64" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+    return (
+        "-oAPT::Architecture=arm64",
+        "-oAPT::Architectures=arm64",
+        f"-oDir::State::Lists={lists}",
+        f"-oDir::Cache={CACHE / 'apt-arm64'}",
+        "-oDir::Cache::pkgcache=",
+        "-oDir::Cache::srcpkgcache=",
+    )
+
+
+# --- kernel -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kernel:
+    package: str
+    version: str
+    vmlinuz: Path
+    modules: tuple[Path, ...]  # NIC drivers + dependencies, in load order
+
+
+def _module_index(root: Path) -> dict[str, Path]:
+    return {p.name.removesuffix(".ko").replace("-", "_"): p for p in root.rglob("*.ko")}
+
+
+def _depends(ko: Path) -> list[str]:
+    m = re.search(rb"depends=([^\0]*)\0", ko.read_bytes())
+    return [d.replace("-", "_") for d in m.group(1).decode().split(",") if d] if m else []
+
+
+def _load_order(index: dict[str, Path], wanted: tuple[str, ...]) -> list[Path]:
+    order: list[Path] = []
+
+    def visit(name: str) -> None:
+        path = index[name]
+        if path in order:
+            return
+        for dep in _depends(path):
+            visit(dep)
+        order.append(path)
+
+    for name in wanted:
+        visit(name)
+    return order
+
+
+def kernel_amd64() -> Kernel:
+    """The current Debian amd64 kernel, extracted (not installed), cached by version."""
+    meta = _apt_field("linux-image-amd64", "Depends")
+    package = re.match(r"(linux-image-[^\s,(]+)", meta).group(1)  # type: ignore[union-attr]
+    version = _apt_field(package, "Version")
+    dest = CACHE / f"kernel-{_safe(package)}-{_safe(version)}"
+    with _locked("kernel"):
+        if not (dest / "boot").is_dir():
+            _download_extract(package, dest)
+    vmlinuz = next((dest / "boot").glob("vmlinuz-*"))
+    index = _module_index(dest / "lib" / "modules")
+    return Kernel(package, version, vmlinuz, tuple(_load_order(index, NIC_MODULES)))
+
+
+# --- installer initramfs -------------------------------------------------------------------
+
+INIT = (E2E_DIR / "installer-init.sh").read_text
+
+
+def installer_initrd(kernel: Kernel) -> Path:
+    """busybox initramfs (gzip'd newc cpio) with /init = tests/e2e/installer-init.sh."""
+    busybox = Path("/bin/busybox")
+    init = INIT()
+    key = _digest(
+        busybox.read_bytes(), init, kernel.package, kernel.version, *map(str, kernel.modules)
+    )
+    dest = CACHE / f"installer-{key}.cpio.gz"
+    with _locked("initrd"):
+        if dest.exists():
+            return dest
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            root = Path(tmp) / "root"
+            for d in ("bin", "sbin", "proc", "sys", "dev", "tmp", "etc", "lib/modules"):
+                (root / d).mkdir(parents=True)
+            shutil.copy(busybox, root / "bin" / "busybox")
+            (root / "init").write_text(init)
+            (root / "init").chmod(0o755)
+            names = []
+            for ko in kernel.modules:
+                shutil.copy(ko, root / "lib" / "modules" / ko.name)
+                names.append(ko.name)
+            (root / "lib" / "modules" / "load-order").write_text("\n".join(names) + "\n")
+            files = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+            cpio = subprocess.run(
+                ["cpio", "-o", "-H", "newc", "--quiet", "--owner=0:0"],
+                input="\n".join(files).encode(),
+                cwd=root,
+                capture_output=True,
+                timeout=60,
+                check=True,
+            ).stdout
+            part = dest.with_suffix(".part")
+            part.write_bytes(gzip.compress(cpio, compresslevel=6))
+            part.rename(dest)
+    return dest
+
+
+# --- local disk ----------------------------------------------------------------------------
+
+GRUB_LOCAL_CFG = f"""set timeout=0
+echo "{LOCALDISK_MARKER} booted from local disk (GRUB EFI)"
+sleep 1
+halt
+"""
+
+
+def _mbr_code(work: Path) -> bytes:
+    """Assemble tests/e2e/mbr.S into a 512-byte boot sector with binutils."""
+    src = E2E_DIR / "mbr.S"
+    _run(["as", "--32", "-o", str(work / "mbr.o"), str(src)])
+    _run(
+        [
+            "ld",
+            "-m",
+            "elf_i386",
+            "-Ttext",
+            "0x7c00",
+            "--oformat",
+            "binary",
+            "-o",
+            str(work / "mbr.bin"),
+            str(work / "mbr.o"),
+        ]
+    )
+    code = (work / "mbr.bin").read_bytes()
+    if len(code) != 512 or code[510:] != b"\x55\xaa":
+        raise RuntimeError(f"mbr.S assembled to {len(code)} bytes without the 55aa signature")
+    return code
+
+
+def _esp_image(work: Path) -> bytes:
+    cfg = work / "grub.cfg"
+    cfg.write_text(GRUB_LOCAL_CFG)
+    efi = work / "BOOTX64.EFI"
+    mods = "echo halt sleep"
+    _run(
+        [
+            "grub-mkstandalone",
+            "-O",
+            "x86_64-efi",
+            "-o",
+            str(efi),
+            f"--modules={mods}",
+            f"--install-modules={mods} normal",
+            "--locales=",
+            "--themes=",
+            "--fonts=",
+            f"boot/grub/grub.cfg={cfg}",
+        ]
+    )
+    fat = work / "esp.fat"
+    _run(["mkfs.vfat", "-C", str(fat), "16384"])
+    _run(["mmd", "-i", str(fat), "::/EFI", "::/EFI/BOOT"])
+    _run(["mcopy", "-i", str(fat), str(efi), "::/EFI/BOOT/BOOTX64.EFI"])
+    return fat.read_bytes()
+
+
+def local_disk() -> Path:
+    """Raw disk: MBR boot code (BIOS) + one 0xEF partition holding a GRUB EFI ESP (UEFI)."""
+    grub_version = _dpkg_version("grub-efi-amd64-bin")
+    key = _digest((E2E_DIR / "mbr.S").read_bytes(), GRUB_LOCAL_CFG, grub_version)
+    dest = CACHE / f"localdisk-{key}.img"
+    with _locked("disk"):
+        if dest.exists():
+            return dest
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            work = Path(tmp)
+            mbr = bytearray(_mbr_code(work))
+            esp = _esp_image(work)
+            start, sectors = 2048, len(esp) // 512
+            entry = bytes([0x80, 0xFE, 0xFF, 0xFF, 0xEF, 0xFE, 0xFF, 0xFF])
+            entry += start.to_bytes(4, "little") + sectors.to_bytes(4, "little")
+            mbr[446:462] = entry
+            part = dest.with_suffix(".part")
+            with open(part, "wb") as fh:
+                fh.write(mbr)
+                fh.write(b"\0" * (start * 512 - 512))
+                fh.write(esp)
+            part.rename(dest)
+    return dest
+
+
+def _dpkg_version(package: str) -> str:
+    r = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True, timeout=30
+    )
+    return r.stdout.strip() or "unknown"
+
+
+# --- arm64 GRUB ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Arm64Grub:
+    version: str
+    netboot_efi: Path  # grubnetaa64.efi.signed: prefix /grub, fetches grub.cfg over TFTP
+
+
+def grub_arm64() -> Arm64Grub:
+    """Debian's signed arm64 network GRUB, downloaded on amd64 without multiarch."""
+    opts = _arm64_apt_opts()
+    with _locked("arm64"):
+        version = _apt_field("grub-efi-arm64-signed", "Version", opts)
+        dest = CACHE / f"grub-arm64-{_safe(version)}"
+        if not dest.is_dir():
+            _download_extract("grub-efi-arm64-signed", dest, opts)
+    efi = dest / "usr" / "lib" / "grub" / "arm64-efi-signed" / "grubnetaa64.efi.signed"
+    if not efi.exists():
+        raise RuntimeError(f"{efi} missing from grub-efi-arm64-signed {version}")
+    return Arm64Grub(version, efi)

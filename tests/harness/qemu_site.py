@@ -1,0 +1,296 @@
+"""A network-boot site in namespaces: dnsmasq + ``pxehook serve`` (+ a plain DHCP server).
+
+::
+
+    ns <p>-srv  eth0 10.231.N.1  dnsmasq (full: DHCP+TFTP; proxy: proxy-DHCP+TFTP)
+                                 pxehook serve (gunicorn) :8070
+    ns <p>-dhcp eth0 10.231.N.2  proxy mode only: a plain dnsmasq, addresses only ("the site")
+    ns <p>-sw   bridge br0 + one tap per VM; QEMU runs here
+
+dnsmasq is configured by what ``pxehook gen dnsmasq`` writes plus the minimal site lines a
+user would have (interface, range, logging, TFTP root, an IPv6 RA so iPXE does not wait
+~19 s for IPv6 autoconf). Everything is started through ``NetLab.spawn`` (tracked by PID,
+killed by ``NetLab.close``) and every log is kept under the site's work directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pxehook import arch as archtable
+
+from .netns import NetLab, Proc
+
+REPO = Path(__file__).resolve().parents[2]
+PORT = 8070
+#: Where Debian ships the x86 iPXE loaders pxehook hands out (the ``ipxe`` package).
+IPXE_DIR = Path("/usr/lib/ipxe")
+
+
+@dataclass
+class PxeSite:
+    lab: NetLab
+    mode: str  # full | proxy
+    workdir: Path
+    features: dict[str, bool]
+    procs: dict[str, Proc] = field(default_factory=dict)
+    srv_ip: str = ""
+    dhcp_ip: str = ""
+
+    # --- paths ---------------------------------------------------------------------------
+    @property
+    def tftp_root(self) -> Path:
+        return self.workdir / "tftp"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.workdir / "files"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.srv_ip}:{PORT}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """PXEHOOK_* settings of this site (for ``pxehook`` commands and the server)."""
+        return {
+            "PXEHOOK_DATABASE": f"sqlite:///{self.workdir}/pxehook.db",
+            "PXEHOOK_INVENTORY": str(self.workdir / "inventory.yaml"),
+            "PXEHOOK_STATE_DIR": str(self.workdir / "state"),
+            "PXEHOOK_SPOOL_DIR": str(self.workdir / "spool"),
+            "PXEHOOK_TFTP_ROOT": str(self.tftp_root),
+            "PXEHOOK_SERVER_IP": self.srv_ip,
+            "PXEHOOK_BIND": self.srv_ip,
+            "PXEHOOK_PORT": str(PORT),
+            "PXEHOOK_WORKERS": "2",
+            "PXEHOOK_DHCP_INTERFACE": "eth0",
+            "PXEHOOK_DHCP_SUBNETS": f"{self.lab.net}.0/24",
+            "PXEHOOK_DHCP_RANGE": f"{self.lab.net}.100,{self.lab.net}.199",
+        }
+
+    def log_path(self, name: str) -> Path:
+        return self.workdir / f"{name}.log"
+
+    def log_text(self, name: str) -> str:
+        try:
+            return self.log_path(name).read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    # --- set-up ----------------------------------------------------------------------------
+    def up(self, loaders: dict[str, Path], files: dict[str, Path], inventory: str) -> PxeSite:
+        """Addresses, TFTP tree, files, inventory, dnsmasq(s), pxehook; waits until served."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.srv_ip = self.lab.add_host("srv", 1)
+        ra_host = "srv"
+        if self.mode == "proxy":
+            self.dhcp_ip = self.lab.add_host("dhcp", 2)
+            ra_host = "dhcp"
+        self.lab.exec(
+            self.lab.ns(ra_host), "ip", "-6", "addr", "add", "fd31::1/64", "dev", "eth0", "nodad"
+        )
+        for name, src in loaders.items():
+            dest = self.tftp_root / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        for name, src in files.items():
+            shutil.copyfile(src, self.files_dir / name)
+        (self.workdir / "inventory.yaml").write_text(inventory)
+        self._pxehook("db", "init")
+        self._pxehook("inventory", "sync")
+        self._start_server()
+        self._start_dnsmasq()
+        self.lab.wait_udp("srv", 67 if self.mode == "full" else 4011, timeout=10)
+        self._wait_http()
+        return self
+
+    def _pxehook(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return pxehook_cli(self.env, *args, check=check)
+
+    def _start_server(self) -> None:
+        env = {**os.environ, **self.env}
+        env["GUNICORN_CMD_ARGS"] = (
+            "--access-logfile - --access-logformat '%(h)s \"%(r)s\" %(s)s %(b)s'"
+        )
+        standin = [k for k in ("resolver", "lifecycle") if not self.features[k]]
+        if not standin:
+            argv = [pxehook_bin(), "serve"]
+        else:  # parts missing on this branch: pxehook's app + stand-in routes (see standin.py)
+            env["E2E_STANDIN"] = ",".join(standin)
+            env["E2E_FILES_DIR"] = str(self.files_dir)
+            env["E2E_FILES_URL"] = f"{self.base_url}/files"
+            env["E2E_BASE_URL"] = self.base_url
+            env["PYTHONPATH"] = str(REPO)
+            argv = [sys.executable, "-m", "gunicorn", "--bind", f"{self.srv_ip}:{PORT}"]
+            argv += ["--workers", "2", "tests.e2e.standin:create_app()"]
+        self.procs["pxehook"] = self.lab.spawn("srv", "pxehook", *argv, env=env)
+
+    def _dnsmasq_conf(self) -> str:
+        net = self.lab.net
+        site = [
+            "# site lines (what the admin has anyway)",
+            "port=0",
+            "no-resolv",
+            "no-hosts",
+            "user=root",
+            "group=root",
+            f"log-facility={self.log_path('dnsmasq')}",
+            "log-dhcp",
+            "no-ping",
+            "interface=eth0",
+            "bind-interfaces",
+            f"dhcp-leasefile={self.workdir / 'dnsmasq.leases'}",
+            "enable-tftp",
+            f"tftp-root={self.tftp_root}",
+        ]
+        if self.mode == "full":
+            site += [
+                "dhcp-authoritative",
+                f"dhcp-range={net}.100,{net}.199,255.255.255.0,1h",
+                "enable-ra",
+                "dhcp-range=fd31::,ra-only,64,1h",
+            ]
+        return "\n".join(site) + "\n" + self._dropin()
+
+    def _dropin(self) -> str:
+        if self.features["gen_dnsmasq"]:
+            return self._pxehook("gen", "dnsmasq", "--mode", self.mode).stdout
+        from tests.e2e.standin import dnsmasq_dropin
+
+        return dnsmasq_dropin(self.mode, self.base_url, self.srv_ip, self.lab.net)
+
+    def _start_dnsmasq(self) -> None:
+        conf = self.workdir / "dnsmasq.conf"
+        conf.write_text(self._dnsmasq_conf())
+        check = subprocess.run(
+            ["dnsmasq", "--test", "-C", str(conf)], capture_output=True, text=True, timeout=20
+        )
+        if check.returncode != 0:
+            raise RuntimeError(
+                f"dnsmasq rejects {conf}: {check.stderr.strip()}\n{conf.read_text()}"
+            )
+        self.procs["dnsmasq"] = self.lab.spawn(
+            "srv", "dnsmasq-stdout", "dnsmasq", "-k", "-C", str(conf)
+        )
+        if self.mode == "proxy":
+            net = self.lab.net
+            plain = self.workdir / "dnsmasq-plain.conf"
+            plain.write_text(
+                "\n".join(
+                    [
+                        "# the site's existing DHCP server: addresses only, no boot options",
+                        "port=0",
+                        "no-resolv",
+                        "no-hosts",
+                        "user=root",
+                        "group=root",
+                        f"log-facility={self.log_path('dnsmasq-plain')}",
+                        "log-dhcp",
+                        "no-ping",
+                        "interface=eth0",
+                        "bind-interfaces",
+                        f"dhcp-leasefile={self.workdir / 'dnsmasq-plain.leases'}",
+                        "dhcp-authoritative",
+                        f"dhcp-range={net}.100,{net}.199,255.255.255.0,1h",
+                        f"dhcp-option=option:router,{self.dhcp_ip}",
+                        "enable-ra",
+                        "dhcp-range=fd31::,ra-only,64,1h",
+                    ]
+                )
+                + "\n"
+            )
+            self.procs["dnsmasq-plain"] = self.lab.spawn(
+                "dhcp", "dnsmasq-plain-stdout", "dnsmasq", "-k", "-C", str(plain)
+            )
+            self.lab.wait_udp("dhcp", 67, timeout=10)
+
+    def _wait_http(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = self.lab.exec(
+                self.lab.ns("srv"),
+                sys.executable,
+                "-c",
+                "import sys,urllib.request;urllib.request.urlopen(sys.argv[1],timeout=2)",
+                f"{self.base_url}/healthz",
+                check=False,
+            )
+            if r.returncode == 0:
+                return
+            if not self.procs["pxehook"].alive():
+                break
+            time.sleep(0.2)
+        raise RuntimeError(f"pxehook did not answer /healthz:\n{self.log_text('pxehook')[-3000:]}")
+
+    # --- what a user would look at ----------------------------------------------------------
+    def host(self, mac: str) -> dict:
+        """``pxehook host show MAC --json``."""
+        return json.loads(self._pxehook("host", "show", mac, "--json").stdout)
+
+    def events(self, mac: str) -> list[dict]:
+        """The host's timeline (``pxehook host events`` when present, else the store)."""
+        r = self._pxehook("host", "events", mac, "--json", check=False)
+        if r.returncode == 0:
+            return json.loads(r.stdout)
+        return store_events(self.env, mac)
+
+    def logs(self) -> str:
+        """Everything worth printing when a boot fails."""
+        parts = []
+        for name in ("dnsmasq", "dnsmasq-plain", "pxehook", "dnsmasq-stdout"):
+            text = self.log_text(name)
+            if text:
+                parts.append(f"----- {name} ({self.log_path(name)}) -----\n{text[-6000:]}")
+        return "\n".join(parts)
+
+
+def pxehook_bin() -> str:
+    return str(Path(sys.executable).parent / "pxehook")
+
+
+def pxehook_cli(
+    env: dict[str, str], *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run(
+        [pxehook_bin(), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+    if check and r.returncode != 0:
+        raise RuntimeError(f"pxehook {' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r
+
+
+def store_events(env: dict[str, str], mac: str) -> list[dict]:
+    """The host's events read straight from the store (fallback for ``host events``)."""
+    from pxehook.config import load_settings
+    from pxehook.context import Context
+
+    ctx = Context(load_settings(env=env))
+    try:
+        store = ctx.store()
+        host = store.host_get(mac)
+        return [] if host is None else [e.as_dict() for e in store.events(host.id)]
+    finally:
+        ctx.close()
+
+
+def loader_sources(grub_arm64: Path | None) -> dict[str, Path]:
+    """TFTP-root file name (from the arch table) -> the Debian file to put there."""
+    out = {
+        archtable.lookup(0).loader("ipxe"): IPXE_DIR / "undionly.kpxe",
+        archtable.lookup(7).loader("ipxe"): IPXE_DIR / "snponly.efi",
+    }
+    if grub_arm64 is not None:
+        out[archtable.lookup(11).loader("grub")] = grub_arm64
+    return {k: v for k, v in out.items() if k}
