@@ -44,7 +44,10 @@ def _positive_int(value: Any) -> int:
 
 
 def _port(value: Any) -> int:
-    number = _int(value)
+    try:
+        number = _int(value)
+    except ValueError:
+        raise ValueError("a port number 1-65535") from None
     if not 0 < number < 65536:
         raise ValueError("a port number 1-65535")
     return number

@@ -51,7 +51,22 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Marked:
     return result
 
 
+def _construct_int_or_text(loader: _LineLoader, node: yaml.ScalarNode) -> int | str:
+    # YAML 1.1 reads 52:54:00:12:34:56 as a base-60 integer: keep such scalars as text.
+    if ":" in str(node.value):
+        return str(node.value)
+    return loader.construct_yaml_int(node)
+
+
+def _construct_float_or_text(loader: _LineLoader, node: yaml.ScalarNode) -> float | str:
+    if ":" in str(node.value):
+        return str(node.value)
+    return loader.construct_yaml_float(node)
+
+
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int_or_text)
+_LineLoader.add_constructor("tag:yaml.org,2002:float", _construct_float_or_text)
 
 
 @dataclass

@@ -1,0 +1,160 @@
+"""SQLite store: CRUD, merge rules for observations, events, migrations, locking."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from pxehook.errors import Conflict, NotFound, StoreError
+from pxehook.models import ArchSource, Host, Observation, Profile, State
+from pxehook.store import SQLiteStore, migrations, open_store
+
+
+def test_new_database_is_migrated_and_in_wal_mode(tmp_path):
+    s = SQLiteStore(str(tmp_path / "a.db"))
+    assert s.schema_version() == migrations.LATEST
+    mode = sqlite3.connect(tmp_path / "a.db").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    assert SQLiteStore(str(tmp_path / "a.db")).schema_version() == migrations.LATEST
+
+
+def test_host_round_trip_with_several_macs(store):
+    h = store.host_put(
+        Host(
+            id=None,
+            macs=("52:54:00:00:00:01", "52:54:00:00:00:02"),
+            name="n1",
+            uuid="ABCD",
+            labels={"rack": "r1"},
+            vars={"x": 1},
+        )
+    )
+    assert store.host_get("52:54:00:00:00:02") == h
+    assert h.uuid == "abcd" and store.host_by_uuid("ABCD") == h
+    assert h.labels == {"rack": "r1"} and h.vars == {"x": 1}
+    assert [e.kind for e in store.events(h.id)] == ["host.created"]
+    assert store.host_list(label=("rack", "r1")) == [h]
+    assert store.host_list(label=("rack", "r2")) == []
+
+
+def test_a_mac_belongs_to_one_host_only(store):
+    store.host_put(Host(id=None, macs=("52:54:00:00:00:01",)))
+    with pytest.raises(Conflict):
+        store.host_put(Host(id=None, macs=("52:54:00:00:00:01",)))
+
+
+def test_observe_enlists_new_hosts_and_merges_facts(store):
+    obs = Observation(
+        mac="52:54:00:00:00:09",
+        source="dnsmasq",
+        ip="10.0.0.5",
+        hostname="pc9",
+        arch=7,
+        vendor_class="PXEClient:Arch:00007:UNDI:003016",
+        at=100.0,
+    )
+    h, created = store.observe(obs)
+    assert created and h.state == State.NEW and h.arch == 7 and h.arch_source == "dhcp"
+    assert (h.first_seen, h.last_seen, h.ip, h.name) == (100.0, 100.0, "10.0.0.5", "pc9")
+    # a later event without class data (dnsmasq 'old' replay) never erases what we know
+    h2, created2 = store.observe(
+        Observation(mac=obs.mac, source="dnsmasq", ip="10.0.0.5", at=200.0)
+    )
+    assert not created2 and h2.arch == 7 and h2.vendor_class == obs.vendor_class
+    assert h2.last_seen == 200.0 and h2.first_seen == 100.0
+    kinds = [e.kind for e in store.events(h.id)]
+    assert kinds == ["host.discovered"]
+
+
+def test_weaker_arch_source_never_overrides_a_stronger_one(store):
+    store.host_put(
+        Host(id=None, macs=("b8:27:eb:00:00:01",), arch=11, arch_source=ArchSource.SETTING)
+    )
+    h, _ = store.observe(Observation(mac="b8:27:eb:00:00:01", source="dnsmasq", arch=0))
+    assert (h.arch, h.arch_source) == (11, "setting")
+    h, _ = store.observe(
+        Observation(mac="b8:27:eb:00:00:02", source="http", arch=7, arch_source=ArchSource.REQUEST)
+    )
+    h, _ = store.observe(Observation(mac="b8:27:eb:00:00:02", source="dnsmasq", arch=9))
+    assert (h.arch, h.arch_source) == (9, "dhcp")
+
+
+def test_state_changes_are_compare_and_set_and_logged(store):
+    h = store.host_put(Host(id=None, macs=("52:54:00:00:00:03",), state=State.DEPLOYING))
+    h2 = store.set_state(h.id, State.DEPLOYED, expected=State.DEPLOYING, source="callback")
+    assert h2.state == State.DEPLOYED
+    with pytest.raises(Conflict):
+        store.set_state(h.id, State.DEPLOYED, expected=State.DEPLOYING, source="callback")
+    last = store.events(h.id)[-1]
+    assert (last.kind, last.source, last.data) == (
+        "state.changed",
+        "callback",
+        {"from": "deploying", "to": "deployed"},
+    )
+
+
+def test_events_are_append_only(store, settings):
+    h = store.host_put(Host(id=None, macs=("52:54:00:00:00:04",)))
+    path = settings.database.replace("sqlite:///", "/")
+    with sqlite3.connect(path) as conn, pytest.raises(sqlite3.DatabaseError):
+        conn.execute("UPDATE events SET kind='forged' WHERE host_id=?", (h.id,))
+    assert store.events(h.id)[0].kind == "host.created"
+
+
+def test_delete_removes_host_macs_and_events(store):
+    h = store.host_put(Host(id=None, macs=("52:54:00:00:00:05",)))
+    store.host_delete(h.id)
+    assert store.host_get("52:54:00:00:00:05") is None and store.events(h.id) == []
+    with pytest.raises(NotFound):
+        store.host_delete(h.id)
+
+
+def test_generation_grows_when_a_boot_answer_may_change(store):
+    g0 = store.generation()
+    h = store.host_put(Host(id=None, macs=("52:54:00:00:00:06",)))
+    g1 = store.generation()
+    store.observe(Observation(mac=h.mac, source="x", ip="10.0.0.9"))  # no arch change
+    assert store.generation() == g1 > g0
+    store.profiles_replace([Profile(name="p")])
+    assert store.generation() > g1
+
+
+def test_locked_database_waits_then_reports_clearly(tmp_path):
+    path = str(tmp_path / "locked.db")
+    s = SQLiteStore(path, busy_timeout_ms=300)
+    blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError, match="stayed locked for 300 ms"):
+            s.host_put(Host(id=None, macs=("52:54:00:00:00:07",)))
+    finally:
+        blocker.execute("ROLLBACK")
+    # a lock shorter than the timeout is waited out
+    blocker.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.1, lambda: blocker.execute("ROLLBACK")).start()
+    t0 = time.monotonic()
+    h = s.host_put(Host(id=None, macs=("52:54:00:00:00:07",)))
+    assert h.id is not None and time.monotonic() - t0 >= 0.05
+
+
+def test_unusable_paths_are_clear_errors(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="cannot create database directory"):
+        open_store(f"sqlite:///{tmp_path}/file/sub/db.sqlite")
+    with pytest.raises(StoreError, match="does not exist"):
+        open_store(str(tmp_path / "missing.db"), create=False)
+    (tmp_path / "garbage.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError):
+        open_store(str(tmp_path / "garbage.db"))
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "new.db"
+    SQLiteStore(str(path))
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version={migrations.LATEST + 1}")
+    with pytest.raises(StoreError, match="newer than this pxehook"):
+        SQLiteStore(str(path))
