@@ -119,7 +119,8 @@ SETTINGS: tuple[Setting, ...] = (
         _str,
         "sqlite:////var/lib/pxehook/pxehook.db",
         "url",
-        "Store URL: sqlite:///ABSOLUTE/PATH (embedded default) or a bare file path.",
+        "Store URL: sqlite:///ABSOLUTE/PATH (embedded default), a bare file path, or "
+        "postgresql://USER@HOST/DB (needs the postgres extra).",
     ),
     _s(
         "db_busy_timeout_ms",

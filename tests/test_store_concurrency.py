@@ -1,4 +1,4 @@
-"""Hook path, web worker and CLI writing the same SQLite file at once lose nothing."""
+"""Hook path, web worker and CLI writing the same database at once lose nothing."""
 
 from __future__ import annotations
 
@@ -7,13 +7,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pxehook.store import open_store
 
 WRITER = Path(__file__).parent / "harness" / "store_writer.py"
 
 
-def test_parallel_writers_lose_no_write_and_never_see_locked(tmp_path):
-    db = f"sqlite:///{tmp_path}/shared.db"
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_parallel_writers_lose_no_write_and_never_see_locked(tmp_path, request, backend):
+    if backend == "sqlite":
+        db = f"sqlite:///{tmp_path}/shared.db"
+    else:
+        db = request.getfixturevalue("pg_server").new_database()
     open_store(db)  # create + migrate once, as `pxehook db init` does
     counts = {"hook": 1500, "web": 1500, "cli": 200}
     procs = {
