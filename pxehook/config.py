@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, yaml_error
 
 DEFAULT_CONFIG_FILE = "/etc/pxehook/pxehook.yaml"
 ENV_PREFIX = "PXEHOOK_"
@@ -298,10 +298,7 @@ def read_config_file(path: str) -> dict[str, Any]:
     except PermissionError:
         raise ConfigError(f"{path}: settings file is not readable by this user") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else path
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+        raise yaml_error(path, exc) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from . import arch as archtable
-from .errors import ConfigError, InvalidInput
+from .errors import ConfigError, InvalidInput, yaml_error
 from .mac import normalize_mac
 from .models import ArchSource, Host, Profile, State
 
@@ -118,10 +118,7 @@ def parse(text: str, path: str = "<inventory>") -> Inventory:
     try:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else path
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+        raise yaml_error(path, exc) from None
     if data is None:
         data = _Marked()
         data.line, data.lines = 1, {}
@@ -243,7 +240,7 @@ def _parse_hosts(
                 ) from None
         arch = None
         if "arch" in body:
-            arch = _parse_arch(body["arch"])
+            arch = archtable.code_of(body["arch"])
             if arch is None:
                 raise _fail(
                     path,
@@ -273,19 +270,6 @@ def _parse_hosts(
             )
         )
     return hosts
-
-
-def _parse_arch(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value if value in archtable.BY_CODE else None
-    text = str(value).strip()
-    if text in archtable.BY_SLUG:
-        return archtable.BY_SLUG[text].code
-    try:
-        code = int(text, 0)
-    except ValueError:
-        return None
-    return code if code in archtable.BY_CODE else None
 
 
 def sync(inv: Inventory, store: Any, *, source: str = "inventory") -> dict[str, int]:
