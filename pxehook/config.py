@@ -43,6 +43,13 @@ def _positive_int(value: Any) -> int:
     return number
 
 
+def _non_negative_int(value: Any) -> int:
+    number = _int(value)
+    if number < 0:
+        raise ValueError("a whole number, 0 or more")
+    return number
+
+
 def _port(value: Any) -> int:
     number = _int(value)
     if not 0 < number < 65536:
@@ -220,6 +227,90 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "str",
         "Address range for full-DHCP mode: FIRST,LAST (inside a dhcp_subnets entry).",
+    ),
+    _s(
+        "dhcp_lease_time",
+        _positive_int,
+        3600,
+        "int",
+        "Lease time (seconds) in generated full-DHCP configs.",
+    ),
+    _s(
+        "dhcp_lease_max",
+        _positive_int,
+        1000,
+        "int",
+        "dnsmasq dhcp-lease-max in generated configs; lint warns when fleet_size exceeds it.",
+    ),
+    _s(
+        "tftp_max",
+        _positive_int,
+        1024,
+        "int",
+        "dnsmasq tftp-max (concurrent transfers), sized for a boot storm (dnsmasq default 50).",
+    ),
+    _s(
+        "fleet_size",
+        _non_negative_int,
+        0,
+        "int",
+        "Machines that may boot at once (0: unknown); lint compares it to the limits.",
+    ),
+    _s(
+        "boot_modes",
+        _list,
+        [],
+        "list",
+        "Per-arch boot mode overrides SLUG=MODE (e.g. bios=pxelinux); default: the arch table.",
+    ),
+    _s(
+        "http_boot_url",
+        _str,
+        "",
+        "url",
+        "URL prefix UEFI HTTP-boot clients fetch loaders from; default http://SERVER_IP.",
+    ),
+    _s(
+        "hook_dnsmasq",
+        _str,
+        "/usr/local/libexec/pxehook/pxehook-dnsmasq-hook",
+        "path",
+        "dhcp-script the generated dnsmasq config runs (pxehook's dnsmasq hook).",
+    ),
+    _s(
+        "hook_isc",
+        _str,
+        "/usr/local/libexec/pxehook/pxehook-isc-hook",
+        "path",
+        "Program the generated ISC dhcpd config execute()s on commit/release/expiry.",
+    ),
+    _s(
+        "hook_kea",
+        _str,
+        "/usr/local/libexec/pxehook/pxehook-kea-hook",
+        "path",
+        "Script the generated Kea config runs through libdhcp_run_script.",
+    ),
+    _s(
+        "kea_hooks_dir",
+        _str,
+        "/usr/lib/x86_64-linux-gnu/kea/hooks",
+        "path",
+        "Directory holding Kea's hook libraries (libdhcp_run_script.so).",
+    ),
+    _s(
+        "kea_lease_file",
+        _str,
+        "/var/lib/kea/kea-leases4.csv",
+        "path",
+        "Kea memfile lease file in the generated config.",
+    ),
+    _s(
+        "kea_control_socket",
+        _str,
+        "/run/kea/kea4-ctrl-socket",
+        "path",
+        "Kea control socket in the generated config (gen kea --reload uses it).",
     ),
     _s(
         "log_level",
