@@ -80,7 +80,7 @@ def run_probe(lab, cases: list[dict], workdir: Path, timeout: float = 3.0) -> li
         timeout=60,
     )
     results = json.loads(result.stdout)["results"]
-    report = os.environ.get("PXEHOOK_WIRE_REPORT")
+    report = os.environ.get("PXH_WIRE_REPORT")
     if report:  # a JSON-lines record per case, for the results table in the docs
         with open(report, "a") as fh:
             for res in results:
@@ -88,8 +88,23 @@ def run_probe(lab, cases: list[dict], workdir: Path, timeout: float = 3.0) -> li
     return results
 
 
+def _suboptions(hexdata: str | None) -> dict[int, bytes] | None:
+    """Encapsulated options (code, length, value…; 255 may end the list)."""
+    if hexdata is None:
+        return None
+    data, out, i = bytes.fromhex(hexdata), {}, 0
+    while i + 1 < len(data) and data[i] != 255:
+        out[data[i]] = data[i + 2 : i + 2 + data[i + 1]]
+        i += 2 + data[i + 1]
+    return out
+
+
 def check_reply(reply: dict, want: str | None, variant: str, site: Site) -> list[str]:
-    """Mismatches between one OFFER/ACK and the expectation (empty list: all good)."""
+    """Mismatches between one full-mode OFFER/ACK and the expectation (empty: all good).
+
+    Checked: the boot file (option 67, else the ``file`` field) with its exact bytes, siaddr,
+    no option 66, option 60 echoed only to HTTPClient, and iPXE's 175.176 no-pxedhcp.
+    """
     errors = []
     raw67 = reply.get("option67_raw")
     if raw67 is not None:
@@ -104,6 +119,9 @@ def check_reply(reply: dict, want: str | None, variant: str, site: Site) -> list
         errors.append(f"siaddr {reply['siaddr']} != {site.server_ip}")
     if reply.get("option66") is not None:
         errors.append(f"unexpected option 66 {reply['option66']!r}")
+    no_pxedhcp = _suboptions(reply["options"].get("175")) == {176: b"\x01"}
+    if no_pxedhcp != variant.startswith("ipxe"):
+        errors.append(f"option 175 {reply['options'].get('175')!r} for a {variant} client")
     echo = reply.get("option60") == "HTTPClient"
     if echo != (variant == "httpclient"):
         errors.append(f"option 60 {reply.get('option60')!r} for a {variant} client")
