@@ -14,7 +14,7 @@ from tests.harness import wire
 pytestmark = [pytest.mark.netns, pytest.mark.daemon]
 
 
-def _dnsmasq(lab, host: str, name: str, conf: str, *extra: str):  # type: ignore[no-untyped-def]
+def _dnsmasq(lab, host: str, name: str, conf: str, port: int = 67):  # type: ignore[no-untyped-def]
     work = lab.workdir
     proc = lab.spawn(
         host,
@@ -33,9 +33,8 @@ def _dnsmasq(lab, host: str, name: str, conf: str, *extra: str):  # type: ignore
         f"--dhcp-leasefile={work / (name + '.leases')}",
         f"--pid-file={work / (name + '.pid')}",
         f"--conf-file={conf}",
-        *extra,
     )
-    lab.wait_udp(host, 67)
+    lab.wait_udp(host, port)
     assert proc.alive(), proc.log_text()
     return proc
 
@@ -147,3 +146,30 @@ def test_proxy_mode_beside_plain_dhcp(netlab, cli, tmp_path):  # type: ignore[no
             if r["src"] == f"{netlab.net}.2" and r["boot_file"]:
                 errors.append(f"{code}/{variant}: the plain server sent a boot file")
     assert not errors, "\n".join(errors)
+
+
+def test_tftp_mode_serves_loaders_and_no_dhcp(netlab, cli, tmp_path):  # type: ignore[no-untyped-def]
+    require_tool("dnsmasq", "tftp")
+    netlab.add_host("srv", 1)
+    netlab.add_host("cli", 250)
+    env = wire.gen_env(netlab, tmp_path, wire.write_hook(tmp_path / "hook.sh", tmp_path / "h.log"))
+    payload = bytes(range(256)) * 300  # 76,800 bytes: many blocks, no netascii surprises
+    (tmp_path / "tftp" / "undionly.kpxe").write_bytes(payload)
+    conf = tmp_path / "tftp.conf"
+    _generate(cli, env, "tftp", conf)
+    _dnsmasq(netlab, "srv", "tftp", str(conf), port=69)
+    got = tmp_path / "got.kpxe"
+    netlab.exec(
+        netlab.ns("cli"),
+        "tftp",
+        "-m",
+        "binary",
+        f"{netlab.net}.1",
+        "-c",
+        "get",
+        "undionly.kpxe",
+        str(got),
+    )
+    assert got.read_bytes() == payload
+    res = wire.run_probe(netlab, [wire.case(7, "pxe")], tmp_path, timeout=1.0)[0]
+    assert res["replies"] == []  # TFTP only: no DHCP answer at all
