@@ -62,9 +62,11 @@ class Generator:
             raise DaemonRejected(f"{' '.join(argv)} did not finish in {timeout:.0f}s") from None
         output = (result.stdout + result.stderr).strip()
         if result.returncode != 0:
+            lines = [line.strip() for line in output.splitlines() if line.strip()]
+            errors = [line for line in lines if "ERROR" in line] or lines
             raise DaemonRejected(
                 f"{self.binary} rejected the generated file (exit {result.returncode}): "
-                + " | ".join(line for line in output.splitlines() if line.strip())[-2000:]
+                + " | ".join(errors)[-2000:]
             )
         return output
 
