@@ -19,6 +19,8 @@ from .errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "/etc/pxehook/pxehook.yaml"
 ENV_PREFIX = "PXEHOOK_"
+#: PXEHOOK_* variables that are not settings (the settings file; the test suite's strict flag).
+_NOT_SETTINGS = frozenset({ENV_PREFIX + "CONFIG", ENV_PREFIX + "REQUIRE_ALL"})
 
 
 def _str(value: Any) -> str:
@@ -422,7 +424,7 @@ def load_settings(
             origins[key] = path
 
     for key, raw in env.items():
-        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+        if not key.startswith(ENV_PREFIX) or key in _NOT_SETTINGS:
             continue
         name = key[len(ENV_PREFIX) :].lower()
         setting = BY_NAME.get(name)

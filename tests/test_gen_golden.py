@@ -1,7 +1,7 @@
 """Golden files: the whole generated config equals a reviewed file, and the daemon accepts it.
 
 Regenerate after a deliberate change, then review the diff:
-    PXEHOOK_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_gen_golden.py
+    PXH_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_gen_golden.py
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pxehook.gen.plan import build_plan
 from tests.conftest import require_tool
 
 GOLDEN = Path(__file__).parent / "golden"
-UPDATE = bool(os.environ.get("PXEHOOK_UPDATE_GOLDEN"))
+UPDATE = bool(os.environ.get("PXH_UPDATE_GOLDEN"))
 
 #: The example site of the golden files: one local subnet with a range, one relayed subnet.
 SITE = {
