@@ -93,6 +93,7 @@ def test_lint_warns_about_the_traps(cli, tmp_path) -> None:  # type: ignore[no-u
         'pxe-service=tag:!ipxe,x86-64_EFI,"one",snponly.efi\n'
         'pxe-service=tag:!ipxe,x86-64_EFI,"two",ipxe\n'
         'pxe-service=x86PC,"bios",undionly\n'
+        'pxe-prompt="Boot",5\n'
     )
     env = {**SITE, "PXEHOOK_FLEET_SIZE": "5000", "PXEHOOK_HTTP_BASE_URL": "http://pxe.example:80"}
     result = cli("lint", "dnsmasq", "--file", str(conf), extra_env=env)
@@ -105,6 +106,7 @@ def test_lint_warns_about_the_traps(cli, tmp_path) -> None:  # type: ignore[no-u
     assert "larger than tftp_max 1024" in err
     assert "loader undionly.kpxe is missing from tftp_root" in err
     assert "not an IP address" in err
+    assert "pxe-prompt without a tag" in err
 
 
 def test_lint_clean_site(cli, tmp_path, env) -> None:  # type: ignore[no-untyped-def]

@@ -72,6 +72,13 @@ def _csa_arch(csa: str) -> archtable.Arch | None:
 def dnsmasq_text_warnings(text: str) -> list[str]:
     """Warnings about a dnsmasq config: the proxy-DHCP + UEFI traps."""
     out: list[str] = []
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith("pxe-prompt=") and "tag:" not in line:
+            out.append(
+                "pxe-prompt without a tag also applies to UEFI clients, which cannot show a "
+                "PXE menu: tag it for BIOS only, or drop it"
+            )
     services = _pxe_services(text)
     counts = Counter(csa.lower() for csa, _ in services)
     for csa, basename in services:
