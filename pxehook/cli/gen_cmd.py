@@ -73,9 +73,10 @@ def gen(lazy, daemon: str, mode: str, out: str | None, check: bool, do_reload: b
     if not result.changed:
         click.echo(f"{out}: unchanged")
         return
-    how = f"checked by {gen_.binary}" if result.checked_by is not None else "not checked: "
-    how += "" if result.checked_by is not None else f"{gen_.binary} is not installed"
-    click.echo(f"{out}: written ({how})")
+    if result.checked_by is None:
+        click.echo(f"{out}: written (not checked: {gen_.binary} is not installed)")
+    else:
+        click.echo(f"{out}: written (checked by {gen_.binary})")
     if do_reload:
         click.echo(f"reloaded: {gen_.reload(build_plan(lazy.get().settings), out)}")
 
