@@ -41,8 +41,11 @@ def features() -> dict[str, bool]:
 # --- dnsmasq drop-in (stand-in for `pxehook gen dnsmasq`) ---------------------------------
 
 
-def dnsmasq_dropin(mode: str, base_url: str, server_ip: str, subnet_base: str) -> str:
-    lines = [f"# stand-in for `pxehook gen dnsmasq --mode {mode}`"]
+def dnsmasq_dropin(mode: str, base_url: str, server_ip: str, net: str, tftp_root: Path) -> str:
+    lines = [f"# stand-in for `pxehook gen dnsmasq --mode {mode}`", "interface=eth0"]
+    lines += ["enable-tftp", f"tftp-root={tftp_root}"]
+    if mode == "full":
+        lines.append(f"dhcp-range={net}.100,{net}.199,255.255.255.0,1h")
     for a in archtable.TABLE:
         if a.loader() and not a.is_http and a.code in (0, 6, 7, 9, 10, 11):
             lines.append(f"dhcp-match=set:{a.dnsmasq_tag},option:client-arch,{a.code}")
@@ -56,7 +59,7 @@ def dnsmasq_dropin(mode: str, base_url: str, server_ip: str, subnet_base: str) -
                     f"dhcp-boot=tag:!{archtable.IPXE_TAG},tag:{a.dnsmasq_tag},{a.loader()}"
                 )
     else:
-        lines.append(f"dhcp-range={subnet_base}.0,proxy,255.255.255.0")
+        lines.append(f"dhcp-range={net}.0,proxy,255.255.255.0")
         lines.append(f"dhcp-boot=tag:{archtable.IPXE_TAG},{base_url}/boot.ipxe,,{server_ip}")
         for a in archtable.TABLE:
             if a.code in (0, 7, 9, 11):

@@ -43,6 +43,7 @@ class PxeSite:
     procs: dict[str, Proc] = field(default_factory=dict)
     srv_ip: str = ""
     dhcp_ip: str = ""
+    hook: str = ""  # pxehook's dnsmasq hook ("" while it is not on this branch)
 
     # --- paths ---------------------------------------------------------------------------
     @property
@@ -73,6 +74,7 @@ class PxeSite:
             "PXEHOOK_DHCP_INTERFACE": "eth0",
             "PXEHOOK_DHCP_SUBNETS": f"{self.lab.net}.0/24",
             "PXEHOOK_DHCP_RANGE": f"{self.lab.net}.100,{self.lab.net}.199",
+            "PXEHOOK_HOOK_DNSMASQ": self.hook or "/bin/true",
         }
 
     def log_path(self, name: str) -> Path:
@@ -134,7 +136,7 @@ class PxeSite:
         self.procs["pxehook"] = self.lab.spawn("srv", "pxehook", *argv, env=env)
 
     def _dnsmasq_conf(self) -> str:
-        net = self.lab.net
+        """Minimal site lines (logging, no DNS, RA) + the generated drop-in."""
         site = [
             "# site lines (what the admin has anyway)",
             "port=0",
@@ -145,19 +147,11 @@ class PxeSite:
             f"log-facility={self.log_path('dnsmasq')}",
             "log-dhcp",
             "no-ping",
-            "interface=eth0",
             "bind-interfaces",
             f"dhcp-leasefile={self.workdir / 'dnsmasq.leases'}",
-            "enable-tftp",
-            f"tftp-root={self.tftp_root}",
         ]
         if self.mode == "full":
-            site += [
-                "dhcp-authoritative",
-                f"dhcp-range={net}.100,{net}.199,255.255.255.0,1h",
-                "enable-ra",
-                "dhcp-range=fd31::,ra-only,64,1h",
-            ]
+            site += ["dhcp-authoritative", "enable-ra", "dhcp-range=fd31::,ra-only,64,1h"]
         return "\n".join(site) + "\n" + self._dropin()
 
     def _dropin(self) -> str:
@@ -165,7 +159,7 @@ class PxeSite:
             return self._pxehook("gen", "dnsmasq", "--mode", self.mode).stdout
         from tests.e2e.standin import dnsmasq_dropin
 
-        return dnsmasq_dropin(self.mode, self.base_url, self.srv_ip, self.lab.net)
+        return dnsmasq_dropin(self.mode, self.base_url, self.srv_ip, self.lab.net, self.tftp_root)
 
     def _start_dnsmasq(self) -> None:
         conf = self.workdir / "dnsmasq.conf"
