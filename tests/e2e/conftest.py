@@ -60,7 +60,7 @@ def make_site(tmp_path: Path, features, artifacts, request):  # type: ignore[no-
     labs: list[netns.NetLab] = []
     sites: list[PxeSite] = []
 
-    def make(mode: str, inventory: str, grub: Path | None = None) -> PxeSite:
+    def make(mode: str, inventory: str, grub: Path | None = None, dropin_filter=None) -> PxeSite:  # type: ignore[no-untyped-def]
         n = len(labs) + 1
         lab = netns.NetLab(
             prefix=f"e2{os.getpid() % 1000}{n}",
@@ -69,7 +69,7 @@ def make_site(tmp_path: Path, features, artifacts, request):  # type: ignore[no-
         )
         labs.append(lab)
         lab.up()
-        site = PxeSite(lab, mode, tmp_path / f"site{n}", features)
+        site = PxeSite(lab, mode, tmp_path / f"site{n}", features, dropin_filter=dropin_filter)
         sites.append(site)
         files = {"vmlinuz": artifacts["vmlinuz"], "installer.img": artifacts["installer"]}
         return site.up(loader_sources(grub), files, inventory)

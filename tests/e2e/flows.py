@@ -191,3 +191,21 @@ def failure_report(site: PxeSite, vm: Vm, result: FlowResult) -> str:
         f"{result.stopped}\n----- serial ({vm.serial_path}) -----\n{serial}\n{site.logs()}\n"
         f"----- events -----\n{_ev_text(site, vm.spec.mac)}"
     )
+
+
+def arm64_milestones(site: PxeSite, spec: VmSpec) -> list[Milestone]:
+    """AAVMF: DHCP with option 93 = 11 → GRUB over TFTP → GRUB fetches its config."""
+    mac = re.escape(spec.mac)
+    tag = archtable.lookup(11).dnsmasq_tag
+    loader = re.escape(first_stage_loader(11) or "")
+    ms = [
+        Milestone("dhcp", "dnsmasq", rf"DHCPOFFER\(\S+\) \S+ {mac}", "", "DHCP offer"),
+        Milestone("arch", "dnsmasq", rf"tags: .*\b{tag}\b", "", f"option 93 = 11 (tag {tag})"),
+        Milestone("loader", "dnsmasq", rf"sent \S*{loader} to", "", "loader fetched (GRUB arm64)"),
+        Milestone("grub", "serial", r"Welcome to GRUB|GNU GRUB", "", "GRUB running"),
+    ]
+    if site.features["resolver"]:
+        ms.append(Milestone("config", "events", r"^boot\.config\|", "", "config served"))
+    else:
+        ms.append(Milestone("config", "dnsmasq", r"sent \S*grub/grub\.cfg to", "", "config served"))
+    return ms

@@ -35,6 +35,7 @@ def features() -> dict[str, bool]:
         "gen_dnsmasq": gen.returncode == 0,
         "resolver": "/boot.ipxe" in rules,
         "lifecycle": any(r.endswith("/deployed") for r in rules),
+        "hook": False,
     }
 
 
@@ -71,6 +72,12 @@ def dnsmasq_dropin(mode: str, base_url: str, server_ip: str, net: str, tftp_root
     lines.append(f"dhcp-boot=tag:{archtable.HTTPCLIENT_TAG},{base_url}/no-uefi-http-boot.efi")
     return "\n".join(lines) + "\n"
 
+
+#: GRUB's config over TFTP (grubnetaa64 reads $prefix/grub.cfg = /grub/grub.cfg).
+GRUB_CFG = """echo "PXEHOOK-CONFIG local mac=$net_default_mac (stand-in)"
+sleep 1
+exit
+"""
 
 # --- resolver + callback (stand-in blueprint) ----------------------------------------------
 

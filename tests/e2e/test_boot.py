@@ -12,14 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.harness.qemu import VmSpec
+from pxehook import arch as archtable
+from tests.conftest import require_tool
+from tests.harness.qemu import VmSpec, qemu_tools
 
-from .flows import failure_report, install_milestones, run_flow
+from .flows import arm64_milestones, failure_report, install_milestones, run_flow
 
 pytestmark = [pytest.mark.qemu, pytest.mark.netns, pytest.mark.daemon, pytest.mark.slow]
 
 #: One boot of an x86 VM through install → callback → reboot → local disk: ~25-45 s on TCG.
-INSTALL_TIMEOUT = 150
+INSTALL_TIMEOUT = 200
+#: AAVMF DHCP → GRUB over TFTP → config: ~15-30 s on TCG.
+ARM64_TIMEOUT = 120
 
 PROFILE = """profiles:
   e2e-installer:
@@ -106,3 +110,43 @@ def test_install_callback_then_local_disk(mode, make_site, artifacts, record, tm
             assert kind in kinds, (spec.name, kinds)
         # served twice: the installer first, then (after the callback) local boot
         assert kinds.count("boot.config") >= 2, (spec.name, kinds)
+
+
+def test_arm64_uefi_gets_grub_and_its_config(make_site, grub_arm64, record, tmp_path):  # type: ignore[no-untyped-def]
+    """AArch64 UEFI (AAVMF): option 93 = 11 is recorded, the arm64 GRUB comes over TFTP
+    and fetches this MAC's config from pxehook."""
+    require_tool(*qemu_tools("arm64"))
+    arm = VmSpec("arm1", "arm64", "52:54:00:e2:01:30")
+    site = make_site("full", inventory([(arm.mac, arm.name, "local", "deployed")]), grub_arm64)
+    boot_all(site, [arm], tmp_path, record, arm64_milestones, "config", "loader", ARM64_TIMEOUT)
+    events = site.events(arm.mac)
+    assert events, "no timeline for the arm64 host"
+    if site.features["hook"]:
+        host = site.host(arm.mac)
+        assert host["arch"] == 11, host
+
+
+def test_broken_link_says_where_the_boot_stopped(make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
+    """A config that hands x64 UEFI the BIOS loader must fail, naming the stage it reached."""
+    uefi_loader = archtable.lookup(7).loader("ipxe")
+    bios_loader = archtable.lookup(0).loader("ipxe")
+
+    def hand_uefi_the_bios_loader(dropin: str) -> str:
+        broken = dropin.replace(f",{uefi_loader}\n", f",{bios_loader}\n")
+        assert broken != dropin, "the generated drop-in has no x64 UEFI loader line"
+        return broken
+
+    uefi = VmSpec("uefibad", "uefi", "52:54:00:e2:0f:20", artifacts["disk"])
+    site = make_site(
+        "full",
+        inventory([(uefi.mac, uefi.name, "e2e-installer", "deploying")]),
+        dropin_filter=hand_uefi_the_bios_loader,
+    )
+    result, _watch, vm = run_flow(
+        site, uefi, tmp_path / "vm", install_milestones(site, uefi), "localdisk", "broken", [], 90
+    )
+    print(failure_report(site, vm, result))
+    assert not result.ok
+    assert "boot stopped after 'DHCP offer'" in result.stopped, result.stopped
+    assert f"never saw 'loader fetched ({uefi_loader})'" in result.stopped, result.stopped
+    assert site.host(uefi.mac)["state"] == "deploying"

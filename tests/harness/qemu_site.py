@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,8 @@ class PxeSite:
     srv_ip: str = ""
     dhcp_ip: str = ""
     hook: str = ""  # pxehook's dnsmasq hook ("" while it is not on this branch)
+    #: Tests that break a link on purpose rewrite the generated drop-in with this.
+    dropin_filter: Callable[[str], str] | None = None
 
     # --- paths ---------------------------------------------------------------------------
     @property
@@ -102,6 +105,11 @@ class PxeSite:
             dest = self.tftp_root / name
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dest)
+        if not self.features["resolver"]:  # stand-in GRUB config (see tests/e2e/standin.py)
+            from tests.e2e.standin import GRUB_CFG
+
+            (self.tftp_root / "grub").mkdir(parents=True, exist_ok=True)
+            (self.tftp_root / "grub" / "grub.cfg").write_text(GRUB_CFG)
         self.files_dir.mkdir(parents=True, exist_ok=True)
         for name, src in files.items():
             shutil.copyfile(src, self.files_dir / name)
@@ -152,7 +160,10 @@ class PxeSite:
         ]
         if self.mode == "full":
             site += ["dhcp-authoritative", "enable-ra", "dhcp-range=fd31::,ra-only,64,1h"]
-        return "\n".join(site) + "\n" + self._dropin()
+        dropin = self._dropin()
+        if self.dropin_filter is not None:
+            dropin = self.dropin_filter(dropin)
+        return "\n".join(site) + "\n" + dropin
 
     def _dropin(self) -> str:
         if self.features["gen_dnsmasq"]:
