@@ -21,7 +21,10 @@ def test_parallel_writers_lose_no_write_and_never_see_locked(tmp_path, request, 
     else:
         db = request.getfixturevalue("pg_server").new_database()
     open_store(db)  # create + migrate once, as `pxehook db init` does
-    counts = {"hook": 1500, "web": 1500, "cli": 200}
+    # thousands of writes on SQLite (the embedded default); fewer on PostgreSQL, where each
+    # write is a network round trip and the point is the same: nothing lost, no lock errors
+    scale = 1 if backend == "sqlite" else 3
+    counts = {"hook": 1500 // scale, "web": 1500 // scale, "cli": 200 // scale}
     procs = {
         role: subprocess.Popen(
             [sys.executable, str(WRITER), role, db, str(n)],
@@ -43,7 +46,7 @@ def test_parallel_writers_lose_no_write_and_never_see_locked(tmp_path, request, 
     store = open_store(db)
     hosts = store.host_list()
     by_prefix = {p: [h for h in hosts if h.mac.startswith(p)] for p in ("02:aa", "02:bb", "02:cc")}
-    assert [len(by_prefix[p]) for p in ("02:aa", "02:bb", "02:cc")] == [1500, 1500, 200]
+    assert [len(by_prefix[p]) for p in ("02:aa", "02:bb", "02:cc")] == list(counts.values())
     assert all(h.arch == 7 and h.ip for h in by_prefix["02:aa"])
     assert all(len(store.events(h.id)) == 2 for h in by_prefix["02:bb"])  # discovered + boot
-    assert sorted(int(h.vars["i"]) for h in by_prefix["02:cc"]) == list(range(200))
+    assert sorted(int(h.vars["i"]) for h in by_prefix["02:cc"]) == list(range(counts["cli"]))
