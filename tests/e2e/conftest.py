@@ -94,6 +94,10 @@ def pytest_sessionfinish(session, exitstatus) -> None:  # type: ignore[no-untype
         return
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"results": _results}, indent=2) + "\n")
+    if os.environ.get("PXH_E2E_RECORD") == "1":
+        from .matrix import record
+
+        record(RESULTS)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, abort, current_app, request, send_from_directory
 
 from pxehook import arch as archtable
+from pxehook.config import load_settings
 from pxehook.mac import normalize_mac
 from pxehook.models import Observation, State
 from pxehook.web import context_of
@@ -30,7 +31,8 @@ def features() -> dict[str, bool]:
         capture_output=True,
         timeout=30,
     )
-    rules = {r.rule for r in real_create_app().url_map.iter_rules()}
+    app = real_create_app(load_settings(env={}))  # defaults only: no store is opened
+    rules = {r.rule for r in app.url_map.iter_rules()}
     return {
         "gen_dnsmasq": gen.returncode == 0,
         "resolver": "/boot.ipxe" in rules,

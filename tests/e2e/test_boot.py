@@ -145,6 +145,7 @@ def test_broken_link_says_where_the_boot_stopped(make_site, artifacts, record, t
     result, _watch, vm = run_flow(
         site, uefi, tmp_path / "vm", install_milestones(site, uefi), "localdisk", "broken", [], 90
     )
+    record(result)
     print(failure_report(site, vm, result))
     assert not result.ok
     assert "boot stopped after 'DHCP offer'" in result.stopped, result.stopped

@@ -10,7 +10,7 @@
 * ``grub_arm64()`` — Debian's signed ``grubnetaa64.efi`` (an arm64 package fetched on amd64
   with a private apt lists directory, no multiarch).
 
-Everything lands under ``PXEHOOK_E2E_CACHE`` (default ``/var/cache/pxehook-e2e``), keyed
+Everything lands under ``PXH_E2E_CACHE`` (default ``/var/cache/pxehook-e2e``), keyed
 by package version (and a hash of our own inputs), built once under a file lock.
 """
 
@@ -31,7 +31,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 E2E_DIR = HERE.parent / "e2e"
-CACHE = Path(os.environ.get("PXEHOOK_E2E_CACHE", "/var/cache/pxehook-e2e"))
+CACHE = Path(os.environ.get("PXH_E2E_CACHE", "/var/cache/pxehook-e2e"))
 
 #: Serial markers printed by the artifacts (the tests and the runner look for these).
 LOCALDISK_MARKER = "PXEHOOK-LOCALDISK-OK"
