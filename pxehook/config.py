@@ -91,6 +91,16 @@ def _list(value: Any) -> list[str]:
     raise ValueError("a list of strings (YAML list, or comma-separated in the environment)")
 
 
+def _cidr_list(value: Any) -> list[str]:
+    items = _list(value)
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"a list of CIDR subnets (bad: {item!r})") from None
+    return items
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting: its name, type check, default and the line the docs print."""
@@ -192,6 +202,37 @@ SETTINGS: tuple[Setting, ...] = (
         3600,
         "int",
         "Seconds a host may stay 'deploying' before it is marked failed.",
+    ),
+    _s(
+        "boot_once_window",
+        _positive_int,
+        120,
+        "int",
+        "Seconds between install-kernel fetches that still count as one boot session "
+        "(one-shot profiles go local after the session).",
+    ),
+    _s(
+        "lifecycle_sweep_interval",
+        _positive_int,
+        10,
+        "int",
+        "Seconds between life-cycle sweeps (deploy time-outs, boot-once, auto-adopt).",
+    ),
+    _s(
+        "adopt_mac_prefixes",
+        _list,
+        [],
+        "list",
+        "Auto-adopt rule: new hosts whose MAC starts with one of these prefixes.",
+    ),
+    _s("adopt_arches", _list, [], "list", "Auto-adopt rule: new hosts of these arch slugs/codes."),
+    _s("adopt_subnets", _cidr_list, [], "list", "Auto-adopt rule: new hosts seen in these CIDRs."),
+    _s(
+        "adopt_state",
+        _choice("deployed", "ready"),
+        "deployed",
+        "choice",
+        "State an auto-adopted host moves to (deployed: it already runs a workload).",
     ),
     _s(
         "local_boot",

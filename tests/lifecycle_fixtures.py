@@ -1,0 +1,207 @@
+"""Fixtures for life-cycle and API tests: an app, tokens, hosts in any state, and a real
+``pxehook serve`` on a free loopback port (``live_server``), which the end-to-end tests of
+other areas can reuse (import the fixtures: ``from tests.lifecycle_fixtures import *``)."""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pxehook import tokens
+from pxehook.mac import normalize_mac
+from pxehook.models import Host, Profile, State
+from pxehook.store import Store
+
+__all__ = [
+    "HostMaker",
+    "LiveServer",
+    "admin_headers",
+    "api_client",
+    "free_port",
+    "live_server",
+    "make_host",
+    "read_headers",
+]
+
+PROFILES = [
+    Profile(name="installer", kind="installer", kernel={"x86": "http://files/linux"}),
+    Profile(name="oneshot", kind="installer", one_shot=True, kernel={"x86": "http://f/linux"}),
+    Profile(name="rescue", kind="live", kernel={"x86": "http://files/rescue"}),
+    Profile(name="local", kind="local"),
+]
+
+
+class HostMaker:
+    """Creates hosts directly in a given state (test set-up, not a life-cycle path)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.n = 0
+        store.profiles_replace(PROFILES)
+
+    def __call__(
+        self,
+        state: State = State.NEW,
+        *,
+        mac: str | None = None,
+        profile: str = "installer",
+        ip: str = "",
+        name: str = "",
+        **meta: Any,
+    ) -> Host:
+        self.n += 1
+        mac = normalize_mac(mac or f"52:54:00:aa:00:{self.n:02x}")
+        host = Host(
+            id=None, macs=(mac,), name=name, profile=profile, ip=ip, state=state,
+            state_changed=time.time(), meta=dict(meta),
+        )  # fmt: skip
+        return self.store.host_put(host, source="test")
+
+
+@pytest.fixture
+def make_host(store: Store) -> HostMaker:
+    return HostMaker(store)
+
+
+@pytest.fixture
+def api_client(settings, store):  # type: ignore[no-untyped-def]
+    """Flask test client over the same database as ``store``."""
+    from pxehook.web import create_app
+
+    app = create_app(settings)
+    with app.test_client() as client:
+        yield client
+
+
+@pytest.fixture
+def admin_headers(store: Store) -> dict[str, str]:
+    return {"Authorization": "Bearer " + tokens.create(store, "test-admin", "admin")}
+
+
+@pytest.fixture
+def read_headers(store: Store) -> dict[str, str]:
+    return {"Authorization": "Bearer " + tokens.create(store, "test-read", "read")}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _loopback(address: str) -> str:
+    if not ipaddress.ip_address(address).is_loopback:
+        raise ValueError(f"refusing non-loopback address {address}")
+    return address
+
+
+@dataclass
+class LiveServer:
+    """A running ``pxehook serve``; ``call`` speaks real HTTP, from any loopback source."""
+
+    host: str
+    port: int
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes]
+    log: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        source_ip: str = "127.0.0.1",
+        raw: str | None = None,
+    ) -> tuple[int, Any]:
+        """One request; returns (status, parsed JSON or text). Loopback only."""
+        _loopback(self.host)
+        conn = http.client.HTTPConnection(
+            self.host, self.port, timeout=10, source_address=(_loopback(source_ip), 0)
+        )
+        data = raw if raw is not None else (None if body is None else json.dumps(body))
+        hdrs = dict(headers or {})
+        if body is not None and raw is None:
+            hdrs.setdefault("Content-Type", "application/json")
+        try:
+            conn.request(method, path, body=data, headers=hdrs)
+            response = conn.getresponse()
+            text = response.read().decode()
+        finally:
+            conn.close()
+        try:
+            return response.status, json.loads(text) if text else None
+        except ValueError:
+            return response.status, text
+
+    def wait_for(self, predicate, timeout: float = 20.0, what: str = "condition") -> Any:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.2)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}; log:\n{self.tail()}")
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+
+
+@pytest.fixture
+def live_server(env: dict[str, str], tmp_path: Path, pxehook_bin: str) -> Iterator[LiveServer]:
+    """``pxehook serve`` on a free 127.0.0.1 port with a temp database, 1 worker, and short
+    life-cycle timers (sweep 1 s, boot-once window 2 s, deploy time-out 6 s)."""
+    port = free_port()
+    full_env = {
+        **os.environ,
+        **env,
+        "PXEHOOK_BIND": "127.0.0.1",
+        "PXEHOOK_PORT": str(port),
+        "PXEHOOK_WORKERS": "1",
+        "PXEHOOK_HTTP_BASE_URL": f"http://127.0.0.1:{port}",
+        "PXEHOOK_LIFECYCLE_SWEEP_INTERVAL": "1",
+        "PXEHOOK_BOOT_ONCE_WINDOW": "2",
+        "PXEHOOK_DEPLOY_TIMEOUT": "6",
+    }
+    full_env.pop("PXEHOOK_CONFIG", None)
+    subprocess.run([pxehook_bin, "db", "init"], env=full_env, check=True, capture_output=True)
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([pxehook_bin, "serve"], env=full_env, stdout=out, stderr=out)
+    server = LiveServer("127.0.0.1", port, full_env, proc, log)
+    try:
+        server.wait_for(lambda: _healthy(server), timeout=30, what="pxehook serve to answer")
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def _healthy(server: LiveServer) -> bool:
+    if server.proc.poll() is not None:
+        raise AssertionError(f"pxehook serve exited {server.proc.returncode}:\n{server.tail()}")
+    try:
+        return server.call("GET", "/healthz")[0] == 200
+    except OSError:
+        return False
