@@ -77,8 +77,11 @@ def test_unknown_action_is_invalid_input(store, make_host) -> None:  # type: ign
 
 
 def test_failure_kind_is_kept_and_cleared(store, make_host) -> None:  # type: ignore[no-untyped-def]
-    for state, kind in ((S.COMMISSIONING, "commissioning"), (S.DEPLOYING, "deployment"),
-                        (S.RESCUE, "rescue")):  # fmt: skip
+    for state, kind in (
+        (S.COMMISSIONING, "commissioning"),
+        (S.DEPLOYING, "deployment"),
+        (S.RESCUE, "rescue"),
+    ):
         failed = lifecycle.transition(store, make_host(state), "fail", source="t")
         assert failed.meta["failure"] == kind
         assert lifecycle.host_view(failed)["failure"] == kind
