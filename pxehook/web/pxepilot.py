@@ -129,7 +129,7 @@ def _authorise_deploy(store: Store, name: str, targets: list[Host]) -> str:
     if header:
         return "pxepilot:" + tokens.authorize(store, header, "admin")["name"]
     peer = request.remote_addr or ""
-    if name == LOCAL and targets and all(h.ip and h.ip == peer for h in targets):
+    if _is_local(store, name) and targets and all(h.ip and h.ip == peer for h in targets):
         return f"pxepilot:self:{peer}"
     raise Unauthorized(
         "this deploy needs an admin bearer token (a host may deploy 'local' to itself only "
@@ -137,8 +137,13 @@ def _authorise_deploy(store: Store, name: str, targets: list[Host]) -> str:
     )
 
 
+def _is_local(store: Store, name: str) -> bool:
+    profile = store.profile_get(name)
+    return name == LOCAL or (profile is not None and profile.kind == "local")
+
+
 def _apply(store: Store, name: str, host: Host, source: str) -> None:
-    if name == LOCAL:
+    if _is_local(store, name):
         if host.state == State.DEPLOYED:
             return
         action = "deployed" if host.state == State.DEPLOYING else "adopt"
@@ -158,10 +163,11 @@ def deploy(name: str):  # type: ignore[no-untyped-def]
         raise NotFound(f"Configuration '{name[:64]}' does not exists")
     targets = _targets(store, request.get_json(force=True, silent=True))
     source = _authorise_deploy(store, name, targets)
+    local = _is_local(store, name)
     for host in targets:  # check every host first: all or nothing where the table decides
-        if name == LOCAL and host.state not in (State.DEPLOYED, State.DEPLOYING):
+        if local and host.state not in (State.DEPLOYED, State.DEPLOYING):
             lifecycle.check(host.state, "adopt")
-        elif name != LOCAL:
+        elif not local:
             lifecycle.check(host.state, "reinstall" if host.state == State.DEPLOYED else "deploy")
     for host in targets:
         _apply(store, name, host, source)
