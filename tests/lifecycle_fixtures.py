@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from pxehook import tokens
 from pxehook.mac import normalize_mac
@@ -181,6 +182,7 @@ def live_server(env: dict[str, str], tmp_path: Path, pxehook_bin: str) -> Iterat
         "PXEHOOK_DEPLOY_TIMEOUT": "6",
     }
     full_env.pop("PXEHOOK_CONFIG", None)
+    _add_test_profiles(Path(env["PXEHOOK_INVENTORY"]))
     subprocess.run([pxehook_bin, "db", "init"], env=full_env, check=True, capture_output=True)
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
@@ -196,6 +198,16 @@ def live_server(env: dict[str, str], tmp_path: Path, pxehook_bin: str) -> Iterat
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+
+def _add_test_profiles(inventory: Path) -> None:
+    """Add PROFILES (e.g. the one-shot ``oneshot``) to the test's inventory copy."""
+    data = yaml.safe_load(inventory.read_text()) or {}
+    profiles = data.setdefault("profiles", {})
+    for p in PROFILES:
+        body = {k: v for k, v in p.as_dict().items() if k != "name" and v not in ({}, "", [])}
+        profiles.setdefault(p.name, body)
+    inventory.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def _healthy(server: LiveServer) -> bool:
