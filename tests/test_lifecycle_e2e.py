@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.daemon]
 
 def _admin(server: LiveServer) -> dict[str, str]:
     out = subprocess.run(
-        [server.env_bin, "token", "create", "e2e", "--scope", "admin"],
+        [server.extra["bin"], "token", "create", "e2e", "--scope", "admin"],
         env=server.env,
         capture_output=True,
         text=True,
@@ -63,7 +63,7 @@ def _ctx(server: LiveServer) -> Iterator[Context]:
 
 @pytest.fixture
 def server(live_server: LiveServer, pxehook_bin: str) -> LiveServer:
-    live_server.env_bin = pxehook_bin  # type: ignore[attr-defined]
+    live_server.extra["bin"] = pxehook_bin
     return live_server
 
 
