@@ -10,6 +10,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from pxehook import tokens
@@ -52,26 +53,38 @@ def fuzz_schema(settings, store):  # type: ignore[no-untyped-def]
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", create_app(settings))
 
 
-def test_no_server_errors(fuzz_schema) -> None:  # type: ignore[no-untyped-def]
+def _variants(operation, macs):  # type: ignore[no-untyped-def]
+    """Strategies for one operation: valid and invalid requests with random path values,
+    and (for per-host paths) valid and invalid requests aimed at existing hosts."""
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        yield operation.as_strategy(mode)
+        if "{mac}" in operation.path:
+            for mac in macs:
+                yield operation.as_strategy(mode, path_parameters={"mac": mac})
+
+
+def test_no_server_errors(fuzz_schema, store) -> None:  # type: ignore[no-untyped-def]
     """Random valid and invalid requests for every operation: never a 5xx.
 
     (schemathesis' own pytest plugin does not run under pytest 9, so the operations'
     hypothesis strategies are driven directly.)"""
     operations = [result.ok() for result in fuzz_schema.get_all_operations()]
     assert len(operations) >= 20
+    macs = [h.mac for h in store.host_list() if h.state in ("new", "deploying", "deployed")]
     for operation in operations:
+        for strategy in _variants(operation, macs):
 
-        @given(case=operation.as_strategy())
-        @hsettings(
-            max_examples=15,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-        )
-        def run(case) -> None:  # type: ignore[no-untyped-def]
-            case.call_and_validate(
-                headers={"Authorization": f"Bearer {ADMIN}"}, checks=[not_a_server_error]
+            @given(case=strategy)
+            @hsettings(
+                max_examples=8,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
             )
+            def run(case) -> None:  # type: ignore[no-untyped-def]
+                case.call_and_validate(
+                    headers={"Authorization": f"Bearer {ADMIN}"}, checks=[not_a_server_error]
+                )
 
-        run()
+            run()
