@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import posixpath
 from typing import Any
 
 from . import arch as archtable
@@ -17,7 +18,7 @@ from .config import Settings
 from .context import Context
 from .errors import Conflict, Forbidden, NotFound, PxehookError
 from .mac import normalize_mac
-from .models import Host, State, now
+from .models import Host, Profile, State, now
 from .store import Store
 
 log = logging.getLogger("pxehook.lifecycle")
@@ -78,9 +79,21 @@ def install_done(store: Store, mac: str, token: str, *, source: str) -> tuple[Ho
 
 
 # --- boot-once ----------------------------------------------------------------------------
-def _one_shot(store: Store, host: Host) -> bool:
+def _one_shot(store: Store, host: Host) -> Profile | None:
     profile = store.profile_get(host.profile) if host.profile else None
-    return bool(profile and profile.one_shot)
+    return profile if profile is not None and profile.one_shot else None
+
+
+def _install_file(profile: Profile, kind: str, data: dict[str, Any]) -> bool:
+    """Is this fetch the install kernel/initrd? ``boot.kernel`` always is; a TFTP file
+    is when its name is one of the profile's kernel or initrd files."""
+    if kind == "boot.kernel":
+        return True
+    if kind != "tftp.file":
+        return False
+    name = posixpath.basename(str(data.get("path", "")))
+    files = [*profile.kernel.values(), *(f for v in profile.initrd.values() for f in v)]
+    return bool(name) and any(posixpath.basename(str(f)) == name for f in files)
 
 
 def record_install_fetch(settings: Settings, store: Store, host: Host, at: float) -> Host:
@@ -134,9 +147,10 @@ def on_boot_event(ctx: Context, host: Host, kind: str, data: dict[str, Any]) -> 
     store, settings = ctx.store(), ctx.settings
     if host.state == State.NEW:
         return adopt_if_matching(settings, store, host)
-    if host.state != State.DEPLOYING or not _one_shot(store, host):
+    profile = _one_shot(store, host) if host.state == State.DEPLOYING else None
+    if profile is None:
         return host
-    if kind == "boot.kernel":
+    if _install_file(profile, kind, data):
         return record_install_fetch(settings, store, host, now())
     return apply_due(settings, store, host)
 
@@ -180,7 +194,9 @@ def sweep(settings: Settings, store: Store, at: float | None = None) -> list[dic
     """One pass: boot-once, deploy time-outs, auto-adopt. Returns the changes made."""
     at = now() if at is None else at
     changes = []
-    candidates = store.host_list(state=State.DEPLOYING) + store.host_list(state=State.NEW)
+    candidates = store.host_list(state=State.DEPLOYING)
+    if settings.adopt_mac_prefixes or settings.adopt_arches or settings.adopt_subnets:
+        candidates += store.host_list(state=State.NEW)
     for host in candidates:
         if host.state == State.NEW:
             after = adopt_if_matching(settings, store, host)

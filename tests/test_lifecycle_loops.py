@@ -173,3 +173,30 @@ def test_auto_adopt_by_arch_to_ready(ctx, store, make_host) -> None:  # type: ig
     settings = ctx.settings.replace(adopt_arches="efi-x64", adopt_state="ready")
     host = store.host_put(make_host(S.NEW).with_(arch=7), source="t")
     assert autostate.adopt_if_matching(settings, store, host).state == S.READY
+
+
+def test_boot_once_counts_tftp_kernel_fetches(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
+    host = _deploying(store, make_host, profile="oneshot")  # kernel http://f/linux
+    host = extension.on_boot_event(ctx, host, "tftp.file", {"path": "pxelinux.cfg/default"})
+    assert "boot_once" not in host.meta
+    host = extension.on_boot_event(ctx, host, "tftp.file", {"path": "/images/linux"})
+    assert host.meta["boot_once"]["fetches"] == 1
+
+
+def test_before_decide_applies_what_is_due(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
+    host = _deploying(store, make_host, profile="oneshot")
+    old = host.meta | {
+        "boot_once": {
+            "deployment": host.meta["deployment"],
+            "first": 1.0,
+            "last": 1.0,
+            "sessions": 1,
+            "fetches": 2,
+        }
+    }
+    host = store.update_meta(host.id, old)
+    assert extension.before_decide(ctx, host).state == S.DEPLOYED
+    stale = store.host_put(_deploying(store, make_host).with_(state_changed=1.0), source="t")
+    assert extension.before_decide(ctx, stale).state == S.FAILED
+    fresh = _deploying(store, make_host)
+    assert extension.before_decide(ctx, fresh) == fresh
