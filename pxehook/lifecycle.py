@@ -207,5 +207,6 @@ def perform(
     if profile and store.profile_get(profile) is None:
         raise NotFound(f"no profile named {profile!r}", hint="see 'pxehook profile list'")
     if profile and action in ("deploy", "reinstall") and profile != host.profile:
+        _require_profile(store, host.with_(profile=profile))  # refuse before writing
         host, _ = apply_changes(store, host.mac, HostChanges(profile=profile), source=source)
     return transition(store, host, action, source=source, message=message, profile=profile)

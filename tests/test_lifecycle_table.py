@@ -119,3 +119,10 @@ def test_compare_and_set_refuses_a_stale_host(store, make_host) -> None:  # type
     with pytest.raises(Conflict):
         lifecycle.transition(store, host, "fail", source="stale")  # still thinks: deploying
     assert store.host_by_id(host.id).state == S.DEPLOYED
+
+
+def test_perform_refuses_a_local_profile_before_changing_anything(store, make_host) -> None:  # type: ignore[no-untyped-def]
+    host = make_host(S.READY, profile="installer")
+    with pytest.raises(Conflict, match="local disk"):
+        lifecycle.perform(store, host.mac, "deploy", source="t", profile="local")
+    assert store.host_get(host.mac) == host
