@@ -119,14 +119,22 @@ def boot_once_due(settings: Settings, host: Host, at: float) -> bool:
 
 def deploy_overdue(settings: Settings, host: Host, at: float) -> bool:
     """True when ``host`` entered ``deploying`` more than ``deploy_timeout`` seconds ago."""
-    if host.state != State.DEPLOYING or host.state_changed is None:
+    started = host.state_changed or host.meta.get("deploy_started")
+    if host.state != State.DEPLOYING or not started:
         return False
-    return at - host.state_changed > settings.deploy_timeout
+    return at - float(started) > settings.deploy_timeout
 
 
 def apply_due(settings: Settings, store: Store, host: Host, at: float | None = None) -> Host:
     """Apply boot-once and the deploy time-out to one host if they are due."""
     at = now() if at is None else at
+    if host.state == State.DEPLOYING and not (
+        host.state_changed or host.meta.get("deploy_started")
+    ):
+        # declared deploying (inventory) with no start time: the time-out clock starts now
+        assert host.id is not None
+        start = {"deployment": lifecycle.deployment_of(host), "deploy_started": at}
+        host = store.update_meta(host.id, start)
     try:
         if boot_once_due(settings, host, at):
             return lifecycle.transition(

@@ -168,12 +168,12 @@ def deployment_of(host: Host) -> str:
     """The id of the host's current (or last) deployment; '' when it has none.
 
     Hosts put straight into ``deploying`` (inventory ``state: deploying``) have no stored
-    id; theirs is derived from the moment they entered the state, so it still changes
-    with every new deployment."""
+    id; theirs is derived from the moment they entered the state (or, with no time
+    recorded, from the host id: only ever their first deployment)."""
     stored = str(host.meta.get("deployment") or "")
-    if stored or host.state != S.DEPLOYING or host.state_changed is None:
+    if stored or host.state != S.DEPLOYING:
         return stored
-    return f"t{host.state_changed!r}"
+    return f"t{host.state_changed!r}" if host.state_changed is not None else f"i{host.id}"
 
 
 def host_view(host: Host) -> dict[str, Any]:

@@ -200,3 +200,17 @@ def test_before_decide_applies_what_is_due(ctx, store, make_host) -> None:  # ty
     assert extension.before_decide(ctx, stale).state == S.FAILED
     fresh = _deploying(store, make_host)
     assert extension.before_decide(ctx, fresh) == fresh
+
+
+def test_inventory_deploying_host_without_a_time_gets_token_and_clock(
+    ctx, store, make_host
+) -> None:  # type: ignore[no-untyped-def]
+    host = store.host_put(make_host(S.DEPLOYING).with_(state_changed=None), source="inventory")
+    token = extension.boot_vars(ctx, host)["deploy_token"]
+    t0 = 5_000_000.0
+    assert autostate.sweep(ctx.settings, store, t0) == []  # the clock starts now
+    started = store.host_get(host.mac)
+    assert started.meta["deploy_started"] == t0
+    assert extension.boot_vars(ctx, started)["deploy_token"] == token
+    late = t0 + ctx.settings.deploy_timeout + 1
+    assert autostate.sweep(ctx.settings, store, late)[0]["to"] == "failed"
