@@ -57,10 +57,10 @@ def _variants(operation, macs):  # type: ignore[no-untyped-def]
     """Strategies for one operation: valid and invalid requests with random path values,
     and (for per-host paths) valid and invalid requests aimed at existing hosts."""
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-        yield operation.as_strategy(mode)
+        yield operation.as_strategy(mode), 10
         if "{mac}" in operation.path:
             for mac in macs:
-                yield operation.as_strategy(mode, path_parameters={"mac": mac})
+                yield operation.as_strategy(mode, path_parameters={"mac": mac}), 4
 
 
 def test_no_server_errors(fuzz_schema, store) -> None:  # type: ignore[no-untyped-def]
@@ -72,11 +72,11 @@ def test_no_server_errors(fuzz_schema, store) -> None:  # type: ignore[no-untype
     assert len(operations) >= 20
     macs = [h.mac for h in store.host_list() if h.state in ("new", "deploying", "deployed")]
     for operation in operations:
-        for strategy in _variants(operation, macs):
+        for strategy, examples in _variants(operation, macs):
 
             @given(case=strategy)
             @hsettings(
-                max_examples=8,
+                max_examples=examples,
                 deadline=None,
                 database=None,
                 derandomize=True,
