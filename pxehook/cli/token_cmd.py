@@ -49,8 +49,12 @@ def token_list(lazy, as_json: bool) -> None:  # type: ignore[no-untyped-def]
 
 @token.command("rm")
 @click.argument("name")
+@json_option
 @pass_lazy
-def token_rm(lazy, name: str) -> None:  # type: ignore[no-untyped-def]
+def token_rm(lazy, name: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     """Revoke a token."""
     lazy.get().store().token_delete(name)
-    click.echo(f"revoked token {name}")
+    if as_json:
+        print_json({"revoked": name})
+    else:
+        click.echo(f"revoked token {name}")
