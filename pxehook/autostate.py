@@ -171,10 +171,9 @@ def adopt_rule(settings: Settings, host: Host) -> str:
         if wanted and host.mac.startswith(wanted):
             return f"mac prefix {wanted}"
     if host.arch is not None:
-        slug = archtable.lookup(host.arch).slug
         for item in settings.adopt_arches:
-            if item.strip() in (slug, str(host.arch)):
-                return f"arch {slug}"
+            if archtable.code_of(item.strip()) == host.arch:
+                return f"arch {archtable.lookup(host.arch).slug}"
     if host.ip:
         try:
             address = ipaddress.ip_address(host.ip)

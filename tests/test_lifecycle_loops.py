@@ -214,3 +214,12 @@ def test_inventory_deploying_host_without_a_time_gets_token_and_clock(
     assert extension.boot_vars(ctx, started)["deploy_token"] == token
     late = t0 + ctx.settings.deploy_timeout + 1
     assert autostate.sweep(ctx.settings, store, late)[0]["to"] == "failed"
+
+
+def test_deploy_secret_is_created_once_on_every_back_end(any_store) -> None:  # type: ignore[no-untyped-def]
+    first = tokens.deploy_secret(any_store)
+    assert len(first) == 64 and tokens.deploy_secret(any_store) == first
+    assert any_store.meta_setdefault("deploy_secret", "other") == first.decode()
+    assert tokens.deploy_token(any_store, 1, "d1") != tokens.deploy_token(any_store, 2, "d1")
+    assert tokens.deploy_token_ok(any_store, 1, "d1", tokens.deploy_token(any_store, 1, "d1"))
+    assert not tokens.deploy_token_ok(any_store, 1, "d2", tokens.deploy_token(any_store, 1, "d1"))
