@@ -10,13 +10,14 @@ from __future__ import annotations
 import ipaddress
 import logging
 import posixpath
+import re
 from typing import Any
 
 from . import arch as archtable
 from . import lifecycle, tokens
 from .config import Settings
 from .context import Context
-from .errors import Conflict, Forbidden, NotFound, PxehookError
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .mac import normalize_mac
 from .models import Host, Profile, State, now
 from .store import Store
@@ -54,7 +55,7 @@ def install_done(store: Store, mac: str, token: str, *, source: str) -> tuple[Ho
     ``callback.refused`` event and changes nothing."""
     try:
         host = store.host_get(normalize_mac(mac))
-    except PxehookError:
+    except InvalidInput:  # a malformed MAC is just another refused callback
         host = None
     if host is None or host.id is None:
         raise _refuse(store, None, source, f"no host with MAC {mac[:40]!r}")
@@ -166,10 +167,11 @@ def on_boot_event(ctx: Context, host: Host, kind: str, data: dict[str, Any]) -> 
 # --- auto-adopt -----------------------------------------------------------------------------
 def adopt_rule(settings: Settings, host: Host) -> str:
     """The auto-adopt rule ``host`` matches ('' for none)."""
+    bare = host.mac.replace(":", "")
     for prefix in settings.adopt_mac_prefixes:
-        wanted = prefix.strip().lower().replace("-", ":")
-        if wanted and host.mac.startswith(wanted):
-            return f"mac prefix {wanted}"
+        wanted = re.sub(r"[^0-9a-f]", "", prefix.lower())  # b8:27:eb, B8-27-EB, b827eb
+        if wanted and bare.startswith(wanted):
+            return f"mac prefix {prefix.strip()}"
     if host.arch is not None:
         for item in settings.adopt_arches:
             if archtable.code_of(item.strip()) == host.arch:

@@ -156,6 +156,7 @@ def test_timeout_not_before_its_time(ctx, store, make_host) -> None:  # type: ig
     ("setting", "value", "host_kw"),
     [
         ("adopt_mac_prefixes", "52-54-00-AA", {}),
+        ("adopt_mac_prefixes", "5254.00aa", {}),
         ("adopt_subnets", "10.9.0.0/16", {"ip": "10.9.3.4"}),
     ],
 )
