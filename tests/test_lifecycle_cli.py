@@ -93,3 +93,13 @@ def test_lifecycle_sweep_and_table(cli, store, make_host) -> None:  # type: igno
     assert {"action": "reinstall", "from": ["deployed"], "to": "deploying"}.items() <= table[
         5
     ].items()
+
+
+def test_docs_show_the_real_refusal(cli, make_host) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    r = cli("host", "reinstall", make_host(S.READY).mac)
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    message = r.err.strip().removeprefix("pxehook: error: ")
+    assert r.err.strip() in (docs / "lifecycle.md").read_text()
+    assert message in (docs / "api.md").read_text()
