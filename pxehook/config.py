@@ -222,6 +222,28 @@ SETTINGS: tuple[Setting, ...] = (
         "Address range for full-DHCP mode: FIRST,LAST (inside a dhcp_subnets entry).",
     ),
     _s(
+        "hook_path",
+        _str,
+        "/usr/local/libexec/pxehook/pxehook-hook",
+        "path",
+        "Where 'pxehook hook install' puts the DHCP hook the DHCP configs call.",
+    ),
+    _s("hook_fsync", _bool, True, "bool", "The hook fsyncs each spool record (compiled default)."),
+    _s(
+        "listen_interface",
+        _str,
+        "",
+        "str",
+        "Interface the passive DHCP listener watches in 'pxehook serve' (empty: off).",
+    ),
+    _s(
+        "lease_files",
+        _list,
+        [],
+        "list",
+        "Lease files 'pxehook serve' watches, as KIND:PATH (dnsmasq, isc, kea).",
+    ),
+    _s(
         "log_level",
         _choice("debug", "info", "warning", "error"),
         "info",

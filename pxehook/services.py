@@ -51,6 +51,15 @@ def _inventory(ctx: Context) -> Service | None:
 FACTORIES: list[Callable[[Context], Service | None]] = [_inventory]
 
 
+def _capture(ctx: Context) -> Service | None:
+    from .capture.service import factory
+
+    return factory(ctx)
+
+
+FACTORIES.append(_capture)
+
+
 def start_all(ctx: Context) -> list[Service]:
     started = []
     for factory in FACTORIES:
