@@ -84,6 +84,7 @@ class Ingester:
             self.spool.maybe_rotate()
         self.totals.update(result.outcomes)
         self.totals["records"] += result.records
+        self.totals["blocked"] += bool(result.blocked)
         return result
 
     def drain(self, timeout: float = 60.0) -> Pass:

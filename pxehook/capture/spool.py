@@ -173,6 +173,7 @@ class Spool:
         self.path = spool_file(spool_dir)
         self.pos_path = self.path.with_name(self.path.name + ".pos")
         self.rotate_bytes = rotate_bytes
+        self.rotations = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.position = Position.load(self.pos_path)
 
@@ -243,6 +244,7 @@ class Spool:
             os.unlink(self.path)
             self.position = Position()
             self.position.save(self.pos_path)
+            self.rotations += 1
             log.info("rotated spool %s", self.path)
             return True
         finally:
