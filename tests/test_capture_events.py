@@ -69,15 +69,21 @@ def test_dnsmasq_arch_falls_back_to_the_vendor_class() -> None:
     assert e.arch == 11 and e.kind == ev.LEASE
 
 
-def test_startup_replay_is_a_replay_and_renewal_is_not() -> None:
-    replay = rec([b"old", b"52:54:00:00:00:02", b"10.0.0.6"], {b"DNSMASQ_DATA_MISSING": b"1"})
-    renewal = rec(
+def test_old_without_request_data_is_a_replay() -> None:
+    replay = rec(
         [b"old", b"52:54:00:00:00:02", b"10.0.0.6"],
-        {b"DNSMASQ_DATA_MISSING": b"1", b"DNSMASQ_INTERFACE": b"eth0"},
+        {b"DNSMASQ_DATA_MISSING": b"1", b"DNSMASQ_INTERFACE": b"eth0"},  # as dnsmasq 2.90 sends it
     )
-    assert ev.from_record(replay)[0].kind == ev.REPLAY
-    assert ev.from_record(renewal)[0].kind == ev.LEASE
-    assert ev.from_record(renewal)[0].arch is None and ev.from_record(renewal)[0].vendor_class == ""
+    fresh = rec(
+        [b"old", b"52:54:00:00:00:02", b"10.0.0.6"],
+        {
+            b"DNSMASQ_INTERFACE": b"eth0",
+            b"DNSMASQ_VENDOR_CLASS": b"PXEClient:Arch:00007:UNDI:003010",
+        },
+    )
+    (r,) = ev.from_record(replay)
+    assert (r.kind, r.arch, r.vendor_class) == (ev.REPLAY, None, "")
+    assert ev.from_record(fresh)[0].kind == ev.LEASE
 
 
 def test_tftp_del_arp_init_and_unknown_actions() -> None:

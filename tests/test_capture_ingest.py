@@ -72,15 +72,19 @@ def test_add_then_replayed_old_changes_nothing(hook, spool_dir, store) -> None: 
     assert store.events(before.id) == events_before
 
 
-def test_renewal_without_class_data_keeps_arch_and_vendor_class(hook, spool_dir, store) -> None:  # type: ignore[no-untyped-def]
+def test_old_without_class_data_keeps_arch_and_vendor_class(hook, spool_dir, store) -> None:  # type: ignore[no-untyped-def]
     add(hook, spool_dir, DNSMASQ_VENDOR_CLASS="PXEClient:Arch:00011:UNDI:003000")
     fire(
-        hook, spool_dir, "old", MAC, "10.0.0.5", DNSMASQ_DATA_MISSING="1", DNSMASQ_INTERFACE="eth0"
+        hook, spool_dir, "old", MAC, "10.0.0.77", DNSMASQ_DATA_MISSING="1", DNSMASQ_INTERFACE="eth0"
     )
-    Ingester(store, str(spool_dir)).drain()
+    assert Ingester(store, str(spool_dir)).drain().outcomes == {"event": 1, "observed": 1}
     host = store.host_get(MAC)
-    assert (host.arch, host.vendor_class) == (11, "PXEClient:Arch:00011:UNDI:003000")
-    assert [e.kind for e in store.events(host.id)] == ["host.discovered", "dhcp.add", "dhcp.old"]
+    assert (host.arch, host.vendor_class, host.ip) == (
+        11,
+        "PXEClient:Arch:00011:UNDI:003000",
+        "10.0.0.77",
+    )
+    assert [e.kind for e in store.events(host.id)] == ["host.discovered", "dhcp.add"]
 
 
 def test_tftp_and_del_become_timeline_events_of_the_ip_owner(hook, spool_dir, store) -> None:  # type: ignore[no-untyped-def]

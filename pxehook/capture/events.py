@@ -7,8 +7,9 @@ dnsmasq ``dhcp-script=<hook>``
     ``arp-add|arp-del <mac> <ip>``, ``init``; environment ``DNSMASQ_*``. The architecture
     comes from ``DNSMASQ_TAGS`` (tags ``pxh-<slug>`` set by the generated ``dhcp-match``
     lines, see ``arch.from_tags``), else from the vendor class ``PXEClient:Arch:NNNNN``.
-    A replay (``old`` with ``DNSMASQ_DATA_MISSING=1`` and no ``DNSMASQ_INTERFACE``: dnsmasq
-    start-up or SIGHUP) only fills gaps.
+    ``old`` with ``DNSMASQ_DATA_MISSING=1`` (start-up and SIGHUP replays, renewals with
+    ``script-on-renewal``; dnsmasq 2.90 sets ``DNSMASQ_INTERFACE`` on all of them, so they
+    cannot be told apart) only fills gaps: no timeline event, no ``last_seen`` change.
 
 ISC dhcpd ``execute("<hook>", "isc", EVENT, IP, MAC, VENDOR_CLASS, USER_CLASS, HOSTNAME, ARCH)``
     EVENT is commit, release or expiry; MAC as ``binary-to-ascii(16, 8, ":", substring(
@@ -136,11 +137,7 @@ def _dnsmasq(rec: Record) -> list[DhcpEvent]:
     users = [_env(rec, f"DNSMASQ_USER_CLASS{i}") for i in range(16)]
     users = [u for u in users if u]
     hostname = text(rec.args[3]) if len(rec.args) > 3 else _env(rec, "DNSMASQ_SUPPLIED_HOSTNAME")
-    replay = (
-        action == "old"
-        and rec.env.get("DNSMASQ_DATA_MISSING") == b"1"
-        and "DNSMASQ_INTERFACE" not in rec.env
-    )
+    replay = action == "old" and rec.env.get("DNSMASQ_DATA_MISSING") == b"1"
     kind = GONE if action == "del" else REPLAY if replay else LEASE
     data = {
         key.lower(): _env(rec, f"DNSMASQ_{key}")

@@ -30,3 +30,50 @@ def run_hook(
 def dnsmasq_arch_matches() -> list[str]:
     """``dhcp-match`` lines tagging every option-93 code with its arch-table tag."""
     return [f"dhcp-match=set:{a.dnsmasq_tag},option:client-arch,{a.code}" for a in arch.TABLE]
+
+
+def dnsmasq_conf(net: str, workdir: Path, hook: Path, *, iface: str = "eth0") -> Path:
+    """A minimal full-DHCP dnsmasq (DNS off, TFTP on) calling ``hook`` as dhcp-script."""
+    tftp = workdir / "tftp"
+    tftp.mkdir(parents=True, exist_ok=True)
+    (tftp / "undionly.kpxe").write_bytes(b"\x55" * 4096)
+    lines = [
+        "port=0",
+        "no-resolv",
+        "no-hosts",
+        "user=root",
+        "group=root",
+        "log-dhcp",
+        "no-ping",
+        f"interface={iface}",
+        "bind-interfaces",
+        "dhcp-authoritative",
+        f"dhcp-range={net}.100,{net}.150,255.255.255.0,1h",
+        f"dhcp-leasefile={workdir / 'dnsmasq.leases'}",
+        f"dhcp-script={hook}",
+        *dnsmasq_arch_matches(),
+        "enable-tftp",
+        f"tftp-root={tftp}",
+        f"pid-file={workdir / 'dnsmasq.pid'}",
+    ]
+    conf = workdir / "dnsmasq.conf"
+    conf.write_text("\n".join(lines) + "\n")
+    return conf
+
+
+def wait_for(predicate, timeout: float = 15.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until true; fail after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def spool_records(spool: Path) -> int:
+    from pxehook.capture.spool import parse
+
+    return len(parse(spool.read_bytes()).records) if spool.exists() else 0
