@@ -77,3 +77,69 @@ def spool_records(spool: Path) -> int:
     from pxehook.capture.spool import parse
 
     return len(parse(spool.read_bytes()).records) if spool.exists() else 0
+
+
+def isc_conf(net: str, workdir: Path, hook: Path) -> Path:
+    """dhcpd.conf whose on commit/release/expiry call ``hook`` with pxehook's ISC contract."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    h = f'"{hook}"'
+    conf = workdir / "dhcpd.conf"
+    conf.write_text(
+        f"""authoritative;
+default-lease-time 3600;
+max-lease-time 7200;
+ddns-update-style none;
+subnet {net}.0 netmask 255.255.255.0 {{
+  range {net}.100 {net}.150;
+  on commit {{
+    set pxhip = binary-to-ascii(10, 8, ".", leased-address);
+    set pxhhw = binary-to-ascii(16, 8, ":", substring(hardware, 1, 6));
+    execute({h}, "isc", "commit", pxhip, pxhhw,
+            pick-first-value(option vendor-class-identifier, ""),
+            pick-first-value(option user-class, ""),
+            pick-first-value(option host-name, ""),
+            pick-first-value(binary-to-ascii(10, 16, ",", option pxe-system-type), ""));
+  }}
+  on release {{ execute({h}, "isc", "release", pxhip, pxhhw); }}
+  on expiry {{ execute({h}, "isc", "expiry", pxhip, pxhhw); }}
+}}
+"""
+    )
+    (workdir / "dhcpd.leases").touch()
+    return conf
+
+
+def kea_conf(net: str, workdir: Path, hook: Path, iface: str = "eth0") -> Path:
+    """kea-dhcp4 config with the run_script hook calling ``hook``."""
+    import json
+    import platform
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    libdir = f"/usr/lib/{platform.machine()}-linux-gnu/kea/hooks"
+    conf = {
+        "Dhcp4": {
+            "interfaces-config": {"interfaces": [iface]},
+            "lease-database": {
+                "type": "memfile",
+                "persist": True,
+                "name": str(workdir / "kea-leases4.csv"),
+                "lfc-interval": 0,
+            },
+            "valid-lifetime": 3600,
+            "subnet4": [
+                {"id": 1, "subnet": f"{net}.0/24", "pools": [{"pool": f"{net}.100 - {net}.150"}]}
+            ],
+            "hooks-libraries": [
+                {
+                    "library": f"{libdir}/libdhcp_run_script.so",
+                    "parameters": {"name": str(hook), "sync": False},
+                }
+            ],
+            "loggers": [
+                {"name": "kea-dhcp4", "output_options": [{"output": "stdout"}], "severity": "INFO"}
+            ],
+        }
+    }
+    path = workdir / "kea-dhcp4.conf"
+    path.write_text(json.dumps(conf, indent=2))
+    return path
