@@ -62,14 +62,13 @@ def open_socket(interface: str) -> socket.socket:
     prog = b"".join(struct.pack("HBBI", *ins) for ins in BPF_UDP_DST_67)
     buf = ctypes.create_string_buffer(prog)
     fprog = struct.pack("HL", len(BPF_UDP_DST_67), ctypes.addressof(buf))
-    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)  # the kernel copies it
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     try:
-        sock.bind((interface, socket.htons(ETH_P_IP)))
+        sock.bind((interface, ETH_P_IP))  # Python applies htons() to the tuple's protocol
     except OSError as exc:
         sock.close()
         raise PxehookError(f"cannot listen on interface {interface!r}: {exc.strerror}") from None
-    sock._pxh_filter = buf  # type: ignore[attr-defined]  # keep the program alive
     return sock
 
 

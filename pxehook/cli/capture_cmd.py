@@ -142,6 +142,7 @@ def listen(lazy, interface: str, duration: float | None, count: int | None, as_j
     """Passively record DHCP clients (MAC, option 93/60/77/97/12) seen on INTERFACE."""
     listener = Listener(lazy.get().store(), interface)
     listener.start()
+    click.echo(f"listening on {interface} (receive only)", err=True)
     try:
         _run_until(duration, lambda: count is not None and listener.stats["packets"] >= count)
     finally:
