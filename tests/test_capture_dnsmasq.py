@@ -49,7 +49,16 @@ CLIENTS = [
 
 def probe(lab, ns: str, *args: str) -> dict:  # type: ignore[no-untyped-def]
     out = lab.exec(
-        lab.ns(ns), sys.executable, PROBE, "--iface", "eth0", "--request", *args, timeout=30
+        lab.ns(ns),
+        sys.executable,
+        PROBE,
+        "--iface",
+        "eth0",
+        "--request",
+        "--offers",
+        "1",
+        *args,
+        timeout=30,
     )
     return json.loads(out.stdout)
 

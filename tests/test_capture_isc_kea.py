@@ -23,7 +23,16 @@ PROBE = str(REPO / "tests" / "harness" / "dhcp_probe.py")
 
 def probe(lab, *args: str) -> dict:  # type: ignore[no-untyped-def]
     out = lab.exec(
-        lab.ns("cli"), sys.executable, PROBE, "--iface", "eth0", "--request", *args, timeout=30
+        lab.ns("cli"),
+        sys.executable,
+        PROBE,
+        "--iface",
+        "eth0",
+        "--request",
+        "--offers",
+        "1",
+        *args,
+        timeout=30,
     )
     return json.loads(out.stdout)
 

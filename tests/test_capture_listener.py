@@ -73,6 +73,8 @@ def test_listener_records_clients_of_another_dhcp_server(
             "--iface",
             "eth0",
             "--request",
+            "--offers",
+            "1",
             "--mac",
             mac,
             *args,
