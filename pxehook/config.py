@@ -228,7 +228,13 @@ SETTINGS: tuple[Setting, ...] = (
         "path",
         "Where 'pxehook hook install' puts the DHCP hook the DHCP configs call.",
     ),
-    _s("hook_fsync", _bool, True, "bool", "The hook fsyncs each spool record (compiled default)."),
+    _s(
+        "hook_fsync",
+        _choice("async", "sync", "off"),
+        "async",
+        "choice",
+        "How the hook makes a spool record durable: async (background fdatasync), sync, off.",
+    ),
     _s(
         "listen_interface",
         _str,

@@ -43,7 +43,10 @@ def _atomic_install(src: Path, dest: Path, mode: int) -> None:
         raise
 
 
-def build_c(out: str | Path, spool: str, *, fsync: bool = True, cc: str | None = None) -> Path:
+FSYNC_MODES = {"off": 0, "sync": 1, "async": 2}
+
+
+def build_c(out: str | Path, spool: str, *, fsync: str = "async", cc: str | None = None) -> Path:
     """Compile the C hook into ``out`` with ``spool`` and ``fsync`` as compiled defaults."""
     compiler = cc or os.environ.get("CC") or "cc"
     if shutil.which(compiler) is None:
@@ -58,7 +61,7 @@ def build_c(out: str | Path, spool: str, *, fsync: bool = True, cc: str | None =
             compiler,
             *CFLAGS,
             f"-DPXEHOOK_SPOOL={c_string(spool)}",
-            f"-DPXEHOOK_FSYNC={1 if fsync else 0}",
+            f"-DPXEHOOK_FSYNC={FSYNC_MODES[fsync]}",
             "-o",
             str(binary),
             str(SOURCE),
@@ -70,15 +73,15 @@ def build_c(out: str | Path, spool: str, *, fsync: bool = True, cc: str | None =
     return out
 
 
-def python_hook_text(spool: str, *, fsync: bool = True, python: str = PYTHON) -> str:
+def python_hook_text(spool: str, *, fsync: str = "async", python: str = PYTHON) -> str:
     """The Python fallback hook with its spool path and fsync default filled in."""
     source = Path(hook_py.__file__).read_text(encoding="utf-8")
     source = source.replace(f'SPOOL = "{hook_py.SPOOL}"', f"SPOOL = {spool!r}", 1)
-    source = source.replace("FSYNC = True", f"FSYNC = {fsync!r}", 1)
+    source = source.replace(f"FSYNC = {hook_py.FSYNC!r}", f"FSYNC = {fsync!r}", 1)
     return f"#!{python} -IS\n" + source  # one shebang argument: -I -S
 
 
-def build_python(out: str | Path, spool: str, *, fsync: bool = True) -> Path:
+def build_python(out: str | Path, spool: str, *, fsync: str = "async") -> Path:
     """Write the Python fallback hook to ``out`` (executable, absolute interpreter)."""
     c_string(spool)  # same rules as the C hook
     out = Path(out)

@@ -20,7 +20,7 @@ import time
 import zlib
 
 SPOOL = "/var/lib/pxehook/spool/hook.spool"
-FSYNC = True
+FSYNC = "async"  # off | sync | async (see hooks/pxehook-hook.c)
 
 MAX_PAYLOAD = 60 * 1024
 MAX_VALUE = 4096
@@ -80,10 +80,31 @@ def _open_spool(path: str) -> int:
     raise OSError(errno.ESTALE, "spool keeps being rotated")
 
 
-def _flag(value: str | None, default: bool) -> bool:
-    if not value:
-        return default
-    return value[0] not in "0nNfF"
+def _fsync_mode() -> str:
+    value = os.environ.get("PXH_HOOK_FSYNC") or FSYNC
+    if value in ("0", "off", "no", "false"):
+        return "off"
+    return "async" if value in ("2", "async") else "sync"
+
+
+def _make_durable(fd: int) -> None:
+    mode = _fsync_mode()
+    if mode == "async":
+        try:
+            pid = os.fork()
+        except OSError:
+            pid = -1
+        if pid == 0:
+            null = os.open(os.devnull, os.O_RDWR)
+            for target in (0, 1, 2):
+                os.dup2(null, target)
+            os.setsid()
+            os.fdatasync(fd)
+            os._exit(0)
+        if pid > 0:
+            return
+    if mode != "off":
+        os.fdatasync(fd)
 
 
 def main(argv: list[bytes], environ: list[bytes]) -> int:
@@ -101,8 +122,7 @@ def main(argv: list[bytes], environ: list[bytes]) -> int:
             written = os.write(fd, record)
             if written != len(record):
                 raise OSError(errno.ENOSPC, "short write")
-            if _flag(os.environ.get("PXH_HOOK_FSYNC"), FSYNC):
-                os.fdatasync(fd)
+            _make_durable(fd)
         finally:
             os.close(fd)
     except OSError as exc:
