@@ -161,3 +161,30 @@ def test_kea_committed_and_single_lease_points() -> None:
     )
     assert (rel.action, rel.kind) == ("release", ev.GONE)
     assert ev.from_record(rec([b"lease6_renew"], {b"LEASE6_ADDRESS": b"2001:db8::1"})) == []
+
+
+def test_lease_file_parsers_keep_the_last_active_entry_and_clean_names() -> None:
+    from pxehook.capture import leases
+
+    isc = (
+        "lease 10.0.0.5 {\n  starts 2 2026/11/24 10:00:00;\n  binding state active;\n"
+        '  hardware ethernet 52:54:00:0a:00:07;\n  client-hostname "we\\"ird\\012name";\n}\n'
+        "lease 10.0.0.6 {\n  binding state active;\n  hardware ethernet 52:54:00:0a:00:08;\n}\n"
+        "lease 10.0.0.6 {\n  binding state free;\n  hardware ethernet 52:54:00:0a:00:08;\n}\n"
+    )
+    (one,) = leases.parse_isc(isc)
+    assert (one.mac, one.ip, one.hostname) == ("52:54:00:0a:00:07", "10.0.0.5", 'we"ird\nname')
+    assert one.at == 1795514400.0
+    kea = (
+        "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context\n"
+        "10.0.0.7,52:54:00:0b:00:01,,3600,1800003600,1,0,0,a&#x2cb,0,\n"
+        "10.0.0.8,52:54:00:0b:00:02,,3600,1800003600,1,0,0,,0,\n"
+        "10.0.0.8,52:54:00:0b:00:02,,0,1800000000,1,0,0,,2,\n"
+    )
+    (k,) = leases.parse_kea(kea)
+    assert (k.mac, k.hostname, k.at) == ("52:54:00:0b:00:01", "a,b", 1_800_000_000.0)
+    dnsmasq = "1800000000 52:54:00:0c:00:01 10.0.0.9 * 01:52:54:00:0c:00:01\nduid 00:01\n"
+    dnsmasq += "1800000000 1234 2001:db8::5 * 00:01:00:01\n"
+    assert [(d.mac, d.ip, d.hostname) for d in leases.parse_dnsmasq(dnsmasq)] == [
+        ("52:54:00:0c:00:01", "10.0.0.9", "")
+    ]

@@ -240,3 +240,18 @@ def test_hostile_fields_are_stored_clean_and_shown_escaped(hook, spool_dir, stor
     assert len(shown.out.splitlines()) == 16  # no field broke out onto its own line
     as_json = json.loads(cli("host", "show", MAC, "--json").out)
     assert as_json["name"] == host.name
+
+
+def test_serve_capture_service_ingests_in_the_background(hook, ctx) -> None:  # type: ignore[no-untyped-def]
+    from pxehook.capture.service import factory
+    from tests.harness.capture import wait_for
+
+    service = factory(ctx)
+    assert [p.name for p in service.parts] == ["spool-ingester"]  # no listener/leases set
+    service.start()
+    try:
+        add(hook, Path(ctx.settings.spool_dir), DNSMASQ_TAGS="pxh-efi-arm64")
+        wait_for(lambda: ctx.store().host_get(MAC) is not None, what="the background ingester")
+    finally:
+        service.stop()
+    assert ctx.store().host_get(MAC).arch == 11
