@@ -175,9 +175,10 @@ def main() -> int:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pxh-bench-", dir=args.dir))
     try:
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(
             f"# pxehook capture benchmark ({time.strftime('%Y-%m-%d %H:%M')}, "
-            f"{os.cpu_count()} CPUs, {os.uname().release})"
+            f"{os.cpu_count()} CPUs, {os.uname().release}, load average {load})"
         )
         hook, spool = hook_costs(work, args.events)
         ingest_rate(work, spool)

@@ -27,7 +27,7 @@ log = logging.getLogger("pxehook.capture.ingest")
 
 BATCH = 200
 POLL_SECONDS = 2.0
-MAX_BACKOFF = 10.0
+MAX_BACKOFF = 2.0
 
 
 @dataclass

@@ -36,5 +36,10 @@ class CaptureServices:
             part.stop()
 
 
-def factory(ctx: Context) -> CaptureServices:
-    return CaptureServices(ctx)
+def factory(ctx: Context) -> CaptureServices | None:
+    """The capture services, or None (logged) when the spool directory is unusable."""
+    try:
+        return CaptureServices(ctx)
+    except OSError as exc:
+        log.error("capture disabled: spool directory %s: %s", ctx.settings.spool_dir, exc)
+        return None
