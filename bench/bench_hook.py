@@ -56,10 +56,11 @@ def argv_for(i: int) -> list[str]:
     return ["add", mac, f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", f"node{i}"]
 
 
-def fire(cmd: list[str], i: int, spool: Path, fsync: str) -> None:
-    """One event: fork+exec and wait, as dnsmasq's helper does."""
+def fire(cmd: list[str], i: int, spool: Path, fsync: str, client: int | None = None) -> None:
+    """One event: fork+exec and wait, as dnsmasq's helper does (event i of ``client``)."""
     env = dnsmasq_env(i, spool, fsync)
-    pid = os.posix_spawn(cmd[0], [*cmd, *argv_for(i)], dict(e.split("=", 1) for e in env))
+    argv = [*cmd, *argv_for(i if client is None else client)]
+    pid = os.posix_spawn(cmd[0], argv, dict(e.split("=", 1) for e in env))
     _, status = os.waitpid(pid, 0)
     if status != 0:
         raise SystemExit(f"{cmd[0]} exited {status}")
@@ -143,7 +144,7 @@ def locked_store(work: Path, hook: Path, n: int = 1000, hold: float = 5.0) -> No
             locker = subprocess.Popen([PY, "-c", lock], stdout=subprocess.PIPE, text=True)
             locker.stdout.readline()
             locked_at = time.perf_counter()
-        fire([str(hook)], i % 100, spool_dir / "hook.spool", "async")
+        fire([str(hook)], i, spool_dir / "hook.spool", "async", client=i % 100)
     burst = time.perf_counter() - start
     locker.wait()
     released = time.perf_counter()
@@ -151,9 +152,11 @@ def locked_store(work: Path, hook: Path, n: int = 1000, hold: float = 5.0) -> No
         time.sleep(0.05)
     caught_up = time.perf_counter() - released
     service.stop()
-    applied = sum(
-        sum(1 for e in store.events(h.id) if e.kind.startswith("dhcp.")) for h in store.host_list()
-    )
+    applied, ordered = 0, True
+    for host in store.host_list():
+        seq = [int(e.data["lease_expires"]) for e in store.events(host.id) if e.kind == "dhcp.add"]
+        applied += len(seq)
+        ordered = ordered and seq == sorted(seq)
     print(
         f"\n## 3. Locked store: {n} events, store locked {hold:.0f} s from event {n // 3} "
         f"(t={locked_at - start:.2f} s)"
@@ -161,8 +164,8 @@ def locked_store(work: Path, hook: Path, n: int = 1000, hold: float = 5.0) -> No
     print(
         f"hook burst took {burst:.2f} s ({n / burst:.0f} events/s, unaffected by the lock); "
         f"ingester caught up {caught_up:.2f} s after the lock was released; "
-        f"applied {applied}/{n} (loss {n - applied}); blocked passes "
-        f"{service.ingester.totals['blocked']}"
+        f"applied {applied}/{n} (loss {n - applied}), order per MAC kept: {ordered}; "
+        f"blocked passes {service.ingester.totals['blocked']}"
     )
 
 
