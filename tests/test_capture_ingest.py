@@ -255,3 +255,18 @@ def test_serve_capture_service_ingests_in_the_background(hook, ctx) -> None:  # 
     finally:
         service.stop()
     assert ctx.store().host_get(MAC).arch == 11
+
+
+def test_two_ingesters_take_turns_without_applying_twice(hook, spool_dir, store) -> None:  # type: ignore[no-untyped-def]
+    first, second = Ingester(store, str(spool_dir), batch=2), Ingester(store, str(spool_dir))
+    for i in range(6):
+        add(hook, spool_dir, ip=f"10.0.0.{i + 1}")
+    first.run_once()  # applies two
+    with first.spool.exclusive():  # e.g. 'pxehook serve' is in the middle of a pass
+        assert second.run_once().blocked
+    assert second.drain().outcomes == {"event": 4}  # resumed at the saved position
+    assert first.drain().records == 0
+    host = store.host_get(MAC)
+    assert [e.data["ip"] for e in store.events(host.id) if e.kind == "dhcp.add"] == [
+        f"10.0.0.{i + 1}" for i in range(6)
+    ]

@@ -53,6 +53,12 @@ class Ingester:
 
     def run_once(self) -> Pass:
         """Apply up to ``batch`` records; commit the position; rotate when done."""
+        with self.spool.exclusive() as mine:
+            if not mine:
+                return Pass(blocked="another ingester is applying the spool", more=True)
+            return self._pass()
+
+    def _pass(self) -> Pass:
         result = Pass()
         chunk = self.spool.read()
         result.skipped_bytes = chunk.skipped

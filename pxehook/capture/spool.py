@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,6 +177,25 @@ class Spool:
         self.rotations = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.position = Position.load(self.pos_path)
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[bool]:
+        """Hold the ingester lock (``hook.spool.lock``) if free; yields whether we got it.
+
+        Only one ingester (``pxehook serve`` or ``pxehook spool replay``) applies the spool at
+        a time; each pass re-reads the saved position under this lock.
+        """
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o660)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            self.position = Position.load(self.pos_path)
+            yield True
+        finally:
+            os.close(fd)
 
     def _start(self, fh) -> int:  # type: ignore[no-untyped-def]
         """Offset to read from: the saved one when this is the same file, else 0."""
