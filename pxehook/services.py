@@ -57,6 +57,15 @@ def _lifecycle(ctx: Context) -> Service | None:
 FACTORIES: list[Callable[[Context], Service | None]] = [_inventory, _lifecycle]
 
 
+def _capture(ctx: Context) -> Service | None:
+    from .capture.service import factory
+
+    return factory(ctx)
+
+
+FACTORIES.append(_capture)
+
+
 def start_all(ctx: Context) -> list[Service]:
     started = []
     for factory in FACTORIES:

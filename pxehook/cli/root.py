@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "arch_cmd",
     "config_cmd",
     "db_cmd",
+    "capture_cmd",
     "gen_cmd",
     "host_cmd",
     "lifecycle_cmd",
