@@ -8,10 +8,14 @@ import http.client
 import ipaddress
 import json
 import os
+import shutil
 import socket
 import subprocess
+import sys
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,17 +26,21 @@ import yaml
 from pxehook import tokens
 from pxehook.mac import normalize_mac
 from pxehook.models import Host, Profile, State
+from pxehook.render import packaged_templates_dir
 from pxehook.store import Store
 
 __all__ = [
     "HostMaker",
     "LiveServer",
     "admin_headers",
+    "admin_token",
     "api_client",
     "free_port",
     "live_server",
     "make_host",
     "read_headers",
+    "shared_server",
+    "start_server",
 ]
 
 PROFILES = [
@@ -165,29 +173,39 @@ class LiveServer:
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
 
 
-@pytest.fixture
-def live_server(env: dict[str, str], tmp_path: Path, pxehook_bin: str) -> Iterator[LiveServer]:
-    """``pxehook serve`` on a free 127.0.0.1 port with a temp database, 1 worker, and short
-    life-cycle timers (sweep 1 s, boot-once window 2 s, deploy time-out 6 s)."""
+@contextmanager
+def start_server(workdir: Path, **settings: str) -> Iterator[LiveServer]:
+    """``pxehook serve`` on a free 127.0.0.1 port over a fresh database in ``workdir``
+    (the sample inventory plus PROFILES), 1 worker, and short life-cycle timers: sweep
+    1 s, boot-once window 2 s; ``settings`` override (``deploy_timeout="3"``). Stopped (by
+    PID) on exit."""
+    pxehook_bin = str(Path(sys.executable).parent / "pxehook")
+    workdir.mkdir(parents=True, exist_ok=True)
+    inventory = workdir / "inventory.yaml"
+    shutil.copy(Path(packaged_templates_dir()) / "samples" / "inventory.yaml", inventory)
+    _add_test_profiles(inventory)
     port = free_port()
     full_env = {
         **os.environ,
-        **env,
+        "PXEHOOK_DATABASE": f"sqlite:///{workdir}/pxehook.db",
+        "PXEHOOK_INVENTORY": str(inventory),
+        "PXEHOOK_STATE_DIR": str(workdir / "state"),
+        "PXEHOOK_SPOOL_DIR": str(workdir / "spool"),
+        "PXEHOOK_TFTP_ROOT": str(workdir / "tftp"),
         "PXEHOOK_BIND": "127.0.0.1",
         "PXEHOOK_PORT": str(port),
         "PXEHOOK_WORKERS": "1",
         "PXEHOOK_HTTP_BASE_URL": f"http://127.0.0.1:{port}",
         "PXEHOOK_LIFECYCLE_SWEEP_INTERVAL": "1",
         "PXEHOOK_BOOT_ONCE_WINDOW": "2",
-        "PXEHOOK_DEPLOY_TIMEOUT": "6",
+        **{f"PXEHOOK_{k.upper()}": str(v) for k, v in settings.items()},
     }
     full_env.pop("PXEHOOK_CONFIG", None)
-    _add_test_profiles(Path(env["PXEHOOK_INVENTORY"]))
     subprocess.run([pxehook_bin, "db", "init"], env=full_env, check=True, capture_output=True)
-    log = tmp_path / "serve.log"
+    log = workdir / "serve.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([pxehook_bin, "serve"], env=full_env, stdout=out, stderr=out)
-    server = LiveServer("127.0.0.1", port, full_env, proc, log)
+    server = LiveServer("127.0.0.1", port, full_env, proc, log, {"bin": pxehook_bin})
     try:
         server.wait_for(lambda: _healthy(server), timeout=30, what="pxehook serve to answer")
         yield server
@@ -198,6 +216,30 @@ def live_server(env: dict[str, str], tmp_path: Path, pxehook_bin: str) -> Iterat
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A server of this test's own (see ``start_server``)."""
+    with start_server(tmp_path / "live") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server for a whole test module: tests must use their own MACs and token names."""
+    with start_server(tmp_path_factory.mktemp("shared")) as server:
+        yield server
+
+
+def admin_token(server: LiveServer, scope: str = "admin") -> str:
+    """A new token (unique name) made with the real CLI against ``server``'s database."""
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    out = subprocess.run(
+        [server.extra["bin"], "token", "create", name, "--scope", scope],
+        env=server.env, capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    return out.stdout.strip()
 
 
 def _add_test_profiles(inventory: Path) -> None:

@@ -14,7 +14,7 @@ import yaml
 
 from tests.conftest import require_tool
 from tests.lifecycle_fixtures import *  # noqa: F403
-from tests.lifecycle_fixtures import LiveServer
+from tests.lifecycle_fixtures import LiveServer, admin_token
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 pytestmark = [pytest.mark.daemon]
@@ -28,28 +28,15 @@ def block(doc: str, marker: str) -> str:
     return found.group(1)
 
 
-def _token(server: LiveServer, name: str, scope: str) -> str:
-    out = subprocess.run(
-        [server.extra["bin"], "token", "create", name, "--scope", scope],
-        env=server.env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    return out.stdout.strip()
-
-
 @pytest.fixture
-def server(live_server: LiveServer, pxehook_bin: str) -> LiveServer:
-    live_server.extra["bin"] = pxehook_bin
-    return live_server
+def server(shared_server: LiveServer) -> LiveServer:
+    return shared_server
 
 
 def test_api_examples_run(server: LiveServer) -> None:
     require_tool("curl", "jq")
     env = {**server.env, "PXEHOOK": server.base_url}
-    env.update(TOKEN=_token(server, "docs-admin", "admin"), RO=_token(server, "docs-ro", "read"))
+    env.update(TOKEN=admin_token(server), RO=admin_token(server, "read"))
     script = "set -euo pipefail\n" + block("api.md", "run: api-examples")
     done = subprocess.run(
         ["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60
@@ -135,7 +122,7 @@ def _run_snippet(kind: str, server: LiveServer, tmp_path: Path, admin: str, mac:
 @pytest.mark.parametrize("kind", ["preseed", "kickstart", "autoinstall", "cloud-init"])
 def test_installer_snippets_call_back(server: LiveServer, tmp_path: Path, kind: str) -> None:
     require_tool("busybox", "curl")
-    admin = _token(server, "snippets", "admin")
+    admin = admin_token(server)
     mac = {
         "preseed": "52:54:00:d0:00:01",
         "kickstart": "52:54:00:d0:00:02",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,21 +19,13 @@ from pxehook.context import Context
 from pxehook.models import Observation
 from tests.conftest import require_tool
 from tests.lifecycle_fixtures import *  # noqa: F403
-from tests.lifecycle_fixtures import LiveServer
+from tests.lifecycle_fixtures import LiveServer, admin_token, start_server
 
 pytestmark = [pytest.mark.daemon]
 
 
 def _admin(server: LiveServer) -> dict[str, str]:
-    out = subprocess.run(
-        [server.extra["bin"], "token", "create", "e2e", "--scope", "admin"],
-        env=server.env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    return {"Authorization": "Bearer " + out.stdout.strip()}
+    return {"Authorization": "Bearer " + admin_token(server)}
 
 
 def _deploy(server: LiveServer, admin: dict[str, str], mac: str, profile: str) -> dict:
@@ -62,9 +55,8 @@ def _ctx(server: LiveServer) -> Iterator[Context]:
 
 
 @pytest.fixture
-def server(live_server: LiveServer, pxehook_bin: str) -> LiveServer:
-    live_server.extra["bin"] = pxehook_bin
-    return live_server
+def server(shared_server: LiveServer) -> LiveServer:
+    return shared_server
 
 
 def test_callback_with_the_token_deploys(server: LiveServer) -> None:
@@ -176,13 +168,16 @@ def test_boot_once_goes_local_after_the_install_session(server: LiveServer) -> N
     assert events[-1]["source"] == "boot-once"
 
 
-def test_timeout_moves_a_silent_host_to_failed(server: LiveServer) -> None:
-    admin = _admin(server)
-    mac = "52:54:00:e2:00:04"
-    _deploy(server, admin, mac, "installer")
-    got = server.wait_for(
-        lambda: (s := _state(server, admin, mac))["state"] == "failed" and s, 30, "time-out"
-    )
-    assert got["failure"] == "deployment"
-    _, events = server.call("GET", f"/api/v1/hosts/{mac}/events", headers=admin)
-    assert (events[-1]["kind"], events[-1]["source"]) == ("state.changed", "timeout")
+def test_timeout_moves_a_silent_host_to_failed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with start_server(tmp_path / "srv", deploy_timeout="3") as server:
+        admin = _admin(server)
+        mac = "52:54:00:e2:00:04"
+        _deploy(server, admin, mac, "installer")
+        got = server.wait_for(
+            lambda: (s := _state(server, admin, mac))["state"] == "failed" and s, 30, "time-out"
+        )
+        assert got["failure"] == "deployment"
+        _, events = server.call("GET", f"/api/v1/hosts/{mac}/events", headers=admin)
+        assert (events[-1]["kind"], events[-1]["source"]) == ("state.changed", "timeout")
+        time.sleep(2)  # further sweeps never move it back to installing
+        assert _state(server, admin, mac)["state"] == "failed"
