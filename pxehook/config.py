@@ -103,6 +103,16 @@ def _list(value: Any) -> list[str]:
     raise ValueError("a list of strings (YAML list, or comma-separated in the environment)")
 
 
+def _cidr_list(value: Any) -> list[str]:
+    items = _list(value)
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"a list of CIDR subnets (bad: {item!r})") from None
+    return items
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting: its name, type check, default and the line the docs print."""
@@ -207,6 +217,37 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a host may stay 'deploying' before it is marked failed.",
     ),
     _s(
+        "boot_once_window",
+        _positive_int,
+        120,
+        "int",
+        "Seconds between install-kernel fetches that still count as one boot session "
+        "(one-shot profiles go local after the session).",
+    ),
+    _s(
+        "lifecycle_sweep_interval",
+        _positive_int,
+        10,
+        "int",
+        "Seconds between life-cycle sweeps (deploy time-outs, boot-once, auto-adopt).",
+    ),
+    _s(
+        "adopt_mac_prefixes",
+        _list,
+        [],
+        "list",
+        "Auto-adopt rule: new hosts whose MAC starts with one of these prefixes.",
+    ),
+    _s("adopt_arches", _list, [], "list", "Auto-adopt rule: new hosts of these arch slugs/codes."),
+    _s("adopt_subnets", _cidr_list, [], "list", "Auto-adopt rule: new hosts seen in these CIDRs."),
+    _s(
+        "adopt_state",
+        _choice("deployed", "ready"),
+        "deployed",
+        "choice",
+        "State an auto-adopted host moves to (deployed: it already runs a workload).",
+    ),
+    _s(
         "local_boot",
         _choice("auto", "exit", "sanboot", "grub-esp"),
         "auto",
@@ -277,27 +318,6 @@ SETTINGS: tuple[Setting, ...] = (
         "URL prefix UEFI HTTP-boot clients fetch loaders from; default http://SERVER_IP.",
     ),
     _s(
-        "hook_dnsmasq",
-        _str,
-        "/usr/local/libexec/pxehook/pxehook-dnsmasq-hook",
-        "path",
-        "dhcp-script the generated dnsmasq config runs (pxehook's dnsmasq hook).",
-    ),
-    _s(
-        "hook_isc",
-        _str,
-        "/usr/local/libexec/pxehook/pxehook-isc-hook",
-        "path",
-        "Program the generated ISC dhcpd config execute()s on commit/release/expiry.",
-    ),
-    _s(
-        "hook_kea",
-        _str,
-        "/usr/local/libexec/pxehook/pxehook-kea-hook",
-        "path",
-        "Script the generated Kea config runs through libdhcp_run_script.",
-    ),
-    _s(
         "kea_hooks_dir",
         _str,
         "/usr/lib/x86_64-linux-gnu/kea/hooks",
@@ -317,6 +337,34 @@ SETTINGS: tuple[Setting, ...] = (
         "/run/kea/kea4-ctrl-socket",
         "path",
         "Kea control socket in the generated config (gen kea --reload uses it).",
+    ),
+    _s(
+        "hook_path",
+        _str,
+        "/usr/local/libexec/pxehook/pxehook-hook",
+        "path",
+        "Where 'pxehook hook install' puts the DHCP hook the DHCP configs call.",
+    ),
+    _s(
+        "hook_fsync",
+        _choice("async", "sync", "off"),
+        "async",
+        "choice",
+        "How the hook makes a spool record durable: async (background fdatasync), sync, off.",
+    ),
+    _s(
+        "listen_interface",
+        _str,
+        "",
+        "str",
+        "Interface the passive DHCP listener watches in 'pxehook serve' (empty: off).",
+    ),
+    _s(
+        "lease_files",
+        _list,
+        [],
+        "list",
+        "Lease files 'pxehook serve' watches, as KIND:PATH (dnsmasq, isc, kea).",
     ),
     _s(
         "log_level",

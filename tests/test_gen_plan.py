@@ -36,7 +36,7 @@ def plan_of(**env: str):  # type: ignore[no-untyped-def]
         ({"PXEHOOK_BOOT_MODES": "efi-arm64=pxelinux"}, "has no pxelinux loader"),
         ({"PXEHOOK_BOOT_MODES": "nosuch=ipxe"}, "is not SLUG=MODE"),
         ({"PXEHOOK_TFTP_ROOT": "/srv/tftp root"}, "tftp_root"),
-        ({"PXEHOOK_HOOK_DNSMASQ": "/x;reboot"}, "hook_dnsmasq"),
+        ({"PXEHOOK_HOOK_PATH": "/x;reboot"}, "hook_path"),
         ({"PXEHOOK_HTTP_BOOT_URL": "https://x"}, "must start with http://"),
     ],
 )
@@ -114,7 +114,7 @@ def test_full_mode_ipxe_and_http_boot_lines() -> None:
     assert f"dhcp-boot=tag:{arch.IPXE_TAG},http://192.0.2.10:8070/boot.ipxe" in lines
     assert f"dhcp-option=tag:{arch.IPXE_TAG},encap:175,176,1b" in lines
     assert f"dhcp-option-force=tag:{arch.HTTPCLIENT_TAG},option:vendor-class,HTTPClient" in lines
-    assert "dhcp-script=/usr/local/libexec/pxehook/pxehook-dnsmasq-hook" in lines
+    assert "dhcp-script=/usr/local/libexec/pxehook/pxehook-hook" in lines
     assert "dhcp-range=192.0.2.100,192.0.2.199,255.255.255.0,3600" in lines
     assert "tftp-max=1024" in lines
 
@@ -156,7 +156,7 @@ def test_isc_has_a_branch_per_loader_and_a_subnet_per_network() -> None:
     assert "subnet 198.51.100.0 netmask 255.255.255.0 {" in text
     assert text.count("range ") == 1
     assert "ignore-client-uids true;" in text
-    assert text.count('execute("/usr/local/libexec/pxehook/pxehook-isc-hook", "commit"') == 2
+    assert text.count('execute("/usr/local/libexec/pxehook/pxehook-hook", "isc", "commit"') == 2
 
 
 def test_kea_classes_follow_the_table() -> None:
@@ -174,4 +174,4 @@ def test_kea_classes_follow_the_table() -> None:
             assert row.dnsmasq_tag not in classes
     hook = doc["hooks-libraries"][0]
     assert hook["library"].endswith("/libdhcp_run_script.so")
-    assert hook["parameters"]["name"] == "/usr/local/libexec/pxehook/pxehook-kea-hook"
+    assert hook["parameters"]["name"] == "/usr/local/libexec/pxehook/pxehook-hook"

@@ -72,7 +72,7 @@ def test_isc_dhcpd_every_code(netlab, cli, tmp_path):  # type: ignore[no-untyped
     for res in results:
         code = res["case"]["arch"]
         assert any(
-            ln.startswith("commit ") and f" {res['mac']} " in ln and f" {code} " in ln
+            ln.startswith("isc commit ") and f" {res['mac']} " in ln and f" {code} " in ln
             for ln in lines
         ), (res["mac"], code)
 

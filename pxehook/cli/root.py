@@ -15,10 +15,13 @@ COMMAND_MODULES = (
     "arch_cmd",
     "config_cmd",
     "db_cmd",
+    "capture_cmd",
     "gen_cmd",
     "host_cmd",
+    "lifecycle_cmd",
     "profile_cmd",
     "serve_cmd",
+    "token_cmd",
 )
 
 

@@ -69,9 +69,7 @@ class Plan:
     lease_max: int
     tftp_max: int
     fleet_size: int
-    hook_dnsmasq: str
-    hook_isc: str
-    hook_kea: str
+    hook: str
     kea_hooks_dir: str
     kea_lease_file: str
     kea_control_socket: str
@@ -210,9 +208,7 @@ def build_plan(settings: Any) -> Plan:
         lease_max=settings.dhcp_lease_max,
         tftp_max=settings.tftp_max,
         fleet_size=settings.fleet_size,
-        hook_dnsmasq=_safe(settings.hook_dnsmasq, "hook_dnsmasq"),
-        hook_isc=_safe(settings.hook_isc, "hook_isc"),
-        hook_kea=_safe(settings.hook_kea, "hook_kea"),
+        hook=_safe(settings.hook_path, "hook_path"),
         kea_hooks_dir=_safe(settings.kea_hooks_dir, "kea_hooks_dir"),
         kea_lease_file=_safe(settings.kea_lease_file, "kea_lease_file"),
         kea_control_socket=_safe(settings.kea_control_socket, "kea_control_socket"),

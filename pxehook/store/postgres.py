@@ -473,5 +473,16 @@ class PostgresStore:
             "INSERT INTO meta(key, value) VALUES (%s,%s) ON CONFLICT(key) DO UPDATE SET "
             "value=excluded.value", (key, value)))  # fmt: skip
 
+    def meta_setdefault(self, key: str, value: str) -> str:
+        def setdefault(cur: psycopg.Cursor) -> str:
+            cur.execute(
+                "INSERT INTO meta(key, value) VALUES (%s,%s) ON CONFLICT(key) DO NOTHING",
+                (key, value),
+            )
+            cur.execute("SELECT value FROM meta WHERE key=%s", (key,))
+            return str(cur.fetchone()[0])
+
+        return self._tx(setdefault)
+
     def generation(self) -> int:
         return int(self.meta_get("generation", "0") or 0)

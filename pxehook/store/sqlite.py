@@ -543,6 +543,13 @@ class SQLiteStore:
             write=True,
         )
 
+    def meta_setdefault(self, key: str, value: str) -> str:
+        def setdefault(conn: sqlite3.Connection) -> str:
+            conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?,?)", (key, value))
+            return str(conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()[0])
+
+        return self._retry(setdefault, write=True)
+
     def generation(self) -> int:
         return int(self.meta_get("generation", "0") or 0)
 

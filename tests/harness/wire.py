@@ -156,9 +156,7 @@ def gen_env(lab, tmp: Path, hook: str, **more: str) -> dict[str, str]:  # type: 
         "PXEHOOK_DHCP_RANGE": f"{net}.10,{net}.249",
         "PXEHOOK_DHCP_INTERFACE": "eth0",
         "PXEHOOK_TFTP_ROOT": str(tmp / "tftp"),
-        "PXEHOOK_HOOK_DNSMASQ": hook,
-        "PXEHOOK_HOOK_ISC": hook,
-        "PXEHOOK_HOOK_KEA": hook,
+        "PXEHOOK_HOOK_PATH": hook,
         "PXEHOOK_KEA_LEASE_FILE": str(tmp / "kea-leases4.csv"),
         "PXEHOOK_KEA_CONTROL_SOCKET": str(tmp / "kea.sock"),
     }
