@@ -131,6 +131,13 @@ def install_milestones(site: PxeSite, spec: VmSpec) -> list[Milestone]:
             "",
             "callback sent",
         ),
+        Milestone(
+            "deployed",
+            "events",
+            r'^state\.changed\|.*"to": "deployed"',
+            "",
+            "host deployed (callback accepted)",
+        ),
         Milestone("reboot", "serial", art.INSTALLER_REBOOT, "", "installer rebooted"),
     ]
     ms += network_milestones(site, spec, after="reboot")

@@ -86,11 +86,13 @@ def test_install_callback_then_local_disk(mode, make_site, artifacts, record, tm
         mode,
         inventory(
             [
-                (bios.mac, bios.name, "e2e-installer", "deploying"),
-                (uefi.mac, uefi.name, "e2e-installer", "deploying"),
+                (bios.mac, bios.name, "local", "ready"),
+                (uefi.mac, uefi.name, "local", "ready"),
             ]
         ),
     )
+    for spec in (bios, uefi):  # what the operator types
+        site.cli("host", "deploy", spec.mac, "--profile", "e2e-installer")
     boot_all(
         site,
         [bios, uefi],
@@ -104,12 +106,31 @@ def test_install_callback_then_local_disk(mode, make_site, artifacts, record, tm
     for spec in (bios, uefi):
         host = site.host(spec.mac)
         assert host["state"] == "deployed", host
-        # arch: recorded by the DHCP hook (issue 4), asserted once it is on main
-        kinds = [e["kind"] for e in site.events(spec.mac)]
-        for kind in ("boot.config", "boot.kernel"):
+        assert host["profile"] == "e2e-installer", host
+        events = site.events(spec.mac)
+        kinds = [e["kind"] for e in events]
+        # option 93 as the firmware's PXE client sent it, on the timeline (hook / listener)
+        dhcp_arches = [e["data"].get("arch") for e in events if e["kind"].startswith("dhcp.")]
+        assert dhcp_arches and dhcp_arches[0] == spec.arch, (spec.name, dhcp_arches)
+        # the recorded arch: same firmware family. (OVMF's HTTPv4 boot option, tried after
+        # iPXE exits, announces 16 and currently overwrites the 7 PXE sent.)
+        recorded = archtable.lookup(host["arch"])
+        assert (recorded.cpu, recorded.is_efi) == ("x86", spec.firmware == "uefi"), host
+        assert any(k.startswith("dhcp.") for k in kinds), (spec.name, kinds)
+        for kind in ("boot.config", "boot.kernel", "state.changed"):
             assert kind in kinds, (spec.name, kinds)
         # served twice: the installer first, then (after the callback) local boot
         assert kinds.count("boot.config") >= 2, (spec.name, kinds)
+        states = [
+            (e["data"].get("from"), e["data"].get("to"))
+            for e in events
+            if e["kind"] == "state.changed"
+        ]
+        assert ("deploying", "deployed") in states, (spec.name, states)
+        deployed_at = next(e["id"] for e in events if e["data"].get("to") == "deployed")
+        assert any(e["kind"] == "boot.config" and e["id"] > deployed_at for e in events), (
+            f"{spec.name}: no config served after the callback: {kinds}"
+        )
 
 
 def test_arm64_uefi_gets_grub_and_its_config(make_site, grub_arm64, record, tmp_path):  # type: ignore[no-untyped-def]
@@ -119,11 +140,11 @@ def test_arm64_uefi_gets_grub_and_its_config(make_site, grub_arm64, record, tmp_
     arm = VmSpec("arm1", "arm64", "52:54:00:e2:01:30")
     site = make_site("full", inventory([(arm.mac, arm.name, "local", "deployed")]), grub_arm64)
     boot_all(site, [arm], tmp_path, record, arm64_milestones, "config", "loader", ARM64_TIMEOUT)
-    events = site.events(arm.mac)
-    assert events, "no timeline for the arm64 host"
-    if site.features["hook"]:
-        host = site.host(arm.mac)
-        assert host["arch"] == 11, host
+    host = site.host(arm.mac)
+    assert host["arch"] == 11, host  # recorded from the DHCP hook (tag pxh-efi-arm64)
+    kinds = [e["kind"] for e in site.events(arm.mac)]
+    assert any(k.startswith("dhcp.") for k in kinds), kinds
+    assert "tftp.sent" in kinds, kinds  # the GRUB loader, on the host's timeline
 
 
 def test_broken_link_says_where_the_boot_stopped(make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
@@ -139,9 +160,10 @@ def test_broken_link_says_where_the_boot_stopped(make_site, artifacts, record, t
     uefi = VmSpec("uefibad", "uefi", "52:54:00:e2:0f:20", artifacts["disk"])
     site = make_site(
         "full",
-        inventory([(uefi.mac, uefi.name, "e2e-installer", "deploying")]),
+        inventory([(uefi.mac, uefi.name, "local", "ready")]),
         dropin_filter=hand_uefi_the_bios_loader,
     )
+    site.cli("host", "deploy", uefi.mac, "--profile", "e2e-installer")
     result, _watch, vm = run_flow(
         site, uefi, tmp_path / "vm", install_milestones(site, uefi), "localdisk", "broken", [], 90
     )

@@ -44,7 +44,6 @@ class PxeSite:
     procs: dict[str, Proc] = field(default_factory=dict)
     srv_ip: str = ""
     dhcp_ip: str = ""
-    hook: str = ""  # pxehook's dnsmasq hook ("" while it is not on this branch)
     #: Tests that break a link on purpose rewrite the generated drop-in with this.
     dropin_filter: Callable[[str], str] | None = None
 
@@ -56,6 +55,10 @@ class PxeSite:
     @property
     def files_dir(self) -> Path:
         return self.workdir / "files"
+
+    @property
+    def hook_path(self) -> Path:
+        return self.workdir / "pxehook-hook"
 
     @property
     def base_url(self) -> str:
@@ -77,7 +80,9 @@ class PxeSite:
             "PXEHOOK_DHCP_INTERFACE": "eth0",
             "PXEHOOK_DHCP_SUBNETS": f"{self.lab.net}.0/24",
             "PXEHOOK_DHCP_RANGE": f"{self.lab.net}.100,{self.lab.net}.199",
-            "PXEHOOK_HOOK_DNSMASQ": self.hook or "/bin/true",
+            "PXEHOOK_HTTP_BASE_URL": self.base_url,
+            "PXEHOOK_HOOK_PATH": str(self.hook_path) if self.features["hook"] else "/bin/true",
+            "PXEHOOK_LISTEN_INTERFACE": "eth0" if self.mode == "proxy" else "",
         }
 
     def log_path(self, name: str) -> Path:
@@ -114,34 +119,39 @@ class PxeSite:
         for name, src in files.items():
             shutil.copyfile(src, self.files_dir / name)
         (self.workdir / "inventory.yaml").write_text(inventory)
-        self._pxehook("db", "init")
-        self._pxehook("inventory", "sync")
+        if self.features["hook"]:
+            spool = Path(self.env["PXEHOOK_SPOOL_DIR"]) / "hook.spool"
+            self.cli("hook", "build", "--out", str(self.hook_path), "--spool", str(spool))
+        self.cli("db", "init")
+        self.cli("inventory", "sync")
         self._start_server()
         self._start_dnsmasq()
         self.lab.wait_udp("srv", 67 if self.mode == "full" else 4011, timeout=10)
         self._wait_http()
         return self
 
-    def _pxehook(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return pxehook_cli(self.env, *args, check=check)
 
     def _start_server(self) -> None:
+        """``pxehook serve`` (gunicorn + ingester, listener, inventory watcher). While the
+        resolver is not on this branch, its stand-in app takes the public port and the
+        real server (still running every service) moves to the next one."""
         env = {**os.environ, **self.env}
         env["GUNICORN_CMD_ARGS"] = (
             "--access-logfile - --access-logformat '%(h)s \"%(r)s\" %(s)s %(b)s'"
         )
-        standin = [k for k in ("resolver", "lifecycle") if not self.features[k]]
-        if not standin:
-            argv = [pxehook_bin(), "serve"]
-        else:  # parts missing on this branch: pxehook's app + stand-in routes (see standin.py)
-            env["E2E_STANDIN"] = ",".join(standin)
+        port = PORT if self.features["resolver"] else PORT + 1
+        serve = [pxehook_bin(), "serve", "--port", str(port)]
+        self.procs["pxehook"] = self.lab.spawn("srv", "pxehook", *serve, env=env)
+        if not self.features["resolver"]:  # see tests/e2e/standin.py
+            env = {**env, "E2E_STANDIN": "resolver", "PYTHONPATH": str(REPO)}
             env["E2E_FILES_DIR"] = str(self.files_dir)
             env["E2E_FILES_URL"] = f"{self.base_url}/files"
             env["E2E_BASE_URL"] = self.base_url
-            env["PYTHONPATH"] = str(REPO)
             argv = [sys.executable, "-m", "gunicorn", "--bind", f"{self.srv_ip}:{PORT}"]
             argv += ["--workers", "2", "tests.e2e.standin:create_app()"]
-        self.procs["pxehook"] = self.lab.spawn("srv", "pxehook", *argv, env=env)
+            self.procs["standin"] = self.lab.spawn("srv", "pxehook-standin", *argv, env=env)
 
     def _dnsmasq_conf(self) -> str:
         """Minimal site lines (logging, no DNS, RA) + the generated drop-in."""
@@ -167,10 +177,8 @@ class PxeSite:
 
     def _dropin(self) -> str:
         if self.features["gen_dnsmasq"]:
-            return self._pxehook("gen", "dnsmasq", "--mode", self.mode).stdout
-        from tests.e2e.standin import dnsmasq_dropin
-
-        return dnsmasq_dropin(self.mode, self.base_url, self.srv_ip, self.lab.net, self.tftp_root)
+            return self.cli("gen", "dnsmasq", "--mode", self.mode).stdout
+        raise RuntimeError("`pxehook gen dnsmasq` is missing: the e2e tests need it")
 
     def _start_dnsmasq(self) -> None:
         conf = self.workdir / "dnsmasq.conf"
@@ -238,11 +246,11 @@ class PxeSite:
     # --- what a user would look at ----------------------------------------------------------
     def host(self, mac: str) -> dict:
         """``pxehook host show MAC --json``."""
-        return json.loads(self._pxehook("host", "show", mac, "--json").stdout)
+        return json.loads(self.cli("host", "show", mac, "--json").stdout)
 
     def events(self, mac: str) -> list[dict]:
         """The host's timeline (``pxehook host events`` when present, else the store)."""
-        r = self._pxehook("host", "events", mac, "--json", check=False)
+        r = self.cli("host", "events", mac, "--json", check=False)
         if r.returncode == 0:
             return json.loads(r.stdout)
         return store_events(self.env, mac)
@@ -250,7 +258,7 @@ class PxeSite:
     def logs(self) -> str:
         """Everything worth printing when a boot fails."""
         parts = []
-        for name in ("dnsmasq", "dnsmasq-plain", "pxehook", "dnsmasq-stdout"):
+        for name in ("dnsmasq", "dnsmasq-plain", "pxehook", "pxehook-standin", "dnsmasq-stdout"):
             text = self.log_text(name)
             if text:
                 parts.append(f"----- {name} ({self.log_path(name)}) -----\n{text[-6000:]}")
