@@ -39,12 +39,19 @@ FIRMWARE_ARCH = {"bios": 0, "uefi": 7, "arm64": 11}
 #: NIC model per firmware (what the guest's driver list must cover).
 FIRMWARE_NIC = {"bios": "e1000", "uefi": "virtio-net-pci", "arm64": "virtio-net-pci"}
 
-_ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1bc|\r|\x08")
+_ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1bc|\r")
+_BACKSPACED = re.compile(rb"[^\x08\n]\x08")
 
 
 def clean_serial(raw: bytes) -> str:
-    """Serial bytes without ANSI escapes, CRs and backspaces (iPXE/OVMF draw with them)."""
-    return _ANSI.sub(b"", raw).decode("utf-8", "replace")
+    """Serial bytes without ANSI escapes and CRs, backspaces applied (iPXE/OVMF draw
+    spinners and menus with them)."""
+    text = _ANSI.sub(b"", raw)
+    while b"\x08" in text:
+        text, n = _BACKSPACED.subn(b"", text)
+        if n == 0:
+            text = text.replace(b"\x08", b"")
+    return text.decode("utf-8", "replace")
 
 
 def qemu_tools(firmware: str) -> list[str]:
