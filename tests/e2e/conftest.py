@@ -25,9 +25,18 @@ def features() -> dict[str, bool]:
     return standin.features()
 
 
+def _need_netns() -> None:
+    reason = netns.available()
+    if reason:
+        if STRICT:
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> dict[str, Path]:
     """Kernel, installer initramfs, local disk (and arm64 GRUB): built once, cached."""
+    _need_netns()  # root: the cache lives under /var/cache
     require_tool("apt-get", "dpkg", "cpio", "as", "ld", "grub-mkstandalone", "mkfs.vfat", "mcopy")
     require_tool("/bin/busybox")
     kernel = art.kernel_amd64()
@@ -41,6 +50,7 @@ def artifacts() -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def grub_arm64() -> Path:
+    _need_netns()
     return art.grub_arm64().netboot_efi
 
 
@@ -51,11 +61,7 @@ def _standins(features: dict[str, bool]) -> list[str]:
 @pytest.fixture
 def make_site(tmp_path: Path, features, artifacts, request):  # type: ignore[no-untyped-def]
     """``make_site(mode, inventory, grub=None)`` → a running PxeSite; torn down by PID."""
-    reason = netns.available()
-    if reason:
-        if STRICT:
-            pytest.fail(reason)
-        pytest.skip(reason)
+    _need_netns()
     require_tool("dnsmasq", "qemu-system-x86_64")
     labs: list[netns.NetLab] = []
     sites: list[PxeSite] = []
