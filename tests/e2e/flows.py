@@ -61,6 +61,15 @@ def first_stage_loader(firmware_arch: int) -> str | None:
     return a.loader("ipxe") if firmware_arch == 7 else a.loader("grub")
 
 
+def loader_milestone(site: PxeSite, loader: str, sfx: str = "", after: str = "") -> Milestone:
+    """The firmware fetched its first-stage loader over TFTP (pxehook's or dnsmasq's)."""
+    label = f"loader fetched ({loader})"
+    if site.pxehook_tftp:  # pxehook records every TFTP file on the host's timeline
+        pattern = rf"^boot\.kernel\|tftp\|.*{re.escape(loader)}"
+        return Milestone("loader" + sfx, "events", pattern, after, label)
+    return Milestone("loader" + sfx, "dnsmasq", rf"sent \S*{re.escape(loader)} to", after, label)
+
+
 def network_milestones(site: PxeSite, spec: VmSpec, after: str = "") -> list[Milestone]:
     """DHCP offer → (loader over TFTP) → iPXE → config served, for one network boot."""
     mac = re.escape(spec.mac)
@@ -91,15 +100,7 @@ def network_milestones(site: PxeSite, spec: VmSpec, after: str = "") -> list[Mil
         )
     loader = first_stage_loader(spec.arch)
     if loader:
-        out.append(
-            Milestone(
-                "loader" + sfx,
-                "dnsmasq",
-                rf"sent \S*{re.escape(loader)} to",
-                after,
-                f"loader fetched ({loader})",
-            )
-        )
+        out.append(loader_milestone(site, loader, sfx, after))
     if spec.arch in (0, 7):
         out.append(
             Milestone(
@@ -121,7 +122,7 @@ def install_milestones(site: PxeSite, spec: VmSpec) -> list[Milestone]:
     """deploying → installer → callback → reboot → local disk."""
     ms = network_milestones(site, spec)
     ms += [
-        Milestone("kernel", "events", r"^boot\.kernel\|", "", "kernel fetched"),
+        Milestone("kernel", "events", r"^boot\.kernel\|.*vmlinuz", "", "kernel fetched"),
         Milestone("installer", "serial", art.INSTALLER_START, "", "installer kernel running"),
         Milestone("net", "serial", art.INSTALLER_NET + " ", "", "installer got an address"),
         Milestone(
@@ -204,11 +205,10 @@ def arm64_milestones(site: PxeSite, spec: VmSpec) -> list[Milestone]:
     """AAVMF: DHCP with option 93 = 11 → GRUB over TFTP → GRUB fetches its config."""
     mac = re.escape(spec.mac)
     tag = archtable.lookup(11).dnsmasq_tag
-    loader = re.escape(first_stage_loader(11) or "")
     ms = [
         Milestone("dhcp", "dnsmasq", rf"DHCPOFFER\(\S+\) \S+ {mac}", "", "DHCP offer"),
         Milestone("arch", "dnsmasq", rf"tags: .*\b{tag}\b", "", f"option 93 = 11 (tag {tag})"),
-        Milestone("loader", "dnsmasq", rf"sent \S*{loader} to", "", "loader fetched (GRUB arm64)"),
+        loader_milestone(site, first_stage_loader(11) or ""),
         Milestone("grub", "serial", r"Welcome to GRUB|GNU GRUB", "", "GRUB running"),
     ]
     if site.features["resolver"]:

@@ -142,9 +142,17 @@ def test_arm64_uefi_gets_grub_and_its_config(make_site, grub_arm64, record, tmp_
     boot_all(site, [arm], tmp_path, record, arm64_milestones, "config", "loader", ARM64_TIMEOUT)
     host = site.host(arm.mac)
     assert host["arch"] == 11, host  # recorded from the DHCP hook (tag pxh-efi-arm64)
-    kinds = [e["kind"] for e in site.events(arm.mac)]
+    events = site.events(arm.mac)
+    kinds = [e["kind"] for e in events]
     assert any(k.startswith("dhcp.") for k in kinds), kinds
-    assert "tftp.sent" in kinds, kinds  # the GRUB loader, on the host's timeline
+    loader = archtable.lookup(11).loader("grub")
+    fetched = [e for e in events if e["kind"] in ("tftp.sent", "boot.kernel")]
+    assert any(loader in e["message"] for e in fetched), kinds  # the loader, on the timeline
+    if site.features["resolver"]:  # GRUB's config came from pxehook, for this host
+        configs = [e["data"] for e in events if e["kind"] == "boot.config"]
+        assert any(c.get("loader") == "grub" and c.get("arch") == "efi-arm64" for c in configs), (
+            configs
+        )
 
 
 def test_broken_link_says_where_the_boot_stopped(make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]

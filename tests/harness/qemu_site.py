@@ -57,6 +57,11 @@ class PxeSite:
         return self.workdir / "files"
 
     @property
+    def pxehook_tftp(self) -> bool:
+        """pxehook's own TFTP server (per-MAC config names) instead of dnsmasq's."""
+        return self.features["resolver"]
+
+    @property
     def hook_path(self) -> Path:
         return self.workdir / "pxehook-hook"
 
@@ -67,6 +72,15 @@ class PxeSite:
     @property
     def env(self) -> dict[str, str]:
         """PXEHOOK_* settings of this site (for ``pxehook`` commands and the server)."""
+        env = self._base_env()
+        if self.features["resolver"]:
+            env["PXEHOOK_FILES_DIR"] = str(self.files_dir)
+        if self.pxehook_tftp:
+            env["PXEHOOK_TFTP_SERVE"] = "true"
+            env["PXEHOOK_TFTP_BIND"] = self.srv_ip
+        return env
+
+    def _base_env(self) -> dict[str, str]:
         return {
             "PXEHOOK_DATABASE": f"sqlite:///{self.workdir}/pxehook.db",
             "PXEHOOK_INVENTORY": str(self.workdir / "inventory.yaml"),
@@ -171,6 +185,13 @@ class PxeSite:
         if self.mode == "full":
             site += ["dhcp-authoritative", "enable-ra", "dhcp-range=fd31::,ra-only,64,1h"]
         dropin = self._dropin()
+        if self.pxehook_tftp:  # pxehook serves TFTP (loaders + per-MAC configs) on :69
+            dropin = "\n".join(
+                line
+                for line in dropin.splitlines()
+                if not line.startswith(("enable-tftp", "tftp-root=", "tftp-max=", "tftp-no-fail"))
+            )
+            dropin += "\n# (TFTP lines dropped: pxehook's own TFTP server answers on :69)\n"
         if self.dropin_filter is not None:
             dropin = self.dropin_filter(dropin)
         return "\n".join(site) + "\n" + dropin
