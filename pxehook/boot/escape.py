@@ -83,8 +83,8 @@ def pxe_line(value: Any) -> str:
 
 
 def comment(value: Any) -> str:
-    """Text for a comment line: printable, one line, at most 120 characters."""
-    return printable(value, limit=120)
+    """Text for a comment line: printable, one line, at most 120 characters, no ``$``."""
+    return printable(value, limit=120).replace("$", "_")
 
 
 FILTERS = {
