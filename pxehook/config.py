@@ -180,6 +180,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     _s("tftp_port", _port, 69, "port", "UDP port of pxehook's own TFTP server."),
     _s(
+        "tftp_serve",
+        _bool,
+        False,
+        "bool",
+        "Run pxehook's own TFTP server inside 'pxehook serve' (else: 'pxehook tftp').",
+    ),
+    _s(
         "unknown_hosts",
         _choice("discover", "local", "ignore"),
         "discover",

@@ -48,7 +48,13 @@ def _inventory(ctx: Context) -> Service | None:
 
 
 #: Factories, started in order by ``pxehook serve``.
-FACTORIES: list[Callable[[Context], Service | None]] = [_inventory]
+def _tftp(ctx: Context) -> Service | None:
+    from .tftp.service import factory
+
+    return factory(ctx)
+
+
+FACTORIES: list[Callable[[Context], Service | None]] = [_inventory, _tftp]
 
 
 def start_all(ctx: Context) -> list[Service]:

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .. import arch as archtable
 from .. import extension
 from ..context import Context
 from ..decide import BOOT, IGNORE, LOCAL, BootPlan, Facts, Policy, decide
@@ -48,6 +49,15 @@ class Answer:
         if self.status != 200 or self.plan is None:
             return "not_found" if self.plan is None else str(self.plan.action)
         return str(self.plan.action)
+
+
+def grub_claim(path: str) -> archtable.Arch | None:
+    """A ``<cpu>-<platform>`` directory in a GRUB path (``grub/x86_64-efi/grub.cfg``)."""
+    for part in path.split("/")[:-1]:
+        found = archtable.from_grub(part)
+        if found is not None:
+            return found
+    return None
 
 
 class Resolver:
@@ -144,6 +154,27 @@ class Resolver:
         answer.mac_source = mac_source
         if self.record_events and host is not None:
             self.record(host, facts, answer, via)
+        return answer
+
+    def by_name(self, path: str, name: Name | None, client_ip: str, via: str) -> Answer:
+        """Answer a PXELINUX/U-Boot/GRUB file name (HTTP and TFTP alike)."""
+        if name is None:
+            return Answer(404, notes=["not a config name"])
+        claim = grub_claim(path) if name.loader == "grub" else name.claim
+        facts = Facts(
+            loader=name.loader,
+            path=path,
+            mac=name.mac,
+            ip=client_ip,
+            uuid=name.uuid,
+            claim=claim,
+            claim_note=name.claim_note or (f"GRUB path {path}" if claim else ""),
+        )
+        answer = self.resolve(facts, name, via=via)
+        if name.loader == "grub" and name.kind == "generic" and answer.host is None:
+            # nobody known at this address: the bootstrap asks again by $net_default_mac
+            body = self.bootstrap("grub/bootstrap.cfg.j2")
+            return Answer(200, body, template="grub/bootstrap.cfg.j2")
         return answer
 
     def render(self, host: Host | None, plan: BootPlan) -> Answer:

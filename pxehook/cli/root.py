@@ -11,7 +11,16 @@ from ..config import load_settings
 from ..context import Context
 
 #: Modules under pxehook.cli that each expose ``register(group)``.
-COMMAND_MODULES = ("arch_cmd", "config_cmd", "db_cmd", "host_cmd", "profile_cmd", "serve_cmd")
+COMMAND_MODULES = (
+    "arch_cmd",
+    "config_cmd",
+    "db_cmd",
+    "host_cmd",
+    "profile_cmd",
+    "serve_cmd",
+    "explain_cmd",
+    "tftp_cmd",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -83,35 +83,8 @@ def ipxe_script(mac: str) -> Response:
     return _reply("/ipxe/<mac>", resolver().resolve(facts), started)
 
 
-def _grub_claim(path: str) -> archtable.Arch | None:
-    for part in path.split("/")[:-1]:
-        found = archtable.from_grub(part)
-        if found is not None:
-            return found
-    return None
-
-
-def config_by_name(route: str, path: str, name: Name | None, via: str = "http") -> Answer:
-    """Answer a PXELINUX/U-Boot/GRUB file name (shared with the TFTP server)."""
-    if name is None:
-        return Answer(404, notes=["not a config name"])
-    claim = _grub_claim(path) if name.loader == "grub" else name.claim
-    facts = Facts(
-        loader=name.loader,
-        path=path,
-        mac=name.mac,
-        ip=client_ip(),
-        uuid=name.uuid,
-        claim=claim,
-        claim_note=name.claim_note or (f"GRUB path {path}" if claim else ""),
-    )
-    res = resolver()
-    if name.loader == "grub" and name.kind == "generic":
-        answer = res.resolve(facts, name, via=via)
-        if answer.host is None:  # nobody known at this address: let GRUB ask by MAC
-            return Answer(200, res.bootstrap("grub/bootstrap.cfg.j2"), template="bootstrap")
-        return answer
-    return res.resolve(facts, name, via=via)
+def config_by_name(path: str, name: Name | None) -> Answer:
+    return resolver().by_name(path, name, client_ip(), "http")
 
 
 @bp.get("/grub/<path:rest>")
@@ -121,8 +94,8 @@ def grub_config(rest: str) -> Response:
     name = parse(path)
     if name is None or name.loader != "grub":
         raise NotFound(f"/grub/{path} is not a GRUB config name")
-    answer = config_by_name("/grub/…", "grub/" + path, name)
-    if answer.template == "bootstrap":
+    answer = config_by_name("grub/" + path, name)
+    if answer.template == "grub/bootstrap.cfg.j2":
         metrics.observe_request("/grub/…", "bootstrap", time.perf_counter() - started)
         return Response(answer.body, mimetype="text/plain")
     return _reply("/grub/…", answer, started)
@@ -176,8 +149,8 @@ def any_config(rest: str) -> Response:
         metrics.observe_request("other", "not_found", time.perf_counter() - started)
         raise NotFound(f"/{path} is not a boot config name")
     route = "/…/grub.cfg" if name.loader == "grub" else "/…/pxelinux.cfg/<name>"
-    answer = config_by_name(route, path, name)
-    if answer.template == "bootstrap":
+    answer = config_by_name(path, name)
+    if answer.template == "grub/bootstrap.cfg.j2":
         metrics.observe_request(route, "bootstrap", time.perf_counter() - started)
         return Response(answer.body, mimetype="text/plain")
     return _reply(route, answer, started)

@@ -1,0 +1,105 @@
+"""``pxehook explain MAC``: why a machine boots what it boots, and the exact bytes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..errors import InvalidInput
+from .output import json_option, print_fields, print_json
+from .root import pass_lazy
+
+LOADERS = ("ipxe", "grub", "pxelinux", "uboot")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(explain)
+
+
+def loader_for_path(path: str) -> tuple[str, Any]:
+    """(loader, parsed Name or None) for a request path."""
+    from ..boot.names import clean_path, parse
+
+    clean = clean_path(path.lstrip("/"))
+    if clean.startswith("ipxe/"):
+        return "ipxe", None
+    name = parse(clean)
+    if name is None or name.kind == "none":
+        raise InvalidInput(
+            f"{path!r} is not a boot config path",
+            hint="e.g. /ipxe/MAC, pxelinux.cfg/01-MAC, grub/grub.cfg-01-MAC",
+        )
+    return name.loader, name
+
+
+def explain_data(ctx: Any, mac: str, path: str | None) -> dict[str, Any]:
+    """The decision chain and rendered bytes per loader (read-only: records nothing)."""
+    from ..boot.resolver import Resolver, grub_claim
+    from ..decide import Facts, decide
+    from ..mac import normalize_mac
+
+    normal = normalize_mac(mac)
+    resolver = Resolver(ctx, record=False)
+    profiles = resolver.profiles()
+    host = ctx.store().host_get(normal)
+    wanted = [loader_for_path(path)] if path else [(lo, None) for lo in LOADERS]
+    answers = []
+    for loader, _name in wanted:
+        claim = grub_claim(path.lstrip("/")) if path and loader == "grub" else None
+        facts = Facts(loader=loader, path=path or "", mac=normal, claim=claim)
+        plan = decide(host, facts, profiles, resolver.policy)
+        answer = resolver.render(host, plan)
+        answers.append(
+            {
+                **answer.plan.as_dict(),  # type: ignore[union-attr]
+                "status": answer.status,
+                "template": answer.template,
+                "body": answer.body.decode("utf-8", "replace"),
+            }
+        )
+    return {
+        "mac": normal,
+        "known": host is not None,
+        "host": host.as_dict() if host else None,
+        "answers": answers,
+    }
+
+
+@click.command()
+@click.argument("mac")
+@click.option("--path", help="Only the answer to this request path (e.g. pxelinux.cfg/01-MAC).")
+@json_option
+@pass_lazy
+def explain(lazy, mac: str, path: str | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """Show the decision chain for MAC (arch and its source, state, profile, template)
+    and the exact bytes each bootloader would receive. Records nothing."""
+    data = explain_data(lazy.get(), mac, path)
+    if as_json:
+        print_json(data)
+        return
+    host = data["host"] or {}
+    print_fields(
+        [
+            ("mac", data["mac"]),
+            ("host", host.get("name") or ("(unknown: not in the store)" if not host else "")),
+            ("state", host.get("state", "-")),
+            ("profile", host.get("profile", "-")),
+        ]
+    )
+    for answer in data["answers"]:
+        click.echo("")
+        click.echo(f"== {answer['loader']}: {answer['action']} (HTTP {answer['status']})")
+        print_fields(
+            [
+                ("arch", f"{answer['arch'] or 'unknown'} (source: {answer['arch_source'] or '-'})"),
+                ("profile", answer["profile"]),
+                ("local boot", answer["local_method"]),
+                ("template", answer["template"]),
+            ]
+        )
+        for reason in answer["reasons"]:
+            click.echo(f"  - {reason}")
+        if answer["body"]:
+            click.echo("-- bytes --")
+            click.echo(answer["body"], nl=False)
