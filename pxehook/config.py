@@ -264,6 +264,20 @@ SETTINGS: tuple[Setting, ...] = (
         "list",
         "Per-arch local-boot method: SLUG=exit|sanboot|grub-esp (e.g. efi-x64=exit).",
     ),
+    _s(
+        "prerender_dir",
+        _str,
+        "",
+        "path",
+        "Directory where per-MAC configs are pre-rendered for nginx (empty: off).",
+    ),
+    _s(
+        "access_log",
+        _str,
+        "",
+        "path",
+        "nginx access log (format 'pxehook') ingested into host timelines (empty: off).",
+    ),
     _s("boot_retries", _positive_int, 3, "int", "Kernel/initrd fetch attempts before local boot."),
     _s(
         "log_level",

@@ -54,7 +54,13 @@ def _tftp(ctx: Context) -> Service | None:
     return factory(ctx)
 
 
-FACTORIES: list[Callable[[Context], Service | None]] = [_inventory, _tftp]
+def _front(ctx: Context) -> Service | None:
+    from .boot.frontend import factory
+
+    return factory(ctx)
+
+
+FACTORIES: list[Callable[[Context], Service | None]] = [_inventory, _tftp, _front]
 
 
 def start_all(ctx: Context) -> list[Service]:

@@ -177,7 +177,7 @@ class Resolver:
             return Answer(200, body, template="grub/bootstrap.cfg.j2")
         return answer
 
-    def render(self, host: Host | None, plan: BootPlan) -> Answer:
+    def render(self, host: Host | None, plan: BootPlan, *, cache: bool = True) -> Answer:
         """Render ``plan`` (cached per host and plan until the generation changes)."""
         if plan.action == IGNORE:
             return Answer(404, plan=plan, host=host, notes=["ignored"])
@@ -203,7 +203,7 @@ class Resolver:
             plan = local_fallback(plan)
             rendered = render_plan(self.settings, host, plan, {})
         elapsed = time.perf_counter() - started
-        if plan.action == LOCAL or plan.action == BOOT:
+        if cache and plan.action in (LOCAL, BOOT):
             self._rendered[key] = rendered
         return Answer(200, rendered.body, plan, host, rendered.template, render_seconds=elapsed)
 

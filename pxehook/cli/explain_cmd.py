@@ -15,6 +15,7 @@ LOADERS = ("ipxe", "grub", "pxelinux", "uboot")
 
 def register(cli: click.Group) -> None:
     cli.add_command(explain)
+    cli.add_command(prerender)
 
 
 def loader_for_path(path: str) -> tuple[str, Any]:
@@ -103,3 +104,29 @@ def explain(lazy, mac: str, path: str | None, as_json: bool) -> None:  # type: i
         if answer["body"]:
             click.echo("-- bytes --")
             click.echo(answer["body"], nl=False)
+
+
+@click.command()
+@click.option("--nginx-config", "show_nginx", is_flag=True, help="Print the nginx server block.")
+@click.option("--listen", default="0.0.0.0:80", show_default=True, help="nginx listen address.")
+@pass_lazy
+def prerender(lazy, show_nginx: bool, listen: str) -> None:  # type: ignore[no-untyped-def]
+    """Render every host's per-MAC iPXE/PXELINUX config into prerender_dir once.
+
+    'pxehook serve' keeps the directory current by itself when prerender_dir is set;
+    this command fills it ahead of time or after a restore. With --nginx-config, print
+    the nginx server block that serves it and proxies everything else to gunicorn.
+    """
+    from ..boot.frontend import Prerenderer, nginx_config
+    from ..errors import ConfigError
+
+    ctx = lazy.get()
+    s = ctx.settings
+    if not s.prerender_dir:
+        raise ConfigError("setting 'prerender_dir' is empty", hint="set PXEHOOK_PRERENDER_DIR")
+    if show_nginx:
+        log = s.access_log or "/var/log/nginx/pxehook.log"
+        click.echo(nginx_config(s.prerender_dir, f"{s.bind}:{s.port}", listen, log), nl=False)
+        return
+    count = Prerenderer(ctx, s.prerender_dir).sync()
+    click.echo(f"pre-rendered {count} hosts into {s.prerender_dir}")

@@ -43,7 +43,12 @@ def resolver() -> Resolver:
 
 
 def client_ip() -> str:
-    return request.remote_addr or ""
+    """The client's address; behind a local proxy (nginx front), its X-Forwarded-For."""
+    addr = request.remote_addr or ""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and addr in ("127.0.0.1", "::1"):
+        return forwarded.split(",")[-1].strip()[:64]
+    return addr
 
 
 def _reply(route: str, answer: Answer, started: float) -> Response:
