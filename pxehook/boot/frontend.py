@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import re
 import threading
@@ -34,6 +35,7 @@ from ..errors import InvalidInput
 from ..mac import mac_dashes, normalize_mac
 from ..models import ArchSource, Host
 from .names import clean_path, parse
+from .render import files_url
 from .resolver import Resolver
 
 log = logging.getLogger("pxehook.frontend")
@@ -45,6 +47,30 @@ PRERENDERED = {
 }
 LOG_FORMAT = "$msec $remote_addr $status $body_bytes_sent $request_uri $upstream_addr"
 _IPXE_PATH = re.compile(r"^/ipxe/([^/?]+)$")
+
+
+#: Settings a rendered config depends on (besides the base and files URLs).
+RENDER_SETTINGS = (
+    "site_templates",
+    "boot_retries",
+    "local_boot",
+    "local_boot_arch",
+    "state_boot",
+    "unknown_hosts",
+    "rescue_profile",
+    "commissioning_profile",
+)
+
+
+def _tree_stamp(folder: str) -> list[tuple[str, float]]:
+    """(path, mtime) of every file under a site template folder: edits re-render."""
+    stamp = []
+    for top, _dirs, names in os.walk(folder) if folder else ():
+        for name in names:
+            path = os.path.join(top, name)
+            with contextlib.suppress(OSError):
+                stamp.append((path, os.stat(path).st_mtime))
+    return sorted(stamp)
 
 
 def cacheable(plan: BootPlan) -> bool:
@@ -66,9 +92,10 @@ def write_atomic(path: str, body: bytes) -> None:
 class Prerenderer:
     """Keeps ``prerender_dir`` equal to what decide()+render would answer, per MAC."""
 
-    def __init__(self, ctx: Context, outdir: str) -> None:
+    def __init__(self, ctx: Context, outdir: str, *, parallel: bool = False) -> None:
         self.ctx = ctx
         self.outdir = outdir
+        self.parallel = parallel  # fork workers for big batches (CLI only: no threads there)
         self.resolver = Resolver(ctx, record=False)
         self.fingerprints: dict[int, str] = {}
         self.macs: dict[int, tuple[str, ...]] = {}
@@ -94,9 +121,11 @@ class Prerenderer:
         write_atomic(self.index, json.dumps(data).encode())
 
     def _global_digest(self) -> str:
+        """What every host's files depend on: profiles, rendering settings, site templates."""
         profiles = {n: p.as_dict() for n, p in self.resolver.profiles().items()}
-        settings = {k: self.ctx.settings[k] for k in self.ctx.settings}
-        blob = json.dumps([profiles, settings], sort_keys=True, default=str)
+        s = self.ctx.settings
+        settings = [s.base_url, files_url(s)] + [s[k] for k in RENDER_SETTINGS]
+        blob = json.dumps([profiles, settings, _tree_stamp(s.site_templates)], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def sync(self) -> int:
@@ -104,7 +133,8 @@ class Prerenderer:
         self.resolver.refresh()
         digest = self._global_digest()
         hosts = self.ctx.store().host_all()
-        seen, rendered = set(), 0
+        self._profiles, self._policy = self.resolver.profiles(), self.resolver.policy
+        seen, changed = set(), []
         for host in hosts:
             assert host.id is not None
             seen.add(host.id)
@@ -123,10 +153,11 @@ class Prerenderer:
             )
             if self.fingerprints.get(host.id) != fp:
                 self._drop(self.macs.get(host.id, ()))
-                self._render(host)
+                changed.append(host)
                 self.fingerprints[host.id] = fp
                 self.macs[host.id] = host.macs
-                rendered += 1
+        self._render_all(changed)
+        rendered = len(changed)
         for host_id in set(self.fingerprints) - seen:
             self._drop(self.macs.pop(host_id, ()))
             del self.fingerprints[host_id]
@@ -136,8 +167,23 @@ class Prerenderer:
             self._save_index()
         return rendered
 
+    def _render_all(self, hosts: list[Host]) -> None:
+        """Render ``hosts``; big batches (a first run) are split over forked processes."""
+        procs = min(os.cpu_count() or 1, 8)
+        if not self.parallel or len(hosts) < PARALLEL_FROM or procs < 2:
+            for host in hosts:
+                self._render(host)
+            return
+        global _ACTIVE
+        _ACTIVE = (self, hosts)
+        try:
+            with multiprocessing.get_context("fork").Pool(procs) as pool:
+                pool.map(_render_slice, [(i, procs) for i in range(procs)])
+        finally:
+            _ACTIVE = None
+
     def _render(self, host: Host) -> None:
-        profiles, policy = self.resolver.profiles(), self.resolver.policy
+        profiles, policy = self._profiles, self._policy
         for loader, pattern in PRERENDERED.items():
             plan = decide(host, Facts(loader=loader, mac=host.mac), profiles, policy)
             paths = [
@@ -161,6 +207,19 @@ class Prerenderer:
         for path in paths:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
+
+
+PARALLEL_FROM = 2000
+_ACTIVE: tuple[Prerenderer, list[Host]] | None = None
+
+
+def _render_slice(args: tuple[int, int]) -> None:
+    """Worker process: render every ``step``-th host starting at ``start``."""
+    start, step = args
+    assert _ACTIVE is not None
+    pre, hosts = _ACTIVE
+    for host in hosts[start::step]:
+        pre._render(host)
 
 
 @dataclass(frozen=True)

@@ -128,5 +128,5 @@ def prerender(lazy, show_nginx: bool, listen: str) -> None:  # type: ignore[no-u
         log = s.access_log or "/var/log/nginx/pxehook.log"
         click.echo(nginx_config(s.prerender_dir, f"{s.bind}:{s.port}", listen, log), nl=False)
         return
-    count = Prerenderer(ctx, s.prerender_dir).sync()
+    count = Prerenderer(ctx, s.prerender_dir, parallel=True).sync()
     click.echo(f"pre-rendered {count} hosts into {s.prerender_dir}")
