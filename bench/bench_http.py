@@ -387,7 +387,9 @@ def main() -> None:
 
 
 def report(results: dict[str, dict], conns: list[int], args: argparse.Namespace) -> None:
+    load = Path("/proc/loadavg").read_text().split()[:3]
     print(f"\n## {args.hosts} hosts, wrk -t2, {args.duration}s, {args.workers} gunicorn workers")
+    print(f"(CPUs: {os.cpu_count()}, load average at the end: {' '.join(load)})")
     print("| target | conns | req/s | vs nginx | p50 ms | p99 ms | non-2xx | recorded |")
     print("|---|---|---|---|---|---|---|---|")
     for name, per in results.items():

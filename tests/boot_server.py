@@ -23,7 +23,7 @@ def free_port() -> int:
 
 
 class BootServer:
-    """Starts ``pxehook serve --no-services`` over a temp directory; stops it by PID."""
+    """Starts ``pxehook serve`` (web only unless services=True) in a temp dir; stops by PID."""
 
     def __init__(self, workdir: Path, inventory: Path, pxehook_bin: str, **extra: str) -> None:
         self.port = free_port()
@@ -48,11 +48,11 @@ class BootServer:
         self.bin = pxehook_bin
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 20) -> BootServer:
+    def start(self, timeout: float = 20, *, services: bool = False) -> BootServer:
         log = open(self.workdir / "serve.log", "wb")  # noqa: SIM115 - closed in stop()
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("PXEHOOK_")}, **self.env}
         self.proc = subprocess.Popen(
-            [self.bin, "serve", "--no-services"],
+            [self.bin, "serve"] + ([] if services else ["--no-services"]),
             env=env,
             stdout=log,
             stderr=log,
