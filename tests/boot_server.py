@@ -93,3 +93,13 @@ def curl(url: str, *extra: str, source: str = "") -> tuple[int, bytes]:
     done = subprocess.run([*argv, url], capture_output=True, timeout=15)
     body, _, code = done.stdout.rpartition(b"\n")
     return int(code or 0), body
+
+
+def events_when(store, host_id: int, ready, timeout: float = 5.0):  # type: ignore[no-untyped-def]
+    """The host's events once ``ready(events)`` holds (events are written in batches)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = store.events(host_id)
+        if ready(events) or time.monotonic() > deadline:
+            return events
+        time.sleep(0.05)

@@ -11,7 +11,7 @@ import pytest
 
 from pxehook.mac import mac_pxelinux
 from pxehook.models import ArchSource, Observation, State
-from tests.boot_server import BootServer, curl
+from tests.boot_server import BootServer, curl, events_when
 
 pytestmark = pytest.mark.daemon
 REPO = Path(__file__).resolve().parent.parent
@@ -74,7 +74,12 @@ def test_deployed_host_never_gets_an_installer_on_any_route(server) -> None:  # 
         assert status == 200 and not any(m in body for m in INSTALL_MARKERS), (url, body)
     status, _ = curl(server.url + "/uefi/snponly.efi", source="127.0.0.9")
     assert status == 404  # UEFI HTTP boot: fall through to the next boot option at once
-    events = server.ctx.store().events(server.ctx.store().host_get(NODE02).id)
+    want = len(urls) + 4
+    events = events_when(
+        server.ctx.store(),
+        server.ctx.store().host_get(NODE02).id,
+        lambda evs: sum(e.kind == "boot.config" for e in evs) >= want,
+    )
     served = [e for e in events if e.kind == "boot.config"]
     assert len(served) >= len(urls) + 4
     assert {e.data["action"] for e in served} == {"local"}
@@ -130,7 +135,10 @@ def test_unknown_mac_is_enlisted_and_boots_local(server) -> None:  # type: ignor
     host = server.ctx.store().host_get(mac)
     assert host is not None and host.state == State.NEW
     assert host.arch == 0 and host.arch_source == ArchSource.REQUEST
-    kinds = [(e.kind, e.source) for e in server.ctx.store().events(host.id)]
+    events = events_when(
+        server.ctx.store(), host.id, lambda evs: any(e.kind == "boot.config" for e in evs)
+    )
+    kinds = [(e.kind, e.source) for e in events]
     assert ("host.discovered", "http") in kinds and ("boot.config", "http") in kinds
 
 
@@ -159,7 +167,10 @@ def test_ip_to_mac_to_arch_bios_and_uefi_get_different_configs(server) -> None: 
     bios_ipxe = curl(server.url + f"/ipxe/{BIOS_MAC}?buildarch=x86_64&platform=efi")[1]
     assert b"sanboot" in bios_ipxe  # the DHCP record beats the request's claim
     host = server.ctx.store().host_get(BIOS_MAC)
-    kinds = [e.kind for e in server.ctx.store().events(host.id)]
+    events = events_when(
+        server.ctx.store(), host.id, lambda evs: any(e.kind == "boot.arch_mismatch" for e in evs)
+    )
+    kinds = [e.kind for e in events]
     assert "boot.arch_mismatch" in kinds
 
 
@@ -196,7 +207,10 @@ def test_files_by_sendfile_with_range_recorded_as_boot_kernel(server) -> None:  
     status, body = curl(url, "-r", "256-511")
     assert status == 206 and body == bytes(range(256))
     host = server.ctx.store().host_get(NODE02)
-    kernels = [e for e in server.ctx.store().events(host.id) if e.kind == "boot.kernel"]
+    events = events_when(
+        server.ctx.store(), host.id, lambda evs: any(e.kind == "boot.kernel" for e in evs)
+    )
+    kernels = [e for e in events if e.kind == "boot.kernel"]
     assert kernels and kernels[-1].data["path"] == "/files/debian/amd64/linux"
 
 

@@ -17,7 +17,7 @@ from pxehook.config import load_settings
 from pxehook.context import Context
 from pxehook.inventory import load, sync
 from pxehook.models import Observation
-from tests.boot_server import LOOPBACK
+from tests.boot_server import LOOPBACK, events_when
 from tests.conftest import require_tool
 
 pytestmark = pytest.mark.daemon
@@ -140,7 +140,13 @@ def test_per_mac_config_names_go_through_the_decision(tftp, tmp_path: Path) -> N
     assert atftp_get(tftp["port"], f"grub/grub.cfg-01-{NODE02}", out, 1468).returncode == 0
     assert b"linux " not in out.read_bytes() and b"pxehook" in out.read_bytes()
     store = tftp["ctx"].store()
-    events = store.events(store.host_get("52:54:00:12:34:02").id)
+    events = events_when(
+        store,
+        store.host_get("52:54:00:12:34:02").id,
+        lambda evs: (
+            {e.data.get("loader") for e in evs if e.source == "tftp"} >= {"pxelinux", "grub"}
+        ),
+    )
     tftp_hits = [e for e in events if e.kind == "boot.config" and e.source == "tftp"]
     assert {e.data["loader"] for e in tftp_hits} == {"pxelinux", "grub"}
 

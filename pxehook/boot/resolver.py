@@ -26,6 +26,7 @@ from ..errors import ConfigError
 from ..models import ArchSource, Host, Observation, Profile
 from . import neighbours
 from .names import Name
+from .recorder import EventRecorder
 from .render import Rendered, local_fallback, render_bootstrap, render_plan
 
 log = logging.getLogger("pxehook.boot")
@@ -75,6 +76,7 @@ class Resolver:
         self._hosts: dict[str, Host | None] = {}
         self._rendered: dict[tuple[Any, ...], Rendered] = {}
         self._bootstrap: dict[str, Rendered] = {}
+        self.recorder = EventRecorder(ctx)
 
     # cache --------------------------------------------------------------------------------
     def refresh(self) -> int:
@@ -232,18 +234,17 @@ class Resolver:
             "client_ip": facts.ip,
             "via": via,
         }
-        store = self.ctx.store()
         message = f"{plan.loader} {facts.path}: {plan.action}"
-        store.event_add(host.id, "boot.config", via, message, data)
+        self.recorder.add(host, "boot.config", via, message, data)
         if plan.mismatch and facts.claim and plan.arch:
-            store.event_add(
-                host.id,
+            self.recorder.add(
+                host,
                 "boot.arch_mismatch",
                 via,
                 f"request claims {facts.claim.slug}, record says {plan.arch.slug}",
                 {"claimed": facts.claim.slug, "recorded": plan.arch.slug, "path": facts.path},
+                hook=False,
             )
-        extension.on_boot_event(self.ctx, host, "boot.config", data)
 
     def record_file(self, client_ip: str, path: str, via: str, size: int) -> Host | None:
         """``boot.kernel``: a file fetch, attributed to a host by its IP (lease, then ARP)."""
@@ -254,6 +255,5 @@ class Resolver:
             return None
         data = {"path": path, "via": via, "client_ip": client_ip, "bytes": size}
         data["mac_source"] = mac_source
-        self.ctx.store().event_add(host.id, "boot.kernel", via, f"fetched {path}", data)
-        extension.on_boot_event(self.ctx, host, "boot.kernel", data)
+        self.recorder.add(host, "boot.kernel", via, f"fetched {path}", data)
         return host
