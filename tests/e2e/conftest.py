@@ -13,16 +13,9 @@ from tests.harness import netns
 from tests.harness import qemu_artifacts as art
 from tests.harness.qemu_site import PxeSite, loader_sources
 
-from . import standin
-
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "build" / "e2e-results.json"
 _results: list[dict] = []
-
-
-@pytest.fixture(scope="session")
-def features() -> dict[str, bool]:
-    return standin.features()
 
 
 def _need_netns() -> None:
@@ -54,12 +47,8 @@ def grub_arm64() -> Path:
     return art.grub_arm64().netboot_efi
 
 
-def _standins(features: dict[str, bool]) -> list[str]:
-    return sorted(k for k, v in features.items() if not v)
-
-
 @pytest.fixture
-def make_site(tmp_path: Path, features, artifacts, request):  # type: ignore[no-untyped-def]
+def make_site(tmp_path: Path, artifacts, request):  # type: ignore[no-untyped-def]
     """``make_site(mode, inventory, grub=None)`` → a running PxeSite; torn down by PID."""
     _need_netns()
     require_tool("dnsmasq", "qemu-system-x86_64")
@@ -75,7 +64,7 @@ def make_site(tmp_path: Path, features, artifacts, request):  # type: ignore[no-
         )
         labs.append(lab)
         lab.up()
-        site = PxeSite(lab, mode, tmp_path / f"site{n}", features, dropin_filter=dropin_filter)
+        site = PxeSite(lab, mode, tmp_path / f"site{n}", dropin_filter=dropin_filter)
         sites.append(site)
         files = {"vmlinuz": artifacts["vmlinuz"], "installer.img": artifacts["installer"]}
         return site.up(loader_sources(grub), files, inventory)
@@ -86,11 +75,11 @@ def make_site(tmp_path: Path, features, artifacts, request):  # type: ignore[no-
 
 
 @pytest.fixture
-def record(features):  # type: ignore[no-untyped-def]
+def record():  # type: ignore[no-untyped-def]
     """Append a FlowResult to the session's results (written to build/e2e-results.json)."""
 
     def add(result) -> None:  # type: ignore[no-untyped-def]
-        _results.append({**result.as_dict(), "standins": _standins(features)})
+        _results.append(result.as_dict())
 
     return add
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pxehook import arch as archtable
@@ -28,7 +28,6 @@ class FlowResult:
     wall: float
     stages: list[tuple[str, float]]
     stopped: str = ""
-    standins: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {**self.__dict__, "stages": [[n, round(t, 2)] for n, t in self.stages]}
@@ -62,12 +61,10 @@ def first_stage_loader(firmware_arch: int) -> str | None:
 
 
 def loader_milestone(site: PxeSite, loader: str, sfx: str = "", after: str = "") -> Milestone:
-    """The firmware fetched its first-stage loader over TFTP (pxehook's or dnsmasq's)."""
-    label = f"loader fetched ({loader})"
-    if site.pxehook_tftp:  # pxehook records every TFTP file on the host's timeline
-        pattern = rf"^boot\.kernel\|tftp\|.*{re.escape(loader)}"
-        return Milestone("loader" + sfx, "events", pattern, after, label)
-    return Milestone("loader" + sfx, "dnsmasq", rf"sent \S*{re.escape(loader)} to", after, label)
+    """The firmware fetched its first-stage loader from pxehook's TFTP server, which records
+    every file it sends on the host's timeline."""
+    pattern = rf"^boot\.kernel\|tftp\|.*{re.escape(loader)}"
+    return Milestone("loader" + sfx, "events", pattern, after, f"loader fetched ({loader})")
 
 
 def network_milestones(site: PxeSite, spec: VmSpec, after: str = "") -> list[Milestone]:
@@ -153,7 +150,6 @@ def run_flow(
     milestones: list[Milestone],
     final: str,
     flow: str,
-    standins: list[str],
     timeout: float,
 ) -> tuple[FlowResult, BootWatch, Vm]:
     """Boot ``spec`` until milestone ``final`` (bounded); never raises: see ``result.ok``."""
@@ -187,7 +183,6 @@ def run_flow(
         wall=round(wall, 2),
         stages=watch.report(),
         stopped=stopped,
-        standins=standins,
     )
     return result, watch, vm
 
@@ -211,8 +206,5 @@ def arm64_milestones(site: PxeSite, spec: VmSpec) -> list[Milestone]:
         loader_milestone(site, first_stage_loader(11) or ""),
         Milestone("grub", "serial", r"Welcome to GRUB|GNU GRUB", "", "GRUB running"),
     ]
-    if site.features["resolver"]:
-        ms.append(Milestone("config", "events", r"^boot\.config\|", "", "config served"))
-    else:
-        ms.append(Milestone("config", "dnsmasq", r"sent \S*grub/grub\.cfg to", "", "config served"))
+    ms.append(Milestone("config", "events", r"^boot\.config\|", "", "config served"))
     return ms

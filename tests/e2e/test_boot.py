@@ -59,7 +59,6 @@ def boot_all(site, specs, tmp_path, record, flow_milestones, final, flow, timeou
             flow_milestones(site, spec),
             final,
             flow,
-            [],
             timeout,
         )
 
@@ -148,11 +147,9 @@ def test_arm64_uefi_gets_grub_and_its_config(make_site, grub_arm64, record, tmp_
     loader = archtable.lookup(11).loader("grub")
     fetched = [e for e in events if e["kind"] in ("tftp.sent", "boot.kernel")]
     assert any(loader in e["message"] for e in fetched), kinds  # the loader, on the timeline
-    if site.features["resolver"]:  # GRUB's config came from pxehook, for this host
-        configs = [e["data"] for e in events if e["kind"] == "boot.config"]
-        assert any(c.get("loader") == "grub" and c.get("arch") == "efi-arm64" for c in configs), (
-            configs
-        )
+    # GRUB's config came from pxehook, for this host (found by its address)
+    configs = [e["data"] for e in events if e["kind"] == "boot.config"]
+    assert any(c.get("loader") == "grub" and c.get("arch") == "efi-arm64" for c in configs), configs
 
 
 def test_broken_link_says_where_the_boot_stopped(make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
@@ -173,7 +170,7 @@ def test_broken_link_says_where_the_boot_stopped(make_site, artifacts, record, t
     )
     site.cli("host", "deploy", uefi.mac, "--profile", "e2e-installer")
     result, _watch, vm = run_flow(
-        site, uefi, tmp_path / "vm", install_milestones(site, uefi), "localdisk", "broken", [], 90
+        site, uefi, tmp_path / "vm", install_milestones(site, uefi), "localdisk", "broken", 90
     )
     record(result)
     print(failure_report(site, vm, result))

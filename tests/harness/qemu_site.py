@@ -40,7 +40,6 @@ class PxeSite:
     lab: NetLab
     mode: str  # full | proxy
     workdir: Path
-    features: dict[str, bool]
     procs: dict[str, Proc] = field(default_factory=dict)
     srv_ip: str = ""
     dhcp_ip: str = ""
@@ -57,11 +56,6 @@ class PxeSite:
         return self.workdir / "files"
 
     @property
-    def pxehook_tftp(self) -> bool:
-        """pxehook's own TFTP server (per-MAC config names) instead of dnsmasq's."""
-        return self.features["resolver"]
-
-    @property
     def hook_path(self) -> Path:
         return self.workdir / "pxehook-hook"
 
@@ -72,15 +66,6 @@ class PxeSite:
     @property
     def env(self) -> dict[str, str]:
         """PXEHOOK_* settings of this site (for ``pxehook`` commands and the server)."""
-        env = self._base_env()
-        if self.features["resolver"]:
-            env["PXEHOOK_FILES_DIR"] = str(self.files_dir)
-        if self.pxehook_tftp:
-            env["PXEHOOK_TFTP_SERVE"] = "true"
-            env["PXEHOOK_TFTP_BIND"] = self.srv_ip
-        return env
-
-    def _base_env(self) -> dict[str, str]:
         return {
             "PXEHOOK_DATABASE": f"sqlite:///{self.workdir}/pxehook.db",
             "PXEHOOK_INVENTORY": str(self.workdir / "inventory.yaml"),
@@ -95,7 +80,10 @@ class PxeSite:
             "PXEHOOK_DHCP_SUBNETS": f"{self.lab.net}.0/24",
             "PXEHOOK_DHCP_RANGE": f"{self.lab.net}.100,{self.lab.net}.199",
             "PXEHOOK_HTTP_BASE_URL": self.base_url,
-            "PXEHOOK_HOOK_PATH": str(self.hook_path) if self.features["hook"] else "/bin/true",
+            "PXEHOOK_HOOK_PATH": str(self.hook_path),
+            "PXEHOOK_FILES_DIR": str(self.files_dir),
+            "PXEHOOK_TFTP_SERVE": "true",
+            "PXEHOOK_TFTP_BIND": self.srv_ip,
             "PXEHOOK_LISTEN_INTERFACE": "eth0" if self.mode == "proxy" else "",
         }
 
@@ -124,18 +112,12 @@ class PxeSite:
             dest = self.tftp_root / name
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dest)
-        if not self.features["resolver"]:  # stand-in GRUB config (see tests/e2e/standin.py)
-            from tests.e2e.standin import GRUB_CFG
-
-            (self.tftp_root / "grub").mkdir(parents=True, exist_ok=True)
-            (self.tftp_root / "grub" / "grub.cfg").write_text(GRUB_CFG)
         self.files_dir.mkdir(parents=True, exist_ok=True)
         for name, src in files.items():
             shutil.copyfile(src, self.files_dir / name)
         (self.workdir / "inventory.yaml").write_text(inventory)
-        if self.features["hook"]:
-            spool = Path(self.env["PXEHOOK_SPOOL_DIR"]) / "hook.spool"
-            self.cli("hook", "build", "--out", str(self.hook_path), "--spool", str(spool))
+        spool = Path(self.env["PXEHOOK_SPOOL_DIR"]) / "hook.spool"
+        self.cli("hook", "build", "--out", str(self.hook_path), "--spool", str(spool))
         self.cli("db", "init")
         self.cli("inventory", "sync")
         self._start_server()
@@ -148,24 +130,13 @@ class PxeSite:
         return pxehook_cli(self.env, *args, check=check)
 
     def _start_server(self) -> None:
-        """``pxehook serve`` (gunicorn + ingester, listener, inventory watcher). While the
-        resolver is not on this branch, its stand-in app takes the public port and the
-        real server (still running every service) moves to the next one."""
+        """``pxehook serve``: gunicorn + TFTP server, hook-spool ingester, listener (proxy
+        mode), inventory watcher, life-cycle sweeper — as a user runs it."""
         env = {**os.environ, **self.env}
         env["GUNICORN_CMD_ARGS"] = (
             "--access-logfile - --access-logformat '%(h)s \"%(r)s\" %(s)s %(b)s'"
         )
-        port = PORT if self.features["resolver"] else PORT + 1
-        serve = [pxehook_bin(), "serve", "--port", str(port)]
-        self.procs["pxehook"] = self.lab.spawn("srv", "pxehook", *serve, env=env)
-        if not self.features["resolver"]:  # see tests/e2e/standin.py
-            env = {**env, "E2E_STANDIN": "resolver", "PYTHONPATH": str(REPO)}
-            env["E2E_FILES_DIR"] = str(self.files_dir)
-            env["E2E_FILES_URL"] = f"{self.base_url}/files"
-            env["E2E_BASE_URL"] = self.base_url
-            argv = [sys.executable, "-m", "gunicorn", "--bind", f"{self.srv_ip}:{PORT}"]
-            argv += ["--workers", "2", "tests.e2e.standin:create_app()"]
-            self.procs["standin"] = self.lab.spawn("srv", "pxehook-standin", *argv, env=env)
+        self.procs["pxehook"] = self.lab.spawn("srv", "pxehook", pxehook_bin(), "serve", env=env)
 
     def _dnsmasq_conf(self) -> str:
         """Minimal site lines (logging, no DNS, RA) + the generated drop-in."""
@@ -184,22 +155,13 @@ class PxeSite:
         ]
         if self.mode == "full":
             site += ["dhcp-authoritative", "enable-ra", "dhcp-range=fd31::,ra-only,64,1h"]
-        dropin = self._dropin()
-        if self.pxehook_tftp:  # pxehook serves TFTP (loaders + per-MAC configs) on :69
-            dropin = "\n".join(
-                line
-                for line in dropin.splitlines()
-                if not line.startswith(("enable-tftp", "tftp-root=", "tftp-max=", "tftp-no-fail"))
-            )
-            dropin += "\n# (TFTP lines dropped: pxehook's own TFTP server answers on :69)\n"
+        dropin = without_tftp(self._dropin())
         if self.dropin_filter is not None:
             dropin = self.dropin_filter(dropin)
         return "\n".join(site) + "\n" + dropin
 
     def _dropin(self) -> str:
-        if self.features["gen_dnsmasq"]:
-            return self.cli("gen", "dnsmasq", "--mode", self.mode).stdout
-        raise RuntimeError("`pxehook gen dnsmasq` is missing: the e2e tests need it")
+        return self.cli("gen", "dnsmasq", "--mode", self.mode).stdout
 
     def _start_dnsmasq(self) -> None:
         conf = self.workdir / "dnsmasq.conf"
@@ -279,11 +241,22 @@ class PxeSite:
     def logs(self) -> str:
         """Everything worth printing when a boot fails."""
         parts = []
-        for name in ("dnsmasq", "dnsmasq-plain", "pxehook", "pxehook-standin", "dnsmasq-stdout"):
+        for name in ("dnsmasq", "dnsmasq-plain", "pxehook", "dnsmasq-stdout"):
             text = self.log_text(name)
             if text:
                 parts.append(f"----- {name} ({self.log_path(name)}) -----\n{text[-6000:]}")
         return "\n".join(parts)
+
+
+#: dnsmasq TFTP lines; dropped because pxehook's own TFTP server (``tftp_serve``) answers
+#: on :69 — loaders and per-MAC config names (GRUB, PXELINUX) from one server. dnsmasq
+#: still sends its own address as next-server without them.
+_DNSMASQ_TFTP = ("enable-tftp", "tftp-root=", "tftp-max=", "tftp-no-fail")
+
+
+def without_tftp(dropin: str) -> str:
+    lines = [line for line in dropin.splitlines() if not line.startswith(_DNSMASQ_TFTP)]
+    return "\n".join(lines) + "\n# (dnsmasq TFTP lines dropped: pxehook serves TFTP)\n"
 
 
 def pxehook_bin() -> str:
