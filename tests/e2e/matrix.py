@@ -86,11 +86,33 @@ def render_matrix(results: list[dict]) -> str:
     return "\n".join(out)
 
 
+#: Columns of the stage table: (heading, predicate on a recorded stage label).
+STAGE_COLUMNS = (
+    ("DHCP offer", lambda lb: lb.startswith("DHCP offer") and "after" not in lb),
+    ("loader fetched", lambda lb: lb.startswith("loader fetched") and "after" not in lb),
+    ("config served", lambda lb: lb == "config served"),
+    ("kernel fetched", lambda lb: lb == "kernel fetched"),
+    ("installer running", lambda lb: lb == "installer kernel running"),
+    ("callback → deployed", lambda lb: lb.startswith("host deployed")),
+    ("config after reboot", lambda lb: lb == "config served (after reboot)"),
+    ("local disk", lambda lb: lb == "local disk booted"),
+)
+
+
 def render_stages(results: list[dict]) -> str:
-    out = ["| VM | mode | stage | t (s since QEMU start) |", "|---|---|---|---|"]
+    """Seconds since QEMU started at which each VM reached each stage ("-": not in its flow)."""
+    heads = [h for h, _ in STAGE_COLUMNS]
+    out = [
+        f"| VM | mode | {' | '.join(heads)} | wall |",
+        "|---|---|" + "---|" * (len(heads) + 1),
+    ]
     for r in sorted(results, key=lambda r: (r["flow"], r["arch"], r["mode"])):
-        for name, t in r["stages"]:
-            out.append(f"| {r['vm']} ({r['firmware']}) | {r['mode']} | {name} | {t:.1f} |")
+        cells = []
+        for _, match in STAGE_COLUMNS:
+            t = next((t for label, t in r["stages"] if match(label)), None)
+            cells.append("-" if t is None else f"{t:.1f}")
+        name = f"{r['vm']} ({r['firmware']}, {r['flow']})"
+        out.append(f"| {name} | {r['mode']} | {' | '.join(cells)} | {r['wall']:.1f} |")
     return "\n".join(out)
 
 
