@@ -62,8 +62,9 @@ def first_stage_loader(firmware_arch: int) -> str | None:
 
 def loader_milestone(site: PxeSite, loader: str, sfx: str = "", after: str = "") -> Milestone:
     """The firmware fetched its first-stage loader from pxehook's TFTP server, which records
-    every file it sends on the host's timeline."""
-    pattern = rf"^boot\.kernel\|tftp\|.*{re.escape(loader)}"
+    every file it sends on the host's timeline (``boot.kernel`` via tftp; ``tftp.*`` kinds
+    accepted too)."""
+    pattern = rf"^(boot\.kernel\|tftp|tftp\.\w+\|[^|]*)\|.*{re.escape(loader)}"
     return Milestone("loader" + sfx, "events", pattern, after, f"loader fetched ({loader})")
 
 

@@ -155,7 +155,7 @@ class PxeSite:
         ]
         if self.mode == "full":
             site += ["dhcp-authoritative", "enable-ra", "dhcp-range=fd31::,ra-only,64,1h"]
-        dropin = without_tftp(self._dropin())
+        dropin = self._dropin()
         if self.dropin_filter is not None:
             dropin = self.dropin_filter(dropin)
         return "\n".join(site) + "\n" + dropin
@@ -246,17 +246,6 @@ class PxeSite:
             if text:
                 parts.append(f"----- {name} ({self.log_path(name)}) -----\n{text[-6000:]}")
         return "\n".join(parts)
-
-
-#: dnsmasq TFTP lines; dropped because pxehook's own TFTP server (``tftp_serve``) answers
-#: on :69 — loaders and per-MAC config names (GRUB, PXELINUX) from one server. dnsmasq
-#: still sends its own address as next-server without them.
-_DNSMASQ_TFTP = ("enable-tftp", "tftp-root=", "tftp-max=", "tftp-no-fail")
-
-
-def without_tftp(dropin: str) -> str:
-    lines = [line for line in dropin.splitlines() if not line.startswith(_DNSMASQ_TFTP)]
-    return "\n".join(lines) + "\n# (dnsmasq TFTP lines dropped: pxehook serves TFTP)\n"
 
 
 def pxehook_bin() -> str:
