@@ -153,29 +153,41 @@ def test_arm64_uefi_gets_grub_and_its_config(make_site, grub_arm64, record, tmp_
     assert any(c.get("loader") == "grub" and c.get("arch") == "efi-arm64" for c in configs), configs
 
 
-def test_broken_link_says_where_the_boot_stopped(make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
-    """A config that hands x64 UEFI the BIOS loader must fail, naming the stage it reached."""
+def test_broken_links_say_where_the_boot_stopped(make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
+    """Two links broken in the generated config, one VM each (in parallel): x64 UEFI is
+    handed the BIOS loader, and iPXE is pointed at a script URL that does not exist. Each
+    boot must fail naming the last stage it reached and the first one it never reached."""
     uefi_loader = archtable.lookup(7).loader("ipxe")
     bios_loader = archtable.lookup(0).loader("ipxe")
 
-    def hand_uefi_the_bios_loader(dropin: str) -> str:
+    def break_two_links(dropin: str) -> str:
         broken = dropin.replace(f",{uefi_loader}\n", f",{bios_loader}\n")
-        assert broken != dropin, "the generated drop-in has no x64 UEFI loader line"
+        broken = broken.replace("/boot.ipxe\n", "/no-such-script.ipxe\n")
+        assert broken.count("no-such-script") == 1, "no iPXE boot URL line in the drop-in"
+        assert f",{uefi_loader}\n" not in broken, "no x64 UEFI loader line in the drop-in"
         return broken
 
     uefi = VmSpec("uefibad", "uefi", "52:54:00:e2:0f:20", artifacts["disk"])
+    bios = VmSpec("biosbad", "bios", "52:54:00:e2:0f:10", artifacts["disk"])
     site = make_site(
         "full",
-        inventory([(uefi.mac, uefi.name, "local", "ready")]),
-        dropin_filter=hand_uefi_the_bios_loader,
+        inventory([(vm.mac, vm.name, "local", "ready") for vm in (uefi, bios)]),
+        dropin_filter=break_two_links,
     )
-    site.cli("host", "deploy", uefi.mac, "--profile", "e2e-installer")
-    result, _watch, vm = run_flow(
-        site, uefi, tmp_path / "vm", install_milestones(site, uefi), "localdisk", "broken", 90
-    )
-    record(result)
-    print(failure_report(site, vm, result))
-    assert not result.ok
-    assert "boot stopped after 'DHCP offer'" in result.stopped, result.stopped
-    assert f"never saw 'loader fetched ({uefi_loader})'" in result.stopped, result.stopped
-    assert site.host(uefi.mac)["state"] == "deploying"
+    for spec in (uefi, bios):
+        site.cli("host", "deploy", spec.mac, "--profile", "e2e-installer")
+
+    def one(spec):  # type: ignore[no-untyped-def]
+        milestones = install_milestones(site, spec)
+        return run_flow(site, spec, tmp_path / "vm", milestones, "localdisk", "broken", 90)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        (u_result, _, u_vm), (b_result, _, b_vm) = pool.map(one, [uefi, bios])
+    for result, vm in ((u_result, u_vm), (b_result, b_vm)):
+        record(result)
+        print(failure_report(site, vm, result))
+        assert not result.ok
+        assert "boot stopped after 'DHCP offer'" in result.stopped, result.stopped
+        assert site.host(vm.spec.mac)["state"] == "deploying"
+    assert f"never saw 'loader fetched ({uefi_loader})'" in u_result.stopped, u_result.stopped
+    assert "never saw 'config served'" in b_result.stopped, b_result.stopped
