@@ -56,6 +56,7 @@ if [ -z "$callback" ] || [ -z "$token" ]; then
   echo "PXEHOOK-INSTALLER-CALLBACK-FAILED no pxehook.callback/pxehook.token on the command line: $(cat /proc/cmdline)"
 else
   echo "PXEHOOK-INSTALLER-CALLBACK url=$callback"
+  # busybox's own `timeout`, not `wget -T`: Debian's busybox-static segfaults on -T here.
   if timeout 20 wget -q -O /tmp/callback.out \
       --header "Content-Type: application/json" \
       --post-data "{\"token\": \"$token\"}" "$callback" 2>/tmp/callback.err; then

@@ -124,6 +124,7 @@ class PxeSite:
         self._start_dnsmasq()
         self.lab.wait_udp("srv", 67 if self.mode == "full" else 4011, timeout=10)
         self._wait_http()
+        self.lab.wait_udp("srv", 69, timeout=10)  # pxehook's TFTP server (tftp_serve)
         return self
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
