@@ -39,6 +39,7 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
     (work / "files" / "debian" / "amd64").mkdir(parents=True)
     (work / "files" / "debian" / "amd64" / "linux").write_bytes(bytes(range(256)) * 4096)
     (work / "tftp" / "snponly.efi").write_bytes(b"MZ-efi-loader")
+    (work / "files" / "escape").symlink_to("/etc/passwd")  # a link out of the root
     srv.start()
     yield srv
     srv.stop()
@@ -191,6 +192,7 @@ def test_unknown_address_gets_the_grub_bootstrap(server) -> None:  # type: ignor
         "/files//etc/passwd",
         "/pxelinux.cfg/..%2f..%2fpxehook.db",
         "/uefi/../pxehook.db",
+        "/files/escape",
         "/grub/%2e%2e/grub.cfg",
     ],
 )
