@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from pxehook.mac import mac_pxelinux
 from pxehook.models import ArchSource, Observation, State
 from tests.boot_server import BootServer, curl, events_when
+from tests.conftest import require_tool
 
 pytestmark = pytest.mark.daemon
 REPO = Path(__file__).resolve().parent.parent
@@ -24,7 +24,7 @@ INSTALL_MARKERS = (b"kernel ", b"linux ", b"KERNEL ", b"initrd ")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):  # type: ignore[no-untyped-def]
-    shutil.which("curl") or pytest.fail("curl is not installed")
+    require_tool("curl")
     work = tmp_path_factory.mktemp("boot")
     srv = BootServer(work, INSTALLER, str(Path(sys.executable).parent / "pxehook"))
     store = srv.ctx.store()
