@@ -411,6 +411,22 @@ def lookup(code: int) -> Arch:
     )
 
 
+def code_of(value: object) -> int | None:
+    """A table code from an int, a decimal/hex string or a slug (``efi-x64``); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value in BY_CODE else None
+    text = str(value).strip()
+    if text in BY_SLUG:
+        return BY_SLUG[text].code
+    try:
+        code = int(text, 0)
+    except ValueError:
+        return None
+    return code if code in BY_CODE else None
+
+
 def from_tags(tags: str | list[str]) -> Arch | None:
     """Recover the architecture from dnsmasq's ``DNSMASQ_TAGS`` (our ``pxh-*`` arch tags)."""
     words = tags.split() if isinstance(tags, str) else tags

@@ -15,10 +15,12 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, yaml_error
 
 DEFAULT_CONFIG_FILE = "/etc/pxehook/pxehook.yaml"
 ENV_PREFIX = "PXEHOOK_"
+#: PXEHOOK_* variables that are not settings (the settings file; the test suite's strict flag).
+_NOT_SETTINGS = frozenset({ENV_PREFIX + "CONFIG", ENV_PREFIX + "REQUIRE_ALL"})
 
 
 def _str(value: Any) -> str:
@@ -43,8 +45,18 @@ def _positive_int(value: Any) -> int:
     return number
 
 
-def _port(value: Any) -> int:
+def _non_negative_int(value: Any) -> int:
     number = _int(value)
+    if number < 0:
+        raise ValueError("a whole number, 0 or more")
+    return number
+
+
+def _port(value: Any) -> int:
+    try:
+        number = _int(value)
+    except ValueError:
+        raise ValueError("a port number 1-65535") from None
     if not 0 < number < 65536:
         raise ValueError("a port number 1-65535")
     return number
@@ -91,6 +103,16 @@ def _list(value: Any) -> list[str]:
     raise ValueError("a list of strings (YAML list, or comma-separated in the environment)")
 
 
+def _cidr_list(value: Any) -> list[str]:
+    items = _list(value)
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"a list of CIDR subnets (bad: {item!r})") from None
+    return items
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting: its name, type check, default and the line the docs print."""
@@ -116,7 +138,8 @@ SETTINGS: tuple[Setting, ...] = (
         _str,
         "sqlite:////var/lib/pxehook/pxehook.db",
         "url",
-        "Store URL: sqlite:///ABSOLUTE/PATH (embedded default) or a bare file path.",
+        "Store URL: sqlite:///ABSOLUTE/PATH (embedded default), a bare file path, or "
+        "postgresql://USER@HOST/DB (needs the postgres extra).",
     ),
     _s(
         "db_busy_timeout_ms",
@@ -194,6 +217,37 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a host may stay 'deploying' before it is marked failed.",
     ),
     _s(
+        "boot_once_window",
+        _positive_int,
+        120,
+        "int",
+        "Seconds between install-kernel fetches that still count as one boot session "
+        "(one-shot profiles go local after the session).",
+    ),
+    _s(
+        "lifecycle_sweep_interval",
+        _positive_int,
+        10,
+        "int",
+        "Seconds between life-cycle sweeps (deploy time-outs, boot-once, auto-adopt).",
+    ),
+    _s(
+        "adopt_mac_prefixes",
+        _list,
+        [],
+        "list",
+        "Auto-adopt rule: new hosts whose MAC starts with one of these prefixes.",
+    ),
+    _s("adopt_arches", _list, [], "list", "Auto-adopt rule: new hosts of these arch slugs/codes."),
+    _s("adopt_subnets", _cidr_list, [], "list", "Auto-adopt rule: new hosts seen in these CIDRs."),
+    _s(
+        "adopt_state",
+        _choice("deployed", "ready"),
+        "deployed",
+        "choice",
+        "State an auto-adopted host moves to (deployed: it already runs a workload).",
+    ),
+    _s(
         "local_boot",
         _choice("auto", "exit", "sanboot", "grub-esp"),
         "auto",
@@ -220,6 +274,97 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "str",
         "Address range for full-DHCP mode: FIRST,LAST (inside a dhcp_subnets entry).",
+    ),
+    _s(
+        "dhcp_lease_time",
+        _positive_int,
+        3600,
+        "int",
+        "Lease time (seconds) in generated full-DHCP configs.",
+    ),
+    _s(
+        "dhcp_lease_max",
+        _positive_int,
+        1000,
+        "int",
+        "dnsmasq dhcp-lease-max in generated configs; lint warns when fleet_size exceeds it.",
+    ),
+    _s(
+        "tftp_max",
+        _positive_int,
+        1024,
+        "int",
+        "dnsmasq tftp-max (concurrent transfers), sized for a boot storm (dnsmasq default 50).",
+    ),
+    _s(
+        "fleet_size",
+        _non_negative_int,
+        0,
+        "int",
+        "Machines that may boot at once (0: unknown); lint compares it to the limits.",
+    ),
+    _s(
+        "boot_modes",
+        _list,
+        [],
+        "list",
+        "Per-arch boot mode overrides SLUG=MODE (e.g. bios=pxelinux); default: the arch table.",
+    ),
+    _s(
+        "http_boot_url",
+        _str,
+        "",
+        "url",
+        "URL prefix UEFI HTTP-boot clients fetch loaders from; default http://SERVER_IP.",
+    ),
+    _s(
+        "kea_hooks_dir",
+        _str,
+        "/usr/lib/x86_64-linux-gnu/kea/hooks",
+        "path",
+        "Directory holding Kea's hook libraries (libdhcp_run_script.so).",
+    ),
+    _s(
+        "kea_lease_file",
+        _str,
+        "/var/lib/kea/kea-leases4.csv",
+        "path",
+        "Kea memfile lease file in the generated config.",
+    ),
+    _s(
+        "kea_control_socket",
+        _str,
+        "/run/kea/kea4-ctrl-socket",
+        "path",
+        "Kea control socket in the generated config (gen kea --reload uses it).",
+    ),
+    _s(
+        "hook_path",
+        _str,
+        "/usr/local/libexec/pxehook/pxehook-hook",
+        "path",
+        "Where 'pxehook hook install' puts the DHCP hook the DHCP configs call.",
+    ),
+    _s(
+        "hook_fsync",
+        _choice("async", "sync", "off"),
+        "async",
+        "choice",
+        "How the hook makes a spool record durable: async (background fdatasync), sync, off.",
+    ),
+    _s(
+        "listen_interface",
+        _str,
+        "",
+        "str",
+        "Interface the passive DHCP listener watches in 'pxehook serve' (empty: off).",
+    ),
+    _s(
+        "lease_files",
+        _list,
+        [],
+        "list",
+        "Lease files 'pxehook serve' watches, as KIND:PATH (dnsmasq, isc, kea).",
     ),
     _s(
         "log_level",
@@ -294,10 +439,7 @@ def read_config_file(path: str) -> dict[str, Any]:
     except PermissionError:
         raise ConfigError(f"{path}: settings file is not readable by this user") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else path
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+        raise yaml_error(path, exc) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -331,7 +473,7 @@ def load_settings(
             origins[key] = path
 
     for key, raw in env.items():
-        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+        if not key.startswith(ENV_PREFIX) or key in _NOT_SETTINGS:
             continue
         name = key[len(ENV_PREFIX) :].lower()
         setting = BY_NAME.get(name)

@@ -102,3 +102,11 @@ class DaemonRejected(PxehookError):
     exit_code = ExitCode.DAEMON_REJECTED
     http_status = 500
     code = "daemon_rejected"
+
+
+def yaml_error(path: str, exc: Exception) -> ConfigError:
+    """A ConfigError naming ``path:line`` for a PyYAML error."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}" if mark else path
+    problem = getattr(exc, "problem", None) or str(exc)
+    return ConfigError(f"{where}: invalid YAML: {problem}")

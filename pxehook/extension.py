@@ -19,11 +19,24 @@ def boot_vars(ctx: Context, host: Host) -> dict[str, Any]:
     The life-cycle provides at least ``callback_url`` and ``deploy_token`` for hosts that
     are deploying (the installer calls back with them). Default: none.
     """
-    return {}
+    from .autostate import callback_vars
+
+    return callback_vars(ctx.settings, ctx.store(), host)
 
 
 def on_boot_event(ctx: Context, host: Host, kind: str, data: dict[str, Any]) -> Host:
     """Called after the resolver served something to ``host`` (``kind`` e.g. ``boot.config``,
     ``boot.kernel``, ``tftp.file``). The life-cycle uses it for boot-once; returns the
     (possibly updated) host. Default: no change."""
-    return host
+    from .autostate import on_boot_event as lifecycle_on_boot_event
+
+    return lifecycle_on_boot_event(ctx, host, kind, data)
+
+
+def before_decide(ctx: Context, host: Host) -> Host:
+    """Apply due automatic transitions (boot-once session over, deploy time-out) to
+    ``host`` right before the resolver decides what it boots, so the answer never lags
+    the background sweep. Returns the (possibly updated) host."""
+    from .autostate import apply_due
+
+    return apply_due(ctx.settings, ctx.store(), host)

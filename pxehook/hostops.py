@@ -31,19 +31,11 @@ def find_host(store: Store, mac: str) -> Host:
 
 def parse_arch(value: str | int) -> int:
     """An option-93 code from a number (decimal/hex) or a table slug such as ``efi-x64``."""
-    text = str(value).strip()
-    if text in archtable.BY_SLUG:
-        return archtable.BY_SLUG[text].code
-    try:
-        code = int(text, 0)
-    except ValueError:
+    code = archtable.code_of(value)
+    if code is None:
         raise InvalidInput(
-            f"unknown architecture {text!r}",
+            f"unknown architecture {str(value).strip()[:40]!r}",
             hint="use an option-93 code or a slug from 'pxehook arch list'",
-        ) from None
-    if code not in archtable.BY_CODE:
-        raise InvalidInput(
-            f"architecture code {code} is not in the table", hint="see 'pxehook arch list'"
         )
     return code
 

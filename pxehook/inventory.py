@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from . import arch as archtable
-from .errors import ConfigError, InvalidInput
+from .errors import ConfigError, InvalidInput, yaml_error
 from .mac import normalize_mac
 from .models import ArchSource, Host, Profile, State
 
@@ -51,7 +51,22 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Marked:
     return result
 
 
+def _construct_int_or_text(loader: _LineLoader, node: yaml.ScalarNode) -> int | str:
+    # YAML 1.1 reads 52:54:00:12:34:56 as a base-60 integer: keep such scalars as text.
+    if ":" in str(node.value):
+        return str(node.value)
+    return loader.construct_yaml_int(node)
+
+
+def _construct_float_or_text(loader: _LineLoader, node: yaml.ScalarNode) -> float | str:
+    if ":" in str(node.value):
+        return str(node.value)
+    return loader.construct_yaml_float(node)
+
+
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int_or_text)
+_LineLoader.add_constructor("tag:yaml.org,2002:float", _construct_float_or_text)
 
 
 @dataclass
@@ -103,10 +118,7 @@ def parse(text: str, path: str = "<inventory>") -> Inventory:
     try:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else path
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+        raise yaml_error(path, exc) from None
     if data is None:
         data = _Marked()
         data.line, data.lines = 1, {}
@@ -228,7 +240,7 @@ def _parse_hosts(
                 ) from None
         arch = None
         if "arch" in body:
-            arch = _parse_arch(body["arch"])
+            arch = archtable.code_of(body["arch"])
             if arch is None:
                 raise _fail(
                     path,
@@ -258,19 +270,6 @@ def _parse_hosts(
             )
         )
     return hosts
-
-
-def _parse_arch(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value if value in archtable.BY_CODE else None
-    text = str(value).strip()
-    if text in archtable.BY_SLUG:
-        return archtable.BY_SLUG[text].code
-    try:
-        code = int(text, 0)
-    except ValueError:
-        return None
-    return code if code in archtable.BY_CODE else None
 
 
 def sync(inv: Inventory, store: Any, *, source: str = "inventory") -> dict[str, int]:

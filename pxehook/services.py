@@ -47,8 +47,23 @@ def _inventory(ctx: Context) -> Service | None:
     return _InventoryService(ctx)
 
 
+def _lifecycle(ctx: Context) -> Service | None:
+    from .lifecycle_service import LifecycleSweeper
+
+    return LifecycleSweeper(ctx)
+
+
 #: Factories, started in order by ``pxehook serve``.
-FACTORIES: list[Callable[[Context], Service | None]] = [_inventory]
+FACTORIES: list[Callable[[Context], Service | None]] = [_inventory, _lifecycle]
+
+
+def _capture(ctx: Context) -> Service | None:
+    from .capture.service import factory
+
+    return factory(ctx)
+
+
+FACTORIES.append(_capture)
 
 
 def start_all(ctx: Context) -> list[Service]:

@@ -94,6 +94,34 @@ def pxehook_bin() -> str:
     return str(path)
 
 
+@pytest.fixture(scope="session")
+def pg_server():  # type: ignore[no-untyped-def]
+    """A real PostgreSQL server (Unix socket only) for the whole session."""
+    from tests.harness.pgserver import PgServer, pg_bindir
+
+    if pg_bindir() is None or os.geteuid() != 0:
+        message = "PostgreSQL tests need the postgresql package and root (runuser)"
+        if STRICT:
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PgServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_store(request, tmp_path):  # type: ignore[no-untyped-def]
+    """The same contract tests against every back end."""
+    from pxehook.store import open_store
+
+    if request.param == "sqlite":
+        store = open_store(f"sqlite:///{tmp_path}/contract.db")
+    else:
+        store = open_store(request.getfixturevalue("pg_server").new_database())
+    yield store
+    store.close()
+
+
 _lab_counter = itertools.count(1)
 
 

@@ -20,9 +20,13 @@ def arch() -> None:
 @arch.command("list")
 @json_option
 @click.option("--supported", is_flag=True, help="Only architectures with a default loader.")
-def arch_list(as_json: bool, supported: bool) -> None:
+@click.option("--markdown", is_flag=True, help="Print the Markdown table used in the docs.")
+def arch_list(as_json: bool, supported: bool, markdown: bool) -> None:
     """Print every option-93 code with firmware, CPU and default loaders."""
     rows = archtable.supported() if supported else list(archtable.TABLE)
+    if markdown:
+        click.echo(markdown_table(rows), nl=False)
+        return
     if as_json:
         print_json([a.as_dict() for a in rows])
         return
@@ -60,3 +64,18 @@ def arch_show(code: str, as_json: bool) -> None:
         return
     for key, value in row.as_dict().items():
         click.echo(f"{key:15} {value}")
+
+
+def markdown_table(rows: list[archtable.Arch]) -> str:
+    """The architecture table as Markdown (docs/architectures.md embeds it verbatim)."""
+    lines = [
+        "| code | hex | slug | name | firmware | cpu | default mode | loaders | dnsmasq tag |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for a in rows:
+        loaders = "<br>".join(f"{m}: `{f}`" for m, f in a.loaders.items()) or "—"
+        lines.append(
+            f"| {a.code} | {a.hex} | `{a.slug}` | {a.name} | {a.firmware} | {a.cpu} | "
+            f"{a.default_mode or '—'} | {loaders} | `{a.dnsmasq_tag}` |"
+        )
+    return "\n".join(lines) + "\n"

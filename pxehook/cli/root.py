@@ -11,7 +11,18 @@ from ..config import load_settings
 from ..context import Context
 
 #: Modules under pxehook.cli that each expose ``register(group)``.
-COMMAND_MODULES = ("arch_cmd", "config_cmd", "db_cmd", "host_cmd", "profile_cmd", "serve_cmd")
+COMMAND_MODULES = (
+    "arch_cmd",
+    "config_cmd",
+    "db_cmd",
+    "capture_cmd",
+    "gen_cmd",
+    "host_cmd",
+    "lifecycle_cmd",
+    "profile_cmd",
+    "serve_cmd",
+    "token_cmd",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -23,12 +23,16 @@ def sqlite_path(url: str) -> str | None:
 def open_store(
     url: str, *, busy_timeout_ms: int = 5000, create: bool = True, migrate: bool = True
 ) -> Store:
-    """Open the store named by ``url`` (``sqlite:///path`` or a path)."""
+    """Open the store named by ``url`` (``sqlite:///path``, a path, or ``postgresql://…``)."""
     path = sqlite_path(url)
     if path is not None:
         return SQLiteStore(path, busy_timeout_ms=busy_timeout_ms, create=create, migrate=migrate)
     scheme = url.split("://", 1)[0]
+    if scheme in ("postgresql", "postgres"):
+        from .postgres import PostgresStore
+
+        return PostgresStore(url, busy_timeout_ms=busy_timeout_ms, migrate=migrate)
     raise ConfigError(
         f"database: unsupported scheme {scheme!r} in {url!r}",
-        hint="use sqlite:///path/to/pxehook.db",
+        hint="use sqlite:///path/to/pxehook.db or postgresql://user@host/db",
     )

@@ -97,6 +97,9 @@ class Store(Protocol):
 
     def meta_set(self, key: str, value: str) -> None: ...
 
+    def meta_setdefault(self, key: str, value: str) -> str:
+        """Store ``value`` under ``key`` unless a value exists; return the value in force."""
+
     def generation(self) -> int:
         """A number that grows whenever anything that changes a boot answer changes."""
 

@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from ..errors import Conflict, NotFound, StoreError
-from ..models import ARCH_SOURCE_RANK, ArchSource, Event, Host, Observation, Profile, State, now
+from ..models import Event, Host, Observation, Profile, State, now
 from . import migrations
+from .merge import merged, observation_changes
 
 T = TypeVar("T")
 
@@ -361,29 +362,9 @@ class SQLiteStore:
                     None,
                     at,
                 )
-            changes: dict[str, Any] = {}
-            if obs.ip:
-                changes["ip"] = obs.ip
-            if obs.hostname and not host.name:
-                changes["name"] = obs.hostname
-            if obs.uuid and not host.uuid:
-                changes["uuid"] = obs.uuid.lower()
-            if obs.vendor_class:
-                changes["vendor_class"] = obs.vendor_class
-            if obs.user_class:
-                changes["user_class"] = obs.user_class
-            stronger = host.arch is None or ARCH_SOURCE_RANK.get(
-                ArchSource(obs.arch_source), 0
-            ) >= ARCH_SOURCE_RANK.get(ArchSource(host.arch_source or ""), 0)
-            if obs.arch is not None and stronger:  # noqa: SIM102 - two separate rules
-                if host.arch != obs.arch:
-                    changes["arch"] = obs.arch
-                    changes["arch_source"] = obs.arch_source
-                    self._bump(conn)
-            if host.last_seen is None or at > host.last_seen:
-                changes["last_seen"] = at
-            if host.first_seen is None or at < host.first_seen:
-                changes["first_seen"] = at
+            changes = observation_changes(host, obs, at)
+            if "arch" in changes:
+                self._bump(conn)
             if changes:
                 sets = ", ".join(f"{k}=?" for k in changes)
                 # column names come from this function, values are bound
@@ -413,16 +394,11 @@ class SQLiteStore:
                 raise NotFound(f"host {host_id} does not exist")
             if expected is not None and host.state != expected:
                 raise Conflict(f"host {host.mac} is {host.state}, not {expected}")
-            merged = dict(host.meta)
-            for key, value in (meta or {}).items():
-                if value is None:
-                    merged.pop(key, None)
-                else:
-                    merged[key] = value
+            new_meta = merged(host.meta, meta or {})
             at = now()
             conn.execute(
                 "UPDATE hosts SET state=?, state_changed=?, meta=? WHERE id=?",
-                (str(state), at, json.dumps(merged, sort_keys=True), host_id),
+                (str(state), at, json.dumps(new_meta, sort_keys=True), host_id),
             )
             self._event(
                 conn,
@@ -445,14 +421,9 @@ class SQLiteStore:
             host = self._host_where(conn, "id=?", (host_id,))
             if host is None:
                 raise NotFound(f"host {host_id} does not exist")
-            merged = dict(host.meta)
-            for key, value in changes.items():
-                if value is None:
-                    merged.pop(key, None)
-                else:
-                    merged[key] = value
             conn.execute(
-                "UPDATE hosts SET meta=? WHERE id=?", (json.dumps(merged, sort_keys=True), host_id)
+                "UPDATE hosts SET meta=? WHERE id=?",
+                (json.dumps(merged(host.meta, changes), sort_keys=True), host_id),
             )
             self._bump(conn)
             result = self._host_where(conn, "id=?", (host_id,))
@@ -571,6 +542,13 @@ class SQLiteStore:
             ),
             write=True,
         )
+
+    def meta_setdefault(self, key: str, value: str) -> str:
+        def setdefault(conn: sqlite3.Connection) -> str:
+            conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?,?)", (key, value))
+            return str(conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()[0])
+
+        return self._retry(setdefault, write=True)
 
     def generation(self) -> int:
         return int(self.meta_get("generation", "0") or 0)

@@ -1,0 +1,5 @@
+"""``python -m pxehook`` runs the CLI."""
+
+from pxehook.cli import main
+
+main()

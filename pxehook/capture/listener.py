@@ -1,0 +1,198 @@
+"""Passive DHCP listener: records who boots on a network whose DHCP is someone else's.
+
+A raw ``AF_PACKET`` socket bound to one interface with a classic BPF filter (``ip and udp
+dst port 67``: client → server traffic, fragments dropped in the kernel) sees every
+DHCPDISCOVER/REQUEST/INFORM broadcast without taking port 67 from a DHCP server on the
+same host. Chosen over a UDP socket sharing port 67 because it needs no SO_REUSEPORT
+cooperation from the DHCP server and sees relayed and unicast requests alike. It never
+sends: the socket is only read.
+
+One thread reads and decodes (one bad packet is logged and skipped), another writes to
+the store, so a locked store never stalls the socket. Identical sightings of a MAC within
+``refresh`` seconds are not written again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import queue
+import socket
+import struct
+import threading
+import time
+from collections import Counter
+from dataclasses import replace
+
+from .. import arch as archtable
+from .. import dhcp_packet as dp
+from ..errors import PxehookError, StoreError
+from ..store import Store
+from .apply import apply_event
+from .events import LEASE, SEEN, DhcpEvent, text
+
+log = logging.getLogger("pxehook.capture.listener")
+
+ETH_P_IP = 0x0800
+SO_ATTACH_FILTER = 26
+# tcpdump -dd 'ip and udp dst port 67' (Ethernet); jset 0x1fff drops IP fragments.
+BPF_UDP_DST_67 = (
+    (0x28, 0, 0, 0x0000000C),  # ldh [12]          ethertype
+    (0x15, 0, 8, 0x00000800),  # jeq #0x800        IPv4
+    (0x30, 0, 0, 0x00000017),  # ldb [23]          protocol
+    (0x15, 0, 6, 0x00000011),  # jeq #17           UDP
+    (0x28, 0, 0, 0x00000014),  # ldh [20]          flags/fragment offset
+    (0x45, 4, 0, 0x00001FFF),  # jset #0x1fff      fragment -> drop
+    (0xB1, 0, 0, 0x0000000E),  # ldxb 4*([14]&0xf) IP header length
+    (0x48, 0, 0, 0x00000010),  # ldh [x + 16]      UDP destination port
+    (0x15, 0, 1, 0x00000043),  # jeq #67
+    (0x06, 0, 0, 0x00040000),  # ret #262144       accept
+    (0x06, 0, 0, 0x00000000),  # ret #0            drop
+)
+CLIENT_TYPES = {dp.DISCOVER: "discover", dp.REQUEST: "request", dp.INFORM: "inform"}
+
+
+def open_socket(interface: str) -> socket.socket:
+    """A raw socket on ``interface`` that only ever receives client DHCP packets."""
+    try:
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)  # no traffic until bind
+    except PermissionError:
+        raise PxehookError("the listener needs root or CAP_NET_RAW") from None
+    prog = b"".join(struct.pack("HBBI", *ins) for ins in BPF_UDP_DST_67)
+    buf = ctypes.create_string_buffer(prog)
+    fprog = struct.pack("HL", len(BPF_UDP_DST_67), ctypes.addressof(buf))
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)  # the kernel copies it
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    try:
+        sock.bind((interface, ETH_P_IP))  # Python applies htons() to the tuple's protocol
+    except OSError as exc:
+        sock.close()
+        raise PxehookError(f"cannot listen on interface {interface!r}: {exc.strerror}") from None
+    return sock
+
+
+def decode_frame(frame: bytes) -> dp.DhcpPacket:
+    """Ethernet + IPv4 + UDP + DHCP -> packet. Raises ValueError when malformed."""
+    if len(frame) < 14 + 20 + 8:
+        raise ValueError(f"frame too short ({len(frame)} bytes)")
+    ihl = (frame[14] & 0x0F) * 4
+    if ihl < 20:
+        raise ValueError("bad IP header length")
+    return dp.decode(frame[14 + ihl + 8 :])
+
+
+def event_from(pkt: dp.DhcpPacket, at: float) -> DhcpEvent | None:
+    """The facts a client request carries; None for replies and non-Ethernet clients."""
+    mtype = pkt.message_type
+    if pkt.op != 1 or pkt.htype != 1 or pkt.hlen != 6 or mtype not in CLIENT_TYPES:
+        return None
+    arch = None
+    raw93 = pkt.options.get(dp.OPT_CLIENT_ARCH)
+    if raw93:
+        with contextlib.suppress(ValueError):
+            arch = archtable.parse_option93(raw93)[0]
+    users = archtable.parse_user_class(pkt.options.get(dp.OPT_USER_CLASS))
+    vendor = text(pkt.options.get(dp.OPT_VENDOR_CLASS, b""))
+    if arch is None and vendor:
+        parsed = archtable.parse_vendor_class(vendor)
+        arch = parsed.arch_code if parsed else None
+    return DhcpEvent(
+        "listener",
+        CLIENT_TYPES[mtype],
+        LEASE,
+        at,
+        f"{at:.6f}-{pkt.xid:08x}",
+        mac=pkt.mac,
+        hostname=text(pkt.options.get(dp.OPT_HOSTNAME, b"")),
+        arch=arch,
+        vendor_class=vendor,
+        user_class=",".join(text(u) for u in users),
+        uuid=pkt.uuid,
+        data={"xid": f"{pkt.xid:08x}"},
+    )
+
+
+class Listener:
+    """Reader + writer threads around one raw socket."""
+
+    name = "dhcp-listener"
+
+    def __init__(self, store: Store, interface: str, *, refresh: float = 30.0) -> None:
+        self.store, self.interface, self.refresh = store, interface, refresh
+        self.stats: Counter[str] = Counter()
+        self._queue: queue.Queue[DhcpEvent | None] = queue.Queue(maxsize=10000)
+        self._stop = threading.Event()
+        self._seen: dict[str, tuple[tuple[object, ...], float]] = {}
+        self._threads: list[threading.Thread] = []
+        self.sock: socket.socket | None = None
+
+    def start(self) -> None:
+        self.sock = open_socket(self.interface)
+        self.sock.settimeout(0.2)
+        for target in (self._read, self._write):
+            thread = threading.Thread(target=target, name=f"{self.name}-{target.__name__}")
+            thread.daemon = True
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        if self.sock is not None:
+            self.sock.close()
+
+    def _read(self) -> None:
+        assert self.sock is not None
+        while not self._stop.is_set():
+            try:
+                frame = self.sock.recv(65535)
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                log.error("listener socket: %s", exc)
+                return
+            self.stats["packets"] += 1
+            try:
+                ev = event_from(decode_frame(frame), time.time())
+            except ValueError as exc:
+                self.stats["bad"] += 1
+                log.warning("bad DHCP packet skipped: %s", exc)
+                continue
+            if ev is None:
+                self.stats["ignored"] += 1
+                continue
+            try:
+                self._queue.put_nowait(ev)
+            except queue.Full:
+                self.stats["dropped"] += 1
+
+    def _write(self) -> None:
+        while not (self._stop.is_set() and self._queue.empty()):
+            try:
+                ev = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if ev is not None:
+                self._record(ev)
+
+    def _record(self, ev: DhcpEvent) -> None:
+        facts = (ev.hostname, ev.arch, ev.vendor_class, ev.user_class, ev.uuid)
+        previous = self._seen.get(ev.mac)
+        if previous and previous[0] == facts and ev.at - previous[1] < self.refresh:
+            self.stats["repeats"] += 1
+            return
+        changed = previous is None or previous[0] != facts
+        for attempt in range(50):
+            try:
+                apply_event(self.store, ev if changed else replace(ev, kind=SEEN))
+                break
+            except StoreError as exc:
+                if attempt == 49 or self._stop.is_set():
+                    self.stats["lost"] += 1
+                    log.error("store unavailable, sighting of %s lost: %s", ev.mac, exc)
+                    return
+                time.sleep(0.2)
+        self._seen[ev.mac] = (facts, ev.at)
+        self.stats["recorded"] += 1

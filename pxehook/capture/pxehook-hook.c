@@ -1,0 +1,1 @@
+../../hooks/pxehook-hook.c

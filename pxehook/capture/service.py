@@ -1,0 +1,45 @@
+"""The capture services ``pxehook serve`` runs: spool ingester, lease watcher, listener."""
+
+from __future__ import annotations
+
+import logging
+
+from ..context import Context
+from .ingest import IngestService
+from .leases import LeaseWatchService, parse_spec
+from .listener import Listener
+
+log = logging.getLogger("pxehook.capture.service")
+
+
+class CaptureServices:
+    """Starts and stops the configured capture parts together."""
+
+    name = "capture"
+
+    def __init__(self, ctx: Context) -> None:
+        settings, store = ctx.settings, ctx.store()
+        self.parts: list = [IngestService(store, settings.spool_dir)]
+        if settings.lease_files:
+            specs = [parse_spec(spec) for spec in settings.lease_files]
+            self.parts.append(LeaseWatchService(store, specs))
+        if settings.listen_interface:
+            self.parts.append(Listener(store, settings.listen_interface))
+
+    def start(self) -> None:
+        for part in self.parts:
+            part.start()
+            log.info("started %s", part.name)
+
+    def stop(self) -> None:
+        for part in reversed(self.parts):
+            part.stop()
+
+
+def factory(ctx: Context) -> CaptureServices | None:
+    """The capture services, or None (logged) when the spool directory is unusable."""
+    try:
+        return CaptureServices(ctx)
+    except OSError as exc:
+        log.error("capture disabled: spool directory %s: %s", ctx.settings.spool_dir, exc)
+        return None

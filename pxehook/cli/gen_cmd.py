@@ -1,0 +1,105 @@
+"""``pxehook gen`` and ``pxehook lint``: DHCP config snippets from the arch table."""
+
+from __future__ import annotations
+
+import click
+
+from ..gen import DAEMONS, generator, lint
+from ..gen.plan import build_plan
+from ..gen.writer import Drift, diff, write_checked
+from .root import pass_lazy
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(gen)
+    cli.add_command(lint_cmd)
+
+
+_daemon = click.argument("daemon", type=click.Choice(DAEMONS))
+_mode = click.option(
+    "--mode",
+    type=click.Choice(("full", "proxy", "tftp")),
+    default="full",
+    show_default=True,
+    help="dnsmasq: full DHCP, ProxyDHCP beside another server, or TFTP only (isc/kea: full).",
+)
+
+
+def _render(lazy, daemon: str, mode: str) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
+    settings = lazy.get().settings
+    plan = build_plan(settings)
+    text = generator(daemon).render(plan, mode, site_dir=settings.site_templates)
+    warnings = lint.plan_warnings(plan, daemon=daemon, mode=mode)
+    if daemon == "dnsmasq":
+        warnings += lint.dnsmasq_text_warnings(text)
+    return text, warnings
+
+
+def _warn(warnings: list[str]) -> None:
+    for line in warnings:
+        click.echo(f"pxehook: warning: {line}", err=True)
+
+
+@click.command()
+@_daemon
+@_mode
+@click.option("--out", "out", metavar="PATH", help="Write here (atomically); default: stdout.")
+@click.option("--check", is_flag=True, help="Compare with --out: print a diff, exit 9 on drift.")
+@click.option("--reload", "do_reload", is_flag=True, help="Restart/reload the daemon if written.")
+@pass_lazy
+def gen(lazy, daemon: str, mode: str, out: str | None, check: bool, do_reload: bool) -> None:  # type: ignore[no-untyped-def]
+    """Generate the boot part of a DHCP daemon's config (dnsmasq drop-in, ISC include, Kea).
+
+    Settings used: server_ip, http_base_url, http_boot_url, tftp_root, dhcp_interface,
+    dhcp_subnets, dhcp_range, boot_modes, the limits and the hook paths. With --out the file
+    is validated by the daemon itself (when installed) before it replaces the live one.
+    """
+    if (check or do_reload) and not out:
+        raise click.UsageError("--check and --reload need --out PATH (the live file)")
+    text, warnings = _render(lazy, daemon, mode)
+    _warn(warnings)
+    if check:
+        changes = diff(out, text)
+        if changes:
+            click.echo(changes, nl=False)
+            raise Drift(f"{out} differs from the generated {daemon} config")
+        click.echo(f"{out}: up to date")
+        return
+    if not out:
+        click.echo(text, nl=False)
+        return
+    gen_ = generator(daemon)
+    result = write_checked(out, text, gen_.check)
+    if not result.changed:
+        click.echo(f"{out}: unchanged")
+        return
+    if result.checked_by is None:
+        click.echo(f"{out}: written (not checked: {gen_.binary} is not installed)")
+    else:
+        click.echo(f"{out}: written (checked by {gen_.binary})")
+    if do_reload:
+        click.echo(f"reloaded: {gen_.reload(build_plan(lazy.get().settings), out)}")
+
+
+@click.command("lint")
+@_daemon
+@_mode
+@click.option(
+    "--file", "files", multiple=True, metavar="PATH", help="Also lint this dnsmasq config file."
+)
+@pass_lazy
+def lint_cmd(lazy, daemon: str, mode: str, files: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Warn about known traps; exit 9 when there is any warning.
+
+    Checks the settings (fleet_size vs dhcp_lease_max/tftp_max, loader files missing from
+    tftp_root, UEFI loaders without extension) and dnsmasq text (more than one pxe-service
+    per UEFI arch, UEFI basenames without extension).
+    """
+    _text, warnings = _render(lazy, daemon, mode)
+    for path in files:
+        with open(path, encoding="utf-8") as fh:
+            warnings += [f"{path}: {w}" for w in lint.dnsmasq_text_warnings(fh.read())]
+    if warnings:
+        _warn(warnings)
+        raise Drift(f"{len(warnings)} warning(s)")
+    click.echo("no warnings")

@@ -1,0 +1,85 @@
+"""The shape every daemon generator has, and the helpers they share."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import DaemonRejected, PxehookError
+from ..render import render
+from .plan import Plan
+
+#: Where the daemons live on Debian even when /usr/sbin is not on PATH.
+_SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
+
+
+def find_binary(name: str) -> str | None:
+    """Absolute path of a daemon binary, or None when it is not installed."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for folder in _SBIN:
+        path = shutil.which(name, path=folder)
+        if path:
+            return path
+    return None
+
+
+@dataclass(frozen=True)
+class Generator:
+    """One DHCP daemon: its modes, template names, syntax check and reload."""
+
+    name: str
+    binary: str
+    modes: tuple[str, ...]
+    suffix: str
+    check_args: Callable[[str, str], list[str]]  # (binary, file) -> argv of the syntax check
+    reload: Callable[[Plan, str], str]  # (plan, written file) -> what was done
+    postprocess: Callable[[str], str] = lambda text: text
+
+    def render(self, plan: Plan, mode: str, *, site_dir: str = "") -> str:
+        if mode not in self.modes:
+            raise PxehookError(
+                f"{self.name} has no mode {mode!r}; choose one of {', '.join(self.modes)}"
+            )
+        text = render(f"{self.name}/{mode}.{self.suffix}.j2", {"plan": plan}, site_dir=site_dir)
+        return self.postprocess(text)
+
+    def check(self, path: str, *, timeout: float = 30) -> str | None:
+        """Run the daemon's own syntax check on ``path``; None when it is not installed.
+
+        Raises DaemonRejected with the daemon's complaint when it refuses the file.
+        """
+        binary = find_binary(self.binary)
+        if binary is None:
+            return None
+        argv = self.check_args(binary, path)
+        try:
+            result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise DaemonRejected(f"{' '.join(argv)} did not finish in {timeout:.0f}s") from None
+        output = (result.stdout + result.stderr).strip()
+        if result.returncode != 0:
+            lines = [line.strip() for line in output.splitlines() if line.strip()]
+            errors = [line for line in lines if "ERROR" in line] or lines
+            raise DaemonRejected(
+                f"{self.binary} rejected the generated file (exit {result.returncode}): "
+                + " | ".join(errors)[-2000:]
+            )
+        return output
+
+
+def run_reload(argv: list[str], *, timeout: float = 60) -> str:
+    """Run a reload/restart command; a failure is a PxehookError with its output."""
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise PxehookError(f"{' '.join(argv)} failed: {exc}") from None
+    if result.returncode != 0:
+        raise PxehookError(
+            f"{' '.join(argv)} failed (exit {result.returncode}): "
+            f"{(result.stderr or result.stdout).strip()}"
+        )
+    return " ".join(argv)

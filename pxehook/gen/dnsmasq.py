@@ -1,0 +1,28 @@
+"""dnsmasq drop-ins (/etc/dnsmasq.d/): full DHCP, ProxyDHCP, or TFTP only."""
+
+from __future__ import annotations
+
+from .base import Generator, run_reload
+from .plan import Plan
+
+#: systemd unit restarted by --reload: dnsmasq re-reads its config files only at start.
+UNIT = "dnsmasq.service"
+DEFAULT_OUT = "/etc/dnsmasq.d/pxehook.conf"
+
+
+def _check_args(binary: str, path: str) -> list[str]:
+    return [binary, "--test", f"--conf-file={path}"]
+
+
+def _reload(plan: Plan, path: str) -> str:
+    return run_reload(["systemctl", "restart", UNIT])
+
+
+GENERATOR = Generator(
+    name="dnsmasq",
+    binary="dnsmasq",
+    modes=("full", "proxy", "tftp"),
+    suffix="conf",
+    check_args=_check_args,
+    reload=_reload,
+)

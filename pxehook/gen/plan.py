@@ -1,0 +1,216 @@
+"""What the generators write, as data: settings + the arch table → a validated boot plan.
+
+Pure: no Jinja, no files. Every check that can fail on bad settings runs here, so a bad
+setting is a clear ``ConfigError`` before anything is rendered or written.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .. import arch as archtable
+from ..errors import ConfigError
+
+#: Characters that would break a dnsmasq/ISC/Kea value or smuggle in a second statement.
+_UNSAFE = re.compile(r"[\s,\"'\\;{}#<>`$]|[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one option-93 code gets from a firmware (non-iPXE) client."""
+
+    arch: archtable.Arch
+    mode: str | None
+    loader: str | None  # file name under the TFTP root (or URL path for HTTP codes)
+    url: str | None  # full HTTP URL of the loader (HTTP codes and HTTPClient clients)
+
+    @property
+    def tag(self) -> str:
+        return self.arch.dnsmasq_tag
+
+    @property
+    def boot_file(self) -> str | None:
+        """Boot file for a plain PXE client of this arch: a URL for HTTP codes."""
+        if self.loader is None:
+            return None
+        return self.url if self.arch.is_http else self.loader
+
+    @property
+    def httpclient_url(self) -> str | None:
+        """URL for a client with vendor class HTTPClient: UEFI and HTTP codes only."""
+        if self.loader is None or not (self.arch.is_efi or self.arch.is_http):
+            return None
+        return self.url
+
+    @property
+    def csa(self) -> str:
+        """dnsmasq client-system-architecture name (or the bare code, which dnsmasq accepts)."""
+        return self.arch.dnsmasq_csa or str(self.arch.code)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a template needs; built and checked by ``build_plan``."""
+
+    server_ip: str
+    base_url: str
+    ipxe_url: str
+    http_boot_url: str
+    tftp_root: str
+    interface: str
+    subnets: tuple[ipaddress.IPv4Network, ...]
+    range_first: str | None
+    range_last: str | None
+    range_subnet: ipaddress.IPv4Network | None
+    lease_time: int
+    lease_max: int
+    tftp_max: int
+    fleet_size: int
+    hook: str
+    kea_hooks_dir: str
+    kea_lease_file: str
+    kea_control_socket: str
+    rules: tuple[Rule, ...]
+    ipxe_tag: str = archtable.IPXE_TAG
+    httpclient_tag: str = archtable.HTTPCLIENT_TAG
+
+    @property
+    def bootable(self) -> tuple[Rule, ...]:
+        """Rules with a loader: the codes pxehook answers with a boot file."""
+        return tuple(r for r in self.rules if r.loader)
+
+    @property
+    def tftp_rules(self) -> tuple[Rule, ...]:
+        """Bootable rules served over TFTP (a file name, not a URL)."""
+        return tuple(r for r in self.bootable if not r.arch.is_http)
+
+    @property
+    def proxy_rules(self) -> tuple[Rule, ...]:
+        """TFTP rules for PXE firmware (BIOS, UEFI): one pxe-service each in proxy mode."""
+        return tuple(
+            r for r in self.tftp_rules if r.arch.is_efi or r.arch.firmware == archtable.BIOS
+        )
+
+    def answer(self, code: int, *, ipxe: bool, httpclient: bool) -> tuple[str | None, bool]:
+        """(boot file, echo option 60 HTTPClient) for a client; the generators encode this."""
+        if ipxe:
+            return self.ipxe_url, False
+        rule = next((r for r in self.rules if r.arch.code == code), None)
+        if httpclient:
+            return (rule.httpclient_url if rule else None), True
+        return (rule.boot_file if rule else None), False
+
+
+def _safe(value: str, what: str) -> str:
+    if not value or _UNSAFE.search(value):
+        raise ConfigError(
+            f"{what} {value!r} is empty or contains a character a DHCP config cannot carry",
+            hint="use a plain path or URL without spaces, commas, quotes or ;{}#",
+        )
+    return value
+
+
+def _modes(entries: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for entry in entries:
+        slug, sep, mode = entry.partition("=")
+        slug, mode = slug.strip(), mode.strip()
+        if not sep or slug not in archtable.BY_SLUG or mode not in archtable.BOOT_MODES:
+            raise ConfigError(
+                f"setting 'boot_modes': {entry!r} is not SLUG=MODE",
+                hint="slugs from 'pxehook arch list', modes: " + ", ".join(archtable.BOOT_MODES),
+            )
+        out[slug] = mode
+    return out
+
+
+def _rules(overrides: dict[str, str], http_boot_url: str) -> tuple[Rule, ...]:
+    rules = []
+    for a in archtable.TABLE:
+        mode = overrides.get(a.slug, a.default_mode)
+        loader = a.loader(mode) if mode else None
+        if a.slug in overrides and loader is None:
+            raise ConfigError(
+                f"setting 'boot_modes': arch {a.slug} ({a.hex}) has no {mode} loader",
+                hint="its loaders: " + (", ".join(a.loaders) or "none"),
+            )
+        url = f"{http_boot_url}/{loader}" if loader else None
+        if loader:
+            _safe(loader, f"loader for {a.slug}")
+        rules.append(Rule(arch=a, mode=mode if loader else None, loader=loader, url=url))
+    return tuple(rules)
+
+
+def _subnets(raw: list[str]) -> tuple[ipaddress.IPv4Network, ...]:
+    nets = []
+    for text in raw:
+        try:
+            nets.append(ipaddress.IPv4Network(text.strip(), strict=True))
+        except ValueError as exc:
+            raise ConfigError(f"setting 'dhcp_subnets': {text!r} is not a subnet: {exc}") from None
+    for i, a in enumerate(nets):
+        for b in nets[i + 1 :]:
+            if a.overlaps(b):
+                raise ConfigError(f"setting 'dhcp_subnets': {a} overlaps {b}")
+    return tuple(nets)
+
+
+def _range(
+    raw: str, subnets: tuple[ipaddress.IPv4Network, ...]
+) -> tuple[str, str, ipaddress.IPv4Network] | None:
+    if not raw.strip():
+        return None
+    parts = [p.strip() for p in raw.replace("-", ",").split(",")]
+    try:
+        first, last = (ipaddress.IPv4Address(p) for p in parts)
+    except ValueError:
+        raise ConfigError(
+            f"setting 'dhcp_range': {raw!r} is not FIRST,LAST (two IPv4 addresses)"
+        ) from None
+    if first > last:
+        raise ConfigError(f"setting 'dhcp_range': {first} comes after {last}")
+    net = next((n for n in subnets if first in n and last in n), None)
+    if net is None:
+        raise ConfigError(f"setting 'dhcp_range': {raw!r} is not inside any of dhcp_subnets")
+    return str(first), str(last), net
+
+
+def build_plan(settings: Any) -> Plan:
+    """Validate the settings the generators use and derive the plan."""
+    if not settings.server_ip:
+        raise ConfigError("setting 'server_ip' is not set", hint="the address clients reach")
+    server_ip = str(ipaddress.IPv4Address(settings.server_ip))
+    base_url = _safe(settings.base_url, "http_base_url")
+    http_boot = (settings.http_boot_url or f"http://{server_ip}").rstrip("/")
+    if not http_boot.startswith("http://"):
+        raise ConfigError(f"setting 'http_boot_url': {http_boot!r} must start with http://")
+    _safe(http_boot, "http_boot_url")
+    subnets = _subnets(settings.dhcp_subnets)
+    rng = _range(settings.dhcp_range, subnets)
+    iface = settings.dhcp_interface.strip()
+    if iface:
+        _safe(iface, "dhcp_interface")
+    return Plan(
+        server_ip=server_ip,
+        base_url=base_url,
+        ipxe_url=f"{base_url}/boot.ipxe",
+        http_boot_url=http_boot,
+        tftp_root=_safe(settings.tftp_root, "tftp_root"),
+        interface=iface,
+        subnets=subnets,
+        range_first=rng[0] if rng else None,
+        range_last=rng[1] if rng else None,
+        range_subnet=rng[2] if rng else None,
+        lease_time=settings.dhcp_lease_time,
+        lease_max=settings.dhcp_lease_max,
+        tftp_max=settings.tftp_max,
+        fleet_size=settings.fleet_size,
+        hook=_safe(settings.hook_path, "hook_path"),
+        kea_hooks_dir=_safe(settings.kea_hooks_dir, "kea_hooks_dir"),
+        kea_lease_file=_safe(settings.kea_lease_file, "kea_lease_file"),
+        kea_control_socket=_safe(settings.kea_control_socket, "kea_control_socket"),
+        rules=_rules(_modes(settings.boot_modes), http_boot),
+    )

@@ -1,0 +1,279 @@
+"""The REST API under ``/api/v1``: hosts, state transitions, events, profiles, clone, tokens.
+
+GET needs a token of scope ``read`` (or ``admin``); anything that changes state needs
+``admin``. The one exception is the installer's callback (``POST /hosts/<mac>/deployed``),
+which carries its own per-deployment token. Errors use the shape of ``web/errors.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from flask import Blueprint, current_app, jsonify, request
+
+from .. import autostate, lifecycle, tokens
+from ..clone import PARTS, clone
+from ..errors import Conflict, InvalidInput, NotFound
+from ..hostops import HostChanges, apply_changes, delete_host, find_host, parse_arch
+from ..mac import normalize_mac
+from ..models import State
+from . import context_of
+from .openapi import document
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+_INITIAL = {"new": None, "ready": "accept", "deployed": "adopt"}
+
+
+def _ctx():  # type: ignore[no-untyped-def]
+    return context_of(current_app)
+
+
+def _auth(need: str) -> str:
+    """Check the bearer token; returns the event source naming it."""
+    record = tokens.authorize(_ctx().store(), request.headers.get("Authorization"), need)
+    return f"api:{record['name']}"
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(force=True, silent=True) if request.get_data() else {}
+    if not isinstance(data, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    return data
+
+
+def _field(data: dict[str, Any], key: str, kind: type, default: Any = None) -> Any:
+    """``data[key]`` checked to be a ``kind`` (missing or null: ``default``)."""
+    value = data.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, kind):
+        raise InvalidInput(f"'{key}' must be a {kind.__name__}")
+    return value
+
+
+def _int_arg(name: str, default: int | None, minimum: int) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"query parameter '{name}' must be a whole number") from None
+    if value < minimum:
+        raise InvalidInput(f"query parameter '{name}' must be at least {minimum}")
+    return value
+
+
+def _str_map(data: dict[str, Any], key: str) -> tuple[dict[str, Any], list[str]]:
+    """A {key: value|null} patch: (values to set, keys to remove)."""
+    raw = _field(data, key, dict, {})
+    sets = {str(k): v for k, v in raw.items() if v is not None}
+    if key == "labels" and any(not isinstance(v, str) for v in sets.values()):
+        raise InvalidInput("label values must be strings")
+    return sets, [str(k) for k, v in raw.items() if v is None]
+
+
+def _changes(data: dict[str, Any]) -> HostChanges:
+    set_vars, unset_vars = _str_map(data, "vars")
+    set_labels, unset_labels = _str_map(data, "labels")
+    arch = data.get("arch", "keep")
+    macs = _field(data, "add_macs", list, [])
+    if any(not isinstance(m, str) for m in macs):
+        raise InvalidInput("'add_macs' must be a list of MAC strings")
+    return HostChanges(
+        name=_field(data, "name", str),
+        uuid=_field(data, "uuid", str),
+        profile=_field(data, "profile", str),
+        arch=None if arch in ("keep", None) else parse_arch(arch),
+        clear_arch=arch is None,
+        add_macs=macs,
+        set_vars=set_vars,
+        unset_vars=unset_vars,
+        set_labels=set_labels,
+        unset_labels=unset_labels,
+    )
+
+
+# --- hosts -----------------------------------------------------------------------------------
+@bp.get("/hosts")
+def hosts_list():  # type: ignore[no-untyped-def]
+    _auth("read")
+    state = request.args.get("state") or None
+    if state is not None and state not in {s.value for s in State}:
+        raise InvalidInput(f"unknown state {state[:40]!r}")
+    label = None
+    if request.args.get("label"):
+        key, sep, value = request.args["label"].partition("=")
+        if not sep or not key:
+            raise InvalidInput("'label' must look like key=value")
+        label = (key, value)
+    hosts = (
+        _ctx()
+        .store()
+        .host_list(
+            state=state,
+            profile=request.args.get("profile") or None,
+            label=label,
+            limit=_int_arg("limit", None, 1),
+        )
+    )
+    return jsonify([h.as_dict() for h in hosts])
+
+
+@bp.post("/hosts")
+def hosts_create():  # type: ignore[no-untyped-def]
+    source = _auth("admin")
+    data = _body()
+    mac = normalize_mac(data.get("mac"))
+    state = _field(data, "state", str, "new")
+    if state not in _INITIAL:
+        raise InvalidInput(f"a new host starts as one of {', '.join(_INITIAL)}, not {state!r}")
+    store = _ctx().store()
+    if store.host_get(mac) is not None:
+        raise Conflict(f"host {mac} already exists", hint="PATCH it instead")
+    host, _ = apply_changes(store, mac, _changes(data), source=source)
+    if _INITIAL[state]:
+        host = lifecycle.transition(store, host, _INITIAL[state], source=source, message="added")
+    return jsonify(host.as_dict()), 201
+
+
+@bp.get("/hosts/<mac>")
+def hosts_show(mac: str):  # type: ignore[no-untyped-def]
+    _auth("read")
+    return jsonify(find_host(_ctx().store(), mac).as_dict())
+
+
+@bp.patch("/hosts/<mac>")
+def hosts_update(mac: str):  # type: ignore[no-untyped-def]
+    source = _auth("admin")
+    store = _ctx().store()
+    find_host(store, mac)
+    host, _ = apply_changes(store, mac, _changes(_body()), source=source)
+    return jsonify(host.as_dict())
+
+
+@bp.delete("/hosts/<mac>")
+def hosts_delete(mac: str):  # type: ignore[no-untyped-def]
+    _auth("admin")
+    delete_host(_ctx().store(), mac)
+    return "", 204
+
+
+@bp.get("/hosts/<mac>/state")
+def hosts_state(mac: str):  # type: ignore[no-untyped-def]
+    _auth("read")
+    return jsonify(lifecycle.host_view(find_host(_ctx().store(), mac)))
+
+
+@bp.post("/hosts/<mac>/actions/<action>")
+def hosts_action(mac: str, action: str):  # type: ignore[no-untyped-def]
+    source = _auth("admin")
+    data = _body()
+    ctx = _ctx()
+    host = lifecycle.perform(
+        ctx.store(),
+        mac,
+        action,
+        source=source,
+        profile=_field(data, "profile", str, ""),
+        message=_field(data, "message", str, "")[:200],
+    )
+    body = {"host": host.as_dict(), **lifecycle.host_view(host)}
+    body.update(autostate.callback_vars(ctx.settings, ctx.store(), host))
+    return jsonify(body)
+
+
+@bp.get("/hosts/<mac>/events")
+def hosts_events(mac: str):  # type: ignore[no-untyped-def]
+    _auth("read")
+    store = _ctx().store()
+    host = find_host(store, mac)
+    assert host.id is not None
+    events = store.events(
+        host.id, since_id=_int_arg("since", 0, 0) or 0, limit=_int_arg("limit", None, 1)
+    )
+    return jsonify([e.as_dict() for e in events])
+
+
+@bp.post("/hosts/<mac>/deployed")
+def hosts_deployed(mac: str):  # type: ignore[no-untyped-def]
+    """The installer's callback: its per-deployment token, no bearer token."""
+    host, changed = autostate.install_done(
+        _ctx().store(), mac, _callback_token(), source=f"callback:{request.remote_addr}"
+    )
+    return jsonify({"mac": host.mac, "state": str(host.state), "changed": changed})
+
+
+def _callback_token() -> str:
+    """The token from the query, a form body (busybox wget --post-data) or a JSON body."""
+    raw = request.get_data(cache=True, as_text=True)
+    token: Any = request.args.get("token")
+    if not token and raw.lstrip().startswith("{"):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        token = data.get("token") if isinstance(data, dict) else None
+    elif not token:
+        token = (parse_qs(raw).get("token") or [""])[0]
+    return token if isinstance(token, str) else ""
+
+
+# --- profiles, clone, tokens ------------------------------------------------------------------
+@bp.get("/profiles")
+def profiles_list():  # type: ignore[no-untyped-def]
+    _auth("read")
+    return jsonify([p.as_dict() for p in _ctx().store().profile_list()])
+
+
+@bp.get("/profiles/<name>")
+def profiles_show(name: str):  # type: ignore[no-untyped-def]
+    _auth("read")
+    profile = _ctx().store().profile_get(name)
+    if profile is None:
+        raise NotFound(f"no profile named {name[:64]!r}")
+    return jsonify(profile.as_dict())
+
+
+@bp.post("/clone")
+def clone_hosts():  # type: ignore[no-untyped-def]
+    source = _auth("admin")
+    data = _body()
+    destinations = _field(data, "destinations", list, [])
+    parts = _field(data, "parts", list, list(PARTS))
+    if not all(isinstance(x, str) for x in [*destinations, *parts]):
+        raise InvalidInput("'destinations' and 'parts' must be lists of strings")
+    src = _field(data, "source", str)
+    if not src:
+        raise InvalidInput("'source' (a MAC) is required")
+    return jsonify(clone(_ctx().store(), src, destinations, parts=tuple(parts), source=source))
+
+
+@bp.get("/tokens")
+def tokens_list():  # type: ignore[no-untyped-def]
+    _auth("admin")
+    return jsonify(_ctx().store().token_list())
+
+
+@bp.post("/tokens")
+def tokens_create():  # type: ignore[no-untyped-def]
+    _auth("admin")
+    data = _body()
+    name, scope = _field(data, "name", str, ""), _field(data, "scope", str, "read")
+    secret = tokens.create(_ctx().store(), name, scope)
+    return jsonify({"name": name, "scope": scope, "token": secret}), 201
+
+
+@bp.delete("/tokens/<name>")
+def tokens_delete(name: str):  # type: ignore[no-untyped-def]
+    _auth("admin")
+    _ctx().store().token_delete(name)
+    return "", 204
+
+
+@bp.get("/openapi.json")
+def openapi():  # type: ignore[no-untyped-def]
+    return jsonify(document())

@@ -1,0 +1,353 @@
+"""The OpenAPI 3 document of the API, built from data (served at /api/v1/openapi.json).
+
+docs/openapi.json is this document written out (``python -m pxehook.web.openapi``); a test
+fails when they differ.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from .. import __version__
+from ..clone import PARTS
+from ..lifecycle import OPERATIONS
+from ..models import State
+from ..tokens import SCOPES
+
+_REF = "#/components/schemas/"
+_ERRORS = {
+    "400": "Malformed input (bad MAC, body, parameter)",
+    "401": "No or unknown bearer token",
+    "403": "Token scope too small / callback refused",
+    "404": "No such host, profile or token",
+    "409": "Conflicts with the current state (illegal transition, duplicate)",
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF + name}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _op(
+    summary: str,
+    ok: dict[str, Any],
+    *,
+    scope: str | None = "read",
+    errors: tuple[str, ...] = ("400", "401", "403", "404"),
+    body: dict[str, Any] | None = None,
+    params: list[dict[str, Any]] | None = None,
+    error_schema: str = "Error",
+) -> dict[str, Any]:
+    responses = dict(ok)
+    for code in errors:
+        responses[code] = _json(_ref(error_schema), _ERRORS[code])
+    op: dict[str, Any] = {"summary": summary, "responses": responses}
+    op["security"] = [{"bearer": []}] if scope else []
+    if scope:
+        op["description"] = f"Needs a bearer token of scope {scope}."
+    if body:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _path_param(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+_MAC = _path_param("mac", "Any MAC of the host, any common spelling")
+_STR_MAP = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
+_ANY_MAP = {"type": "object", "additionalProperties": True}
+
+
+def _schemas() -> dict[str, Any]:
+    host_props = {
+        k: {"type": t}
+        for k, t in {
+            "id": "integer",
+            "mac": "string",
+            "name": "string",
+            "uuid": "string",
+            "arch_source": "string",
+            "ip": "string",
+            "vendor_class": "string",
+            "user_class": "string",
+            "profile": "string",
+        }.items()
+    }
+    host_props.update(
+        macs={"type": "array", "items": {"type": "string"}},
+        arch={"type": ["integer", "null"]},
+        first_seen={"type": ["number", "null"]},
+        last_seen={"type": ["number", "null"]},
+        state={"type": "string", "enum": [s.value for s in State]},
+        state_changed={"type": ["number", "null"]},
+        labels={"type": "object", "additionalProperties": {"type": "string"}},
+        vars=_ANY_MAP,
+        meta=_ANY_MAP,
+    )
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message", "status"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                        "status": {"type": "integer"},
+                    },
+                }
+            },
+        },
+        "PilotError": {
+            "type": "object",
+            "required": ["Message"],
+            "properties": {"Message": {"type": "string"}, "error": _ANY_MAP},
+        },
+        "Host": {"type": "object", "required": ["mac", "state"], "properties": host_props},
+        "HostChanges": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "uuid": {"type": "string"},
+                "profile": {"type": "string", "description": "'' clears"},
+                "arch": {"type": ["string", "integer", "null"], "description": "null clears"},
+                "add_macs": {"type": "array", "items": {"type": "string"}},
+                "vars": {"type": "object", "description": "null values remove keys"},
+                "labels": _STR_MAP,
+            },
+        },
+        "HostState": {
+            "type": "object",
+            "properties": {
+                "mac": {"type": "string"},
+                "state": {"type": "string"},
+                "failure": {"type": ["string", "null"]},
+                "deployment": {"type": ["string", "null"]},
+                "allowed": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "Event": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "host_id": {"type": "integer"},
+                "at": {"type": "number"},
+                "kind": {"type": "string"},
+                "source": {"type": "string"},
+                "message": {"type": "string"},
+                "data": _ANY_MAP,
+            },
+        },
+        "Profile": {"type": "object", "required": ["name", "kind"], "properties": {}},
+        "Token": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "scope": {"type": "string", "enum": list(SCOPES)},
+                "created": {"type": "number"},
+            },
+        },
+    }
+
+
+def _host_paths() -> dict[str, Any]:
+    array = {"type": "array"}
+    list_params = [
+        _query("state", {"type": "string"}, "Only hosts in this state"),
+        _query("profile", {"type": "string"}, "Only hosts with this profile"),
+        _query("label", {"type": "string"}, "Only hosts with label key=value"),
+        _query("limit", {"type": "integer", "minimum": 1}, "At most this many"),
+    ]
+    create = {
+        "allOf": [
+            _ref("HostChanges"),
+            {
+                "type": "object",
+                "required": ["mac"],
+                "properties": {
+                    "mac": {"type": "string"},
+                    "state": {"type": "string", "enum": ["new", "ready", "deployed"]},
+                },
+            },
+        ]
+    }
+    action_body = {
+        "type": "object",
+        "properties": {"profile": {"type": "string"}, "message": {"type": "string"}},
+    }
+    return {
+        "/api/v1/hosts": {
+            "get": _op("List hosts", {"200": _json({**array, "items": _ref("Host")})},
+                       params=list_params, errors=("400", "401")),
+            "post": _op("Create a host (as new, ready or deployed)",
+                        {"201": _json(_ref("Host"), "Created")}, scope="admin", body=create,
+                        errors=("400", "401", "403", "404", "409")),
+        },
+        "/api/v1/hosts/{mac}": {
+            "parameters": [_MAC],
+            "get": _op("Show a host", {"200": _json(_ref("Host"))}),
+            "patch": _op("Change a host's fields", {"200": _json(_ref("Host"))}, scope="admin",
+                         body=_ref("HostChanges"), errors=("400", "401", "403", "404", "409")),
+            "delete": _op("Delete a host and its events", {"204": {"description": "Deleted"}},
+                          scope="admin"),
+        },
+        "/api/v1/hosts/{mac}/state": {
+            "parameters": [_MAC],
+            "get": _op("State, failure kind and allowed actions",
+                       {"200": _json(_ref("HostState"))}),
+        },
+        "/api/v1/hosts/{mac}/actions/{action}": {
+            "parameters": [
+                _MAC,
+                {**_path_param("action", "A life-cycle action"),
+                 "schema": {"type": "string", "enum": list(OPERATIONS)}},
+            ],
+            "post": _op("Apply a life-cycle action (the transition table decides)",
+                        {"200": _json(_ref("HostState"))}, scope="admin", body=action_body,
+                        errors=("400", "401", "403", "404", "409")),
+        },
+        "/api/v1/hosts/{mac}/events": {
+            "parameters": [_MAC],
+            "get": _op("The host's timeline, oldest first",
+                       {"200": _json({**array, "items": _ref("Event")})},
+                       params=[_query("since", {"type": "integer", "minimum": 0}, "After id"),
+                               _query("limit", {"type": "integer", "minimum": 1}, "At most")]),
+        },
+        "/api/v1/hosts/{mac}/deployed": {
+            "parameters": [_MAC],
+            "post": _op("Installer callback: the install finished (per-deployment token)",
+                        {"200": _json({"type": "object"})}, scope=None, errors=("403",),
+                        body={"type": "object", "properties": {"token": {"type": "string"}}}),
+        },
+    }  # fmt: skip
+
+
+def _other_paths() -> dict[str, Any]:
+    array = {"type": "array"}
+    token_body = {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string"},
+            "scope": {"type": "string", "enum": list(SCOPES)},
+        },
+    }
+    clone_body = {
+        "type": "object",
+        "required": ["source", "destinations"],
+        "properties": {
+            "source": {"type": "string"},
+            "destinations": {"type": "array", "items": {"type": "string"}},
+            "parts": {"type": "array", "items": {"type": "string", "enum": list(PARTS)}},
+        },
+    }
+    pilot_hosts = {"type": "object", "required": ["hosts"], "properties": {"hosts": array}}
+    paths: dict[str, Any] = {
+        "/api/v1/profiles": {
+            "get": _op("List profiles", {"200": _json({**array, "items": _ref("Profile")})},
+                       errors=("401",)),
+        },
+        "/api/v1/profiles/{name}": {
+            "parameters": [_path_param("name", "Profile name")],
+            "get": _op("Show a profile", {"200": _json(_ref("Profile"))}, errors=("401", "404")),
+        },
+        "/api/v1/clone": {
+            "post": _op("Copy a host's profile/vars/labels to other hosts",
+                        {"200": _json({"type": "object"})}, scope="admin", body=clone_body),
+        },
+        "/api/v1/tokens": {
+            "get": _op("List tokens (never their secrets)",
+                       {"200": _json({**array, "items": _ref("Token")})}, scope="admin",
+                       errors=("401", "403")),
+            "post": _op("Create a token; the secret is in this response only",
+                        {"201": _json({"type": "object"}, "Created")}, scope="admin",
+                        body=token_body, errors=("400", "401", "403", "409")),
+        },
+        "/api/v1/tokens/{name}": {
+            "parameters": [_path_param("name", "Token name")],
+            "delete": _op("Revoke a token", {"204": {"description": "Revoked"}}, scope="admin",
+                          errors=("401", "403", "404")),
+        },
+        "/api/v1/openapi.json": {
+            "get": _op("This document", {"200": _json({"type": "object"})}, scope=None,
+                       errors=()),
+        },
+    }  # fmt: skip
+    for prefix in ("/v1", ""):
+        paths[f"{prefix}/configurations"] = {
+            "get": _op(
+                "PXE Pilot: configurations (profiles; 'local' always)",
+                {"200": _json({**array, "items": {"type": "object"}})},
+                errors=("401",),
+                error_schema="PilotError",
+            ),
+        }
+        paths[f"{prefix}/hosts"] = {
+            "get": _op(
+                "PXE Pilot: hosts with their configuration",
+                {"200": _json({**array, "items": {"type": "object"}})},
+                errors=("401",),
+                error_schema="PilotError",
+            ),
+        }
+        paths[f"{prefix}/configurations/{{name}}/deploy"] = {
+            "parameters": [_path_param("name", "Configuration (profile) name")],
+            "put": _op("PXE Pilot: deploy a configuration to hosts. 'local' from the host's "
+                       "own IP needs no token.", {"200": {"description": "Deployed"}},
+                       scope="admin", body=pilot_hosts, error_schema="PilotError",
+                       errors=("400", "401", "403", "404", "409")),
+        }  # fmt: skip
+    return paths
+
+
+def document() -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "pxehook API",
+            "version": __version__,
+            "description": "Hosts, life-cycle, callbacks and PXE Pilot compatibility. "
+            "See docs/api.md.",
+        },
+        "paths": {**_host_paths(), **_other_paths()},
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def dumps() -> str:
+    return json.dumps(document(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(dumps())

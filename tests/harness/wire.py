@@ -1,0 +1,173 @@
+"""On-the-wire checks of generated DHCP configs: probe cases, the expected answer from the
+arch table, and helpers to run the scripted client and the daemons in a NetLab.
+
+The oracle (``expected``) is written from pxehook/arch.py directly, not from the generator's
+plan, so a generator bug cannot hide behind its own expectations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pxehook import arch
+
+REPO = Path(__file__).resolve().parent.parent.parent
+PROBE = str(REPO / "tests" / "harness" / "dhcp_probe.py")
+UNKNOWN_CODE = 0x0FFF
+CODES = [a.code for a in arch.TABLE] + [UNKNOWN_CODE]
+VARIANTS = ("pxe", "ipxe-uc", "ipxe-175", "httpclient")
+
+
+@dataclass(frozen=True)
+class Site:
+    """The addresses and URLs a lab's generated config uses."""
+
+    server_ip: str
+    base_url: str
+    http_boot_url: str
+
+    @property
+    def ipxe_url(self) -> str:
+        return f"{self.base_url}/boot.ipxe"
+
+
+def case(code: int, variant: str, **extra: object) -> dict:
+    """A probe case: option 93 = code, shaped as firmware PXE, iPXE or UEFI HTTP boot."""
+    c: dict = {"arch": code, **extra}
+    if variant == "ipxe-uc":
+        c["user_class"] = "iPXE"
+    elif variant == "ipxe-175":
+        c["ipxe_175"] = True
+    elif variant == "httpclient":
+        c["vendor_class"] = f"HTTPClient:Arch:{code:05d}:UNDI:003000"
+    return c
+
+
+def expected(code: int, variant: str, site: Site) -> str | None:
+    """The boot file arch.py says this client must get (None: no boot file at all)."""
+    if variant.startswith("ipxe"):
+        return site.ipxe_url
+    row = arch.BY_CODE.get(code)
+    loader = row.loader() if row else None
+    if not loader:
+        return None
+    url = f"{site.http_boot_url}/{loader}"
+    if variant == "httpclient":
+        return url if (row.is_efi or row.is_http) else None
+    return url if row.is_http else loader
+
+
+def run_probe(lab, cases: list[dict], workdir: Path, timeout: float = 3.0) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Run all cases in one probe process inside the lab's "cli" namespace."""
+    path = workdir / f"cases-{time.monotonic_ns()}.json"
+    path.write_text(json.dumps(cases))
+    result = lab.exec(
+        lab.ns("cli"),
+        sys.executable,
+        PROBE,
+        "--iface",
+        "eth0",
+        "--batch",
+        str(path),
+        "--timeout",
+        str(timeout),
+        timeout=60,
+    )
+    results = json.loads(result.stdout)["results"]
+    report = os.environ.get("PXH_WIRE_REPORT")
+    if report:  # a JSON-lines record per case, for the results table in the docs
+        with open(report, "a") as fh:
+            for res in results:
+                fh.write(json.dumps({"lab": lab.prefix, **res}) + "\n")
+    return results
+
+
+def _suboptions(hexdata: str | None) -> dict[int, bytes] | None:
+    """Encapsulated options (code, length, value…; 255 may end the list)."""
+    if hexdata is None:
+        return None
+    data, out, i = bytes.fromhex(hexdata), {}, 0
+    while i + 1 < len(data) and data[i] != 255:
+        out[data[i]] = data[i + 2 : i + 2 + data[i + 1]]
+        i += 2 + data[i + 1]
+    return out
+
+
+def check_reply(reply: dict, want: str | None, variant: str, site: Site) -> list[str]:
+    """Mismatches between one full-mode OFFER/ACK and the expectation (empty: all good).
+
+    Checked: the boot file (option 67, else the ``file`` field) with its exact bytes, siaddr,
+    no option 66, option 60 echoed only to HTTPClient, and iPXE's 175.176 no-pxedhcp.
+    """
+    errors = []
+    raw67 = reply.get("option67_raw")
+    if raw67 is not None:
+        data = bytes.fromhex(raw67)
+        body = data[:-1] if data.endswith(b"\x00") else data
+        if b"\x00" in body or b"\xff" in body:
+            errors.append(f"option 67 carries stray bytes: {raw67}")
+    got = reply["boot_file"] or None
+    if got != want:
+        errors.append(f"boot file {got!r} != {want!r}")
+    if want and reply["siaddr"] != site.server_ip:
+        errors.append(f"siaddr {reply['siaddr']} != {site.server_ip}")
+    if reply.get("option66") is not None:
+        errors.append(f"unexpected option 66 {reply['option66']!r}")
+    no_pxedhcp = _suboptions(reply["options"].get("175")) == {176: b"\x01"}
+    if no_pxedhcp != variant.startswith("ipxe"):
+        errors.append(f"option 175 {reply['options'].get('175')!r} for a {variant} client")
+    echo = reply.get("option60") == "HTTPClient"
+    if echo != (variant == "httpclient"):
+        errors.append(f"option 60 {reply.get('option60')!r} for a {variant} client")
+    return errors
+
+
+def write_hook(path: Path, log: Path) -> str:
+    """An executable hook that appends its argv and the DNSMASQ_TAGS/LEASE env to ``log``."""
+    path.write_text(
+        f'#!/bin/sh\necho "$* tags=$DNSMASQ_TAGS kea=$LEASES4_AT0_HWADDR" >> {log}\nexit 0\n'
+    )
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return str(path)
+
+
+def wait_for(predicate, timeout: float = 5.0, step: float = 0.05) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def gen_env(lab, tmp: Path, hook: str, **more: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """PXEHOOK_* settings for a generator run against this lab."""
+    net = lab.net
+    env = {
+        "PXEHOOK_SERVER_IP": f"{net}.1",
+        "PXEHOOK_HTTP_BASE_URL": f"http://{net}.1:8070",
+        "PXEHOOK_DHCP_SUBNETS": f"{net}.0/24",
+        "PXEHOOK_DHCP_RANGE": f"{net}.10,{net}.249",
+        "PXEHOOK_DHCP_INTERFACE": "eth0",
+        "PXEHOOK_TFTP_ROOT": str(tmp / "tftp"),
+        "PXEHOOK_HOOK_PATH": hook,
+        "PXEHOOK_KEA_LEASE_FILE": str(tmp / "kea-leases4.csv"),
+        "PXEHOOK_KEA_CONTROL_SOCKET": str(tmp / "kea.sock"),
+    }
+    env.update(more)
+    os.makedirs(tmp / "tftp", exist_ok=True)
+    return env
+
+
+def site_of(lab) -> Site:  # type: ignore[no-untyped-def]
+    return Site(
+        server_ip=f"{lab.net}.1",
+        base_url=f"http://{lab.net}.1:8070",
+        http_boot_url=f"http://{lab.net}.1",
+    )

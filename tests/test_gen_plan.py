@@ -1,0 +1,177 @@
+"""The boot plan and the rendered configs, checked against the arch table (pure, no daemon)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from pxehook import arch
+from pxehook.config import load_settings
+from pxehook.errors import ConfigError
+from pxehook.gen import generator
+from pxehook.gen.kea import strip_comments
+from pxehook.gen.plan import build_plan
+
+BASE = {
+    "PXEHOOK_SERVER_IP": "192.0.2.10",
+    "PXEHOOK_DHCP_SUBNETS": "192.0.2.0/24",
+    "PXEHOOK_DHCP_RANGE": "192.0.2.100,192.0.2.199",
+}
+
+
+def plan_of(**env: str):  # type: ignore[no-untyped-def]
+    return build_plan(load_settings(env={**BASE, **env}))
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PXEHOOK_SERVER_IP": ""}, "'server_ip' is not set"),
+        ({"PXEHOOK_DHCP_SUBNETS": "192.0.2.0/24,192.0.2.128/25"}, "overlaps"),
+        ({"PXEHOOK_DHCP_SUBNETS": "192.0.2.1/24"}, "is not a subnet"),
+        ({"PXEHOOK_DHCP_RANGE": "198.51.100.1,198.51.100.9"}, "not inside any"),
+        ({"PXEHOOK_DHCP_RANGE": "192.0.2.9,192.0.2.1"}, "comes after"),
+        ({"PXEHOOK_BOOT_MODES": "efi-arm64=pxelinux"}, "has no pxelinux loader"),
+        ({"PXEHOOK_BOOT_MODES": "nosuch=ipxe"}, "is not SLUG=MODE"),
+        ({"PXEHOOK_TFTP_ROOT": "/srv/tftp root"}, "tftp_root"),
+        ({"PXEHOOK_HOOK_PATH": "/x;reboot"}, "hook_path"),
+        ({"PXEHOOK_HTTP_BOOT_URL": "https://x"}, "must start with http://"),
+    ],
+)
+def test_bad_settings_are_clear_errors(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        plan_of(**env)
+
+
+def test_non_ip_server_address_is_refused() -> None:
+    with pytest.raises(ConfigError, match="expected an IPv4 address"):
+        plan_of(PXEHOOK_SERVER_IP="pxe.example.org")
+
+
+@pytest.mark.parametrize("code", [a.code for a in arch.TABLE] + [0x0FFF])
+def test_answer_follows_the_table(code: int) -> None:
+    plan = plan_of()
+    row = arch.BY_CODE.get(code)
+    loader = row.loader() if row else None
+    assert plan.answer(code, ipxe=True, httpclient=False) == (plan.ipxe_url, False)
+    plain, echo = plan.answer(code, ipxe=False, httpclient=False)
+    assert not echo
+    if not loader:
+        assert plain is None
+    elif row.is_http:
+        assert plain == f"http://192.0.2.10/{loader}"
+    else:
+        assert plain == loader
+
+
+def test_boot_mode_override_changes_only_that_arch() -> None:
+    plan = plan_of(PXEHOOK_BOOT_MODES="bios=pxelinux")
+    assert plan.answer(0, ipxe=False, httpclient=False)[0] == arch.BY_CODE[0].loaders["pxelinux"]
+    assert plan.answer(7, ipxe=False, httpclient=False)[0] == arch.BY_CODE[7].loader()
+
+
+def _dnsmasq(mode: str) -> list[str]:
+    text = generator("dnsmasq").render(plan_of(), mode)
+    return [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
+
+
+@pytest.mark.parametrize("mode", ["full", "proxy"])
+def test_every_code_is_tagged(mode: str) -> None:
+    lines = _dnsmasq(mode)
+    for row in arch.TABLE:
+        assert f"dhcp-match=set:{row.dnsmasq_tag},option:client-arch,{row.code}" in lines
+    assert f"dhcp-userclass=set:{arch.IPXE_TAG},iPXE" in lines
+    assert f"dhcp-match=set:{arch.IPXE_TAG},175" in lines
+
+
+def _tags(line: str) -> tuple[set[str], set[str]]:
+    fields = line.split("=", 1)[1].split(",")
+    tags = [f[4:] for f in fields if f.startswith("tag:")]
+    return {t for t in tags if not t.startswith("!")}, {t[1:] for t in tags if t.startswith("!")}
+
+
+def _exclusive(a: str, b: str) -> bool:
+    (pos_a, neg_a), (pos_b, neg_b) = _tags(a), _tags(b)
+    arch_tags = {r.dnsmasq_tag for r in arch.TABLE}
+    two_archs = len((pos_a | pos_b) & arch_tags) > 1
+    return bool(pos_a & neg_b or pos_b & neg_a or two_archs)
+
+
+def test_full_mode_boot_lines_are_mutually_exclusive() -> None:
+    boots = [ln for ln in _dnsmasq("full") if ln.startswith("dhcp-boot=")]
+    for i, a in enumerate(boots):
+        for b in boots[i + 1 :]:
+            assert _exclusive(a, b), (a, b)
+    tagged = {t for ln in boots for t in _tags(ln)[0]}
+    for row in arch.TABLE:  # codes without a loader have no boot line at all
+        assert (row.dnsmasq_tag in tagged) == bool(row.loader())
+
+
+def test_full_mode_ipxe_and_http_boot_lines() -> None:
+    lines = _dnsmasq("full")
+    assert f"dhcp-boot=tag:{arch.IPXE_TAG},http://192.0.2.10:8070/boot.ipxe" in lines
+    assert f"dhcp-option=tag:{arch.IPXE_TAG},encap:175,176,1b" in lines
+    assert f"dhcp-option-force=tag:{arch.HTTPCLIENT_TAG},option:vendor-class,HTTPClient" in lines
+    assert "dhcp-script=/usr/local/libexec/pxehook/pxehook-hook" in lines
+    assert "dhcp-range=192.0.2.100,192.0.2.199,255.255.255.0,3600" in lines
+    assert "tftp-max=1024" in lines
+
+
+def test_proxy_mode_one_service_per_arch_all_excluding_ipxe() -> None:
+    lines = _dnsmasq("proxy")
+    services = [ln for ln in lines if ln.startswith("pxe-service=")]
+    assert all(ln.startswith(f"pxe-service=tag:!{arch.IPXE_TAG},") for ln in services)
+    csas = [ln.split(",")[1] for ln in services]
+    assert len(csas) == len(set(csas))
+    want = {
+        a.dnsmasq_csa or str(a.code)
+        for a in arch.TABLE
+        if a.loader() and not a.is_http and a.firmware in (arch.BIOS, arch.UEFI)
+    }
+    assert set(csas) == want
+    for ln in services:
+        assert "." in ln.rsplit(",", 1)[1]  # basenames keep their extension
+    assert "dhcp-range=192.0.2.0,proxy,255.255.255.0" in lines
+    assert f"dhcp-boot=tag:{arch.IPXE_TAG},http://192.0.2.10:8070/boot.ipxe,,192.0.2.10" in lines
+
+
+def test_tftp_mode_has_no_dhcp() -> None:
+    lines = _dnsmasq("tftp")
+    assert not [ln for ln in lines if ln.startswith(("dhcp-range", "dhcp-boot", "pxe-service"))]
+    assert "enable-tftp" in lines
+
+
+def test_isc_has_a_branch_per_loader_and_a_subnet_per_network() -> None:
+    plan = plan_of(PXEHOOK_DHCP_SUBNETS="192.0.2.0/24,198.51.100.0/24")
+    text = generator("isc").render(plan, "full")
+    for rule in plan.bootable:
+        code = f"{rule.arch.code >> 8:02x}:{rule.arch.code & 0xFF:02x}"
+        assert (
+            f'option pxehook-arch = {code} {{  # {rule.arch.slug}\n    filename "{rule.boot_file}";'
+            in text
+        )
+    assert "subnet 192.0.2.0 netmask 255.255.255.0 {" in text
+    assert "subnet 198.51.100.0 netmask 255.255.255.0 {" in text
+    assert text.count("range ") == 1
+    assert "ignore-client-uids true;" in text
+    assert text.count('execute("/usr/local/libexec/pxehook/pxehook-hook", "isc", "commit"') == 2
+
+
+def test_kea_classes_follow_the_table() -> None:
+    plan = plan_of()
+    doc = json.loads(strip_comments(generator("kea").render(plan, "full")))["Dhcp4"]
+    classes = {c["name"]: c for c in doc["client-classes"]}
+    assert len(classes) == len(doc["client-classes"])
+    for rule in plan.bootable:
+        c = classes[rule.tag]
+        assert c["boot-file-name"] == rule.boot_file
+        assert c["next-server"] == "192.0.2.10"
+        assert f"option[93].hex == 0x{rule.arch.code:04x}" in c["test"]
+    for row in arch.TABLE:
+        if not row.loader():
+            assert row.dnsmasq_tag not in classes
+    hook = doc["hooks-libraries"][0]
+    assert hook["library"].endswith("/libdhcp_run_script.so")
+    assert hook["parameters"]["name"] == "/usr/local/libexec/pxehook/pxehook-hook"

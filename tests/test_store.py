@@ -1,0 +1,204 @@
+"""Store contract (run against SQLite and PostgreSQL) plus each back end's own failure modes."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from pxehook.errors import Conflict, NotFound, StoreError
+from pxehook.models import ArchSource, Host, Observation, Profile, State
+from pxehook.store import SQLiteStore, migrations, open_store
+
+
+def test_new_database_is_migrated_and_in_wal_mode(tmp_path):
+    s = SQLiteStore(str(tmp_path / "a.db"))
+    assert s.schema_version() == migrations.LATEST
+    mode = sqlite3.connect(tmp_path / "a.db").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    assert SQLiteStore(str(tmp_path / "a.db")).schema_version() == migrations.LATEST
+
+
+def test_host_round_trip_with_several_macs(any_store):
+    h = any_store.host_put(
+        Host(
+            id=None,
+            macs=("52:54:00:00:00:01", "52:54:00:00:00:02"),
+            name="n1",
+            uuid="ABCD",
+            labels={"rack": "r1"},
+            vars={"x": 1},
+        )
+    )
+    assert any_store.host_get("52:54:00:00:00:02") == h
+    assert h.uuid == "abcd" and any_store.host_by_uuid("ABCD") == h
+    assert h.labels == {"rack": "r1"} and h.vars == {"x": 1}
+    assert [e.kind for e in any_store.events(h.id)] == ["host.created"]
+    assert any_store.host_list(label=("rack", "r1")) == [h]
+    assert any_store.host_list(label=("rack", "r2")) == []
+
+
+def test_a_mac_belongs_to_one_host_only(any_store):
+    any_store.host_put(Host(id=None, macs=("52:54:00:00:00:01",)))
+    with pytest.raises(Conflict):
+        any_store.host_put(Host(id=None, macs=("52:54:00:00:00:01",)))
+
+
+def test_observe_enlists_new_hosts_and_merges_facts(any_store):
+    obs = Observation(
+        mac="52:54:00:00:00:09",
+        source="dnsmasq",
+        ip="10.0.0.5",
+        hostname="pc9",
+        arch=7,
+        vendor_class="PXEClient:Arch:00007:UNDI:003016",
+        at=100.0,
+    )
+    h, created = any_store.observe(obs)
+    assert created and h.state == State.NEW and h.arch == 7 and h.arch_source == "dhcp"
+    assert (h.first_seen, h.last_seen, h.ip, h.name) == (100.0, 100.0, "10.0.0.5", "pc9")
+    # a later event without class data (dnsmasq 'old' replay) never erases what we know
+    h2, created2 = any_store.observe(
+        Observation(mac=obs.mac, source="dnsmasq", ip="10.0.0.5", at=200.0)
+    )
+    assert not created2 and h2.arch == 7 and h2.vendor_class == obs.vendor_class
+    assert h2.last_seen == 200.0 and h2.first_seen == 100.0
+    kinds = [e.kind for e in any_store.events(h.id)]
+    assert kinds == ["host.discovered"]
+
+
+def test_weaker_arch_source_never_overrides_a_stronger_one(any_store):
+    any_store.host_put(
+        Host(id=None, macs=("b8:27:eb:00:00:01",), arch=11, arch_source=ArchSource.SETTING)
+    )
+    h, _ = any_store.observe(Observation(mac="b8:27:eb:00:00:01", source="dnsmasq", arch=0))
+    assert (h.arch, h.arch_source) == (11, "setting")
+    h, _ = any_store.observe(
+        Observation(mac="b8:27:eb:00:00:02", source="http", arch=7, arch_source=ArchSource.REQUEST)
+    )
+    h, _ = any_store.observe(Observation(mac="b8:27:eb:00:00:02", source="dnsmasq", arch=9))
+    assert (h.arch, h.arch_source) == (9, "dhcp")
+
+
+def test_state_changes_are_compare_and_set_and_logged(any_store):
+    h = any_store.host_put(Host(id=None, macs=("52:54:00:00:00:03",), state=State.DEPLOYING))
+    h2 = any_store.set_state(h.id, State.DEPLOYED, expected=State.DEPLOYING, source="callback")
+    assert h2.state == State.DEPLOYED
+    with pytest.raises(Conflict):
+        any_store.set_state(h.id, State.DEPLOYED, expected=State.DEPLOYING, source="callback")
+    last = any_store.events(h.id)[-1]
+    assert (last.kind, last.source, last.data) == (
+        "state.changed",
+        "callback",
+        {"from": "deploying", "to": "deployed"},
+    )
+
+
+def test_events_are_append_only(store, settings):
+    h = store.host_put(Host(id=None, macs=("52:54:00:00:00:04",)))
+    path = settings.database.replace("sqlite:///", "/")
+    with sqlite3.connect(path) as conn, pytest.raises(sqlite3.DatabaseError):
+        conn.execute("UPDATE events SET kind='forged' WHERE host_id=?", (h.id,))
+    assert store.events(h.id)[0].kind == "host.created"
+
+
+def test_delete_removes_host_macs_and_events(any_store):
+    h = any_store.host_put(Host(id=None, macs=("52:54:00:00:00:05",)))
+    any_store.host_delete(h.id)
+    assert any_store.host_get("52:54:00:00:00:05") is None and any_store.events(h.id) == []
+    with pytest.raises(NotFound):
+        any_store.host_delete(h.id)
+
+
+def test_generation_grows_when_a_boot_answer_may_change(any_store):
+    g0 = any_store.generation()
+    h = any_store.host_put(Host(id=None, macs=("52:54:00:00:00:06",)))
+    g1 = any_store.generation()
+    any_store.observe(Observation(mac=h.mac, source="x", ip="10.0.0.9"))  # no arch change
+    assert any_store.generation() == g1 > g0
+    any_store.profiles_replace([Profile(name="p")])
+    assert any_store.generation() > g1
+
+
+def test_locked_database_waits_then_reports_clearly(tmp_path):
+    path = str(tmp_path / "locked.db")
+    s = SQLiteStore(path, busy_timeout_ms=300)
+    blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError, match="stayed locked for 300 ms"):
+            s.host_put(Host(id=None, macs=("52:54:00:00:00:07",)))
+    finally:
+        blocker.execute("ROLLBACK")
+    # a lock shorter than the timeout is waited out
+    blocker.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.1, lambda: blocker.execute("ROLLBACK")).start()
+    t0 = time.monotonic()
+    h = s.host_put(Host(id=None, macs=("52:54:00:00:00:07",)))
+    assert h.id is not None and time.monotonic() - t0 >= 0.05
+
+
+def test_unusable_paths_are_clear_errors(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="cannot create database directory"):
+        open_store(f"sqlite:///{tmp_path}/file/sub/db.sqlite")
+    with pytest.raises(StoreError, match="does not exist"):
+        open_store(str(tmp_path / "missing.db"), create=False)
+    (tmp_path / "garbage.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError):
+        open_store(str(tmp_path / "garbage.db"))
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "new.db"
+    SQLiteStore(str(path))
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version={migrations.LATEST + 1}")
+    with pytest.raises(StoreError, match="newer than this pxehook"):
+        SQLiteStore(str(path))
+
+
+def test_profiles_tokens_and_meta_round_trip(any_store):
+    any_store.profiles_replace([Profile(name="a", kernel={"x86": "k"}), Profile(name="b")])
+    assert [p.name for p in any_store.profile_list()] == ["a", "b"]
+    assert any_store.profile_get("a").kernel == {"x86": "k"}
+    any_store.token_put("ops", "d1", "admin", 1.0)
+    with pytest.raises(Conflict):
+        any_store.token_put("ops", "d2", "read", 2.0)
+    assert any_store.token_find("d1") == {"name": "ops", "scope": "admin", "created": 1.0}
+    any_store.token_delete("ops")
+    assert any_store.token_list() == []
+    any_store.meta_set("k", "v")
+    any_store.meta_set("k", "w")
+    assert any_store.meta_get("k") == "w"
+
+
+def test_meta_merge_and_events_order(any_store):
+    h = any_store.host_put(Host(id=None, macs=("52:54:00:00:00:08",), meta={"a": 1}))
+    h = any_store.update_meta(h.id, {"b": 2, "a": None})
+    assert h.meta == {"b": 2}
+    for i in range(5):
+        any_store.event_add(h.id, "boot.config", "http", data={"i": i})
+    events = any_store.events(h.id)
+    assert [e.data.get("i") for e in events[1:]] == [0, 1, 2, 3, 4]
+    assert [e.id for e in any_store.events(h.id, since_id=events[2].id)] == [
+        e.id for e in events[3:]
+    ]
+
+
+def test_postgres_events_are_append_only_and_errors_are_clear(pg_server):
+    import psycopg
+
+    from pxehook.store import open_store
+
+    dsn = pg_server.new_database()
+    store = open_store(dsn)
+    h = store.host_put(Host(id=None, macs=("52:54:00:00:01:01",)))
+    with psycopg.connect(dsn, autocommit=True) as conn, pytest.raises(psycopg.Error):
+        conn.execute("UPDATE events SET kind='forged'")
+    assert store.events(h.id)[0].kind == "host.created"
+    with pytest.raises(StoreError, match="cannot connect to PostgreSQL") as info:
+        open_store(f"postgresql://postgres:secret@/nope?host={pg_server.sock}")
+    assert "secret" not in str(info.value)

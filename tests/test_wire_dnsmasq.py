@@ -1,0 +1,175 @@
+"""The real dnsmasq, running the generated drop-in, answers every option-93 code right.
+
+Full mode: dnsmasq is the DHCP server. Proxy mode: a second, plain dnsmasq hands out
+addresses and the generated ProxyDHCP answers boot requests (port 4011 included).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import require_tool
+from tests.harness import wire
+
+pytestmark = [pytest.mark.netns, pytest.mark.daemon]
+
+
+def _dnsmasq(lab, host: str, name: str, conf: str, port: int = 67):  # type: ignore[no-untyped-def]
+    work = lab.workdir
+    proc = lab.spawn(
+        host,
+        name,
+        "dnsmasq",
+        "--keep-in-foreground",
+        "--port=0",
+        "--no-resolv",
+        "--no-hosts",
+        "--user=root",
+        "--group=root",
+        "--no-ping",
+        "--log-dhcp",
+        "--bind-interfaces",
+        f"--log-facility={work / (name + '.dnsmasq.log')}",
+        f"--dhcp-leasefile={work / (name + '.leases')}",
+        f"--pid-file={work / (name + '.pid')}",
+        f"--conf-file={conf}",
+    )
+    lab.wait_udp(host, port)
+    assert proc.alive(), proc.log_text()
+    return proc
+
+
+def _generate(cli, env: dict[str, str], mode: str, out) -> None:  # type: ignore[no-untyped-def]
+    result = cli("gen", "dnsmasq", "--mode", mode, "--out", str(out), extra_env=env)
+    assert result.code == 0, result
+    assert "checked by dnsmasq" in result.out
+
+
+def test_full_mode_every_code(netlab, cli, tmp_path):  # type: ignore[no-untyped-def]
+    require_tool("dnsmasq")
+    netlab.add_host("srv", 1)
+    netlab.add_host("cli", 250)
+    hook_log = tmp_path / "hook.log"
+    hook = wire.write_hook(tmp_path / "hook.sh", hook_log)
+    env = wire.gen_env(netlab, tmp_path, hook)
+    conf = tmp_path / "pxehook.conf"
+    _generate(cli, env, "full", conf)
+    _dnsmasq(netlab, "srv", "full", str(conf))
+    site = wire.site_of(netlab)
+
+    cases = [wire.case(c, v, request=True) for c in wire.CODES for v in wire.VARIANTS]
+    results = wire.run_probe(netlab, cases, tmp_path)
+    errors = []
+    for res, (code, variant) in zip(
+        results, [(c, v) for c in wire.CODES for v in wire.VARIANTS], strict=True
+    ):
+        want = wire.expected(code, variant, site)
+        stages = [r["stage"] for r in res["replies"]]
+        if stages != ["offer", "ack"]:
+            errors.append(f"{code}/{variant}: replies {stages}")
+        for reply in res["replies"]:
+            errors += [
+                f"{code}/{variant} {reply['type']}: {e}"
+                for e in wire.check_reply(reply, want, variant, site)
+            ]
+    assert not errors, "\n".join(errors)
+
+    # The hook ran for every ACKed firmware client, and DNSMASQ_TAGS names its arch.
+    def tagged() -> bool:
+        text = hook_log.read_text() if hook_log.exists() else ""
+        return all(res["mac"] in text for res in results if res["case"].get("vendor_class") is None)
+
+    assert wire.wait_for(tagged, 10), hook_log.read_text()
+    lines = hook_log.read_text().splitlines()
+    for res in results:
+        code = res["case"]["arch"]
+        line = next(ln for ln in lines if f" {res['mac']} " in ln)
+        tags = line.split("tags=", 1)[1].split()
+        row = wire.arch.BY_CODE.get(code)
+        assert (
+            (row.dnsmasq_tag in tags)
+            if row
+            else not any(
+                t.startswith("pxh-") and t not in (wire.arch.IPXE_TAG, wire.arch.HTTPCLIENT_TAG)
+                for t in tags
+            )
+        ), line
+
+
+def test_proxy_mode_beside_plain_dhcp(netlab, cli, tmp_path):  # type: ignore[no-untyped-def]
+    require_tool("dnsmasq")
+    netlab.add_host("srv", 1)
+    netlab.add_host("dhcp", 2)
+    netlab.add_host("cli", 250)
+    hook = wire.write_hook(tmp_path / "hook.sh", tmp_path / "hook.log")
+    env = wire.gen_env(netlab, tmp_path, hook)
+    conf = tmp_path / "proxy.conf"
+    _generate(cli, env, "proxy", conf)
+    plain = tmp_path / "plain.conf"
+    plain.write_text(f"dhcp-range={netlab.net}.10,{netlab.net}.249,255.255.255.0,1h\n")
+    _dnsmasq(netlab, "dhcp", "plain", str(plain))
+    _dnsmasq(netlab, "srv", "proxy", str(conf))
+    site = wire.site_of(netlab)
+
+    pairs = [(c, v) for c in wire.CODES for v in wire.VARIANTS]
+    cases = [
+        wire.case(
+            c, v, request=True, offers=2, **({"pxe_server": site.server_ip} if v == "pxe" else {})
+        )
+        for c, v in pairs
+    ]
+    results = wire.run_probe(netlab, cases, tmp_path)
+    errors = []
+    for res, (code, variant) in zip(results, pairs, strict=True):
+        want = wire.expected(code, variant, site)
+        row = wire.arch.BY_CODE.get(code)
+        if variant == "pxe" and row is not None and (row.is_http or not row.loader()):
+            want = None  # ProxyDHCP serves TFTP loaders to PXE firmware only
+        if (
+            variant == "pxe"
+            and row is not None
+            and row.firmware not in (wire.arch.BIOS, wire.arch.UEFI)
+        ):
+            want = None
+        if variant == "httpclient":
+            want = None  # a dnsmasq 2.90 proxy cannot answer UEFI HTTP boot
+        replies = res["replies"]
+        plain_addr = [r for r in replies if r["stage"] == "offer" and r["yiaddr"] != "0.0.0.0"]
+        if not plain_addr:
+            errors.append(f"{code}/{variant}: no address from the plain server")
+        files = [r["boot_file"] for r in replies if r["boot_file"]]
+        if any(f != want for f in files) or (want and not files):
+            errors.append(f"{code}/{variant}: boot files {files} != {want!r}")
+        for r in replies:
+            if r["boot_file"] and r["siaddr"] != site.server_ip:
+                errors.append(f"{code}/{variant} {r['stage']}: siaddr {r['siaddr']}")
+            if r["src"] == f"{netlab.net}.2" and r["boot_file"]:
+                errors.append(f"{code}/{variant}: the plain server sent a boot file")
+    assert not errors, "\n".join(errors)
+
+
+def test_tftp_mode_serves_loaders_and_no_dhcp(netlab, cli, tmp_path):  # type: ignore[no-untyped-def]
+    require_tool("dnsmasq", "tftp")
+    netlab.add_host("srv", 1)
+    netlab.add_host("cli", 250)
+    env = wire.gen_env(netlab, tmp_path, wire.write_hook(tmp_path / "hook.sh", tmp_path / "h.log"))
+    payload = bytes(range(256)) * 300  # 76,800 bytes: many blocks, no netascii surprises
+    (tmp_path / "tftp" / "undionly.kpxe").write_bytes(payload)
+    conf = tmp_path / "tftp.conf"
+    _generate(cli, env, "tftp", conf)
+    _dnsmasq(netlab, "srv", "tftp", str(conf), port=69)
+    got = tmp_path / "got.kpxe"
+    netlab.exec(
+        netlab.ns("cli"),
+        "tftp",
+        "-m",
+        "binary",
+        f"{netlab.net}.1",
+        "-c",
+        "get",
+        "undionly.kpxe",
+        str(got),
+    )
+    assert got.read_bytes() == payload
+    res = wire.run_probe(netlab, [wire.case(7, "pxe")], tmp_path, timeout=1.0)[0]
+    assert res["replies"] == []  # TFTP only: no DHCP answer at all
