@@ -142,6 +142,7 @@ ADMIN_KEA = """// The admin's Kea: interfaces, subnet, pool and reservation stay
   "valid-lifetime": 3600,
   "subnet4": [ {{ "id": 1, "subnet": "192.0.2.0/24",
                  "pools": [ {{ "pool": "192.0.2.100 - 192.0.2.199" }} ] }} ],
+  "option-def": [ <?include "{defs}"?> ],
   "client-classes": [ <?include "{classes}"?> ],
   "hooks-libraries": [ <?include "{hooks}"?> ]
 }} }}
@@ -158,11 +159,12 @@ def write_admin(sc: Scenario) -> None:
         include = sc.path("/etc/dhcp/pxehook.conf")
         files[sc.path("/etc/dhcp/dhcpd.conf")] = ADMIN_ISC.format(include=include)
     elif sc.mode == "kea":
-        classes, hooks = (
-            sc.path("/etc/kea/pxehook-classes.json"),
-            sc.path("/etc/kea/pxehook-hooks.json"),
+        parts = {
+            k: sc.path(f"/etc/kea/pxehook-{k}.json") for k in ("option-defs", "classes", "hooks")
+        }
+        files[sc.path("/etc/kea/kea-dhcp4.conf")] = ADMIN_KEA.format(
+            defs=parts["option-defs"], classes=parts["classes"], hooks=parts["hooks"]
         )
-        files[sc.path("/etc/kea/kea-dhcp4.conf")] = ADMIN_KEA.format(classes=classes, hooks=hooks)
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
