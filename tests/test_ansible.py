@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, require_tool
+from tests.conftest import REPO, SAMPLE_INVENTORY, require_tool
 
 pytestmark = pytest.mark.slow
 
@@ -184,6 +184,7 @@ def write_play(root: Path, wheel: Path, venv: Path, scenarios: dict[str, Scenari
             "pxehook_port": sc.port,
             # apt runs (packages present: no change) in two scenarios; enough to prove it.
             "pxehook_install_packages": sc.mode in ("none", "dnsmasq"),
+            "pxehook_inventory_file": "" if sc.mode == "dnsmasq" else str(SAMPLE_INVENTORY),
             # PXELINUX loaders (five files) in one scenario; iPXE's two everywhere.
             "pxehook_boot_modes": ["ipxe", "pxelinux"] if sc.mode == "none" else ["ipxe"],
         }
@@ -197,6 +198,12 @@ def write_play(root: Path, wheel: Path, venv: Path, scenarios: dict[str, Scenari
         }
     }
     (root / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    # The dnsmasq scenario takes its inventory from the documented example (!unsafe tags).
+    example = (ANSIBLE_DIR / "examples/group_vars/pxe_servers.yml").read_text()
+    (root / "host_vars").mkdir()
+    (root / "host_vars" / "dnsmasq.yml").write_text(
+        "---\n" + example[example.index("pxehook_inventory:") :]
+    )
     common = {
         "pxehook_venv": str(venv),
         "pxehook_package": str(wheel),
@@ -209,7 +216,6 @@ def write_play(root: Path, wheel: Path, venv: Path, scenarios: dict[str, Scenari
         "pxehook_bind": "127.0.0.1",
         "pxehook_dhcp_subnets": ["192.0.2.0/24"],
         "pxehook_dhcp_range": "192.0.2.100,192.0.2.199",
-        "pxehook_inventory_file": str(REPO / "templates" / "samples" / "inventory.yaml"),
     }
     (root / "vars.yml").write_text(yaml.safe_dump(common))
 
@@ -328,7 +334,10 @@ def assert_common(lab: Lab, sc: Scenario) -> None:
     )
     assert check.returncode == 0, check.stderr
     inventory = sc.path("/etc/pxehook/inventory.yaml")
-    assert inventory.read_bytes() == (REPO / "templates/samples/inventory.yaml").read_bytes()
+    if sc.mode == "dnsmasq":  # from pxehook_inventory: Ansible left pxehook's placeholders
+        assert "{{ files_url }}/debian/amd64/linux" in inventory.read_text()
+    else:  # pxehook_inventory_file, copied verbatim
+        assert inventory.read_bytes() == SAMPLE_INVENTORY.read_bytes()
     assert sc.path("/var/lib/pxehook/pxehook.db").stat().st_size > 0
     # The arch table's iPXE loaders for bios + efi-x64; PXELINUX and its modules in 'none'.
     loaders = {"undionly.kpxe", "snponly.efi"}
