@@ -535,3 +535,68 @@ def is_ipxe(user_classes: list[str] | tuple[str, ...], has_option_175: bool = Fa
 def supported() -> list[Arch]:
     """Rows with at least one loader: the architectures pxehook can boot."""
     return [a for a in TABLE if a.loaders]
+
+
+# --- boot families and request claims (used by the resolver) -------------------------------
+
+#: Firmware kinds grouped by how a machine boots locally and which configs it reads.
+_FAMILY = {
+    BIOS: "bios",
+    BIOS_HTTP: "bios",
+    UEFI: "uefi",
+    UEFI_HTTP: "uefi",
+    UBOOT: "uboot",
+    UBOOT_HTTP: "uboot",
+    RPIBOOT: "rpi",
+}
+
+
+def family(a: Arch) -> str:
+    """``bios``, ``uefi``, ``uboot``, ``rpi`` or ``other``: what local boot and loaders expect."""
+    return _FAMILY.get(a.firmware, "other")
+
+
+def equivalent(a: Arch, b: Arch) -> bool:
+    """Same CPU and same boot family (x64 codes 7, 9 and 16 are equivalent, 0 and 7 are not)."""
+    return a.cpu == b.cpu and family(a) == family(b)
+
+
+def from_grub(platform: str, cpu: str = "") -> Arch | None:
+    """Map GRUB's ``$grub_platform``/``$grub_cpu`` (``efi``/``x86_64``) or a full platform
+    name (``x86_64-efi``, ``i386-pc``) to the PXE table row."""
+    name = platform.strip().lower()
+    if cpu:
+        name = f"{cpu.strip().lower()}-{name}"
+    for a in TABLE:
+        if a.grub_platform == name and a.firmware in (BIOS, UEFI):
+            return a
+    return None
+
+
+#: U-Boot's ``default-<CONFIG_SYS_ARCH>-…`` names: only the arch word, not the width.
+UBOOT_SYS_ARCH = {"arm": "arm", "riscv": "riscv", "x86": "x86"}
+
+
+@dataclass(frozen=True)
+class MacRule:
+    """A MAC prefix whose machines announce a misleading arch (data, not code)."""
+
+    prefix: str  # lower-case, colon-separated OUI (or longer)
+    arch: int
+    note: str
+
+
+#: Raspberry Pi boot ROMs send option 93 = 0 (x86 BIOS) but are ARM: trust the OUI instead.
+MAC_RULES: tuple[MacRule, ...] = tuple(
+    MacRule(p, 41, "Raspberry Pi (boot ROM announces arch 0)")
+    for p in ("b8:27:eb", "dc:a6:32", "e4:5f:01", "28:cd:c1", "d8:3a:dd", "2c:cf:67")
+)
+
+
+def rule_for_mac(mac: str, rules: tuple[MacRule, ...] = MAC_RULES) -> MacRule | None:
+    """The longest rule whose prefix matches the normalised ``mac``, or None."""
+    best = None
+    for rule in rules:
+        if mac.startswith(rule.prefix) and (best is None or len(rule.prefix) > len(best.prefix)):
+            best = rule
+    return best

@@ -118,3 +118,13 @@ def delete_host(store: Store, mac: str) -> Host:
     assert host.id is not None
     store.host_delete(host.id)
     return host
+
+
+def _register_boot_validators() -> None:
+    from .boot.validate import validate_profile_vars
+
+    if validate_profile_vars not in VALIDATORS:
+        VALIDATORS.append(validate_profile_vars)
+
+
+_register_boot_validators()

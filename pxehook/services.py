@@ -53,17 +53,32 @@ def _lifecycle(ctx: Context) -> Service | None:
     return LifecycleSweeper(ctx)
 
 
-#: Factories, started in order by ``pxehook serve``.
-FACTORIES: list[Callable[[Context], Service | None]] = [_inventory, _lifecycle]
-
-
 def _capture(ctx: Context) -> Service | None:
     from .capture.service import factory
 
     return factory(ctx)
 
 
-FACTORIES.append(_capture)
+def _tftp(ctx: Context) -> Service | None:
+    from .tftp.service import factory
+
+    return factory(ctx)
+
+
+def _front(ctx: Context) -> Service | None:
+    from .boot.frontend import factory
+
+    return factory(ctx)
+
+
+#: Factories, started in order by ``pxehook serve``.
+FACTORIES: list[Callable[[Context], Service | None]] = [
+    _inventory,
+    _lifecycle,
+    _capture,
+    _tftp,
+    _front,
+]
 
 
 def start_all(ctx: Context) -> list[Service]:

@@ -133,3 +133,21 @@ def test_dnsmasq_tftp_transfer_lands_on_the_lease_owner(dnsmasq_lab, store) -> N
     sent = [e for e in store.events(host.id) if e.kind == "tftp.sent"]
     assert len(sent) == 1 and sent[0].data["path"].endswith("/undionly.kpxe")
     assert sent[0].data["size"] == "4096" and sent[0].data["ip"] == ack["yiaddr"]
+
+
+def test_dnsmasq_leasefile_ro_init_contract(netlab, tmp_path: Path, settings, store) -> None:  # type: ignore[no-untyped-def]
+    """With leasefile-ro dnsmasq runs '<hook> init' at start and parses its stdout as
+    leases; a non-zero exit is fatal. The hook prints nothing, so dnsmasq starts clean."""
+    require_tool("dnsmasq")
+    spool = Path(settings.spool_dir) / "hook.spool"
+    hook, _ = build_hooks(tmp_path / "bin", spool)
+    netlab.add_host("srv", 1)
+    netlab.add_host("cli", 2)
+    conf = dnsmasq_conf(netlab.net, tmp_path / "dnsmasq", hook, extra=("leasefile-ro",))
+    proc = start_dnsmasq(netlab, conf)
+    reply = probe(netlab, "cli", "--mac", "52:54:00:dd:00:01", "--arch", "7")
+    assert reply["replies"][-1]["type"] == "DHCPACK" and proc.alive(), proc.log_text()
+    wait_for(lambda: spool_records(spool) >= 1, what="the add event")
+    Ingester(store, str(spool.parent)).drain()
+    assert store.host_get("52:54:00:dd:00:01").arch == 7
+    assert not (conf.parent / "dnsmasq.leases").exists()

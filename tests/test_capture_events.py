@@ -188,3 +188,67 @@ def test_lease_file_parsers_keep_the_last_active_entry_and_clean_names() -> None
     assert [(d.mac, d.ip, d.hostname) for d in leases.parse_dnsmasq(dnsmasq)] == [
         ("52:54:00:0c:00:01", "10.0.0.9", "")
     ]
+
+
+def test_listener_decodes_requests_and_acks_and_ignores_the_rest() -> None:
+    import struct
+
+    from pxehook import dhcp_packet as dp
+    from pxehook.capture.listener import decode_frame, event_from
+
+    def frame(pkt: dp.DhcpPacket) -> bytes:
+        from tests.harness.dhcp_probe import ip_udp
+
+        return (
+            b"\xff" * 6
+            + b"\x02" * 6
+            + b"\x08\x00"
+            + ip_udp("0.0.0.0", "255.255.255.255", 68, 67, pkt.encode())
+        )
+
+    mac = bytes.fromhex("525400ee0001")
+    discover = dp.DhcpPacket(
+        op=1,
+        chaddr=mac,
+        options={
+            dp.OPT_MESSAGE_TYPE: bytes([dp.DISCOVER]),
+            dp.OPT_CLIENT_ARCH: struct.pack("!H", 11),
+            dp.OPT_USER_CLASS: b"\x04iPXE",
+            dp.OPT_HOSTNAME: b"a\nb\xff",
+        },
+    )
+    e = event_from(decode_frame(frame(discover)), 1.0)
+    assert (e.mac, e.arch, e.user_class, e.hostname, e.action) == (
+        "52:54:00:ee:00:01",
+        11,
+        "iPXE",
+        "a\nb\\xff",
+        "discover",
+    )
+    odd93 = dp.DhcpPacket(
+        op=1,
+        chaddr=mac,
+        options={
+            dp.OPT_MESSAGE_TYPE: bytes([dp.REQUEST]),
+            dp.OPT_CLIENT_ARCH: b"\x07",
+            dp.OPT_VENDOR_CLASS: b"PXEClient:Arch:00009:UNDI:003000",
+        },
+    )
+    assert event_from(decode_frame(frame(odd93)), 1.0).arch == 9  # bad option 93: vendor class
+    ack = dp.DhcpPacket(
+        op=2, chaddr=mac, yiaddr="10.0.0.8", options={dp.OPT_MESSAGE_TYPE: bytes([dp.ACK])}
+    )
+    a = event_from(decode_frame(frame(ack)), 1.0)
+    assert (a.kind, a.ip, a.arch) == ("seen", "10.0.0.8", None)
+    offer = dp.DhcpPacket(
+        op=2, chaddr=mac, yiaddr="10.0.0.8", options={dp.OPT_MESSAGE_TYPE: bytes([dp.OFFER])}
+    )
+    token_ring = dp.DhcpPacket(
+        op=1, htype=6, chaddr=mac, options={dp.OPT_MESSAGE_TYPE: bytes([dp.DISCOVER])}
+    )
+    assert event_from(decode_frame(frame(offer)), 1.0) is None
+    assert event_from(decode_frame(frame(token_ring)), 1.0) is None
+    import pytest
+
+    with pytest.raises(ValueError):
+        decode_frame(frame(discover)[:60])

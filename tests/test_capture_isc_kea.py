@@ -99,23 +99,45 @@ def test_isc_dhcpd_commit_and_release(lab, store, tmp_path: Path) -> None:  # ty
     assert other.host_get(bios).ip == h1.ip
 
 
-def test_kea_run_script_records_leases(lab, store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_kea_run_script_records_leases(lab, store, env, pxehook_bin, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     require_tool("kea-dhcp4")
     netlab, hook, spool = lab
     conf = kea_conf(netlab.net, tmp_path / "kea", hook)
-    env = {**os.environ, "KEA_LOCKFILE_DIR": str(conf.parent), "KEA_PIDFILE_DIR": str(conf.parent)}
-    proc = netlab.spawn("srv", "kea", "kea-dhcp4", "-c", str(conf), env=env)
+    kea_env = {
+        **os.environ,
+        "KEA_LOCKFILE_DIR": str(conf.parent),
+        "KEA_PIDFILE_DIR": str(conf.parent),
+    }
+    proc = netlab.spawn("srv", "kea", "kea-dhcp4", "-c", str(conf), env=kea_env)
     netlab.wait_udp("srv", 67)
+    # Kea passes no option 93 to its hook: the listener beside it on the server supplies it.
+    # It counts the 4 client packets: on Kea's own host it did not see Kea's replies.
+    listener = netlab.spawn(
+        "srv",
+        "listener",
+        pxehook_bin,
+        "listen",
+        "-i",
+        "eth0",
+        "--count",
+        "4",
+        "--duration",
+        "30",
+        env={**os.environ, **env},
+    )
+    wait_for(lambda: "listening on" in listener.log_text(), what="the listener")
     macs = ["52:54:00:0b:00:01", "52:54:00:0b:00:02"]
     acks = [probe(netlab, "--mac", mac, "--arch", "7")["replies"][-1] for mac in macs]
     assert [a["type"] for a in acks] == ["DHCPACK", "DHCPACK"], proc.log_text()[-2000:]
     wait_for(lambda: spool_records(spool) >= 2, what="kea to run the hook")
     Ingester(store, str(spool.parent)).drain()
+    listener.popen.wait(timeout=40)
     for mac, ack in zip(macs, acks, strict=True):
         host = store.host_get(mac)
         assert host is not None and host.ip == ack["yiaddr"]
-        assert host.arch is None  # Kea exports no option 93: the listener supplies it
-        assert "dhcp.commit" in [e.kind for e in store.events(host.id)]
+        assert host.arch == 7, listener.log_text()
+        kinds = [(e.kind, e.source) for e in store.events(host.id)]
+        assert ("dhcp.commit", "kea") in kinds and ("dhcp.discover", "listener") in kinds
 
     other = SQLiteStore(str(tmp_path / "leases.db"))  # the same leases from the memfile CSV
     LeaseFile(other, "kea", str(conf.parent / "kea-leases4.csv")).scan()

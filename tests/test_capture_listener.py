@@ -45,7 +45,7 @@ def test_listener_records_clients_of_another_dhcp_server(
         "--interface",
         "eth0",
         "--count",
-        "7",
+        "13",
         "--duration",
         "30",
         "--json",
@@ -65,6 +65,7 @@ def test_listener_records_clients_of_another_dhcp_server(
             ["--arch", "16", "--vendor-class", "HTTPClient:Arch:00016:UNDI:003016"],
         ),
     ]
+    leased: dict[str, str] = {}
     for mac, args in clients:
         out = netlab.exec(
             netlab.ns("cli"),
@@ -79,20 +80,23 @@ def test_listener_records_clients_of_another_dhcp_server(
             mac,
             *args,
         )
-        assert json.loads(out.stdout)["replies"][-1]["type"] == "DHCPACK"
+        ack = json.loads(out.stdout)["replies"][-1]
+        assert ack["type"] == "DHCPACK"
+        leased[mac] = ack["yiaddr"]
     listener.popen.wait(timeout=40)
     log = listener.log_text()
     stats = json.loads(log[log.index("{") :])
-    assert stats.get("bad") == 1 and stats["packets"] == 7 and stats.get("lost", 0) == 0, log
+    assert stats.get("bad") == 1 and stats["packets"] == 13 and stats.get("lost", 0) == 0, log
 
     h1, h2, h3 = (store.host_get(mac) for mac, _ in clients)
     assert (h1.arch, h1.uuid, h1.vendor_class) == (7, UUID, "PXEClient:Arch:00007:UNDI:003016")
     assert h1.name == "evil\nname;$(id)\\xff"  # stored as text, invalid byte escaped
     assert (h2.arch, h2.user_class) == (11, "iPXE")
     assert (h3.arch, h3.vendor_class) == (16, "HTTPClient:Arch:00016:UNDI:003016")
-    assert all(h.arch_source == "dhcp" and h.ip == "" for h in (h1, h2, h3))
+    assert all(h.arch_source == "dhcp" for h in (h1, h2, h3))
+    assert [h.ip for h in (h1, h2, h3)] == [leased[mac] for mac, _ in clients]  # from the ACKs
     events = store.events(h2.id)
     assert [(e.kind, e.source) for e in events] == [
         ("host.discovered", "listener"),
         ("dhcp.discover", "listener"),
-    ]  # the REQUEST repeats the same facts: observed, no second event
+    ]  # the REQUEST repeats the same facts and the ACK adds the IP: no further events

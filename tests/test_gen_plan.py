@@ -175,3 +175,17 @@ def test_kea_classes_follow_the_table() -> None:
     hook = doc["hooks-libraries"][0]
     assert hook["library"].endswith("/libdhcp_run_script.so")
     assert hook["parameters"]["name"] == "/usr/local/libexec/pxehook/pxehook-hook"
+
+
+def test_dnsmasq_leaves_tftp_to_pxehook_when_it_serves_tftp(cli):  # type: ignore[no-untyped-def]
+    env = {
+        "PXEHOOK_SERVER_IP": "192.0.2.10",
+        "PXEHOOK_DHCP_SUBNETS": "192.0.2.0/24",
+        "PXEHOOK_DHCP_RANGE": "192.0.2.100,192.0.2.199",
+        "PXEHOOK_TFTP_SERVE": "true",
+    }
+    full = cli("gen", "dnsmasq", "--mode", "full", extra_env=env)
+    assert full.code == 0, full
+    assert "enable-tftp" not in full.out and "served by pxehook itself" in full.out
+    empty = cli("gen", "dnsmasq", "--mode", "tftp", extra_env=env)
+    assert empty.code == 5 and "would do nothing" in empty.err

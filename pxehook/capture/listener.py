@@ -1,10 +1,11 @@
 """Passive DHCP listener: records who boots on a network whose DHCP is someone else's.
 
 A raw ``AF_PACKET`` socket bound to one interface with a classic BPF filter (``ip and udp
-dst port 67``: client → server traffic, fragments dropped in the kernel) sees every
-DHCPDISCOVER/REQUEST/INFORM broadcast without taking port 67 from a DHCP server on the
-same host. Chosen over a UDP socket sharing port 67 because it needs no SO_REUSEPORT
-cooperation from the DHCP server and sees relayed and unicast requests alike. It never
+and (dst port 67 or dst port 68)``, fragments dropped in the kernel) sees every
+DHCPDISCOVER/REQUEST/INFORM broadcast, and the DHCPACKs it can see (broadcast ones, or all
+on the server's host or a mirror port) for the leased IP, without taking port 67 from a
+DHCP server on the same host. Chosen over a UDP socket sharing port 67 because it needs
+no SO_REUSEPORT cooperation from the DHCP server and sees relayed and unicast requests. It never
 sends: the socket is only read.
 
 One thread reads and decodes (one bad packet is logged and skipped), another writes to
@@ -36,17 +37,18 @@ log = logging.getLogger("pxehook.capture.listener")
 
 ETH_P_IP = 0x0800
 SO_ATTACH_FILTER = 26
-# tcpdump -dd 'ip and udp dst port 67' (Ethernet); jset 0x1fff drops IP fragments.
-BPF_UDP_DST_67 = (
+# tcpdump -dd 'ip and udp and (dst port 67 or dst port 68)' (Ethernet); jset drops fragments.
+BPF_DHCP = (
     (0x28, 0, 0, 0x0000000C),  # ldh [12]          ethertype
-    (0x15, 0, 8, 0x00000800),  # jeq #0x800        IPv4
+    (0x15, 0, 9, 0x00000800),  # jeq #0x800        IPv4
     (0x30, 0, 0, 0x00000017),  # ldb [23]          protocol
-    (0x15, 0, 6, 0x00000011),  # jeq #17           UDP
+    (0x15, 0, 7, 0x00000011),  # jeq #17           UDP
     (0x28, 0, 0, 0x00000014),  # ldh [20]          flags/fragment offset
-    (0x45, 4, 0, 0x00001FFF),  # jset #0x1fff      fragment -> drop
+    (0x45, 5, 0, 0x00001FFF),  # jset #0x1fff      fragment -> drop
     (0xB1, 0, 0, 0x0000000E),  # ldxb 4*([14]&0xf) IP header length
     (0x48, 0, 0, 0x00000010),  # ldh [x + 16]      UDP destination port
-    (0x15, 0, 1, 0x00000043),  # jeq #67
+    (0x15, 1, 0, 0x00000043),  # jeq #67           to a server
+    (0x15, 0, 1, 0x00000044),  # jeq #68           to a client
     (0x06, 0, 0, 0x00040000),  # ret #262144       accept
     (0x06, 0, 0, 0x00000000),  # ret #0            drop
 )
@@ -59,9 +61,9 @@ def open_socket(interface: str) -> socket.socket:
         sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)  # no traffic until bind
     except PermissionError:
         raise PxehookError("the listener needs root or CAP_NET_RAW") from None
-    prog = b"".join(struct.pack("HBBI", *ins) for ins in BPF_UDP_DST_67)
+    prog = b"".join(struct.pack("HBBI", *ins) for ins in BPF_DHCP)
     buf = ctypes.create_string_buffer(prog)
-    fprog = struct.pack("HL", len(BPF_UDP_DST_67), ctypes.addressof(buf))
+    fprog = struct.pack("HL", len(BPF_DHCP), ctypes.addressof(buf))
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)  # the kernel copies it
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     try:
@@ -83,9 +85,14 @@ def decode_frame(frame: bytes) -> dp.DhcpPacket:
 
 
 def event_from(pkt: dp.DhcpPacket, at: float) -> DhcpEvent | None:
-    """The facts a client request carries; None for replies and non-Ethernet clients."""
+    """The facts a client request (or an ACK's leased IP) carries; None for the rest."""
     mtype = pkt.message_type
-    if pkt.op != 1 or pkt.htype != 1 or pkt.hlen != 6 or mtype not in CLIENT_TYPES:
+    if pkt.htype != 1 or pkt.hlen != 6:
+        return None
+    if pkt.op == 2 and mtype == dp.ACK and pkt.yiaddr != dp.ZERO:
+        rid = f"{at:.6f}-{pkt.xid:08x}-ack"
+        return DhcpEvent("listener", "ack", SEEN, at, rid, mac=pkt.mac, ip=pkt.yiaddr)
+    if pkt.op != 1 or mtype not in CLIENT_TYPES:
         return None
     arch = None
     raw93 = pkt.options.get(dp.OPT_CLIENT_ARCH)
@@ -178,8 +185,10 @@ class Listener:
                 self._record(ev)
 
     def _record(self, ev: DhcpEvent) -> None:
-        facts = (ev.hostname, ev.arch, ev.vendor_class, ev.user_class, ev.uuid)
-        previous = self._seen.get(ev.mac)
+        facts = (ev.ip,) if ev.kind == SEEN else (ev.hostname, ev.arch, ev.vendor_class)
+        facts += (ev.user_class, ev.uuid)
+        key = f"{ev.mac}/{ev.kind}"
+        previous = self._seen.get(key)
         if previous and previous[0] == facts and ev.at - previous[1] < self.refresh:
             self.stats["repeats"] += 1
             return
@@ -194,5 +203,5 @@ class Listener:
                     log.error("store unavailable, sighting of %s lost: %s", ev.mac, exc)
                     return
                 time.sleep(0.2)
-        self._seen[ev.mac] = (facts, ev.at)
+        self._seen[key] = (facts, ev.at)
         self.stats["recorded"] += 1

@@ -135,11 +135,11 @@ def _run_until(seconds: float | None, done=lambda: False) -> None:  # type: igno
 @click.command()
 @click.option("--interface", "-i", required=True, help="Interface to watch (never sent on).")
 @click.option("--duration", type=float, help="Stop after S seconds (default: until Ctrl-C).")
-@click.option("--count", type=int, help="Stop after N client packets.")
+@click.option("--count", type=int, help="Stop after N DHCP packets.")
 @json_option
 @pass_lazy
 def listen(lazy, interface: str, duration: float | None, count: int | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
-    """Passively record DHCP clients (MAC, option 93/60/77/97/12) seen on INTERFACE."""
+    """Passively record DHCP clients (MAC, option 93/60/77/97/12, ACKed IP) on INTERFACE."""
     listener = Listener(lazy.get().store(), interface)
     listener.start()
     click.echo(f"listening on {interface} (receive only)", err=True)

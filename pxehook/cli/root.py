@@ -16,11 +16,13 @@ COMMAND_MODULES = (
     "config_cmd",
     "db_cmd",
     "capture_cmd",
+    "explain_cmd",
     "gen_cmd",
     "host_cmd",
     "lifecycle_cmd",
     "profile_cmd",
     "serve_cmd",
+    "tftp_cmd",
     "token_cmd",
 )
 

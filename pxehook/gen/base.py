@@ -38,12 +38,14 @@ class Generator:
     check_args: Callable[[str, str], list[str]]  # (binary, file) -> argv of the syntax check
     reload: Callable[[Plan, str], str]  # (plan, written file) -> what was done
     postprocess: Callable[[str], str] = lambda text: text
+    precheck: Callable[[Plan, str], None] = lambda plan, mode: None
 
     def render(self, plan: Plan, mode: str, *, site_dir: str = "") -> str:
         if mode not in self.modes:
             raise PxehookError(
                 f"{self.name} has no mode {mode!r}; choose one of {', '.join(self.modes)}"
             )
+        self.precheck(plan, mode)
         text = render(f"{self.name}/{mode}.{self.suffix}.j2", {"plan": plan}, site_dir=site_dir)
         return self.postprocess(text)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import ConfigError
 from .base import Generator, run_reload
 from .plan import Plan
 
@@ -18,6 +19,14 @@ def _reload(plan: Plan, path: str) -> str:
     return run_reload(["systemctl", "restart", UNIT])
 
 
+def _refuse_empty_tftp_mode(plan: Plan, mode: str) -> None:
+    if mode == "tftp" and plan.tftp_by_pxehook:
+        raise ConfigError(
+            "dnsmasq --mode tftp would do nothing: setting tftp_serve makes pxehook serve TFTP",
+            hint="turn tftp_serve off to let dnsmasq serve TFTP, or do not run this drop-in",
+        )
+
+
 GENERATOR = Generator(
     name="dnsmasq",
     binary="dnsmasq",
@@ -25,4 +34,5 @@ GENERATOR = Generator(
     suffix="conf",
     check_args=_check_args,
     reload=_reload,
+    precheck=_refuse_empty_tftp_mode,
 )

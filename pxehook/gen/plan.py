@@ -70,6 +70,7 @@ class Plan:
     tftp_max: int
     fleet_size: int
     hook: str
+    tftp_by_pxehook: bool
     kea_hooks_dir: str
     kea_lease_file: str
     kea_control_socket: str
@@ -209,6 +210,7 @@ def build_plan(settings: Any) -> Plan:
         tftp_max=settings.tftp_max,
         fleet_size=settings.fleet_size,
         hook=_safe(settings.hook_path, "hook_path"),
+        tftp_by_pxehook=bool(settings.tftp_serve),
         kea_hooks_dir=_safe(settings.kea_hooks_dir, "kea_hooks_dir"),
         kea_lease_file=_safe(settings.kea_lease_file, "kea_lease_file"),
         kea_control_socket=_safe(settings.kea_control_socket, "kea_control_socket"),

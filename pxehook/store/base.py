@@ -35,6 +35,9 @@ class Store(Protocol):
         limit: int | None = None,
     ) -> list[Host]: ...
 
+    def host_all(self) -> list[Host]:
+        """Every host, read in bulk (two queries): for pre-rendering and exports."""
+
     def host_put(self, host: Host, *, source: str = "api", message: str = "") -> Host:
         """Create (id None) or replace a host and its MAC list; records an event."""
 
@@ -70,6 +73,9 @@ class Store(Protocol):
         data: dict[str, Any] | None = None,
         at: float | None = None,
     ) -> Event: ...
+
+    def event_add_many(self, rows: list[tuple[int, str, str, str, dict[str, Any], float]]) -> int:
+        """Append (host_id, kind, source, message, data, at) rows in one transaction."""
 
     def events(
         self, host_id: int, *, since_id: int = 0, limit: int | None = None

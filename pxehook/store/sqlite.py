@@ -163,25 +163,7 @@ class SQLiteStore:
                 "SELECT mac FROM host_macs WHERE host_id=? ORDER BY position, mac", (row[0],)
             )
         )
-        return Host(
-            id=row[0],
-            macs=macs,
-            name=row[1],
-            uuid=row[2],
-            arch=row[3],
-            arch_source=row[4],
-            ip=row[5],
-            vendor_class=row[6],
-            user_class=row[7],
-            first_seen=row[8],
-            last_seen=row[9],
-            profile=row[10],
-            state=State(row[11]),
-            state_changed=row[12],
-            labels=json.loads(row[13]),
-            vars=json.loads(row[14]),
-            meta=json.loads(row[15]),
-        )
+        return _host_from_row(row, macs)
 
     def _host_where(
         self, conn: sqlite3.Connection, where: str, args: tuple[Any, ...]
@@ -264,6 +246,21 @@ class SQLiteStore:
             sql += f" LIMIT {int(limit)}"
         with self._read() as conn:
             return [h for h in (self._row_host(conn, r) for r in conn.execute(sql, args)) if h]
+
+    def host_all(self) -> list[Host]:
+        with self._read() as conn:
+            conn.execute("BEGIN")
+            try:
+                macs: dict[int, list[str]] = {}
+                for mac, host_id in conn.execute(
+                    "SELECT mac, host_id FROM host_macs ORDER BY host_id, position, mac"
+                ):
+                    macs.setdefault(host_id, []).append(mac)
+                sql = f"SELECT {_HOST_COLUMNS} FROM hosts ORDER BY id"  # noqa: S608
+                rows = conn.execute(sql).fetchall()
+            finally:
+                conn.execute("COMMIT")
+        return [_host_from_row(row, tuple(macs.get(row[0], ()))) for row in rows]
 
     def host_put(self, host: Host, *, source: str = "api", message: str = "") -> Host:
         if not host.macs:
@@ -446,6 +443,22 @@ class SQLiteStore:
             lambda c: self._event(c, host_id, kind, source, message, data, at), write=True
         )
 
+    def event_add_many(self, rows: list[tuple[int, str, str, str, dict[str, Any], float]]) -> int:
+        payload = [
+            (host_id, at, kind, source, message, json.dumps(data or {}, sort_keys=True))
+            for host_id, kind, source, message, data, at in rows
+        ]
+
+        def insert(conn: sqlite3.Connection) -> int:
+            conn.executemany(
+                "INSERT INTO events(host_id, at, kind, source, message, data) "
+                "SELECT ?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM hosts WHERE id=?1)",
+                payload,
+            )
+            return len(payload)
+
+        return self._retry(insert, write=True) if payload else 0
+
     def events(self, host_id: int, *, since_id: int = 0, limit: int | None = None) -> list[Event]:
         sql = (
             "SELECT id, host_id, at, kind, source, message, data FROM events "
@@ -552,6 +565,29 @@ class SQLiteStore:
 
     def generation(self) -> int:
         return int(self.meta_get("generation", "0") or 0)
+
+
+def _host_from_row(row: tuple[Any, ...], macs: tuple[str, ...]) -> Host:
+    """A Host from a ``_HOST_COLUMNS`` row and its MACs."""
+    return Host(
+        id=row[0],
+        macs=macs,
+        name=row[1],
+        uuid=row[2],
+        arch=row[3],
+        arch_source=row[4],
+        ip=row[5],
+        vendor_class=row[6],
+        user_class=row[7],
+        first_seen=row[8],
+        last_seen=row[9],
+        profile=row[10],
+        state=State(row[11]),
+        state_changed=row[12],
+        labels=json.loads(row[13]),
+        vars=json.loads(row[14]),
+        meta=json.loads(row[15]),
+    )
 
 
 def _split_sql(script: str) -> list[str]:

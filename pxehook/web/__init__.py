@@ -10,7 +10,7 @@ from ..config import Settings, load_settings
 from ..context import Context
 
 #: Blueprint modules, each exposing ``bp`` (a flask.Blueprint). Order = registration order.
-BLUEPRINTS = ("health", "ui", "api", "pxepilot")
+BLUEPRINTS = ("health", "metrics", "boot", "ui", "api", "pxepilot")
 
 
 def create_app(settings: Settings | None = None, *, test_config: dict | None = None) -> Flask:

@@ -32,7 +32,9 @@ def dnsmasq_arch_matches() -> list[str]:
     return [f"dhcp-match=set:{a.dnsmasq_tag},option:client-arch,{a.code}" for a in arch.TABLE]
 
 
-def dnsmasq_conf(net: str, workdir: Path, hook: Path, *, iface: str = "eth0") -> Path:
+def dnsmasq_conf(
+    net: str, workdir: Path, hook: Path, *, iface: str = "eth0", extra: tuple[str, ...] = ()
+) -> Path:
     """A minimal full-DHCP dnsmasq (DNS off, TFTP on) calling ``hook`` as dhcp-script."""
     tftp = workdir / "tftp"
     tftp.mkdir(parents=True, exist_ok=True)
@@ -55,6 +57,7 @@ def dnsmasq_conf(net: str, workdir: Path, hook: Path, *, iface: str = "eth0") ->
         "enable-tftp",
         f"tftp-root={tftp}",
         f"pid-file={workdir / 'dnsmasq.pid'}",
+        *extra,
     ]
     conf = workdir / "dnsmasq.conf"
     conf.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,412 @@
+#!/usr/bin/env python3
+"""HTTP resolver benchmark: pxehook as deployed vs nginx serving the same bytes, same run.
+
+Builds a store with N hosts (default 100,000; half deploying, half deployed; BIOS and
+UEFI), then runs wrk (loopback only) with a Lua script picking random per-machine iPXE
+and PXELINUX URLs, against:
+
+* ``nginx-static``: nginx serving one rendered iPXE script as a static file (baseline);
+* ``gunicorn``: ``pxehook serve`` alone (every request decided, rendered from the
+  per-worker cache, recorded as a ``boot.config`` event);
+* ``nginx-front``: the recommended deployment — nginx serves the per-MAC files
+  ``pxehook prerender`` keeps current, falls back to gunicorn for anything else, and
+  ``pxehook ingest-access-log`` records every hit on the host's timeline.
+
+Prints req/s, p50/p99, the ratio to nginx-static, memory per worker and how many hits
+reached the timeline. Usage::
+
+    .venv/bin/python bench/bench_http.py --hosts 100000 --duration 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from pxehook.config import load_settings  # noqa: E402
+from pxehook.context import Context  # noqa: E402
+from pxehook.inventory import load, sync  # noqa: E402
+
+LOOPBACK = "127.0.0.1"
+BIN = Path(sys.executable).parent / "pxehook"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def mac_of(i: int) -> str:
+    return "52:54:01:" + ":".join(f"{b:02x}" for b in i.to_bytes(3, "big"))
+
+
+def build_store(work: Path, hosts: int) -> dict[str, str]:
+    """Settings env + a store holding ``hosts`` machines (bulk insert, one transaction)."""
+    env = {
+        "PXEHOOK_DATABASE": f"sqlite:///{work}/pxehook.db",
+        "PXEHOOK_INVENTORY": str(work / "inventory.yaml"),
+        "PXEHOOK_STATE_DIR": str(work / "state"),
+        "PXEHOOK_FILES_DIR": str(work / "files"),
+        "PXEHOOK_TFTP_ROOT": str(work / "tftp"),
+        "PXEHOOK_LOG_LEVEL": "warning",
+    }
+    shutil.copy(REPO / "templates/samples/inventory.yaml", work / "inventory.yaml")
+    ctx = Context(load_settings(env=env))
+    sync(load(str(work / "inventory.yaml")), ctx.store())
+    ctx.close()
+    conn = sqlite3.connect(work / "pxehook.db")
+    now = time.time()
+    rows, macs = [], []
+    for i in range(hosts):
+        deploying = i % 2 == 0
+        rows.append(
+            (
+                f"bench{i:06d}",
+                0 if i % 4 < 2 else 7,
+                "dhcp",
+                f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}",
+                "debian-installer" if deploying else "local",
+                "deploying" if deploying else "deployed",
+                now,
+                json.dumps({"preseed": "bench"}),
+            )
+        )
+    with conn:
+        start = conn.execute("SELECT COALESCE(MAX(id), 0) FROM hosts").fetchone()[0]
+        conn.executemany(
+            "INSERT INTO hosts(name, arch, arch_source, ip, profile, state, state_changed, vars)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        for i in range(hosts):
+            macs.append((mac_of(i), start + 1 + i, 0))
+        conn.executemany("INSERT INTO host_macs(mac, host_id, position) VALUES (?,?,?)", macs)
+        conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
+    conn.close()
+    return env
+
+
+def wrk_script(work: Path, hosts: int, count: int = 20000) -> Path:
+    """A wrk Lua script choosing among ``count`` random per-machine URLs."""
+    rnd = random.Random(42)
+    urls = []
+    for _ in range(count):
+        mac = mac_of(rnd.randrange(hosts))
+        if rnd.random() < 0.5:
+            urls.append(f"/ipxe/{mac.replace(':', '-')}?buildarch=x86_64&platform=efi")
+        else:
+            urls.append(f"/pxelinux.cfg/01-{mac.replace(':', '-')}")
+    body = "urls = {\n" + ",\n".join(json.dumps(u) for u in urls) + "\n}\n"
+    body += (
+        "init = function(args) math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16)) end\n"
+        "request = function() return wrk.format('GET', urls[math.random(#urls)]) end\n"
+    )
+    path = work / "urls.lua"
+    path.write_text(body)
+    return path
+
+
+_UNIT = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.match(r"([\d.]+)(us|ms|s)", text)
+    assert match, text
+    return float(match.group(1)) * _UNIT[match.group(2)]
+
+
+def run_wrk(url: str, script: Path, conns: int, seconds: int) -> dict:
+    assert url.startswith(f"http://{LOOPBACK}:"), "wrk runs against loopback only"
+    argv = ["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", str(script), url]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60).stdout
+    req_s = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "req_s": req_s,
+        "p50_ms": _ms(re.search(r"50%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        "p99_ms": _ms(re.search(r"99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        "requests": total,
+        "non_2xx": int(bad.group(1)) if bad else 0,
+    }
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = subprocess.run(
+            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url],
+            capture_output=True,
+            text=True,
+        )
+        if done.stdout.strip() in ("200", "404"):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def nginx_conf(work: Path, port: int, body: str) -> Path:
+    """Write an nginx config (own prefix, loopback port); ``body`` is the server block."""
+    conf = work / f"nginx-{port}.conf"
+    conf.write_text(
+        f"""
+user root;
+worker_processes auto;
+daemon off;
+pid {work}/nginx-{port}.pid;
+error_log {work}/nginx-{port}.err warn;
+events {{ worker_connections 4096; }}
+http {{
+  client_body_temp_path {work}/ngx-body; proxy_temp_path {work}/ngx-proxy;
+  fastcgi_temp_path {work}/ngx-fcgi; uwsgi_temp_path {work}/ngx-uwsgi;
+  scgi_temp_path {work}/ngx-scgi;
+  default_type text/plain;
+  server {{
+    listen {LOOPBACK}:{port} reuseport backlog=4096;
+{body}
+  }}
+}}
+"""
+    )
+    return conf
+
+
+def start(argv: list[str], env: dict[str, str] | None, log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as fh:
+        return subprocess.Popen(argv, env=env, stdout=fh, stderr=fh, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def count_events(work: Path, kind: str = "boot.config") -> int:
+    conn = sqlite3.connect(work / "pxehook.db", timeout=30)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM events WHERE kind=?", (kind,)).fetchone()[0])
+    finally:
+        conn.close()
+
+
+def settle_events(work: Path, expected: int, timeout: float = 120) -> tuple[int, float]:
+    """Wait until ``expected`` boot.config events exist (the ingester may lag)."""
+    started = time.monotonic()
+    count = count_events(work)
+    while count < expected and time.monotonic() - started < timeout:
+        time.sleep(0.5)
+        count = count_events(work)
+    return count, time.monotonic() - started
+
+
+# --- targets ------------------------------------------------------------------------------
+def target_nginx_static(work: Path, env: dict, script: Path, conns: list[int], args) -> dict:  # type: ignore[no-untyped-def]
+    """nginx serving one rendered iPXE script (the same bytes) for every URL."""
+    sample = subprocess.run(
+        [str(BIN), "explain", mac_of(0), "--path", f"/ipxe/{mac_of(0)}", "--json"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (work / "static" / "script.ipxe").write_text(json.loads(sample.stdout)["answers"][0]["body"])
+    port = free_port()
+    body = (
+        f"    access_log off;\n    root {work}/static;\n"
+        "    location / { try_files /script.ipxe =404; }"
+    )
+    proc = start(["nginx", "-c", str(nginx_conf(work, port, body))], None, work / "ngx.log")
+    try:
+        wait_http(f"http://{LOOPBACK}:{port}/x")
+        out = {c: run_wrk(f"http://{LOOPBACK}:{port}", script, c, args.duration) for c in conns}
+        out["memory"] = ", ".join(f"{rss_mib(p):.1f} MiB" for p in children(proc.pid))
+        return out
+    finally:
+        stop(proc)
+
+
+def serve(work: Path, env: dict, args, port: int) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+    full = {
+        **os.environ,
+        **env,
+        "PXEHOOK_PORT": str(port),
+        "PXEHOOK_BIND": LOOPBACK,
+        "PXEHOOK_WORKERS": str(args.workers),
+        "PXEHOOK_HTTP_BASE_URL": f"http://{LOOPBACK}:{port}",
+    }
+    proc = start([str(BIN), "serve", "--no-services"], full, work / f"serve-{port}.log")
+    wait_http(f"http://{LOOPBACK}:{port}/healthz")
+    return proc
+
+
+def gunicorn_memory(proc: subprocess.Popen[bytes]) -> str:
+    masters = children(proc.pid)
+    workers = [w for m in masters for w in children(m)]
+    return ", ".join(f"{rss_mib(p):.1f} MiB" for p in workers)
+
+
+def target_gunicorn(work: Path, env: dict, script: Path, conns: list[int], args) -> dict:  # type: ignore[no-untyped-def]
+    """pxehook serve alone: decide + cached render + a boot.config event per request."""
+    port = free_port()
+    proc = serve(work, env, args, port)
+    try:
+        out: dict = {}
+        for c in conns:
+            before = count_events(work)
+            out[c] = run_wrk(f"http://{LOOPBACK}:{port}", script, c, args.duration)
+            recorded, _ = settle_events(work, before + out[c]["requests"], timeout=30)
+            out[c]["recorded"] = f"{recorded - before}/{out[c]['requests']}"
+        out["memory"] = gunicorn_memory(proc)
+        return out
+    finally:
+        stop(proc)
+
+
+def target_nginx_front(work: Path, env: dict, script: Path, conns: list[int], args) -> dict:  # type: ignore[no-untyped-def]
+    """The recommended deployment: nginx + pre-rendered per-MAC files + log ingestion."""
+    from pxehook.boot.frontend import nginx_config as front_config
+
+    gport, nport = free_port(), free_port()
+    env = {
+        **os.environ,
+        **env,
+        "PXEHOOK_PRERENDER_DIR": str(work / "pre"),
+        "PXEHOOK_ACCESS_LOG": str(work / "access.log"),
+        "PXEHOOK_PORT": str(gport),
+        "PXEHOOK_BIND": LOOPBACK,
+        "PXEHOOK_WORKERS": str(args.workers),
+        "PXEHOOK_HTTP_BASE_URL": f"http://{LOOPBACK}:{nport}",
+    }
+    t0 = time.monotonic()
+    subprocess.run([str(BIN), "prerender"], env=env, check=True)
+    print(f"prerender: {time.monotonic() - t0:.1f}s for {args.hosts} hosts", flush=True)
+    proc = start([str(BIN), "serve"], env, work / "serve-front.log")
+    server = front_config(
+        str(work / "pre"), f"{LOOPBACK}:{gport}", f"{LOOPBACK}:{nport}", str(work / "access.log")
+    )
+    block = "\n".join(line for line in server.splitlines() if line.startswith("log_format"))
+    inner = (
+        server.split("server {", 1)[1].rsplit("}", 1)[0].replace(f"listen {LOOPBACK}:{nport};", "")
+    )
+    conf = nginx_conf(work, nport, inner)
+    conf.write_text(
+        conf.read_text().replace(
+            "default_type text/plain;", "default_type text/plain;\n  " + block, 1
+        )
+    )
+    ngx = start(["nginx", "-c", str(conf)], None, work / "ngx-front.log")
+    try:
+        wait_http(f"http://{LOOPBACK}:{gport}/healthz")
+        wait_http(f"http://{LOOPBACK}:{nport}/healthz")
+        offset = work / "state" / "access-log.offset"
+        deadline = time.monotonic() + 120
+        while not offset.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)  # the service loads its snapshot and ingests the health checks
+        out: dict = {}
+        for c in conns:
+            before = count_events(work)
+            out[c] = run_wrk(f"http://{LOOPBACK}:{nport}", script, c, args.duration)
+            recorded, lag = settle_events(work, before + out[c]["requests"], timeout=120)
+            out[c]["recorded"] = f"{recorded - before}/{out[c]['requests']} (+{lag:.1f}s)"
+        out["memory"] = (
+            "gunicorn workers " + gunicorn_memory(proc) + "; supervisor (pre-render + ingest) "
+            f"{rss_mib(proc.pid):.1f} MiB; nginx workers "
+            + ", ".join(f"{rss_mib(p):.1f} MiB" for p in children(ngx.pid))
+        )
+        return out
+    finally:
+        stop(ngx)
+        stop(proc)
+
+
+TARGETS = {
+    "nginx-static": target_nginx_static,
+    "gunicorn": target_gunicorn,
+    "nginx-front": target_nginx_front,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hosts", type=int, default=100_000)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", default="64,256")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--targets", default="nginx-static,gunicorn,nginx-front")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="phr-bench-"))
+    os.chmod(work, 0o755)
+    for sub in ("state", "files", "tftp", "static"):
+        (work / sub).mkdir()
+    t0 = time.monotonic()
+    env = build_store(work, args.hosts)
+    print(f"store: {args.hosts} hosts in {time.monotonic() - t0:.1f}s ({work})", flush=True)
+    script = wrk_script(work, args.hosts)
+    results: dict[str, dict] = {}
+    targets = args.targets.split(",")
+    conns = [int(c) for c in args.connections.split(",")]
+    for name in targets:
+        results[name] = TARGETS[name](work, env, script, conns, args)
+    report(results, conns, args)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(results: dict[str, dict], conns: list[int], args: argparse.Namespace) -> None:
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    print(f"\n## {args.hosts} hosts, wrk -t2, {args.duration}s, {args.workers} gunicorn workers")
+    print(f"(CPUs: {os.cpu_count()}, load average at the end: {' '.join(load)})")
+    print("| target | conns | req/s | vs nginx | p50 ms | p99 ms | non-2xx | recorded |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, per in results.items():
+        for c in conns:
+            r = per.get(c)
+            if not r:
+                continue
+            base = results.get("nginx-static", {}).get(c, {}).get("req_s") or 0
+            ratio = f"{r['req_s'] / base:.2f}x" if base else "-"
+            print(
+                f"| {name} | {c} | {r['req_s']:.0f} | {ratio} | {r['p50_ms']:.2f} | "
+                f"{r['p99_ms']:.2f} | {r['non_2xx']} | {r.get('recorded', '-')} |"
+            )
+    for name, per in results.items():
+        if "memory" in per:
+            print(f"{name}: memory {per['memory']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Boot-config side of the resolver: request names, escaping, rendering, the cached answer."""

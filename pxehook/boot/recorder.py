@@ -1,0 +1,103 @@
+"""Timeline writes off the request path: events queued, written in batches by one thread.
+
+A boot request costs a queue put instead of a write transaction (two gunicorn workers
+fighting over SQLite's write lock made every request wait for the busy handler). The
+writer flushes every ``interval`` seconds or ``batch`` rows, then calls
+``extension.on_boot_event`` for each recorded hit, and drains the queue at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import queue
+import threading
+import time
+from typing import Any
+
+from .. import extension
+from ..context import Context
+from ..models import Host
+
+log = logging.getLogger("pxehook.boot")
+
+Row = tuple[Host, str, str, str, dict[str, Any], float, bool]
+
+
+class EventRecorder:
+    """Per-process batch writer (re-created after fork)."""
+
+    def __init__(self, ctx: Context, *, interval: float = 0.02, batch: int = 2000) -> None:
+        self.ctx = ctx
+        self.interval = interval
+        self.batch = batch
+        self._queue: queue.SimpleQueue[Row] = queue.SimpleQueue()
+        self._pid = 0
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    def add(
+        self, host: Host, kind: str, source: str, message: str, data: dict, *, hook: bool = True
+    ) -> None:
+        """Queue one event; ``hook`` also calls on_boot_event after it is written."""
+        self._ensure_thread()
+        with self._idle:
+            self._pending += 1
+        self._queue.put((host, kind, source, message, data, time.time(), hook))
+
+    def _ensure_thread(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid != os.getpid():
+                self._queue = queue.SimpleQueue()
+                self._pending = 0
+                threading.Thread(target=self._run, name="pxehook-events", daemon=True).start()
+                atexit.register(self.flush)
+                self._pid = os.getpid()
+
+    def _drain(self, first: Row | None) -> list[Row]:
+        rows = [first] if first else []
+        while len(rows) < self.batch:
+            try:
+                rows.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return rows
+
+    def _write(self, rows: list[Row]) -> None:
+        if not rows:
+            return
+        try:
+            self.ctx.store().event_add_many(
+                [(h.id, k, s, m, d, at) for h, k, s, m, d, at, _ in rows if h.id is not None]
+            )
+            for host, kind, _s, _m, data, _at, hook in rows:
+                if hook:
+                    extension.on_boot_event(self.ctx, host, kind, data)
+        except Exception:  # the timeline must never take a boot down
+            log.exception("recording %d boot events failed", len(rows))
+        finally:
+            with self._idle:
+                self._pending -= len(rows)
+                self._idle.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            time.sleep(self.interval)  # let a batch gather
+            self._write(self._drain(first))
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Block until everything queued so far is written (tests, explain, exit)."""
+        if self._pid != os.getpid():
+            return
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._pending > 0 and time.monotonic() < deadline:
+                self._idle.wait(0.05)

@@ -1,0 +1,212 @@
+"""Turn a BootPlan into the bytes a bootloader reads (iPXE, GRUB, PXELINUX/U-Boot).
+
+Profile fields (kernel/initrd/cmdline) are Jinja expressions over ``files_url``,
+``hostname``, profile/group/host vars and the life-cycle's ``boot_vars``; they render with
+StrictUndefined, and untrusted identity fields are reduced before they get there. The
+loader templates live in ``templates/ipxe``, ``templates/grub`` and ``templates/pxelinux``
+(U-Boot reads PXELINUX syntax); a site directory (setting ``site_templates``) overrides
+any of them by name.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+
+from .. import arch as archtable
+from .. import render as jinja_render
+from ..decide import BOOT, LOCAL, BootPlan, kernel_cpu
+from ..errors import ConfigError
+from ..mac import mac_bare
+from ..models import Host, Profile
+from . import escape
+
+#: Template folder per loader kind.
+TEMPLATE_DIR = {
+    "ipxe": "ipxe",
+    "grub": "grub",
+    "pxelinux": "pxelinux",
+    "uboot": "pxelinux",
+    "uefi-http": "ipxe",
+}
+SUFFIX = {"ipxe": "ipxe.j2", "grub": "cfg.j2", "pxelinux": "cfg.j2"}
+CONTENT_TYPE = "text/plain; charset=utf-8"
+_SAFE_BASE = re.compile(r"^[A-Za-z0-9.:/_\[\]-]+$")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered config and the template it came from."""
+
+    body: bytes
+    template: str
+
+
+def environment(site_dir: str) -> jinja2.Environment:
+    """The strict Jinja environment with the escape filters registered."""
+    env = jinja_render.environment(site_dir)
+    if "ipxe_word" not in env.filters:
+        escape.register(env)
+    return env
+
+
+def files_url(settings: Mapping[str, Any]) -> str:
+    """``files_url`` setting, else the resolver's base URL + ``/files``."""
+    explicit = str(settings.get("files_url") or "").rstrip("/")
+    return explicit or settings.base_url + "/files"  # type: ignore[attr-defined]
+
+
+def host_label(host: Host | None, mac: str = "") -> str:
+    """Short display name of a host for comments and error messages."""
+    if host is None:
+        return mac or "unknown host"
+    return f"{host.name} ({host.mac})" if host.name else host.mac
+
+
+def profile_vars(host: Host, profile: Profile, base: str, extra: Mapping[str, Any]) -> dict:
+    """Variables profile expressions see: profile vars < host vars < fixed names < boot_vars."""
+    fallback = "host-" + mac_bare(host.mac) if host.macs else "host"
+    return {
+        **profile.vars,
+        **host.vars,
+        "files_url": base,
+        "hostname": escape.safe_hostname(host.name, fallback),
+        "mac": host.mac,
+        "uuid": escape.safe_token(host.uuid),
+        "profile": profile.name,
+        "callback_url": "",
+        "deploy_token": "",
+        **extra,
+    }
+
+
+@lru_cache(maxsize=4096)
+def _compiled(site_dir: str, expr: str) -> jinja2.Template:
+    return environment(site_dir).from_string(expr)
+
+
+def expand(expr: str, variables: Mapping[str, Any], *, site_dir: str, where: str) -> str:
+    """Render one profile expression; a missing variable is a ConfigError naming ``where``."""
+    try:
+        return _compiled(site_dir, expr).render(**variables)
+    except jinja2.UndefinedError as exc:
+        raise ConfigError(f"{where}: {exc.message}") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(f"{where}: template syntax: {exc.message}") from None
+
+
+def _name_of(url: str, taken: set[str]) -> str:
+    name = escape.safe_token(posixpath.basename(urlsplit(url).path)) or "file"
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{n}-{name}"
+    taken.add(candidate)
+    return candidate
+
+
+def boot_entry(
+    host: Host, profile: Profile, cpu: str, variables: Mapping[str, Any], site_dir: str
+) -> dict[str, Any]:
+    """Kernel URL/name, initrds [{name, url}] and the command line for ``cpu``."""
+    where = f"host {host_label(host)}: profile {profile.name}"
+    kernel = expand(profile.kernel[cpu], variables, site_dir=site_dir, where=f"{where}: kernel")
+    taken: set[str] = set()
+    kernel_name = _name_of(kernel, taken)
+    initrds = []
+    for expr in profile.initrd.get(cpu, []):
+        url = expand(expr, variables, site_dir=site_dir, where=f"{where}: initrd")
+        initrds.append({"name": _name_of(url, taken), "url": url})
+    cmdline = expand(profile.cmdline, variables, site_dir=site_dir, where=f"{where}: cmdline")
+    return {
+        "kernel": kernel,
+        "kernel_name": kernel_name,
+        "initrds": initrds,
+        "cmdline": " ".join(cmdline.split()),
+    }
+
+
+def retry_delays(mac: str, retries: int) -> list[int]:
+    """Back-off with per-host jitter: attempt i waits 2^i + (0..2^i) seconds."""
+    delays = []
+    for i in range(1, max(retries, 1)):
+        base = 2**i
+        delays.append(base + zlib.crc32(f"{mac}/{i}".encode()) % (base + 1))
+    return delays
+
+
+def template_name(plan: BootPlan) -> str:
+    """Which template renders ``plan`` (a profile may name its own per loader)."""
+    folder = TEMPLATE_DIR[plan.loader]
+    suffix = SUFFIX[folder]
+    if plan.action == BOOT and plan.profile is not None:
+        custom = plan.profile.templates.get(plan.loader) or plan.profile.templates.get(folder)
+        if custom:
+            return custom
+        return f"{folder}/boot.{suffix}"
+    return f"{folder}/local.{suffix}"
+
+
+def render_plan(
+    settings: Mapping[str, Any], host: Host | None, plan: BootPlan, extra: Mapping[str, Any]
+) -> Rendered:
+    """Render ``plan`` for ``host``. Raises ConfigError (the caller falls back to local)."""
+    site_dir = str(settings.get("site_templates") or "")
+    mac = host.mac if host else ""
+    context: dict[str, Any] = {
+        "plan": plan.as_dict(),
+        "action": plan.action,
+        "label": host_label(host),
+        "mac": mac,
+        "family": archtable.family(plan.arch) if plan.arch else "",
+        "arch": plan.arch.slug if plan.arch else "",
+        "local_method": plan.local_method,
+        "base_url": settings.base_url,  # type: ignore[attr-defined]
+        "retry_delays": retry_delays(mac, int(settings.get("boot_retries", 3))),
+        "callback_url": "",
+        "deploy_token": "",
+    }
+    if plan.action == BOOT:
+        assert host is not None and plan.profile is not None
+        cpu = kernel_cpu(plan.profile, plan.arch)
+        assert cpu is not None
+        variables = profile_vars(host, plan.profile, files_url(settings), extra)
+        context.update({k: variables[k] for k in ("callback_url", "deploy_token")})
+        context.update(boot_entry(host, plan.profile, cpu, variables, site_dir))
+        context["profile"] = plan.profile.name
+    name = template_name(plan)
+    try:
+        text = environment(site_dir).get_template(name).render(**context)
+    except jinja2.TemplateNotFound:
+        raise ConfigError(f"template {name} not found (site dir {site_dir or 'unset'})") from None
+    except jinja2.UndefinedError as exc:
+        raise ConfigError(f"template {name}: {exc.message}") from None
+    return Rendered(body=text.encode("utf-8"), template=name)
+
+
+def render_bootstrap(settings: Mapping[str, Any], name: str) -> Rendered:
+    """The per-loader bootstrap (``ipxe/bootstrap.ipxe.j2``, ``grub/bootstrap.cfg.j2``)."""
+    site_dir = str(settings.get("site_templates") or "")
+    base = settings.base_url  # type: ignore[attr-defined]
+    parts = urlsplit(base)
+    grub_base = f"({parts.scheme},{parts.netloc}){parts.path.rstrip('/')}"
+    if not _SAFE_BASE.match(base) or parts.scheme not in ("http", "https"):
+        raise ConfigError(f"http_base_url {base!r} must be a plain http://HOST[:PORT][/PATH] URL")
+    context = {"base_url": base, "grub_base": grub_base}
+    text = environment(site_dir).get_template(name).render(**context)
+    return Rendered(body=text.encode("utf-8"), template=name)
+
+
+def local_fallback(plan: BootPlan) -> BootPlan:
+    """The same plan turned into local boot (used when rendering the real one failed)."""
+    from dataclasses import replace
+
+    return replace(plan, action=LOCAL, reasons=(*plan.reasons, "render failed: booting local"))

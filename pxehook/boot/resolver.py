@@ -1,0 +1,259 @@
+"""The resolver edge shared by HTTP, TFTP and ``pxehook explain``: find the host, decide,
+render (cached until the store's generation changes), record the hit on the timeline.
+
+Events recorded (kinds other components rely on):
+
+* ``boot.config`` — a boot config was served (data: path, loader, action, profile, arch,
+  arch_source, state, template, mac_source, client_ip, via);
+* ``boot.arch_mismatch`` — the request's arch claim disagrees with a stronger record;
+* ``boot.render_error`` — rendering failed; the host got a local-boot config instead;
+* ``boot.kernel`` — a file was fetched from ``/files`` or a loader over HTTP/TFTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .. import arch as archtable
+from .. import extension
+from ..context import Context
+from ..decide import BOOT, IGNORE, LOCAL, BootPlan, Facts, Policy, decide
+from ..errors import ConfigError
+from ..models import ArchSource, Host, Observation, Profile
+from . import neighbours
+from .names import Name
+from .recorder import EventRecorder
+from .render import Rendered, local_fallback, render_bootstrap, render_plan
+
+log = logging.getLogger("pxehook.boot")
+
+
+@dataclass
+class Answer:
+    """What to send back: status (200/404), body, and how it was decided."""
+
+    status: int
+    body: bytes = b""
+    plan: BootPlan | None = None
+    host: Host | None = None
+    template: str = ""
+    mac_source: str = ""
+    render_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        if self.status != 200 or self.plan is None:
+            return "not_found" if self.plan is None else str(self.plan.action)
+        return str(self.plan.action)
+
+
+def grub_claim(path: str) -> archtable.Arch | None:
+    """A ``<cpu>-<platform>`` directory in a GRUB path (``grub/x86_64-efi/grub.cfg``)."""
+    for part in path.split("/")[:-1]:
+        found = archtable.from_grub(part)
+        if found is not None:
+            return found
+    return None
+
+
+class Resolver:
+    """One per process (gunicorn worker, TFTP server). Thread-safe for reads."""
+
+    def __init__(self, ctx: Context, *, record: bool = True) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.policy = Policy.from_settings(ctx.settings)
+        self.record_events = record
+        self._lock = threading.Lock()
+        self._generation = -1
+        self._checked = 0.0
+        self._profiles: dict[str, Profile] = {}
+        self._hosts: dict[str, Host | None] = {}
+        self._rendered: dict[tuple[Any, ...], Rendered] = {}
+        self._bootstrap: dict[str, Rendered] = {}
+        self.recorder = EventRecorder(ctx)
+
+    # cache --------------------------------------------------------------------------------
+    def refresh(self) -> int:
+        """Drop cached hosts/renders when the store's generation moved; returns it."""
+        store = self.ctx.store()
+        generation = store.generation()
+        if generation != self._generation:
+            with self._lock:
+                self._profiles = {p.name: p for p in store.profile_list()}
+                self._hosts.clear()
+                self._rendered.clear()
+                self._generation = generation
+        return generation
+
+    def profiles(self) -> dict[str, Profile]:
+        self.refresh()
+        return self._profiles
+
+    def _host_by_mac(self, mac: str) -> Host | None:
+        if mac in self._hosts:
+            return self._hosts[mac]
+        host = self.ctx.store().host_get(mac)
+        if host is not None:
+            self._hosts[mac] = host
+        return host
+
+    # lookups ------------------------------------------------------------------------------
+    def find(self, name: Name | None, mac: str, client_ip: str) -> tuple[Host | None, str, str]:
+        """(host, mac, how the MAC was found). ``mac`` is '' when nothing identifies one."""
+        store = self.ctx.store()
+        if mac:
+            return self._host_by_mac(mac), mac, "request"
+        if name is not None and name.kind == "uuid":
+            host = store.host_by_uuid(name.uuid)
+            return host, host.mac if host else "", "uuid"
+        if name is not None and name.kind == "ip":
+            host = store.host_by_ip(name.ip)
+            return host, host.mac if host else "", "lease"
+        if not client_ip:
+            return None, "", ""
+        host = store.host_by_ip(client_ip)
+        if host is not None:
+            return host, host.mac, "lease"
+        found = neighbours.mac_for_ip(client_ip)
+        if found:
+            return self._host_by_mac(found), found, "arp"
+        return None, "", ""
+
+    def enlist(self, host: Host | None, facts: Facts, via: str) -> Host | None:
+        """Record an unknown MAC as ``new`` (and a claimed arch the host lacks)."""
+        if not facts.mac or (host is not None and (host.arch is not None or not facts.claim)):
+            return host
+        obs = Observation(
+            mac=facts.mac,
+            source=via,
+            ip=facts.ip if host is None else "",
+            arch=facts.claim.code if facts.claim else None,
+            arch_source=ArchSource.REQUEST,
+        )
+        host, _ = self.ctx.store().observe(obs)
+        self._hosts[facts.mac] = host
+        return host
+
+    # the answer -----------------------------------------------------------------------------
+    def resolve(self, facts: Facts, name: Name | None = None, *, via: str = "http") -> Answer:
+        """Find, decide, render and record. ``facts.mac`` may be empty (IP→MAC lookup)."""
+        self.refresh()
+        if name is not None and name.kind == "none":
+            return Answer(404, notes=[f"{facts.path}: not a name any loader asks for"])
+        host, mac, mac_source = self.find(name, facts.mac, facts.ip)
+        if name is not None and name.kind in ("uuid", "ip") and host is None:
+            return Answer(404, notes=[f"no host for {name.kind} {name.uuid or name.ip}"])
+        facts = replace(facts, mac=mac, mac_source=mac_source)
+        host = self.enlist(host, facts, via)
+        plan = decide(host, facts, self._profiles, self.policy)
+        answer = self.render(host, plan)
+        answer.mac_source = mac_source
+        if self.record_events and host is not None:
+            self.record(host, facts, answer, via)
+        return answer
+
+    def by_name(self, path: str, name: Name | None, client_ip: str, via: str) -> Answer:
+        """Answer a PXELINUX/U-Boot/GRUB file name (HTTP and TFTP alike)."""
+        if name is None:
+            return Answer(404, notes=["not a config name"])
+        claim = grub_claim(path) if name.loader == "grub" else name.claim
+        facts = Facts(
+            loader=name.loader,
+            path=path,
+            mac=name.mac,
+            ip=client_ip,
+            uuid=name.uuid,
+            claim=claim,
+            claim_note=name.claim_note or (f"GRUB path {path}" if claim else ""),
+        )
+        answer = self.resolve(facts, name, via=via)
+        if name.loader == "grub" and name.kind == "generic" and answer.host is None:
+            # nobody known at this address: the bootstrap asks again by $net_default_mac
+            body = self.bootstrap("grub/bootstrap.cfg.j2")
+            return Answer(200, body, template="grub/bootstrap.cfg.j2")
+        return answer
+
+    def render(self, host: Host | None, plan: BootPlan, *, cache: bool = True) -> Answer:
+        """Render ``plan`` (cached per host and plan until the generation changes)."""
+        if plan.action == IGNORE:
+            return Answer(404, plan=plan, host=host, notes=["ignored"])
+        key = (
+            host.id if host else None,
+            plan.loader,
+            plan.action,
+            plan.arch.code if plan.arch else None,
+            plan.local_method,
+            plan.profile.name if plan.profile and plan.action == BOOT else "",
+        )
+        cached = self._rendered.get(key)
+        if cached is not None:
+            return Answer(200, cached.body, plan, host, cached.template)
+        started = time.perf_counter()
+        try:
+            extra = extension.boot_vars(self.ctx, host) if host and plan.action == BOOT else {}
+            rendered = render_plan(self.settings, host, plan, extra)
+        except ConfigError as exc:
+            log.error("rendering for %s failed: %s", host.mac if host else "?", exc)
+            if self.record_events and host is not None and host.id is not None:
+                self.ctx.store().event_add(host.id, "boot.render_error", "resolver", str(exc))
+            plan = local_fallback(plan)
+            rendered = render_plan(self.settings, host, plan, {})
+        elapsed = time.perf_counter() - started
+        if cache and plan.action in (LOCAL, BOOT):
+            self._rendered[key] = rendered
+        return Answer(200, rendered.body, plan, host, rendered.template, render_seconds=elapsed)
+
+    def bootstrap(self, template: str) -> bytes:
+        """The bootstrap script (same for every machine)."""
+        self.refresh()
+        if template not in self._bootstrap:
+            self._bootstrap[template] = render_bootstrap(self.settings, template)
+        return self._bootstrap[template].body
+
+    # the timeline ---------------------------------------------------------------------------
+    def record(self, host: Host, facts: Facts, answer: Answer, via: str) -> None:
+        """Add ``boot.config`` (and ``boot.arch_mismatch``) to the host's timeline."""
+        plan = answer.plan
+        assert host.id is not None and plan is not None
+        data = {
+            "path": facts.path,
+            "loader": plan.loader,
+            "action": plan.action,
+            "profile": plan.profile.name if plan.profile and plan.action == BOOT else "",
+            "arch": plan.arch.slug if plan.arch else "",
+            "arch_source": plan.arch_source,
+            "state": plan.state,
+            "template": answer.template,
+            "mac_source": facts.mac_source,
+            "client_ip": facts.ip,
+            "via": via,
+        }
+        message = f"{plan.loader} {facts.path}: {plan.action}"
+        self.recorder.add(host, "boot.config", via, message, data)
+        if plan.mismatch and facts.claim and plan.arch:
+            self.recorder.add(
+                host,
+                "boot.arch_mismatch",
+                via,
+                f"request claims {facts.claim.slug}, record says {plan.arch.slug}",
+                {"claimed": facts.claim.slug, "recorded": plan.arch.slug, "path": facts.path},
+                hook=False,
+            )
+
+    def record_file(self, client_ip: str, path: str, via: str, size: int) -> Host | None:
+        """``boot.kernel``: a file fetch, attributed to a host by its IP (lease, then ARP)."""
+        if not self.record_events or not client_ip:
+            return None
+        host, _, mac_source = self.find(None, "", client_ip)
+        if host is None or host.id is None:
+            return None
+        data = {"path": path, "via": via, "client_ip": client_ip, "bytes": size}
+        data["mac_source"] = mac_source
+        self.recorder.add(host, "boot.kernel", via, f"fetched {path}", data)
+        return host

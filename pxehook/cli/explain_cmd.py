@@ -1,0 +1,132 @@
+"""``pxehook explain MAC``: why a machine boots what it boots, and the exact bytes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..errors import InvalidInput
+from .output import json_option, print_fields, print_json
+from .root import pass_lazy
+
+LOADERS = ("ipxe", "grub", "pxelinux", "uboot")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(explain)
+    cli.add_command(prerender)
+
+
+def loader_for_path(path: str) -> tuple[str, Any]:
+    """(loader, parsed Name or None) for a request path."""
+    from ..boot.names import clean_path, parse
+
+    clean = clean_path(path.lstrip("/"))
+    if clean.startswith("ipxe/"):
+        return "ipxe", None
+    name = parse(clean)
+    if name is None or name.kind == "none":
+        raise InvalidInput(
+            f"{path!r} is not a boot config path",
+            hint="e.g. /ipxe/MAC, pxelinux.cfg/01-MAC, grub/grub.cfg-01-MAC",
+        )
+    return name.loader, name
+
+
+def explain_data(ctx: Any, mac: str, path: str | None) -> dict[str, Any]:
+    """The decision chain and rendered bytes per loader (read-only: records nothing)."""
+    from ..boot.resolver import Resolver, grub_claim
+    from ..decide import Facts, decide
+    from ..mac import normalize_mac
+
+    normal = normalize_mac(mac)
+    resolver = Resolver(ctx, record=False)
+    profiles = resolver.profiles()
+    host = ctx.store().host_get(normal)
+    wanted = [loader_for_path(path)] if path else [(lo, None) for lo in LOADERS]
+    answers = []
+    for loader, _name in wanted:
+        claim = grub_claim(path.lstrip("/")) if path and loader == "grub" else None
+        facts = Facts(loader=loader, path=path or "", mac=normal, claim=claim)
+        plan = decide(host, facts, profiles, resolver.policy)
+        answer = resolver.render(host, plan)
+        answers.append(
+            {
+                **answer.plan.as_dict(),  # type: ignore[union-attr]
+                "status": answer.status,
+                "template": answer.template,
+                "body": answer.body.decode("utf-8", "replace"),
+            }
+        )
+    return {
+        "mac": normal,
+        "known": host is not None,
+        "host": host.as_dict() if host else None,
+        "answers": answers,
+    }
+
+
+@click.command()
+@click.argument("mac")
+@click.option("--path", help="Only the answer to this request path (e.g. pxelinux.cfg/01-MAC).")
+@json_option
+@pass_lazy
+def explain(lazy, mac: str, path: str | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """Show the decision chain for MAC (arch and its source, state, profile, template)
+    and the exact bytes each bootloader would receive. Records nothing."""
+    data = explain_data(lazy.get(), mac, path)
+    if as_json:
+        print_json(data)
+        return
+    host = data["host"] or {}
+    print_fields(
+        [
+            ("mac", data["mac"]),
+            ("host", host.get("name") or ("(unknown: not in the store)" if not host else "")),
+            ("state", host.get("state", "-")),
+            ("profile", host.get("profile", "-")),
+        ]
+    )
+    for answer in data["answers"]:
+        click.echo("")
+        click.echo(f"== {answer['loader']}: {answer['action']} (HTTP {answer['status']})")
+        print_fields(
+            [
+                ("arch", f"{answer['arch'] or 'unknown'} (source: {answer['arch_source'] or '-'})"),
+                ("profile", answer["profile"]),
+                ("local boot", answer["local_method"]),
+                ("template", answer["template"]),
+            ]
+        )
+        for reason in answer["reasons"]:
+            click.echo(f"  - {reason}")
+        if answer["body"]:
+            click.echo("-- bytes --")
+            click.echo(answer["body"], nl=False)
+
+
+@click.command()
+@click.option("--nginx-config", "show_nginx", is_flag=True, help="Print the nginx server block.")
+@click.option("--listen", default="0.0.0.0:80", show_default=True, help="nginx listen address.")
+@pass_lazy
+def prerender(lazy, show_nginx: bool, listen: str) -> None:  # type: ignore[no-untyped-def]
+    """Render every host's per-MAC iPXE/PXELINUX config into prerender_dir once.
+
+    'pxehook serve' keeps the directory current by itself when prerender_dir is set;
+    this command fills it ahead of time or after a restore. With --nginx-config, print
+    the nginx server block that serves it and proxies everything else to gunicorn.
+    """
+    from ..boot.frontend import Prerenderer, nginx_config
+    from ..errors import ConfigError
+
+    ctx = lazy.get()
+    s = ctx.settings
+    if not s.prerender_dir:
+        raise ConfigError("setting 'prerender_dir' is empty", hint="set PXEHOOK_PRERENDER_DIR")
+    if show_nginx:
+        log = s.access_log or "/var/log/nginx/pxehook.log"
+        click.echo(nginx_config(s.prerender_dir, f"{s.bind}:{s.port}", listen, log), nl=False)
+        return
+    count = Prerenderer(ctx, s.prerender_dir, parallel=True).sync()
+    click.echo(f"pre-rendered {count} hosts into {s.prerender_dir}")

@@ -1,0 +1,270 @@
+"""What a machine boots: one pure function from (host, request facts, profiles, policy).
+
+Every boot path — iPXE, GRUB, PXELINUX/U-Boot, UEFI HTTP boot, TFTP, ``pxehook explain`` —
+calls :func:`decide`, so no path can answer differently from another. No Flask, no Jinja,
+no store access here: the edges gather the facts, this module decides, the renderers
+turn the plan into bytes.
+
+Architecture precedence (strongest first; see docs/resolver.md):
+
+1. an explicit host setting (inventory ``arch:``, ``pxehook host set --arch``);
+2. a MAC/OUI rule from ``arch.MAC_RULES`` (Raspberry Pi boot ROMs announce 0 but are ARM);
+3. what a DHCP hook or the listener observed (option 93, vendor class);
+4. what this request claims (iPXE ``${buildarch}``/``${platform}``, GRUB ``$grub_platform``,
+   a U-Boot file name); an arch recorded from an earlier request ranks with it.
+
+A claim that disagrees with a stronger record is reported (``BootPlan.mismatch``); the edge
+records it as a ``boot.arch_mismatch`` event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import arch as archtable
+from . import config
+from .errors import ConfigError
+from .models import ArchSource, Host, Profile, State
+
+BOOT, LOCAL, IGNORE = "boot", "local", "ignore"
+
+#: Loader kinds a request can come from.
+LOADERS = ("ipxe", "grub", "pxelinux", "uboot", "uefi-http")
+
+#: Local-boot methods (per host var ``local_boot``, per arch setting, global setting).
+LOCAL_METHODS = ("exit", "sanboot", "grub-esp")
+
+# What each state boots. "profile" = the host's own profile; "@name" = a setting naming a
+# profile; "unknown" = the ``unknown_hosts`` setting; anything else = a profile name.
+DEFAULT_STATE_BOOT: dict[State, str] = {
+    State.NEW: "unknown",
+    State.COMMISSIONING: "@commissioning_profile",
+    State.READY: LOCAL,
+    State.ALLOCATED: LOCAL,
+    State.DEPLOYING: "profile",
+    State.DEPLOYED: LOCAL,
+    State.RESCUE: "@rescue_profile",
+    State.BROKEN: LOCAL,
+    State.FAILED: LOCAL,
+}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What one boot request tells us (already parsed and normalised by the edge)."""
+
+    loader: str
+    path: str = ""
+    mac: str = ""
+    ip: str = ""
+    uuid: str = ""
+    claim: archtable.Arch | None = None
+    claim_note: str = ""
+    mac_source: str = ""  # request | lease | arp | uuid
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Settings-derived rules: unknown hosts, state → boot target, local-boot methods."""
+
+    unknown_hosts: str = "discover"
+    local_boot: str = "auto"
+    local_boot_arch: Mapping[str, str] = field(default_factory=dict)
+    state_boot: Mapping[State, str] = field(default_factory=lambda: _state_table({}))
+    rules: tuple[archtable.MacRule, ...] = archtable.MAC_RULES
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Policy:
+        """Build the policy from settings; a malformed override is a ConfigError."""
+        table = dict(DEFAULT_STATE_BOOT)
+        for item in settings.get("state_boot") or []:
+            name, _, target = str(item).partition("=")
+            try:
+                table[State(name.strip())] = target.strip()
+            except ValueError:
+                raise ConfigError(
+                    f"setting 'state_boot': {item!r} must be STATE=TARGET with STATE one of "
+                    + ", ".join(s.value for s in State)
+                ) from None
+            if not target.strip():
+                raise ConfigError(f"setting 'state_boot': {item!r} has no target")
+        table = _state_table(settings, table)
+        per_arch = {}
+        for item in settings.get("local_boot_arch") or []:
+            slug, _, method = str(item).partition("=")
+            if slug.strip() not in archtable.BY_SLUG or method.strip() not in LOCAL_METHODS:
+                raise ConfigError(
+                    f"setting 'local_boot_arch': {item!r} must be SLUG=METHOD, METHOD one of "
+                    + ", ".join(LOCAL_METHODS)
+                )
+            per_arch[slug.strip()] = method.strip()
+        return cls(
+            unknown_hosts=str(settings.get("unknown_hosts", "discover")),
+            local_boot=str(settings.get("local_boot", "auto")),
+            local_boot_arch=per_arch,
+            state_boot=table,
+        )
+
+
+def _state_table(
+    settings: Mapping[str, Any], table: Mapping[State, str] = DEFAULT_STATE_BOOT
+) -> dict[State, str]:
+    """Resolve ``@setting`` targets (settings given, else that setting's default)."""
+    resolved = {}
+    for state, target in table.items():
+        if target.startswith("@"):
+            name = target[1:]
+            target = str(settings.get(name, config.BY_NAME[name].default) or LOCAL)
+        resolved[state] = target
+    return resolved
+
+
+@dataclass(frozen=True)
+class BootPlan:
+    """The decision: boot a profile, boot locally, or ignore (404 / TFTP error)."""
+
+    action: str
+    loader: str
+    profile: Profile | None = None
+    arch: archtable.Arch | None = None
+    arch_source: str = ""
+    local_method: str = "exit"
+    state: str = ""
+    mismatch: bool = False
+    reasons: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "loader": self.loader,
+            "profile": self.profile.name if self.profile else "",
+            "arch": self.arch.slug if self.arch else "",
+            "arch_code": self.arch.code if self.arch else None,
+            "arch_source": self.arch_source,
+            "local_method": self.local_method,
+            "state": self.state,
+            "mismatch": self.mismatch,
+            "reasons": list(self.reasons),
+        }
+
+
+def resolve_arch(
+    host: Host | None, facts: Facts, rules: tuple[archtable.MacRule, ...] = archtable.MAC_RULES
+) -> tuple[archtable.Arch | None, str, list[str]]:
+    """(arch, source, reasons) by the documented precedence."""
+    recorded = archtable.lookup(host.arch) if host and host.arch is not None else None
+    source = host.arch_source if host else ""
+    macs = (facts.mac,) if facts.mac else ()
+    macs += host.macs if host else ()
+    rule = next((r for r in (archtable.rule_for_mac(m, rules) for m in macs) if r), None)
+    if recorded and source == ArchSource.SETTING:
+        return recorded, ArchSource.SETTING, [f"arch {recorded.slug} set on the host"]
+    if rule is not None:
+        arch = archtable.lookup(rule.arch)
+        return arch, ArchSource.RULE, [f"arch {arch.slug} from MAC rule {rule.prefix}: {rule.note}"]
+    if recorded and source in (ArchSource.DHCP, ArchSource.RULE):
+        return recorded, ArchSource.DHCP, [f"arch {recorded.slug} observed by DHCP"]
+    if facts.claim is not None:
+        note = f" ({facts.claim_note})" if facts.claim_note else ""
+        return facts.claim, ArchSource.REQUEST, [f"arch {facts.claim.slug} claimed{note}"]
+    if recorded:
+        return recorded, ArchSource.REQUEST, [f"arch {recorded.slug} from an earlier request"]
+    return None, "", ["arch unknown"]
+
+
+def local_method(host: Host | None, arch: archtable.Arch | None, loader: str, p: Policy) -> str:
+    """Per host (var ``local_boot``) > per arch setting > global setting > by firmware."""
+    wanted = str(host.vars.get("local_boot", "")) if host else ""
+    if wanted in LOCAL_METHODS:
+        return wanted
+    if arch is not None and arch.slug in p.local_boot_arch:
+        return p.local_boot_arch[arch.slug]
+    if p.local_boot in LOCAL_METHODS:
+        return p.local_boot
+    fam = archtable.family(arch) if arch else ""
+    if fam == "bios":
+        return "sanboot"
+    if fam == "uefi" and loader == "grub":
+        return "grub-esp"
+    if not fam and loader == "ipxe":
+        return "sanboot"  # the iPXE script picks exit 1 on EFI at run time
+    return "exit"
+
+
+def _target(host: Host | None, policy: Policy) -> tuple[str, str]:
+    """(target, reason) for the host's state: local, ignore, or a profile name."""
+    if host is None or host.state == State.NEW:
+        who = "unknown host" if host is None else "new host"
+        mode = policy.unknown_hosts
+        if mode == "ignore":
+            return IGNORE, f"{who}: unknown_hosts=ignore"
+        return LOCAL, f"{who}: unknown_hosts={mode} boots local"
+    target = policy.state_boot.get(host.state, LOCAL)
+    if target == "unknown":
+        return _target(None, policy)
+    if target == "profile":
+        if not host.profile:
+            return LOCAL, f"state {host.state} but no profile set"
+        return host.profile, f"state {host.state} boots the host's profile {host.profile}"
+    if target in (LOCAL, IGNORE):
+        return target, f"state {host.state} boots {target}"
+    return target, f"state {host.state} boots profile {target}"
+
+
+def decide(
+    host: Host | None, facts: Facts, profiles: Mapping[str, Profile], policy: Policy
+) -> BootPlan:
+    """The boot plan for ``host`` (None = unknown MAC) answering ``facts``."""
+    arch, source, reasons = resolve_arch(host, facts, policy.rules)
+    mismatch = bool(
+        facts.claim
+        and arch
+        and source != ArchSource.REQUEST
+        and not archtable.equivalent(facts.claim, arch)
+    )
+    if mismatch:
+        assert facts.claim is not None and arch is not None
+        reasons.append(f"request claims {facts.claim.slug}, record says {arch.slug}: using record")
+    base: dict[str, Any] = {
+        "loader": facts.loader,
+        "arch": arch,
+        "arch_source": source,
+        "local_method": local_method(host, arch, facts.loader, policy),
+        "state": str(host.state) if host else "",
+        "mismatch": mismatch,
+    }
+    target, why = _target(host, policy)
+    reasons.append(why)
+    if target in (LOCAL, IGNORE):
+        return BootPlan(action=target, reasons=tuple(reasons), **base)
+    profile = profiles.get(target)
+    problem = _unbootable(profile, target, arch)
+    if profile is not None and profile.kind == LOCAL:
+        problem = f"profile {target} is a local profile"
+    if problem:
+        reasons.append(problem + ": booting local")
+        return BootPlan(action=LOCAL, profile=profile, reasons=tuple(reasons), **base)
+    return BootPlan(action=BOOT, profile=profile, reasons=tuple(reasons), **base)
+
+
+def _unbootable(profile: Profile | None, name: str, arch: archtable.Arch | None) -> str:
+    """Why ``profile`` cannot boot on ``arch`` ('' when it can)."""
+    if profile is None:
+        return f"profile {name} does not exist"
+    if profile.kind == LOCAL:
+        return ""
+    cpu = kernel_cpu(profile, arch)
+    if cpu is None:
+        have = ", ".join(sorted(profile.kernel)) or "none"
+        want = arch.cpu if arch else "unknown arch"
+        return f"profile {name} has no kernel for {want} (has: {have})"
+    return ""
+
+
+def kernel_cpu(profile: Profile, arch: archtable.Arch | None) -> str | None:
+    """Which of the profile's kernels to use: the arch's CPU, or the only one when unknown."""
+    if arch is not None:
+        return arch.cpu if arch.cpu in profile.kernel else None
+    return next(iter(profile.kernel)) if len(profile.kernel) == 1 else None

@@ -1,0 +1,1 @@
+"""pxehook's own TFTP server (asyncio UDP): static loaders plus per-MAC config names."""

@@ -1,0 +1,68 @@
+"""Wire the TFTP server to the resolver: config names through decide(), events recorded."""
+
+from __future__ import annotations
+
+import logging
+
+from ..boot.names import parse
+from ..boot.resolver import Resolver
+from ..context import Context
+from .server import TftpServer
+
+log = logging.getLogger("pxehook.tftp")
+
+
+def make_lookup(resolver: Resolver):  # type: ignore[no-untyped-def]
+    """Config-name lookup for the server: bytes, None (static file) or FileNotFoundError."""
+
+    def lookup(path: str, client_ip: str) -> bytes | None:
+        name = parse(path)
+        if name is None:
+            return None
+        answer = resolver.by_name(path, name, client_ip, "tftp")
+        if answer.status != 200:
+            raise FileNotFoundError(path)
+        return answer.body
+
+    return lookup
+
+
+def build(ctx: Context, bind: str | None = None, port: int | None = None) -> TftpServer:
+    """A TftpServer for the settings (``tftp_root``, ``tftp_bind``, ``tftp_port``)."""
+    s = ctx.settings
+    resolver = Resolver(ctx)
+    address = bind or s.tftp_bind or s.server_ip or "127.0.0.1"
+
+    def on_file(client_ip: str, path: str, size: int) -> None:
+        try:
+            resolver.record_file(client_ip, path, "tftp", size)
+        except Exception:  # recording must never break a boot
+            log.exception("recording tftp fetch of %s failed", path)
+
+    return TftpServer(
+        s.tftp_root,
+        address,
+        port if port is not None else s.tftp_port,
+        make_lookup(resolver),
+        on_file=on_file,
+    )
+
+
+class TftpService:
+    """``pxehook serve`` background service (setting ``tftp_serve``)."""
+
+    name = "tftp"
+
+    def __init__(self, ctx: Context) -> None:
+        self.server = build(ctx)
+
+    def start(self) -> None:
+        self.server.start()
+        log.info("tftp serving %s on %s:%s", self.server.root, *self.server.address)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def factory(ctx: Context) -> TftpService | None:
+    return TftpService(ctx) if ctx.settings.tftp_serve else None

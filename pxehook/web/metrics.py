@@ -1,0 +1,151 @@
+"""``/metrics`` in Prometheus text format: requests by route/outcome, latency histograms.
+
+Each gunicorn worker counts in memory and writes a snapshot to
+``<state_dir>/metrics/<pid>.json`` at most once a second; ``/metrics`` sums the snapshots
+of live workers, so every scrape sees the whole server whichever worker answers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import defaultdict
+
+from flask import Blueprint, Response, current_app
+
+from . import context_of
+
+bp = Blueprint("metrics", __name__)
+
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+_lock = threading.Lock()
+_requests: dict[tuple[str, str], int] = defaultdict(int)
+_hist: dict[str, list[float]] = {}
+_last_dump = 0.0
+
+
+def _observe_hist(name: str, seconds: float) -> None:
+    row = _hist.setdefault(name, [0.0] * (len(BUCKETS) + 2))  # buckets…, count, sum
+    for i, bound in enumerate(BUCKETS):
+        if seconds <= bound:
+            row[i] += 1
+    row[-2] += 1
+    row[-1] += seconds
+
+
+def observe_request(route: str, outcome: str, seconds: float) -> None:
+    """Count one request and its latency."""
+    with _lock:
+        _requests[(route, outcome)] += 1
+        _observe_hist("request", seconds)
+    _maybe_dump()
+
+
+def observe_render(seconds: float) -> None:
+    """One template render (cache miss)."""
+    with _lock:
+        _observe_hist("render", seconds)
+
+
+def snapshot() -> dict:
+    with _lock:
+        return {
+            "requests": [[r, o, n] for (r, o), n in _requests.items()],
+            "hist": {k: list(v) for k, v in _hist.items()},
+        }
+
+
+def _dir() -> str | None:
+    try:
+        return os.path.join(context_of(current_app).settings.state_dir, "metrics")
+    except RuntimeError:
+        return None
+
+
+def _maybe_dump(force: bool = False) -> None:
+    global _last_dump
+    now = time.monotonic()
+    if not force and now - _last_dump < 1.0:
+        return
+    _last_dump = now
+    folder = _dir()
+    if folder is None:
+        return
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f".{os.getpid()}.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(snapshot(), fh)
+        os.replace(tmp, os.path.join(folder, f"{os.getpid()}.json"))
+    except OSError:
+        pass  # metrics must never break a boot
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def merged() -> dict:
+    """This worker's live counts plus the snapshots of the other live workers."""
+    total = snapshot()
+    folder = _dir()
+    names = os.listdir(folder) if folder and os.path.isdir(folder) else []
+    for name in names:
+        pid = int(name[:-5]) if name.endswith(".json") and name[:-5].isdigit() else None
+        if pid is None or pid == os.getpid() or not _alive(pid):
+            continue
+        try:
+            with open(os.path.join(folder, name), encoding="utf-8") as fh:  # type: ignore[arg-type]
+                other = json.load(fh)
+        except (OSError, ValueError):
+            continue
+        total["requests"].extend(other.get("requests", []))
+        for key, row in other.get("hist", {}).items():
+            mine = total["hist"].setdefault(key, [0.0] * len(row))
+            total["hist"][key] = [a + b for a, b in zip(mine, row, strict=True)]
+    return total
+
+
+def _esc(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def exposition(data: dict) -> str:
+    """Prometheus text format 0.0.4."""
+    counts: dict[tuple[str, str], float] = defaultdict(float)
+    for route, outcome, n in data["requests"]:
+        counts[(route, outcome)] += n
+    lines = [
+        "# HELP pxehook_boot_requests_total Boot requests by route and outcome.",
+        "# TYPE pxehook_boot_requests_total counter",
+    ]
+    for (route, outcome), n in sorted(counts.items()):
+        lines.append(
+            f'pxehook_boot_requests_total{{route="{_esc(route)}",outcome="{_esc(outcome)}"}} '
+            f"{int(n)}"
+        )
+    names = {"request": "pxehook_boot_request_seconds", "render": "pxehook_render_seconds"}
+    for key, metric in names.items():
+        row = data["hist"].get(key, [0.0] * (len(BUCKETS) + 2))
+        lines.append(f"# HELP {metric} Latency of boot {key}s in seconds.")
+        lines.append(f"# TYPE {metric} histogram")
+        for bound, n in zip(BUCKETS, row, strict=False):
+            lines.append(f'{metric}_bucket{{le="{bound}"}} {int(n)}')
+        lines.append(f'{metric}_bucket{{le="+Inf"}} {int(row[-2])}')
+        lines.append(f"{metric}_count {int(row[-2])}")
+        lines.append(f"{metric}_sum {row[-1]:.6f}")
+    return "\n".join(lines) + "\n"
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    _maybe_dump(force=True)
+    return Response(exposition(merged()), mimetype="text/plain; version=0.0.4")
