@@ -187,6 +187,8 @@ def write_play(root: Path, wheel: Path, venv: Path, scenarios: dict[str, Scenari
             "pxehook_inventory_file": "" if sc.mode == "dnsmasq" else str(SAMPLE_INVENTORY),
             # PXELINUX loaders (five files) in one scenario; iPXE's two everywhere.
             "pxehook_boot_modes": ["ipxe", "pxelinux"] if sc.mode == "none" else ["ipxe"],
+            # the optional TFTP unit ('pxehook tftp') in the scenario without DHCP
+            "pxehook_tftp_enabled": sc.mode == "none",
         }
     inventory = {
         "all": {
@@ -348,6 +350,10 @@ def assert_common(lab: Lab, sc: Scenario) -> None:
     unit = sc.path("/etc/systemd/system/pxehook.service").read_text()
     assert f"ExecStart={lab.venv}/bin/pxehook --config {config} serve" in unit
     assert not sc.path("/etc/systemd/system/pxehook-listen.service").exists()
+    tftp_unit = sc.path("/etc/systemd/system/pxehook-tftp.service")
+    assert tftp_unit.exists() == (sc.mode == "none")
+    if sc.mode == "none":
+        assert f"ExecStart={lab.venv}/bin/pxehook --config {config} tftp" in tftp_unit.read_text()
 
 
 def test_yamllint_passes_on_the_role() -> None:
