@@ -502,3 +502,10 @@ def test_kea_includes_are_checked_by_kea_and_kea_conf_is_untouched(lab: Lab) -> 
     classes = sc.path("/etc/kea/pxehook-classes.json").read_text()
     assert '"pxh-efi-x64"' in classes and '"snponly.efi"' in classes
     serve_and_check(lab, sc)
+
+
+def test_a_bad_variable_stops_the_run_before_any_change(lab: Lab) -> None:
+    run = lab.playbook(limit="none", extra={"pxehook_dhcp_mode": "dhcpd"})
+    assert run.returncode != 0
+    assert "value of pxehook_dhcp_mode must be one of" in run.stdout, run.stdout[-3000:]
+    assert recap(run)["none"]["changed"] == 0
