@@ -29,6 +29,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -214,26 +215,39 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def count_events(work: Path, kind: str = "boot.config") -> int:
+def count_events(work: Path, source: str) -> int:
+    """boot.config events recorded by ``source`` (http = gunicorn, nginx = the ingester)."""
     conn = sqlite3.connect(work / "pxehook.db", timeout=30)
     try:
-        return int(conn.execute("SELECT COUNT(*) FROM events WHERE kind=?", (kind,)).fetchone()[0])
+        sql = "SELECT COUNT(*) FROM events WHERE kind='boot.config' AND source=?"
+        return int(conn.execute(sql, (source,)).fetchone()[0])
     finally:
         conn.close()
 
 
-def settle_events(work: Path, expected: int, timeout: float = 120) -> tuple[int, float]:
-    """Wait until ``expected`` boot.config events exist (the ingester may lag)."""
+def settle_events(
+    work: Path, source: str, expected: int, timeout: float = 180
+) -> tuple[int, float]:
+    """Wait until ``expected`` events from ``source`` exist (the ingester may lag)."""
     started = time.monotonic()
-    count = count_events(work)
+    count = count_events(work, source)
     while count < expected and time.monotonic() - started < timeout:
         time.sleep(0.5)
-        count = count_events(work)
+        count = count_events(work, source)
     return count, time.monotonic() - started
 
 
-# --- targets ------------------------------------------------------------------------------
-def target_nginx_static(work: Path, env: dict, script: Path, conns: list[int], args) -> dict:  # type: ignore[no-untyped-def]
+# --- targets: all started first, then measured in interleaved rounds ---------------------
+class Target:
+    """A running server under test."""
+
+    def __init__(self, name: str, url: str, procs: list, memory, source: str = "") -> None:  # type: ignore[no-untyped-def,type-arg]
+        self.name, self.url, self.procs, self.memory, self.source = name, url, procs, memory, source
+        self.runs: dict[int, list[dict]] = {}
+        self.baseline = 0
+
+
+def up_nginx_static(work: Path, env: dict, args) -> Target:  # type: ignore[no-untyped-def,type-arg]
     """nginx serving one rendered iPXE script (the same bytes) for every URL."""
     sample = subprocess.run(
         [str(BIN), "explain", mac_of(0), "--path", f"/ipxe/{mac_of(0)}", "--json"],
@@ -249,16 +263,22 @@ def target_nginx_static(work: Path, env: dict, script: Path, conns: list[int], a
         "    location / { try_files /script.ipxe =404; }"
     )
     proc = start(["nginx", "-c", str(nginx_conf(work, port, body))], None, work / "ngx.log")
-    try:
-        wait_http(f"http://{LOOPBACK}:{port}/x")
-        out = {c: run_wrk(f"http://{LOOPBACK}:{port}", script, c, args.duration) for c in conns}
-        out["memory"] = ", ".join(f"{rss_mib(p):.1f} MiB" for p in children(proc.pid))
-        return out
-    finally:
-        stop(proc)
+    wait_http(f"http://{LOOPBACK}:{port}/x")
+
+    def memory() -> str:
+        return "nginx workers " + ", ".join(f"{rss_mib(p):.1f} MiB" for p in children(proc.pid))
+
+    return Target("nginx-static", f"http://{LOOPBACK}:{port}", [proc], memory)
 
 
-def serve(work: Path, env: dict, args, port: int) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+def gunicorn_memory(proc: subprocess.Popen[bytes]) -> str:
+    workers = [w for m in children(proc.pid) for w in children(m)]
+    return ", ".join(f"{rss_mib(p):.1f} MiB" for p in workers)
+
+
+def up_gunicorn(work: Path, env: dict, args) -> Target:  # type: ignore[no-untyped-def,type-arg]
+    """pxehook serve alone: decide + cached render + a boot.config event per request."""
+    port = free_port()
     full = {
         **os.environ,
         **env,
@@ -269,33 +289,16 @@ def serve(work: Path, env: dict, args, port: int) -> subprocess.Popen[bytes]:  #
     }
     proc = start([str(BIN), "serve", "--no-services"], full, work / f"serve-{port}.log")
     wait_http(f"http://{LOOPBACK}:{port}/healthz")
-    return proc
+    return Target(
+        "gunicorn",
+        f"http://{LOOPBACK}:{port}",
+        [proc],
+        lambda: "gunicorn workers " + gunicorn_memory(proc),
+        source="http",
+    )
 
 
-def gunicorn_memory(proc: subprocess.Popen[bytes]) -> str:
-    masters = children(proc.pid)
-    workers = [w for m in masters for w in children(m)]
-    return ", ".join(f"{rss_mib(p):.1f} MiB" for p in workers)
-
-
-def target_gunicorn(work: Path, env: dict, script: Path, conns: list[int], args) -> dict:  # type: ignore[no-untyped-def]
-    """pxehook serve alone: decide + cached render + a boot.config event per request."""
-    port = free_port()
-    proc = serve(work, env, args, port)
-    try:
-        out: dict = {}
-        for c in conns:
-            before = count_events(work)
-            out[c] = run_wrk(f"http://{LOOPBACK}:{port}", script, c, args.duration)
-            recorded, _ = settle_events(work, before + out[c]["requests"], timeout=30)
-            out[c]["recorded"] = f"{recorded - before}/{out[c]['requests']}"
-        out["memory"] = gunicorn_memory(proc)
-        return out
-    finally:
-        stop(proc)
-
-
-def target_nginx_front(work: Path, env: dict, script: Path, conns: list[int], args) -> dict:  # type: ignore[no-untyped-def]
+def up_nginx_front(work: Path, env: dict, args) -> Target:  # type: ignore[no-untyped-def,type-arg]
     """The recommended deployment: nginx + pre-rendered per-MAC files + log ingestion."""
     from pxehook.boot.frontend import nginx_config as front_config
 
@@ -318,9 +321,8 @@ def target_nginx_front(work: Path, env: dict, script: Path, conns: list[int], ar
         str(work / "pre"), f"{LOOPBACK}:{gport}", f"{LOOPBACK}:{nport}", str(work / "access.log")
     )
     block = "\n".join(line for line in server.splitlines() if line.startswith("log_format"))
-    inner = (
-        server.split("server {", 1)[1].rsplit("}", 1)[0].replace(f"listen {LOOPBACK}:{nport};", "")
-    )
+    inner = server.split("server {", 1)[1].rsplit("}", 1)[0]
+    inner = inner.replace(f"listen {LOOPBACK}:{nport};", "")
     conf = nginx_conf(work, nport, inner)
     conf.write_text(
         conf.read_text().replace(
@@ -328,35 +330,24 @@ def target_nginx_front(work: Path, env: dict, script: Path, conns: list[int], ar
         )
     )
     ngx = start(["nginx", "-c", str(conf)], None, work / "ngx-front.log")
-    try:
-        wait_http(f"http://{LOOPBACK}:{gport}/healthz")
-        wait_http(f"http://{LOOPBACK}:{nport}/healthz")
-        offset = work / "state" / "access-log.offset"
-        deadline = time.monotonic() + 120
-        while not offset.exists() and time.monotonic() < deadline:
-            time.sleep(0.5)  # the service loads its snapshot and ingests the health checks
-        out: dict = {}
-        for c in conns:
-            before = count_events(work)
-            out[c] = run_wrk(f"http://{LOOPBACK}:{nport}", script, c, args.duration)
-            recorded, lag = settle_events(work, before + out[c]["requests"], timeout=120)
-            out[c]["recorded"] = f"{recorded - before}/{out[c]['requests']} (+{lag:.1f}s)"
-        out["memory"] = (
-            "gunicorn workers " + gunicorn_memory(proc) + "; supervisor (pre-render + ingest) "
+    wait_http(f"http://{LOOPBACK}:{gport}/healthz")
+    wait_http(f"http://{LOOPBACK}:{nport}/healthz")
+    offset = work / "state" / "access-log.offset"
+    deadline = time.monotonic() + 300
+    while not offset.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)  # the service loads its snapshot and ingests the health checks
+
+    def memory() -> str:
+        return (
+            f"gunicorn workers {gunicorn_memory(proc)}; supervisor (pre-render + ingest) "
             f"{rss_mib(proc.pid):.1f} MiB; nginx workers "
             + ", ".join(f"{rss_mib(p):.1f} MiB" for p in children(ngx.pid))
         )
-        return out
-    finally:
-        stop(ngx)
-        stop(proc)
+
+    return Target("nginx-front", f"http://{LOOPBACK}:{nport}", [ngx, proc], memory, source="nginx")
 
 
-TARGETS = {
-    "nginx-static": target_nginx_static,
-    "gunicorn": target_gunicorn,
-    "nginx-front": target_nginx_front,
-}
+UP = {"nginx-static": up_nginx_static, "gunicorn": up_gunicorn, "nginx-front": up_nginx_front}
 
 
 def main() -> None:
@@ -364,6 +355,7 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=100_000)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", default="64,256")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per target")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--targets", default="nginx-static,gunicorn,nginx-front")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -376,36 +368,64 @@ def main() -> None:
     env = build_store(work, args.hosts)
     print(f"store: {args.hosts} hosts in {time.monotonic() - t0:.1f}s ({work})", flush=True)
     script = wrk_script(work, args.hosts)
-    results: dict[str, dict] = {}
-    targets = args.targets.split(",")
     conns = [int(c) for c in args.connections.split(",")]
-    for name in targets:
-        results[name] = TARGETS[name](work, env, script, conns, args)
-    report(results, conns, args)
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def report(results: dict[str, dict], conns: list[int], args: argparse.Namespace) -> None:
-    load = Path("/proc/loadavg").read_text().split()[:3]
-    print(f"\n## {args.hosts} hosts, wrk -t2, {args.duration}s, {args.workers} gunicorn workers")
-    print(f"(CPUs: {os.cpu_count()}, load average at the end: {' '.join(load)})")
-    print("| target | conns | req/s | vs nginx | p50 ms | p99 ms | non-2xx | recorded |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, per in results.items():
+    targets: list[Target] = []
+    try:
+        for name in args.targets.split(","):
+            targets.append(UP[name](work, env, args))
+        for target in targets:
+            target.baseline = count_events(work, target.source) if target.source else 0
         for c in conns:
-            r = per.get(c)
-            if not r:
-                continue
-            base = results.get("nginx-static", {}).get(c, {}).get("req_s") or 0
-            ratio = f"{r['req_s'] / base:.2f}x" if base else "-"
+            for r in range(args.rounds):
+                for target in targets:
+                    result = run_wrk(target.url, script, c, args.duration)
+                    target.runs.setdefault(c, []).append(result)
+                    print(
+                        f"round {r + 1} c={c} {target.name}: {result['req_s']:.0f} req/s "
+                        f"p99 {result['p99_ms']:.1f} ms",
+                        flush=True,
+                    )
+        report(targets, conns, args, work)
+    finally:
+        for target in targets:
+            for proc in target.procs:
+                stop(proc)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _median(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def report(targets: list[Target], conns: list[int], args, work: Path) -> None:  # type: ignore[no-untyped-def]
+    for target in targets:
+        if target.source:
+            total = sum(r["requests"] for runs in target.runs.values() for r in runs)
+            got, lag = settle_events(work, target.source, target.baseline + total)
+            target.recorded = f"{got - target.baseline}/{total} (+{lag:.1f}s)"  # type: ignore[attr-defined]
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    print(
+        f"\n## {args.hosts} hosts, wrk -t2, {args.duration}s x {args.rounds} interleaved "
+        f"rounds (medians), {args.workers} gunicorn workers"
+    )
+    print(f"(CPUs: {os.cpu_count()}, load average at the end: {' '.join(load)})")
+    print("| target | conns | req/s | vs nginx | p50 ms | p99 ms | non-2xx |")
+    print("|---|---|---|---|---|---|---|")
+    base = {t.name: t for t in targets}.get("nginx-static")
+    for target in targets:
+        for c in conns:
+            runs = target.runs[c]
+            rps = _median(runs, "req_s")
+            ratio = f"{rps / _median(base.runs[c], 'req_s'):.2f}x" if base else "-"
+            bad = sum(r["non_2xx"] for r in runs)
             print(
-                f"| {name} | {c} | {r['req_s']:.0f} | {ratio} | {r['p50_ms']:.2f} | "
-                f"{r['p99_ms']:.2f} | {r['non_2xx']} | {r.get('recorded', '-')} |"
+                f"| {target.name} | {c} | {rps:.0f} | {ratio} | {_median(runs, 'p50_ms'):.2f} "
+                f"| {_median(runs, 'p99_ms'):.2f} | {bad} |"
             )
-    for name, per in results.items():
-        if "memory" in per:
-            print(f"{name}: memory {per['memory']}")
+    for target in targets:
+        recorded = getattr(target, "recorded", "-")
+        print(f"{target.name}: memory {target.memory()}; timeline {recorded}")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def wait_for(check, timeout: float = 15.0):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def front(tmp_path_factory):  # type: ignore[no-untyped-def]
-    require_tool("nginx")
+    require_tool("nginx", "curl")
     work = tmp_path_factory.mktemp("front")
     os.chmod(work, 0o755)
     nport = free_port()

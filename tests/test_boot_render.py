@@ -179,3 +179,16 @@ def test_missing_template_variable_is_config_error() -> None:
     plan = decide(host, Facts(loader="ipxe"), {"installer": broken}, Policy())
     with pytest.raises(ConfigError, match="node07"):
         render_plan(SETTINGS, host, plan, {})
+
+
+def test_site_template_overrides_the_packaged_one(tmp_path: Path) -> None:
+    (tmp_path / "ipxe").mkdir()
+    (tmp_path / "ipxe" / "local.ipxe.j2").write_text(
+        "#!ipxe\n# site local boot for {{ label|comment }}\n{% include 'ipxe/_local.ipxe.j2' %}"
+    )
+    settings = SETTINGS.replace(site_templates=str(tmp_path))
+    host = make_host(State.DEPLOYED, "efi-x64")
+    plan = decide(host, Facts(loader="ipxe", mac=host.mac), PROFILES, Policy())
+    text = render_plan(settings, host, plan, {}).body.decode()
+    assert text.startswith("#!ipxe\n# site local boot for node07") and text.endswith("exit 1\n")
+    assert "site local" not in render(host, "ipxe")  # the packaged one without the setting

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from pxehook.mac import mac_pxelinux
 from pxehook.models import ArchSource, Observation, State
 from tests.boot_server import BootServer, curl, events_when
+from tests.conftest import require_tool
 
 pytestmark = pytest.mark.daemon
 REPO = Path(__file__).resolve().parent.parent
@@ -24,7 +24,7 @@ INSTALL_MARKERS = (b"kernel ", b"linux ", b"KERNEL ", b"initrd ")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):  # type: ignore[no-untyped-def]
-    shutil.which("curl") or pytest.fail("curl is not installed")
+    require_tool("curl")
     work = tmp_path_factory.mktemp("boot")
     srv = BootServer(work, INSTALLER, str(Path(sys.executable).parent / "pxehook"))
     store = srv.ctx.store()
@@ -39,6 +39,7 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
     (work / "files" / "debian" / "amd64").mkdir(parents=True)
     (work / "files" / "debian" / "amd64" / "linux").write_bytes(bytes(range(256)) * 4096)
     (work / "tftp" / "snponly.efi").write_bytes(b"MZ-efi-loader")
+    (work / "files" / "escape").symlink_to("/etc/passwd")  # a link out of the root
     srv.start()
     yield srv
     srv.stop()
@@ -191,6 +192,7 @@ def test_unknown_address_gets_the_grub_bootstrap(server) -> None:  # type: ignor
         "/files//etc/passwd",
         "/pxelinux.cfg/..%2f..%2fpxehook.db",
         "/uefi/../pxehook.db",
+        "/files/escape",
         "/grub/%2e%2e/grub.cfg",
     ],
 )

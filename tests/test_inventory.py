@@ -91,3 +91,18 @@ def _wait(cond, timeout=5.0):
 def test_unquoted_macs_are_not_read_as_base60_numbers():
     inv = inventory.parse("hosts:\n  - mac: 52:54:00:12:34:56\n  - macs: [52:54:00:12:34:57]\n")
     assert [h.macs for h in inv.hosts] == [("52:54:00:12:34:56",), ("52:54:00:12:34:57",)]
+
+
+def test_a_host_missing_a_profile_variable_is_refused_before_anything_is_written(tmp_path, store):
+    path = tmp_path / "inventory.yaml"
+    path.write_text(GOOD)
+    inventory.sync(inventory.load(str(path)), store)
+    broken = GOOD.replace("{{ files_url }}/linux", "{{ files_url }}/{{ release }}/linux")
+    broken = broken.replace("name: a1", "name: renamed")
+    path.write_text(broken)
+    with pytest.raises(ConfigError) as info:
+        inventory.sync(inventory.load(str(path)), store)
+    message = str(info.value)
+    assert f"{path}:6: host 52:54:00:aa:00:01" in message and "release" in message
+    assert store.host_get("52:54:00:aa:00:01").name == "a1"  # nothing written
+    assert "{{ release }}" not in store.profile_get("inst").kernel["x86"]

@@ -202,3 +202,21 @@ def test_postgres_events_are_append_only_and_errors_are_clear(pg_server):
     with pytest.raises(StoreError, match="cannot connect to PostgreSQL") as info:
         open_store(f"postgresql://postgres:secret@/nope?host={pg_server.sock}")
     assert "secret" not in str(info.value)
+
+
+def test_bulk_reads_and_event_batches(any_store):
+    a = any_store.host_put(Host(id=None, macs=("52:54:00:00:02:01", "52:54:00:00:02:02")))
+    b = any_store.host_put(Host(id=None, macs=("52:54:00:00:02:03",)))
+    assert [(h.id, h.macs) for h in any_store.host_all()] == [(a.id, a.macs), (b.id, b.macs)]
+    written = any_store.event_add_many(
+        [
+            (a.id, "boot.config", "http", "", {"path": "/x"}, 10.0),
+            (b.id, "boot.kernel", "http", "", {}, 11.0),
+            (999999, "boot.config", "http", "", {}, 12.0),  # a host deleted meanwhile: dropped
+        ]
+    )
+    assert written == 3
+    assert [e.kind for e in any_store.events(a.id)][-1] == "boot.config"
+    assert any_store.events(a.id)[-1].data == {"path": "/x"}
+    assert [e.kind for e in any_store.events(b.id)][-1] == "boot.kernel"
+    assert any_store.events(999999) == []

@@ -32,9 +32,9 @@ from .. import extension
 from ..context import Context
 from ..decide import BOOT, LOCAL, BootPlan, Facts, decide
 from ..errors import InvalidInput
-from ..mac import mac_dashes, normalize_mac
+from ..mac import mac_dashes
 from ..models import ArchSource, Host
-from .names import clean_path, parse
+from .names import clean_path, fast_mac, parse
 from .render import files_url
 from .resolver import Resolver
 
@@ -101,6 +101,7 @@ class Prerenderer:
         self.macs: dict[int, tuple[str, ...]] = {}
         self.hosts: dict[str, Host] = {}
         self.synced = False
+        self.generation = 0  # bumps on every sync: plan caches key on it
         for sub in {os.path.dirname(p) for p in PRERENDERED.values()}:
             os.makedirs(os.path.join(outdir, sub), exist_ok=True)
         self.index = os.path.join(outdir, ".pxehook-index.json")
@@ -163,6 +164,7 @@ class Prerenderer:
             del self.fingerprints[host_id]
         self.hosts = {mac: h for h in hosts for mac in h.macs}
         self.synced = True
+        self.generation += 1
         if rendered or len(seen) != len(self.fingerprints):
             self._save_index()
         return rendered
@@ -254,6 +256,8 @@ class AccessLogIngester:
         self.pre = prerenderer
         self.offset_file = os.path.join(ctx.settings.state_dir, "access-log.offset")
         self.inode, self.offset = self._load_offset()
+        self._plans: dict[tuple, tuple] = {}  # type: ignore[type-arg]
+        self._plans_generation = -1
 
     def _load_offset(self) -> tuple[int, int]:
         try:
@@ -290,37 +294,28 @@ class AccessLogIngester:
         return recorded
 
     def record(self, hits: list[Hit]) -> int:
+        """Turn static hits into timeline rows (one decide() per host, loader and claim)."""
         rows, calls = [], []
-        profiles, policy = self.pre.resolver.profiles(), self.pre.resolver.policy
+        if self.pre.generation != self._plans_generation:
+            self._plans.clear()
+            self._plans_generation = self.pre.generation
         for hit in hits:
             facts = self._facts(hit)
             host = self.pre.hosts.get(facts.mac) if facts else None
             if facts is None or host is None or host.id is None:
                 continue
-            plan = decide(host, facts, profiles, policy)
-            data = {
-                "path": hit.path,
-                "loader": plan.loader,
-                "action": plan.action,
-                "profile": plan.profile.name if plan.profile and plan.action == BOOT else "",
-                "arch": plan.arch.slug if plan.arch else "",
-                "arch_source": plan.arch_source,
-                "state": plan.state,
-                "template": "",
-                "mac_source": "request",
-                "client_ip": hit.client_ip,
-                "via": "nginx",
-            }
-            message = f"{plan.loader} {hit.path}: {plan.action}"
+            base, mismatch = self._plan_data(host, facts)
+            data = {**base, "path": hit.path, "client_ip": hit.client_ip}
+            message = f"{base['loader']} {hit.path}: {base['action']}"
             rows.append((host.id, "boot.config", "nginx", message, data, hit.at))
-            if plan.mismatch and facts.claim and plan.arch:
+            if mismatch:
                 rows.append(
                     (
                         host.id,
                         "boot.arch_mismatch",
                         "nginx",
-                        f"request claims {facts.claim.slug}, record says {plan.arch.slug}",
-                        {"claimed": facts.claim.slug, "recorded": plan.arch.slug, "path": hit.path},
+                        mismatch[0],
+                        {**mismatch[1], "path": hit.path},
                         hit.at,
                     )
                 )
@@ -329,6 +324,32 @@ class AccessLogIngester:
         for host, data in calls:
             extension.on_boot_event(self.ctx, host, "boot.config", data)
         return len(calls)
+
+    def _plan_data(self, host: Host, facts: Facts) -> tuple[dict, tuple | None]:  # type: ignore[type-arg]
+        key = (facts.mac, facts.loader, facts.claim.code if facts.claim else None)
+        cached = self._plans.get(key)
+        if cached is not None:
+            return cached
+        plan = decide(host, facts, self.pre.resolver.profiles(), self.pre.resolver.policy)
+        base = {
+            "loader": plan.loader,
+            "action": plan.action,
+            "profile": plan.profile.name if plan.profile and plan.action == BOOT else "",
+            "arch": plan.arch.slug if plan.arch else "",
+            "arch_source": plan.arch_source,
+            "state": plan.state,
+            "template": "",
+            "mac_source": "request",
+            "via": "nginx",
+        }
+        mismatch = None
+        if plan.mismatch and facts.claim and plan.arch:
+            mismatch = (
+                f"request claims {facts.claim.slug}, record says {plan.arch.slug}",
+                {"claimed": facts.claim.slug, "recorded": plan.arch.slug},
+            )
+        self._plans[key] = (base, mismatch)
+        return base, mismatch
 
     @staticmethod
     def _facts(hit: Hit) -> Facts | None:
@@ -340,9 +361,7 @@ class AccessLogIngester:
                 build = query.get("buildarch", [""])[0]
                 plat = query.get("platform", [""])[0]
                 claim = archtable.from_ipxe(build, plat) if build and plat else None
-                return Facts(
-                    "ipxe", hit.path, normalize_mac(match.group(1)), hit.client_ip, claim=claim
-                )
+                return Facts("ipxe", hit.path, fast_mac(match.group(1)), hit.client_ip, claim=claim)
             name = parse(path)
             if name is not None and name.mac:
                 return Facts(name.loader, hit.path, name.mac, hit.client_ip)
@@ -370,6 +389,8 @@ class FrontService:
         self._thread.start()
 
     def _run(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):  # background work yields to nginx
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         while not self._stop.is_set():
             try:
                 generation = self.ctx.store().generation()

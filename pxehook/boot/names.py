@@ -18,6 +18,7 @@ from ..mac import normalize_mac
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _HEXIP = re.compile(r"^[0-9A-F]{1,8}$")
+_DASHED = re.compile(r"^[0-9a-f]{2}(-[0-9a-f]{2}){5}$")
 _UBOOT = re.compile(r"^default-([a-z0-9_]+)(?:-[A-Za-z0-9_.]+)*$")
 
 
@@ -44,6 +45,11 @@ def clean_path(raw: str) -> str:
     return posixpath.join(*parts) if parts else ""
 
 
+def fast_mac(text: str) -> str:
+    """Normalise a MAC; the canonical lower-case dashed form skips netaddr (hot path)."""
+    return text.replace("-", ":") if _DASHED.match(text) else normalize_mac(text)
+
+
 def _hexip(text: str) -> str:
     return str(ipaddress.IPv4Address(int(text, 16)))
 
@@ -63,7 +69,7 @@ def _pxelinux(base: str) -> Name:
         return Name("pxelinux", "generic")
     if base.startswith("01-"):
         try:
-            return Name("pxelinux", "mac", mac=normalize_mac(base))
+            return Name("pxelinux", "mac", mac=fast_mac(base[3:]))
         except InvalidInput:
             return Name("pxelinux", "none")
     if _UUID.match(base):

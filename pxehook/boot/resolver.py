@@ -23,7 +23,7 @@ from .. import extension
 from ..context import Context
 from ..decide import BOOT, IGNORE, LOCAL, BootPlan, Facts, Policy, decide
 from ..errors import ConfigError
-from ..models import ArchSource, Host, Observation, Profile
+from ..models import ArchSource, Host, Observation, Profile, State
 from . import neighbours
 from .names import Name
 from .recorder import EventRecorder
@@ -151,6 +151,10 @@ class Resolver:
             return Answer(404, notes=[f"no host for {name.kind} {name.uuid or name.ip}"])
         facts = replace(facts, mac=mac, mac_source=mac_source)
         host = self.enlist(host, facts, via)
+        if host is not None and host.state == State.DEPLOYING:
+            # a finished boot-once session or an overdue deployment must not lag the sweep
+            host = extension.before_decide(self.ctx, host)
+            self._hosts[host.mac] = host
         plan = decide(host, facts, self._profiles, self.policy)
         answer = self.render(host, plan)
         answer.mac_source = mac_source

@@ -151,13 +151,7 @@ class PostgresStore:
         if row is None:
             return None
         cur.execute("SELECT mac FROM host_macs WHERE host_id=%s ORDER BY position, mac", (row[0],))
-        macs = tuple(m for (m,) in cur.fetchall())
-        return Host(
-            id=row[0], macs=macs, name=row[1], uuid=row[2], arch=row[3], arch_source=row[4],
-            ip=row[5], vendor_class=row[6], user_class=row[7], first_seen=row[8],
-            last_seen=row[9], profile=row[10], state=State(row[11]), state_changed=row[12],
-            labels=row[13], vars=row[14], meta=row[15],
-        )  # fmt: skip
+        return _row_host(row, tuple(m for (m,) in cur.fetchall()))
 
     def _host_where(
         self, cur: psycopg.Cursor, where: str, args: tuple[Any, ...], lock: bool = False
@@ -226,6 +220,17 @@ class PostgresStore:
             cur.execute(sql, args)
             rows = cur.fetchall()
             return [h for h in (self._host(cur, r) for r in rows) if h]
+
+        return self._tx(query)
+
+    def host_all(self) -> list[Host]:
+        def query(cur: psycopg.Cursor) -> list[Host]:
+            cur.execute("SELECT mac, host_id FROM host_macs ORDER BY host_id, position, mac")
+            macs: dict[int, list[str]] = {}
+            for mac, host_id in cur.fetchall():
+                macs.setdefault(host_id, []).append(mac)
+            cur.execute(f"SELECT {_HOST_COLUMNS} FROM hosts ORDER BY id")  # noqa: S608
+            return [_row_host(r, tuple(macs.get(r[0], ()))) for r in cur.fetchall()]
 
         return self._tx(query)
 
@@ -376,6 +381,23 @@ class PostgresStore:
     ) -> Event:  # fmt: skip
         return self._tx(lambda cur: self._event(cur, host_id, kind, source, message, data, at))
 
+    def event_add_many(self, rows: list[tuple[int, str, str, str, dict[str, Any], float]]) -> int:
+        payload = [
+            (host_id, at, kind, source, message, json.dumps(data or {}, sort_keys=True), host_id)
+            for host_id, kind, source, message, data, at in rows
+        ]
+
+        def insert(cur: psycopg.Cursor) -> int:
+            # events for a host deleted meanwhile are dropped, as on SQLite
+            cur.executemany(
+                "INSERT INTO events(host_id, at, kind, source, message, data) "
+                "SELECT %s,%s,%s,%s,%s,%s::jsonb WHERE EXISTS (SELECT 1 FROM hosts WHERE id=%s)",
+                payload,
+            )
+            return len(payload)
+
+        return self._tx(insert) if payload else 0
+
     def events(self, host_id: int, *, since_id: int = 0, limit: int | None = None) -> list[Event]:
         sql = (
             "SELECT id, host_id, at, kind, source, message, data FROM events "
@@ -486,3 +508,12 @@ class PostgresStore:
 
     def generation(self) -> int:
         return int(self.meta_get("generation", "0") or 0)
+
+
+def _row_host(r: tuple[Any, ...], macs: tuple[str, ...]) -> Host:
+    """A Host from a row of ``_HOST_COLUMNS`` and its MACs."""
+    return Host(
+        id=r[0], macs=macs, name=r[1], uuid=r[2], arch=r[3], arch_source=r[4], ip=r[5],
+        vendor_class=r[6], user_class=r[7], first_seen=r[8], last_seen=r[9], profile=r[10],
+        state=State(r[11]), state_changed=r[12], labels=r[13], vars=r[14], meta=r[15],
+    )  # fmt: skip

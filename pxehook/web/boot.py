@@ -134,9 +134,10 @@ def files(rest: str) -> Response:
 
 
 def _send(root: str, path: str) -> Response:
-    full = os.path.join(root, path)
-    if not path or not os.path.isfile(full):
-        raise NotFound(f"no file {path}")
+    base = os.path.realpath(root)
+    full = os.path.realpath(os.path.join(base, path))
+    if not path or not full.startswith(base + os.sep) or not os.path.isfile(full):
+        raise NotFound(f"no file {path}")  # also symlinks leading out of the root
     return send_file(full, conditional=True, max_age=0)
 
 
