@@ -113,7 +113,7 @@ TABLE: tuple[Arch, ...] = (
         "x86 BIOS",
         BIOS,
         "x86",
-        loaders={"ipxe": "undionly.kpxe", "pxelinux": "pxelinux.0", "grub": "grub/i386-pc/core.0"},
+        loaders={"ipxe": "undionly.kpxe", "pxelinux": "lpxelinux.0", "grub": "grub/i386-pc/core.0"},
         default_mode="ipxe",
         ipxe_buildarch="i386",
         ipxe_platform="pcbios",

@@ -344,7 +344,7 @@ def assert_common(lab: Lab, sc: Scenario) -> None:
     # The arch table's iPXE loaders for bios + efi-x64; PXELINUX and its modules in 'none'.
     loaders = {"undionly.kpxe", "snponly.efi"}
     if sc.mode == "none":
-        loaders |= {"pxelinux.0", "ldlinux.c32", "libutil.c32", "libcom32.c32", "menu.c32"}
+        loaders |= {"lpxelinux.0", "ldlinux.c32", "libutil.c32", "libcom32.c32", "menu.c32"}
     assert {p.name for p in sc.path("/srv/tftp").iterdir()} == loaders
     assert all(sc.path(f"/srv/tftp/{name}").stat().st_size > 0 for name in loaders)
     unit = sc.path("/etc/systemd/system/pxehook.service").read_text()
