@@ -161,15 +161,37 @@ def _load_order(index: dict[str, Path], wanted: tuple[str, ...]) -> list[Path]:
     return order
 
 
-def kernel_amd64() -> Kernel:
-    """The current Debian amd64 kernel, extracted (not installed), cached by version."""
+def _fetch_current(resolve, dest_of, apt_opts: tuple[str, ...] = ()) -> tuple[str, str, Path]:  # type: ignore[no-untyped-def]
+    """(package, version, dir) of the candidate ``resolve()`` names, extracted into
+    ``dest_of(package, version)`` unless cached. Stale lists (the mirror no longer has that
+    version) get one ``apt-get update`` and a fresh look."""
+    for attempt in (1, 2):
+        package, version = resolve()
+        dest = dest_of(package, version)
+        if dest.is_dir():
+            return package, version, dest
+        try:
+            _download_extract(package, dest, apt_opts)
+            return package, version, dest
+        except RuntimeError:
+            if attempt == 2:
+                raise
+            _run(["apt-get", *apt_opts, "-q", "update"], timeout=300)
+    raise AssertionError("unreachable")
+
+
+def _current_kernel() -> tuple[str, str]:
     meta = _apt_field("linux-image-amd64", "Depends")
     package = re.match(r"(linux-image-[^\s,(]+)", meta).group(1)  # type: ignore[union-attr]
-    version = _apt_field(package, "Version")
-    dest = CACHE / f"kernel-{_safe(package)}-{_safe(version)}"
+    return package, _apt_field(package, "Version")
+
+
+def kernel_amd64() -> Kernel:
+    """The current Debian amd64 kernel, extracted (not installed), cached by version."""
     with _locked("kernel"):
-        if not (dest / "boot").is_dir():
-            _download_extract(package, dest)
+        package, version, dest = _fetch_current(
+            _current_kernel, lambda p, v: CACHE / f"kernel-{_safe(p)}-{_safe(v)}"
+        )
     vmlinuz = next((dest / "boot").glob("vmlinuz-*"))
     index = _module_index(dest / "lib" / "modules")
     return Kernel(package, version, vmlinuz, tuple(_load_order(index, NIC_MODULES)))
@@ -322,11 +344,13 @@ class Arm64Grub:
 def grub_arm64() -> Arm64Grub:
     """Debian's signed arm64 network GRUB, downloaded on amd64 without multiarch."""
     opts = _arm64_apt_opts()
+    package = "grub-efi-arm64-signed"
     with _locked("arm64"):
-        version = _apt_field("grub-efi-arm64-signed", "Version", opts)
-        dest = CACHE / f"grub-arm64-{_safe(version)}"
-        if not dest.is_dir():
-            _download_extract("grub-efi-arm64-signed", dest, opts)
+        _, version, dest = _fetch_current(
+            lambda: (package, _apt_field(package, "Version", opts)),
+            lambda _p, v: CACHE / f"grub-arm64-{_safe(v)}",
+            opts,
+        )
     efi = dest / "usr" / "lib" / "grub" / "arm64-efi-signed" / "grubnetaa64.efi.signed"
     if not efi.exists():
         raise RuntimeError(f"{efi} missing from grub-efi-arm64-signed {version}")
