@@ -220,3 +220,16 @@ def test_bulk_reads_and_event_batches(any_store):
     assert any_store.events(a.id)[-1].data == {"path": "/x"}
     assert [e.kind for e in any_store.events(b.id)][-1] == "boot.kernel"
     assert any_store.events(999999) == []
+
+
+def test_http_boot_twin_does_not_replace_the_pxe_code(any_store):
+    mac = "52:54:00:00:03:01"
+    any_store.observe(Observation(mac=mac, source="dnsmasq", arch=7))
+    h, _ = any_store.observe(Observation(mac=mac, source="dnsmasq", arch=16))
+    assert h.arch == 7  # OVMF's HTTP-boot attempt after PXE: same machine, same path
+    h, _ = any_store.observe(Observation(mac=mac, source="dnsmasq", arch=11))
+    assert h.arch == 11  # a different machine class is still news
+    fresh = "52:54:00:00:03:02"
+    any_store.observe(Observation(mac=fresh, source="dnsmasq", arch=16))
+    h, _ = any_store.observe(Observation(mac=fresh, source="dnsmasq", arch=7))
+    assert h.arch == 7  # PXE after HTTP: the PXE code wins either way

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import arch as archtable
 from ..models import ARCH_SOURCE_RANK, ArchSource, Host, Observation
 
 
 def arch_wins(host: Host, obs: Observation) -> bool:
     """True when ``obs`` may set the host's arch: never unknown over known, never a weaker
-    source over a stronger one (setting > rule > dhcp > request)."""
+    source over a stronger one (setting > rule > dhcp > request), never an HTTP-boot code
+    over the equivalent PXE code already recorded."""
     if obs.arch is None:
         return False
     if host.arch is None:
         return True
+    old, new = archtable.lookup(host.arch), archtable.lookup(obs.arch)
+    if new.is_http and not old.is_http and archtable.equivalent(old, new):
+        # the same firmware trying its HTTP-boot twin (OVMF: PXE 7, then HTTP 16) is the
+        # same machine: keep the PXE code, which names the path it really boots by
+        return False
     new_rank = ARCH_SOURCE_RANK.get(ArchSource(obs.arch_source), 0)
     old_rank = ARCH_SOURCE_RANK.get(ArchSource(host.arch_source or ""), 0)
     return new_rank >= old_rank
