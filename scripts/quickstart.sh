@@ -32,6 +32,9 @@ export PXEHOOK_BIND=127.0.0.1 PXEHOOK_PORT="$PORT"
 
 cat <<MSG
 pxehook is serving the sample inventory on http://127.0.0.1:$PORT/
+  curl http://127.0.0.1:$PORT/boot.ipxe                                  # iPXE bootstrap
+  curl 'http://127.0.0.1:$PORT/ipxe/52-54-00-12-34-01?buildarch=x86_64&platform=efi'  # node01: installer
+  curl http://127.0.0.1:$PORT/pxelinux.cfg/01-52-54-00-12-34-02          # node02: local disk
   curl http://127.0.0.1:$PORT/healthz
   .venv/bin/pxehook --database "$PXEHOOK_DATABASE" host list
   edit .demo/inventory.yaml: the server applies it on save
@@ -43,8 +46,14 @@ if [ "${1:-}" = "--check" ]; then
   for _ in $(seq 1 100); do
     if .venv/bin/python - "$PORT" <<'PY' 2>/dev/null
 import sys, urllib.request
-with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz", timeout=2) as r:
-    sys.exit(0 if r.status == 200 else 1)
+base = f"http://127.0.0.1:{sys.argv[1]}"
+with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
+    assert r.status == 200
+url = base + "/ipxe/52-54-00-12-34-01?buildarch=x86_64&platform=efi"
+with urllib.request.urlopen(url, timeout=5) as r:
+    script = r.read().decode()
+assert script.startswith("#!ipxe") and "kernel" in script, script
+print(script.splitlines()[1])
 PY
     then echo "quickstart: server answered on 127.0.0.1:$PORT"; exit 0; fi
     sleep 0.1

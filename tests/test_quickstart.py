@@ -30,3 +30,4 @@ def test_quickstart_check_serves_the_sample_inventory():
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"server answered on 127.0.0.1:{port}" in r.stdout
     assert "4 profiles, hosts" in r.stdout
+    assert "node01 (52:54:00:12:34:01) boots profile debian-installer" in r.stdout
