@@ -141,8 +141,8 @@ def run_wrk(url: str, script: Path, conns: int, seconds: int) -> dict:
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
         "req_s": req_s,
-        "p50_ms": _ms(re.search(r"50%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
-        "p99_ms": _ms(re.search(r"99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        "p50_ms": _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
+        "p99_ms": _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
         "requests": total,
         "non_2xx": int(bad.group(1)) if bad else 0,
     }
