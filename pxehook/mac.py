@@ -39,15 +39,6 @@ def normalize_mac(value: object) -> str:
     return str(eui)
 
 
-def is_mac(value: object) -> bool:
-    """True when ``value`` is a MAC in one of the accepted spellings."""
-    try:
-        normalize_mac(value)
-    except InvalidInput:
-        return False
-    return True
-
-
 def mac_dashes(mac: str) -> str:
     """``aa-bb-cc-dd-ee-ff`` (dnsmasq ``tftp-unique-root=mac`` directory name)."""
     return normalize_mac(mac).replace(":", "-")
