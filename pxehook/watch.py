@@ -7,17 +7,15 @@ import os
 import threading
 from collections.abc import Callable
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
-
 from . import inventory
 from .errors import ConfigError
+from .fswatch import stop_all, watch_files
 from .store import Store
 
 log = logging.getLogger("pxehook.watch")
 
 
-class InventoryWatcher(FileSystemEventHandler):
+class InventoryWatcher:
     """Watch one inventory file; sync each good version into the store.
 
     Editors replace files in many ways (write in place, write-and-rename, delete-and-create),
@@ -41,7 +39,7 @@ class InventoryWatcher(FileSystemEventHandler):
         self.loads = 0
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
-        self._observer: Observer | None = None  # type: ignore[valid-type]
+        self._observers: list = []
 
     def load_now(self) -> bool:
         """Parse and sync the file once. Returns True when it was good."""
@@ -59,13 +57,8 @@ class InventoryWatcher(FileSystemEventHandler):
         log.info("inventory %s applied", self.path)
         return True
 
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        paths = {os.path.abspath(str(event.src_path))}
-        dest = getattr(event, "dest_path", "")
-        if dest:
-            paths.add(os.path.abspath(str(dest)))
-        if self.path not in paths or event.event_type in ("opened", "closed_no_write"):
-            return
+    def changed(self) -> None:
+        """The file was written or replaced: load it once the burst of events settles."""
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
@@ -76,16 +69,10 @@ class InventoryWatcher(FileSystemEventHandler):
     def start(self) -> None:
         """Load once, then watch the file's directory in a background thread."""
         self.load_now()
-        observer = Observer()
-        observer.schedule(self, os.path.dirname(self.path), recursive=False)
-        observer.daemon = True
-        observer.start()
-        self._observer = observer
+        self._observers = watch_files([self.path], self.changed)
 
     def stop(self) -> None:
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(timeout=5)
+        stop_all(self._observers)
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()

@@ -270,3 +270,57 @@ def test_two_ingesters_take_turns_without_applying_twice(hook, spool_dir, store)
     assert [e.data["ip"] for e in store.events(host.id) if e.kind == "dhcp.add"] == [
         f"10.0.0.{i + 1}" for i in range(6)
     ]
+
+
+def _settle(count, quiet: float = 1.0, limit: float = 20.0) -> int:  # type: ignore[no-untyped-def]
+    """Wait until ``count()`` has not moved for ``quiet`` seconds; return its value."""
+    deadline = time.monotonic() + limit
+    value = count()
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        if count() == value:
+            return value
+        value = count()
+    return value
+
+
+def test_idle_ingester_does_not_wake_itself(hook, spool_dir, store) -> None:  # type: ignore[no-untyped-def]
+    """Regression: the ingester's own reads of the spool woke it again, forever (an idle
+    `pxehook serve` burned 25-120 % of a core). With the periodic poll out of the way,
+    one hook event costs a handful of passes, and then nothing happens at all."""
+    service = IngestService(store, str(spool_dir), poll=3600)
+    service.start()
+    try:
+        add(hook, spool_dir)
+        deadline = time.monotonic() + 20
+        while store.host_get(MAC) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.host_get(MAC) is not None
+        settled = _settle(lambda: service.passes)
+        time.sleep(2.0)
+        idle_passes = service.passes - settled
+    finally:
+        service.stop()
+    assert settled <= 10, f"{settled} passes for one event"
+    assert idle_passes == 0, f"{idle_passes} passes in 2 s with nothing to do"
+
+
+def test_idle_lease_watcher_does_not_wake_itself(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The lease watcher reads its files on every pass; those reads must not wake it."""
+    from pxehook.capture.leases import LeaseWatchService
+
+    leases = tmp_path / "dnsmasq.leases"
+    leases.write_text(f"2000000000 {MAC} 10.0.0.9 node9 *\n")
+    service = LeaseWatchService(store, [("dnsmasq", str(leases))], poll=3600)
+    service.start()
+    try:
+        deadline = time.monotonic() + 20
+        while store.host_get(MAC) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.host_get(MAC) is not None
+        settled = _settle(lambda: service.passes)
+        time.sleep(2.0)
+        idle_passes = service.passes - settled
+    finally:
+        service.stop()
+    assert idle_passes == 0, f"{idle_passes} scans in 2 s with nothing to do"

@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..errors import StoreError
+from ..fswatch import stop_all, watch_files
 from ..store import Store
 from .apply import apply_event
 from .events import from_record
@@ -125,25 +126,26 @@ class IngestService:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._observer = None
+        self._observers: list = []
+        #: Passes run so far (an idle service must not keep counting: tests check it).
+        self.passes = 0
 
     def start(self) -> None:
-        self._observer = _watch_dir(str(self.ingester.spool.path.parent), self._wake.set)
+        self._observers = watch_files([self.ingester.spool.path], self._wake.set)
         self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(timeout=5)
+        stop_all(self._observers)
         if self._thread is not None:
             self._thread.join(timeout=10)
 
     def _loop(self) -> None:
         delay = 0.2
         while not self._stop.is_set():
+            self.passes += 1
             try:
                 result = self.ingester.run_once()
             except Exception:  # disk errors etc.: log, retry later, never die
@@ -159,19 +161,3 @@ class IngestService:
                 continue
             self._wake.wait(self.poll)
             self._wake.clear()
-
-
-def _watch_dir(path: str, callback):  # type: ignore[no-untyped-def]
-    """Start a watchdog observer calling ``callback()`` on any change in ``path``."""
-    from watchdog.events import FileSystemEventHandler
-    from watchdog.observers import Observer
-
-    class Handler(FileSystemEventHandler):
-        def on_any_event(self, event):  # type: ignore[no-untyped-def]
-            callback()
-
-    observer = Observer()
-    observer.schedule(Handler(), path, recursive=False)
-    observer.daemon = True
-    observer.start()
-    return observer

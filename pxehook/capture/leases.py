@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InvalidInput, PxehookError
+from ..fswatch import stop_all, watch_files
 from ..store import Store
 from .apply import apply_event
 from .events import GONE, LEASE, REPLAY, DhcpEvent, isc_unescape, pad_mac, text
@@ -169,22 +170,17 @@ class LeaseWatchService:
         self._wake, self._stop = threading.Event(), threading.Event()
         self._observers: list = []
         self._thread: threading.Thread | None = None
+        self.passes = 0  # scans so far: an idle watcher must not keep counting
 
     def start(self) -> None:
-        from .ingest import _watch_dir
-
-        for folder in {str(f.path.parent) for f in self.files}:
-            if Path(folder).is_dir():
-                self._observers.append(_watch_dir(folder, self._wake.set))
+        self._observers = watch_files([f.path for f in self.files], self._wake.set)
         self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        for observer in self._observers:
-            observer.stop()
-            observer.join(timeout=5)
+        stop_all(self._observers)
         if self._thread is not None:
             self._thread.join(timeout=10)
 
@@ -200,6 +196,7 @@ class LeaseWatchService:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self.passes += 1
             self.scan_all()
             self._wake.wait(self.poll)
             self._wake.clear()
