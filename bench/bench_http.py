@@ -41,7 +41,8 @@ sys.path.insert(0, str(REPO))
 
 from pxehook.config import load_settings  # noqa: E402
 from pxehook.context import Context  # noqa: E402
-from pxehook.inventory import load, sync  # noqa: E402
+from pxehook.inventory.apply import sync  # noqa: E402
+from pxehook.inventory.parse import load  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
 BIN = Path(sys.executable).parent / "pxehook"
@@ -300,7 +301,7 @@ def up_gunicorn(work: Path, env: dict, args) -> Target:  # type: ignore[no-untyp
 
 def up_nginx_front(work: Path, env: dict, args) -> Target:  # type: ignore[no-untyped-def,type-arg]
     """The recommended deployment: nginx + pre-rendered per-MAC files + log ingestion."""
-    from pxehook.boot.frontend import nginx_config as front_config
+    from pxehook.boot.prerender import nginx_config as front_config
 
     gport, nport = free_port(), free_port()
     env = {

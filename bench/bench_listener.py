@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pxehook import dhcp_packet as dp  # noqa: E402
+from pxehook.capture import packet as dp  # noqa: E402
 from tests.harness import netns  # noqa: E402
 from tests.harness.dhcp_probe import in_own_netns, ip_udp  # noqa: E402
 

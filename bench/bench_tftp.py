@@ -26,7 +26,8 @@ sys.path.insert(0, str(REPO))
 
 from pxehook.config import load_settings  # noqa: E402
 from pxehook.context import Context  # noqa: E402
-from pxehook.inventory import load, sync  # noqa: E402
+from pxehook.inventory.apply import sync  # noqa: E402
+from pxehook.inventory.parse import load  # noqa: E402
 
 NS = f"phrtftp-{os.getpid()}"
 MIB = 1024 * 1024

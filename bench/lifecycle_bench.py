@@ -12,9 +12,11 @@ import argparse
 import tempfile
 import time
 
-from pxehook import autostate, lifecycle
 from pxehook.config import load_settings
 from pxehook.context import Context
+from pxehook.lifecycle import auto as autostate
+from pxehook.lifecycle import callback
+from pxehook.lifecycle import table as lifecycle
 from pxehook.models import Host, Profile, State
 
 
@@ -50,11 +52,11 @@ def main() -> None:
     print(
         f"{'sweep, nothing due':42} {(time.perf_counter() - t) * 1000:10.1f} ms for {n} deploying"
     )
-    tokens = [autostate.callback_vars(settings, store, h)["deploy_token"] for h in hosts]
+    tokens = [callback.callback_vars(settings, store, h)["deploy_token"] for h in hosts]
     half = n // 2
     t = time.perf_counter()
     for h, tok in zip(hosts[:half], tokens[:half], strict=True):
-        autostate.install_done(store, h.mac, tok, source="bench")
+        callback.install_done(store, h.mac, tok, source="bench")
     _rate("install-done callbacks (verify + CAS)", half, time.perf_counter() - t)
     t = time.perf_counter()
     changes = autostate.sweep(settings, store, time.time() + settings.deploy_timeout + 1)

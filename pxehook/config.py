@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError, yaml_error
+from pxehook.errors import ConfigError, yaml_error
 
 DEFAULT_CONFIG_FILE = "/etc/pxehook/pxehook.yaml"
 ENV_PREFIX = "PXEHOOK_"

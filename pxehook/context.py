@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .config import Settings
-from .store import Store, open_store
+from pxehook.config import Settings
+from pxehook.store import Store, open_store
 
 
 @dataclass

@@ -6,7 +6,7 @@ import re
 
 import netaddr
 
-from .errors import InvalidInput
+from pxehook.errors import InvalidInput
 
 # Accepted spellings (case-insensitive):
 #   aa:bb:cc:dd:ee:ff   aa-bb-cc-dd-ee-ff   aabbccddeeff   aabb.ccdd.eeff

@@ -9,7 +9,7 @@ from typing import Any
 
 
 class State(StrEnum):
-    """Machine life-cycle states (MAAS's vocabulary). Transitions live in lifecycle.py."""
+    """Machine life-cycle states (MAAS's vocabulary). Transitions live in lifecycle/table.py."""
 
     NEW = "new"
     COMMISSIONING = "commissioning"
@@ -23,7 +23,7 @@ class State(StrEnum):
 
 
 class ArchSource(StrEnum):
-    """Where a host's recorded architecture came from, strongest first (see decide.py)."""
+    """Where a host's recorded architecture came from, strongest first (see boot/decide.py)."""
 
     SETTING = "setting"  # operator set it (inventory, CLI, API)
     RULE = "rule"  # MAC/OUI rule (e.g. Raspberry Pi prefixes)

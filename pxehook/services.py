@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from typing import Protocol
 
-from .context import Context
+from pxehook.context import Context
 
 log = logging.getLogger("pxehook.services")
 
@@ -29,7 +29,7 @@ class _InventoryService:
     name = "inventory-watcher"
 
     def __init__(self, ctx: Context) -> None:
-        from .watch import InventoryWatcher
+        from pxehook.inventory.watch import InventoryWatcher
 
         self.watcher = InventoryWatcher(ctx.settings.inventory, ctx.store())
 
@@ -48,25 +48,25 @@ def _inventory(ctx: Context) -> Service | None:
 
 
 def _lifecycle(ctx: Context) -> Service | None:
-    from .lifecycle_service import LifecycleSweeper
+    from pxehook.lifecycle.service import LifecycleSweeper
 
     return LifecycleSweeper(ctx)
 
 
 def _capture(ctx: Context) -> Service | None:
-    from .capture.service import factory
+    from pxehook.capture.service import factory
 
     return factory(ctx)
 
 
 def _tftp(ctx: Context) -> Service | None:
-    from .tftp.service import factory
+    from pxehook.tftp.service import factory
 
     return factory(ctx)
 
 
 def _front(ctx: Context) -> Service | None:
-    from .boot.frontend import factory
+    from pxehook.boot.prerender import factory
 
     return factory(ctx)
 

@@ -1,26 +1,21 @@
-"""Secrets: API bearer tokens (stored hashed) and per-deployment install-done tokens.
+"""API bearer tokens: 256-bit random strings shown once; the store keeps only their SHA-256.
 
-API tokens are 256-bit random strings shown once; the store keeps only their SHA-256.
-Deploy tokens are never stored: each is an HMAC of a server secret (kept in the store's
-meta table, created once) over the host id and the deployment id, so a new deployment or a
-release makes every earlier token worthless.
+(Per-deployment install-done tokens live with the callback in ``lifecycle.callback``.)
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import secrets
 
-from .errors import Forbidden, InvalidInput, Unauthorized
-from .models import now
-from .store import Store
+from pxehook.errors import Forbidden, InvalidInput, Unauthorized
+from pxehook.models import now
+from pxehook.store import Store
 
 SCOPES = ("read", "admin")
 PREFIX = "pxh_"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_SECRET_KEY = "deploy_secret"  # noqa: S105 - the meta key, not a secret
 
 
 def digest(token: str) -> str:
@@ -56,22 +51,3 @@ def authorize(store: Store, header: str | None, need: str) -> dict:
     if need == "admin" and record["scope"] != "admin":
         raise Forbidden(f"token {record['name']!r} has scope {record['scope']}; needs admin")
     return record
-
-
-def deploy_secret(store: Store) -> bytes:
-    """The server secret behind deploy tokens (created atomically on first use)."""
-    return store.meta_setdefault(_SECRET_KEY, secrets.token_hex(32)).encode()
-
-
-def deploy_token(store: Store, host_id: int, deployment: str) -> str:
-    """The install-done token of one deployment of one host (128 bits, hex)."""
-    mac = hmac.new(deploy_secret(store), f"{host_id}:{deployment}".encode(), hashlib.sha256)
-    return mac.hexdigest()[:32]
-
-
-def deploy_token_ok(store: Store, host_id: int, deployment: str, offered: str) -> bool:
-    """Constant-time check of an offered deploy token."""
-    if not deployment or not offered:
-        return False
-    expected = deploy_token(store, host_id, deployment)
-    return hmac.compare_digest(expected.encode(), offered.encode("utf-8", "replace"))

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from pxehook.config import load_settings
 from pxehook.context import Context
-from pxehook.inventory import load, sync
+from pxehook.inventory.apply import sync
+from pxehook.inventory.parse import load
 
 LOOPBACK = "127.0.0.1"
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from pxehook.config import load_settings
 from pxehook.context import Context
-from pxehook.render import packaged_templates_dir
+from pxehook.templating import packaged_templates_dir
 from tests.harness import netns
 
 REPO = Path(__file__).resolve().parent.parent

@@ -26,8 +26,8 @@ import yaml
 from pxehook import tokens
 from pxehook.mac import normalize_mac
 from pxehook.models import Host, Profile, State
-from pxehook.render import packaged_templates_dir
 from pxehook.store import Store
+from pxehook.templating import packaged_templates_dir
 
 __all__ = [
     "HostMaker",

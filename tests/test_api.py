@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pxehook import extension
+from pxehook.boot import hooks as extension
 from pxehook.models import State
 from tests.lifecycle_fixtures import *  # noqa: F403
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pxehook.boot.frontend import nginx_config, parse_line
+from pxehook.boot.prerender import nginx_config, parse_line
 from pxehook.models import Observation, State
 from tests.boot_server import LOOPBACK, BootServer, curl, events_when, free_port
 from tests.conftest import require_tool

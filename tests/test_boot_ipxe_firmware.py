@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from pxehook.boot.decide import Facts, Policy, decide
 from pxehook.boot.render import render_bootstrap, render_plan
 from pxehook.config import load_settings
-from pxehook.decide import Facts, Policy, decide
 from pxehook.models import ArchSource, Host, Profile, State
 from tests.conftest import require_tool
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
-from pxehook import inventory
 from pxehook.config import load_settings
+from pxehook.inventory import apply
+from pxehook.inventory import parse as inventory
 from pxehook.models import State
 from pxehook.web import create_app
 
@@ -14,7 +15,7 @@ def test_an_overdue_deployment_fails_and_boots_local_on_the_very_next_request(en
     settings = load_settings(env={**env, "PXEHOOK_DEPLOY_TIMEOUT": "60"})
     app = create_app(settings)
     store = app.config["PXEHOOK"].store()
-    inventory.sync(inventory.load(settings.inventory), store)
+    apply.sync(inventory.load(settings.inventory), store)
     host = store.host_get("52:54:00:12:34:01")  # node01: deploying the Debian installer
     assert host.state == State.DEPLOYING
     store.update_meta(host.id, {"deploy_started": time.time() - 3600})

@@ -66,7 +66,8 @@ def test_unknown_hosts_ignore_is_a_404_and_still_enlists(settings, store) -> Non
 
 
 def test_explain_shows_the_chain_and_bytes(cli, store) -> None:  # type: ignore[no-untyped-def]
-    from pxehook.inventory import load, sync
+    from pxehook.inventory.apply import sync
+    from pxehook.inventory.parse import load
     from tests.conftest import SAMPLE_INVENTORY
 
     sync(load(str(SAMPLE_INVENTORY)), store)

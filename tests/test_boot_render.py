@@ -11,11 +11,11 @@ import pytest
 
 from pxehook import arch
 from pxehook.boot import escape
+from pxehook.boot.decide import Facts, Policy, decide
 from pxehook.boot.render import render_bootstrap, render_plan
 from pxehook.config import load_settings
-from pxehook.decide import Facts, Policy, decide
 from pxehook.errors import ConfigError, InvalidInput
-from pxehook.hostops import HostChanges, apply_changes
+from pxehook.lifecycle.hosts import HostChanges, apply_changes
 from pxehook.models import ArchSource, Host, Profile, State
 
 GOLDEN = Path(__file__).parent / "golden"

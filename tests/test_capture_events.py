@@ -193,7 +193,7 @@ def test_lease_file_parsers_keep_the_last_active_entry_and_clean_names() -> None
 def test_listener_decodes_requests_and_acks_and_ignores_the_rest() -> None:
     import struct
 
-    from pxehook import dhcp_packet as dp
+    from pxehook.capture import packet as dp
     from pxehook.capture.listener import decode_frame, event_from
 
     def frame(pkt: dp.DhcpPacket) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pxehook import arch
-from pxehook.decide import BOOT, IGNORE, LOCAL, Facts, Policy, decide, resolve_arch
+from pxehook.boot.decide import BOOT, IGNORE, LOCAL, Facts, Policy, decide, resolve_arch
 from pxehook.errors import ConfigError
 from pxehook.models import ArchSource, Host, Profile, State
 

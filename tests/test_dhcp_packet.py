@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pxehook import dhcp_packet as dp
+from pxehook.capture import packet as dp
 
 
 def test_round_trip_of_a_pxe_discover():

@@ -6,10 +6,11 @@ import time
 
 import pytest
 
-from pxehook import inventory
 from pxehook.errors import ConfigError
+from pxehook.inventory import apply
+from pxehook.inventory import parse as inventory
+from pxehook.inventory.watch import InventoryWatcher
 from pxehook.models import State
-from pxehook.watch import InventoryWatcher
 
 GOOD = """\
 profiles:
@@ -27,9 +28,9 @@ hosts:
 
 def test_sample_inventory_is_valid_and_syncs(settings, store):
     inv = inventory.load(settings.inventory)
-    counts = inventory.sync(inv, store)
+    counts = apply.sync(inv, store)
     assert counts == {"created": 3, "updated": 0, "unchanged": 0}
-    assert inventory.sync(inv, store) == {"created": 0, "updated": 0, "unchanged": 3}
+    assert apply.sync(inv, store) == {"created": 0, "updated": 0, "unchanged": 3}
     node01 = store.host_get("52:54:00:12:34:01")
     assert node01.state == State.DEPLOYING and node01.vars["preseed"] == "lab"
     arm = store.host_get("52:54:00:12:34:13")
@@ -96,12 +97,12 @@ def test_unquoted_macs_are_not_read_as_base60_numbers():
 def test_a_host_missing_a_profile_variable_is_refused_before_anything_is_written(tmp_path, store):
     path = tmp_path / "inventory.yaml"
     path.write_text(GOOD)
-    inventory.sync(inventory.load(str(path)), store)
+    apply.sync(inventory.load(str(path)), store)
     broken = GOOD.replace("{{ files_url }}/linux", "{{ files_url }}/{{ release }}/linux")
     broken = broken.replace("name: a1", "name: renamed")
     path.write_text(broken)
     with pytest.raises(ConfigError) as info:
-        inventory.sync(inventory.load(str(path)), store)
+        apply.sync(inventory.load(str(path)), store)
     message = str(info.value)
     assert f"{path}:6: host 52:54:00:aa:00:01" in message and "release" in message
     assert store.host_get("52:54:00:aa:00:01").name == "a1"  # nothing written

@@ -1,7 +1,7 @@
 """End to end over real HTTP: ``pxehook serve`` (gunicorn + the life-cycle sweeper) on a
 free loopback port with a temp database, driven by the clients installers really use
 (busybox wget, curl). Boot routes belong to the resolver; where a test stands in for a
-boot it calls the resolver's seam (pxehook.extension) on the same database."""
+boot it calls the resolver's seam (pxehook.boot.hooks) on the same database."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from pxehook import extension
+from pxehook.boot import hooks as extension
 from pxehook.config import load_settings
 from pxehook.context import Context
 from pxehook.models import Observation

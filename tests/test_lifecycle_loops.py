@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pxehook import autostate, extension, lifecycle, tokens
+from pxehook.boot import hooks as extension
 from pxehook.errors import Forbidden
+from pxehook.lifecycle import auto as autostate
+from pxehook.lifecycle import callback
+from pxehook.lifecycle import table as lifecycle
 from pxehook.models import State
 from tests.lifecycle_fixtures import *  # noqa: F403
 
@@ -21,7 +24,7 @@ def test_boot_vars_carry_callback_url_and_token(ctx, store, make_host) -> None: 
     host = _deploying(store, make_host)
     got = extension.boot_vars(ctx, host)
     assert got["callback_url"] == f"{ctx.settings.base_url}/api/v1/hosts/{host.mac}/deployed"
-    assert got["deploy_token"] == tokens.deploy_token(store, host.id, host.meta["deployment"])
+    assert got["deploy_token"] == callback.deploy_token(store, host.id, host.meta["deployment"])
     assert len(got["deploy_token"]) == 32
     assert extension.boot_vars(ctx, make_host(S.DEPLOYED)) == {}
 
@@ -29,10 +32,10 @@ def test_boot_vars_carry_callback_url_and_token(ctx, store, make_host) -> None: 
 def test_good_callback_deploys_and_repeating_is_harmless(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
     host = _deploying(store, make_host)
     token = extension.boot_vars(ctx, host)["deploy_token"]
-    done, changed = autostate.install_done(store, host.mac, token, source="callback:x")
+    done, changed = callback.install_done(store, host.mac, token, source="callback:x")
     assert (done.state, changed) == (S.DEPLOYED, True)
     events = store.events(host.id)
-    again, changed = autostate.install_done(store, host.mac.upper(), token, source="callback:x")
+    again, changed = callback.install_done(store, host.mac.upper(), token, source="callback:x")
     assert (again.state, changed) == (S.DEPLOYED, False)
     assert store.events(host.id) == events  # nothing new recorded
 
@@ -40,7 +43,7 @@ def test_good_callback_deploys_and_repeating_is_harmless(ctx, store, make_host) 
 def _assert_refused(store, host, mac, token, reason) -> None:  # type: ignore[no-untyped-def]
     before = store.host_by_id(host.id)
     with pytest.raises(Forbidden, match=reason):
-        autostate.install_done(store, mac, token, source="callback:evil")
+        callback.install_done(store, mac, token, source="callback:evil")
     after = store.host_by_id(host.id)
     assert (after.state, after.meta) == (before.state, before.meta)
     last = store.events(host.id)[-1]
@@ -63,7 +66,7 @@ def test_token_replayed_after_release_or_redeploy_is_refused(ctx, store, make_ho
     _assert_refused(store, released, host.mac, old, "no deployment")
     again = lifecycle.transition(store, released, "deploy", source="t")
     _assert_refused(store, again, host.mac, old, "does not match")
-    done, _ = autostate.install_done(
+    done, _ = callback.install_done(
         store, host.mac, extension.boot_vars(ctx, again)["deploy_token"], source="c"
     )
     redeploy = lifecycle.transition(store, done, "reinstall", source="t")
@@ -75,7 +78,7 @@ def test_token_replayed_after_release_or_redeploy_is_refused(ctx, store, make_ho
 def test_callback_for_unknown_or_malformed_mac_is_refused(store) -> None:  # type: ignore[no-untyped-def]
     for mac in ("52:54:00:ff:ff:ff", "not-a-mac"):
         with pytest.raises(Forbidden):
-            autostate.install_done(store, mac, "x" * 32, source="callback:evil")
+            callback.install_done(store, mac, "x" * 32, source="callback:evil")
 
 
 def test_late_callback_after_timeout_is_refused(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
@@ -90,9 +93,9 @@ def test_inventory_deploying_host_gets_a_token_that_changes_per_entry(
 ) -> None:  # type: ignore[no-untyped-def]
     host = make_host(S.DEPLOYING)  # like inventory 'state: deploying': no stored deployment
     token = extension.boot_vars(ctx, host)["deploy_token"]
-    done, changed = autostate.install_done(store, host.mac, token, source="c")
+    done, changed = callback.install_done(store, host.mac, token, source="c")
     assert changed and done.state == S.DEPLOYED
-    assert autostate.install_done(store, host.mac, token, source="c")[1] is False
+    assert callback.install_done(store, host.mac, token, source="c")[1] is False
 
 
 # --- boot-once ------------------------------------------------------------------------------
@@ -218,9 +221,10 @@ def test_inventory_deploying_host_without_a_time_gets_token_and_clock(
 
 
 def test_deploy_secret_is_created_once_on_every_back_end(any_store) -> None:  # type: ignore[no-untyped-def]
-    first = tokens.deploy_secret(any_store)
-    assert len(first) == 64 and tokens.deploy_secret(any_store) == first
+    first = callback.deploy_secret(any_store)
+    assert len(first) == 64 and callback.deploy_secret(any_store) == first
     assert any_store.meta_setdefault("deploy_secret", "other") == first.decode()
-    assert tokens.deploy_token(any_store, 1, "d1") != tokens.deploy_token(any_store, 2, "d1")
-    assert tokens.deploy_token_ok(any_store, 1, "d1", tokens.deploy_token(any_store, 1, "d1"))
-    assert not tokens.deploy_token_ok(any_store, 1, "d2", tokens.deploy_token(any_store, 1, "d1"))
+    assert callback.deploy_token(any_store, 1, "d1") != callback.deploy_token(any_store, 2, "d1")
+    assert callback.deploy_token_ok(any_store, 1, "d1", callback.deploy_token(any_store, 1, "d1"))
+    first_token = callback.deploy_token(any_store, 1, "d1")
+    assert not callback.deploy_token_ok(any_store, 1, "d2", first_token)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from pxehook import lifecycle
 from pxehook.errors import Conflict, InvalidInput
+from pxehook.lifecycle import table as lifecycle
 from pxehook.models import State
 from tests.lifecycle_fixtures import *  # noqa: F403
 
 S = State
 ALL = set(State)
 
-# The specification, written out independently of pxehook/lifecycle.py.
+# The specification, written out independently of pxehook/lifecycle/table.py.
 EXPECTED: dict[str, tuple[set[State], State | None]] = {
     "commission": ({S.NEW, S.READY, S.FAILED, S.BROKEN}, S.COMMISSIONING),
     "commissioned": ({S.COMMISSIONING}, S.READY),

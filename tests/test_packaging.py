@@ -61,7 +61,7 @@ def test_wheel_installs_and_runs_outside_the_repo(tmp_path):
         "PXEHOOK_DATABASE": f"sqlite:///{tmp_path}/db.sqlite",
     }
     code = (
-        "import json, pxehook, pxehook.render as r, os; "
+        "import json, pxehook, pxehook.templating as r, os; "
         "print(json.dumps([pxehook.__file__, r.packaged_templates_dir(), "
         "sorted(os.listdir(os.path.join(r.packaged_templates_dir(), 'samples')))]))"
     )

@@ -15,7 +15,8 @@ import pytest
 
 from pxehook.config import load_settings
 from pxehook.context import Context
-from pxehook.inventory import load, sync
+from pxehook.inventory.apply import sync
+from pxehook.inventory.parse import load
 from pxehook.models import Observation
 from tests.boot_server import LOOPBACK, events_when
 from tests.conftest import require_tool

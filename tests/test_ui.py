@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pxehook.render import packaged_templates_dir
+from pxehook.templating import packaged_templates_dir
 from pxehook.web import create_app
 
 

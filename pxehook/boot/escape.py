@@ -21,7 +21,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..textsafe import printable
+from pxehook.textsafe import printable
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _WS = re.compile(r"\s+")

@@ -12,9 +12,9 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from .. import arch as archtable
-from ..errors import InvalidInput
-from ..mac import normalize_mac
+from pxehook import arch as archtable
+from pxehook.errors import InvalidInput
+from pxehook.mac import normalize_mac
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _HEXIP = re.compile(r"^[0-9A-F]{1,8}$")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import InvalidInput
-from ..mac import normalize_mac
+from pxehook.errors import InvalidInput
+from pxehook.mac import normalize_mac
 
 ARP_TABLE = "/proc/net/arp"
 _COMPLETE = 0x2

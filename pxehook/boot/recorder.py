@@ -16,9 +16,9 @@ import threading
 import time
 from typing import Any
 
-from .. import extension
-from ..context import Context
-from ..models import Host
+from pxehook.boot import hooks as extension
+from pxehook.context import Context
+from pxehook.models import Host
 
 log = logging.getLogger("pxehook.boot")
 

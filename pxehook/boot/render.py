@@ -21,13 +21,13 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from .. import arch as archtable
-from .. import render as jinja_render
-from ..decide import BOOT, LOCAL, BootPlan, kernel_cpu
-from ..errors import ConfigError
-from ..mac import mac_bare
-from ..models import Host, Profile
-from . import escape
+from pxehook import arch as archtable
+from pxehook import templating as jinja_render
+from pxehook.boot import escape
+from pxehook.boot.decide import BOOT, LOCAL, BootPlan, kernel_cpu
+from pxehook.errors import ConfigError
+from pxehook.mac import mac_bare
+from pxehook.models import Host, Profile
 
 #: Template folder per loader kind.
 TEMPLATE_DIR = {

@@ -18,16 +18,16 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .. import arch as archtable
-from .. import extension
-from ..context import Context
-from ..decide import BOOT, IGNORE, LOCAL, BootPlan, Facts, Policy, decide
-from ..errors import ConfigError
-from ..models import ArchSource, Host, Observation, Profile, State
-from . import neighbours
-from .names import Name
-from .recorder import EventRecorder
-from .render import Rendered, local_fallback, render_bootstrap, render_plan
+from pxehook import arch as archtable
+from pxehook.boot import hooks as extension
+from pxehook.boot import neighbours
+from pxehook.boot.decide import BOOT, IGNORE, LOCAL, BootPlan, Facts, Policy, decide
+from pxehook.boot.names import Name
+from pxehook.boot.recorder import EventRecorder
+from pxehook.boot.render import Rendered, local_fallback, render_bootstrap, render_plan
+from pxehook.context import Context
+from pxehook.errors import ConfigError
+from pxehook.models import ArchSource, Host, Observation, Profile, State
 
 log = logging.getLogger("pxehook.boot")
 

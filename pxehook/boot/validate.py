@@ -1,4 +1,4 @@
-"""Refuse a host edit whose profile cannot render for it (registered in hostops.VALIDATORS).
+"""Refuse a host edit whose profile cannot render for it (registered in lifecycle.hosts.VALIDATORS).
 
 A missing variable is reported when the operator runs ``pxehook host set`` or calls the
 API, naming the host and the field, not at 3 a.m. when the machine boots.
@@ -6,10 +6,10 @@ API, naming the host and the field, not at 3 a.m. when the machine boots.
 
 from __future__ import annotations
 
-from ..errors import ConfigError, InvalidInput
-from ..models import Host
-from ..store import Store
-from .render import boot_entry, profile_vars
+from pxehook.boot.render import boot_entry, profile_vars
+from pxehook.errors import ConfigError, InvalidInput
+from pxehook.models import Host
+from pxehook.store import Store
 
 #: Stand-ins for values only known at boot time (the life-cycle's boot_vars).
 _PLACEHOLDERS = {"callback_url": "http://callback.invalid/", "deploy_token": "token"}

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from ..models import Observation
-from ..store import Store
-from .events import GONE, LEASE, REPLAY, SEEN, TFTP, DhcpEvent
+from pxehook.capture.events import GONE, LEASE, REPLAY, SEEN, TFTP, DhcpEvent
+from pxehook.models import Observation
+from pxehook.store import Store
 
 log = logging.getLogger("pxehook.capture.apply")
 

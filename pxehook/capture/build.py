@@ -13,8 +13,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ..errors import ConfigError, PxehookError
-from . import hook_py
+from pxehook.capture import hook_py
+from pxehook.errors import ConfigError, PxehookError
 
 SOURCE = Path(__file__).with_name("pxehook-hook.c")
 PYTHON = "/usr/bin/python3"

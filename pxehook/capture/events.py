@@ -30,11 +30,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import arch as archtable
-from ..errors import InvalidInput
-from ..mac import normalize_mac
-from ..textsafe import clean_field
-from .spool import Record
+from pxehook import arch as archtable
+from pxehook.capture.spool import Record
+from pxehook.errors import InvalidInput
+from pxehook.mac import normalize_mac
+from pxehook.textsafe import clean_field
 
 log = logging.getLogger("pxehook.capture.events")
 

@@ -17,12 +17,12 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..errors import StoreError
-from ..fswatch import stop_all, watch_files
-from ..store import Store
-from .apply import apply_event
-from .events import from_record
-from .spool import Spool
+from pxehook.capture.apply import apply_event
+from pxehook.capture.events import from_record
+from pxehook.capture.spool import Spool
+from pxehook.errors import StoreError
+from pxehook.fswatch import stop_all, watch_files
+from pxehook.store import Store
 
 log = logging.getLogger("pxehook.capture.ingest")
 

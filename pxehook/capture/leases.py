@@ -19,11 +19,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InvalidInput, PxehookError
-from ..fswatch import stop_all, watch_files
-from ..store import Store
-from .apply import apply_event
-from .events import GONE, LEASE, REPLAY, DhcpEvent, isc_unescape, pad_mac, text
+from pxehook.capture.apply import apply_event
+from pxehook.capture.events import GONE, LEASE, REPLAY, DhcpEvent, isc_unescape, pad_mac, text
+from pxehook.errors import InvalidInput, PxehookError
+from pxehook.fswatch import stop_all, watch_files
+from pxehook.store import Store
 
 log = logging.getLogger("pxehook.capture.leases")
 

@@ -26,12 +26,12 @@ import time
 from collections import Counter
 from dataclasses import replace
 
-from .. import arch as archtable
-from .. import dhcp_packet as dp
-from ..errors import PxehookError, StoreError
-from ..store import Store
-from .apply import apply_event
-from .events import LEASE, SEEN, DhcpEvent, text
+from pxehook import arch as archtable
+from pxehook.capture import packet as dp
+from pxehook.capture.apply import apply_event
+from pxehook.capture.events import LEASE, SEEN, DhcpEvent, text
+from pxehook.errors import PxehookError, StoreError
+from pxehook.store import Store
 
 log = logging.getLogger("pxehook.capture.listener")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from ..context import Context
-from .ingest import IngestService
-from .leases import LeaseWatchService, parse_spec
-from .listener import Listener
+from pxehook.capture.ingest import IngestService
+from pxehook.capture.leases import LeaseWatchService, parse_spec
+from pxehook.capture.listener import Listener
+from pxehook.context import Context
 
 log = logging.getLogger("pxehook.capture.service")
 

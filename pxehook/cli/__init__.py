@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from ..errors import ExitCode, PxehookError
-from .root import cli
+from pxehook.cli.root import cli
+from pxehook.errors import ExitCode, PxehookError
 
 __all__ = ["cli", "main"]
 

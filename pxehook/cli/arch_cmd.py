@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .. import arch as archtable
-from .output import json_option, print_json, print_table
+from pxehook import arch as archtable
+from pxehook.cli.output import json_option, print_json, print_table
 
 
 def register(cli: click.Group) -> None:
@@ -53,7 +53,7 @@ def arch_list(as_json: bool, supported: bool, markdown: bool) -> None:
 @json_option
 def arch_show(code: str, as_json: bool) -> None:
     """Show one architecture by code (decimal or 0x hex) or slug; unknown codes say so."""
-    from ..hostops import parse_arch
+    from pxehook.lifecycle.hosts import parse_arch
 
     try:
         row = archtable.lookup(int(code, 0))

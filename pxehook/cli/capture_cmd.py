@@ -10,14 +10,14 @@ from pathlib import Path
 
 import click
 
-from ..capture import build
-from ..capture.ingest import Ingester
-from ..capture.leases import LeaseWatchService
-from ..capture.listener import Listener
-from ..capture.spool import Spool, spool_file
-from ..errors import StoreError
-from .output import json_option, print_fields, print_json
-from .root import pass_lazy
+from pxehook.capture import build
+from pxehook.capture.ingest import Ingester
+from pxehook.capture.leases import LeaseWatchService
+from pxehook.capture.listener import Listener
+from pxehook.capture.spool import Spool, spool_file
+from pxehook.cli.output import json_option, print_fields, print_json
+from pxehook.cli.root import pass_lazy
+from pxehook.errors import StoreError
 
 
 def register(cli: click.Group) -> None:

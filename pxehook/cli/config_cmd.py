@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ..config import docs_table
-from .output import json_option, print_json, print_table
-from .root import pass_lazy
+from pxehook.cli.output import json_option, print_json, print_table
+from pxehook.cli.root import pass_lazy
+from pxehook.config import docs_table
 
 
 def register(cli: click.Group) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from .. import inventory as inv
-from .output import json_option, print_json
-from .root import pass_lazy
+from pxehook.cli.output import json_option, print_json
+from pxehook.cli.root import pass_lazy
+from pxehook.inventory import apply
+from pxehook.inventory import parse as inv
 
 
 def register(cli: click.Group) -> None:
@@ -28,7 +29,7 @@ def db_init(lazy, no_inventory: bool) -> None:  # type: ignore[no-untyped-def]
     click.echo(f"database {ctx.settings.database}: schema {store.schema_version()}")
     if not no_inventory:
         loaded = inv.load(ctx.settings.inventory)
-        counts = inv.sync(loaded, store)
+        counts = apply.sync(loaded, store)
         click.echo(
             f"inventory {ctx.settings.inventory}: {len(loaded.profiles)} profiles, "
             f"hosts {counts['created']} created, {counts['updated']} updated, "
@@ -50,7 +51,7 @@ def db_migrate(lazy) -> None:  # type: ignore[no-untyped-def]
 @pass_lazy
 def db_status(lazy, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     """Show the schema version and row counts."""
-    from ..store import migrations
+    from pxehook.store import migrations
 
     ctx = lazy.get()
     store = ctx.store(create=False)

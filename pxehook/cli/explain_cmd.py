@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
-from ..errors import InvalidInput
-from .output import json_option, print_fields, print_json
-from .root import pass_lazy
+from pxehook.cli.output import json_option, print_fields, print_json
+from pxehook.cli.root import pass_lazy
+from pxehook.errors import InvalidInput
 
 LOADERS = ("ipxe", "grub", "pxelinux", "uboot")
 
@@ -20,7 +20,7 @@ def register(cli: click.Group) -> None:
 
 def loader_for_path(path: str) -> tuple[str, Any]:
     """(loader, parsed Name or None) for a request path."""
-    from ..boot.names import clean_path, parse
+    from pxehook.boot.names import clean_path, parse
 
     clean = clean_path(path.lstrip("/"))
     if clean.startswith("ipxe/"):
@@ -36,9 +36,9 @@ def loader_for_path(path: str) -> tuple[str, Any]:
 
 def explain_data(ctx: Any, mac: str, path: str | None) -> dict[str, Any]:
     """The decision chain and rendered bytes per loader (read-only: records nothing)."""
-    from ..boot.resolver import Resolver, grub_claim
-    from ..decide import Facts, decide
-    from ..mac import normalize_mac
+    from pxehook.boot.decide import Facts, decide
+    from pxehook.boot.resolver import Resolver, grub_claim
+    from pxehook.mac import normalize_mac
 
     normal = normalize_mac(mac)
     resolver = Resolver(ctx, record=False)
@@ -117,8 +117,8 @@ def prerender(lazy, show_nginx: bool, listen: str) -> None:  # type: ignore[no-u
     this command fills it ahead of time or after a restore. With --nginx-config, print
     the nginx server block that serves it and proxies everything else to gunicorn.
     """
-    from ..boot.frontend import Prerenderer, nginx_config
-    from ..errors import ConfigError
+    from pxehook.boot.prerender import Prerenderer, nginx_config
+    from pxehook.errors import ConfigError
 
     ctx = lazy.get()
     s = ctx.settings

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from ..gen import DAEMONS, generator, lint
-from ..gen.plan import build_plan
-from ..gen.writer import Drift, diff, write_checked
-from .root import pass_lazy
+from pxehook.cli.root import pass_lazy
+from pxehook.gen import DAEMONS, generator, lint
+from pxehook.gen.plan import build_plan
+from pxehook.gen.writer import Drift, diff, write_checked
 
 
 def register(cli: click.Group) -> None:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import click
 
-from .. import arch as archtable
-from ..hostops import HostChanges, apply_changes, delete_host, find_host, parse_arch, parse_pairs
-from ..models import Host
-from .output import fmt_time, json_option, print_fields, print_json, print_table
-from .root import pass_lazy
+from pxehook import arch as archtable
+from pxehook.cli.output import fmt_time, json_option, print_fields, print_json, print_table
+from pxehook.cli.root import pass_lazy
+from pxehook.lifecycle.hosts import (
+    HostChanges,
+    apply_changes,
+    delete_host,
+    find_host,
+    parse_arch,
+    parse_pairs,
+)
+from pxehook.models import Host
 
 
 def register(cli: click.Group) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import click
 
-from .. import autostate, lifecycle
-from ..clone import PARTS, clone
-from ..hostops import find_host
-from ..models import Host
-from .output import fmt_time, json_option, print_fields, print_json, print_table
-from .root import pass_lazy
+from pxehook.cli.output import fmt_time, json_option, print_fields, print_json, print_table
+from pxehook.cli.root import pass_lazy
+from pxehook.lifecycle import auto as autostate
+from pxehook.lifecycle import callback
+from pxehook.lifecycle import table as lifecycle
+from pxehook.lifecycle.clone import PARTS, clone
+from pxehook.lifecycle.hosts import find_host
+from pxehook.models import Host
 
 
 def register(cli: click.Group) -> None:
@@ -23,7 +25,7 @@ def register(cli: click.Group) -> None:
 def _report(lazy, h: Host, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     """Print a host's state (and its callback details while it deploys)."""
     ctx = lazy.get()
-    view = {**lifecycle.host_view(h), **autostate.callback_vars(ctx.settings, ctx.store(), h)}
+    view = {**lifecycle.host_view(h), **callback.callback_vars(ctx.settings, ctx.store(), h)}
     if as_json:
         print_json(view)
         return

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..textsafe import printable
+from pxehook.textsafe import printable
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from .. import inventory as inv
-from ..errors import NotFound
-from .output import json_option, print_json, print_table
-from .root import pass_lazy
+from pxehook.cli.output import json_option, print_json, print_table
+from pxehook.cli.root import pass_lazy
+from pxehook.errors import NotFound
+from pxehook.inventory import apply
+from pxehook.inventory import parse as inv
 
 
 def register(cli: click.Group) -> None:
@@ -74,7 +75,7 @@ def inventory_check(lazy, path: str | None) -> None:  # type: ignore[no-untyped-
 def inventory_sync(lazy) -> None:  # type: ignore[no-untyped-def]
     """Apply the inventory file to the store now (the server also does this on change)."""
     ctx = lazy.get()
-    counts = inv.sync(inv.load(ctx.settings.inventory), ctx.store())
+    counts = apply.sync(inv.load(ctx.settings.inventory), ctx.store())
     click.echo(
         f"hosts {counts['created']} created, {counts['updated']} updated, "
         f"{counts['unchanged']} unchanged"

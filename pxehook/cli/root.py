@@ -6,9 +6,9 @@ import importlib
 
 import click
 
-from .. import __version__
-from ..config import load_settings
-from ..context import Context
+from pxehook import __version__
+from pxehook.config import load_settings
+from pxehook.context import Context
 
 #: Modules under pxehook.cli that each expose ``register(group)``.
 COMMAND_MODULES = (

@@ -10,8 +10,8 @@ import sys
 
 import click
 
-from .. import services
-from .root import pass_lazy
+from pxehook import services
+from pxehook.cli.root import pass_lazy
 
 
 def register(cli: click.Group) -> None:

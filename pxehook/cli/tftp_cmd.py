@@ -8,7 +8,7 @@ import threading
 
 import click
 
-from .root import pass_lazy
+from pxehook.cli.root import pass_lazy
 
 
 def register(cli: click.Group) -> None:
@@ -28,7 +28,7 @@ def tftp(lazy, bind: str | None, port: int | None) -> None:  # type: ignore[no-u
     decision as the HTTP routes; every answer is recorded on the host's timeline.
     Runs until SIGTERM or SIGINT.
     """
-    from ..tftp.service import build
+    from pxehook.tftp.service import build
 
     ctx = lazy.get()
     logging.basicConfig(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .. import tokens
-from .output import fmt_time, json_option, print_json, print_table
-from .root import pass_lazy
+from pxehook import tokens
+from pxehook.cli.output import fmt_time, json_option, print_json, print_table
+from pxehook.cli.root import pass_lazy
 
 
 def register(cli: click.Group) -> None:

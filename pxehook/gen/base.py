@@ -7,9 +7,9 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import DaemonRejected, PxehookError
-from ..render import render
-from .plan import Plan
+from pxehook.errors import DaemonRejected, PxehookError
+from pxehook.gen.plan import Plan
+from pxehook.templating import render
 
 #: Where the daemons live on Debian even when /usr/sbin is not on PATH.
 _SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..errors import ConfigError
-from .base import Generator, run_reload
-from .plan import Plan
+from pxehook.errors import ConfigError
+from pxehook.gen.base import Generator, run_reload
+from pxehook.gen.plan import Plan
 
 #: systemd unit restarted by --reload: dnsmasq re-reads its config files only at start.
 UNIT = "dnsmasq.service"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .base import Generator, run_reload
-from .plan import Plan
+from pxehook.gen.base import Generator, run_reload
+from pxehook.gen.plan import Plan
 
 #: Debian's unit; dhcpd has no reload, so --reload restarts it (the unit runs dhcpd -t first).
 UNIT = "isc-dhcp-server.service"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import socket
 
-from ..errors import PxehookError
-from .base import Generator, run_reload
-from .plan import Plan
+from pxehook.errors import PxehookError
+from pxehook.gen.base import Generator, run_reload
+from pxehook.gen.plan import Plan
 
 #: Debian's unit; its "reload" sends SIGHUP, which makes kea-dhcp4 re-read its config.
 UNIT = "kea-dhcp4-server.service"

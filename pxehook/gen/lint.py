@@ -11,8 +11,8 @@ import os
 from collections import Counter
 from urllib.parse import urlsplit
 
-from .. import arch as archtable
-from .plan import Plan
+from pxehook import arch as archtable
+from pxehook.gen.plan import Plan
 
 _BY_CSA = {a.dnsmasq_csa.lower(): a for a in archtable.TABLE if a.dnsmasq_csa}
 

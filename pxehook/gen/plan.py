@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .. import arch as archtable
-from ..errors import ConfigError
+from pxehook import arch as archtable
+from pxehook.errors import ConfigError
 
 #: Characters that would break a dnsmasq/ISC/Kea value or smuggle in a second statement.
 _UNSAFE = re.compile(r"[\s,\"'\\;{}#<>`$]|[\x00-\x1f\x7f]")

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import ExitCode, PxehookError
+from pxehook.errors import ExitCode, PxehookError
 
 
 class Drift(PxehookError):

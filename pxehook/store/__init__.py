@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..errors import ConfigError
-from .base import Store
-from .sqlite import SQLiteStore
+from pxehook.errors import ConfigError
+from pxehook.store.base import Store
+from pxehook.store.sqlite import SQLiteStore
 
 __all__ = ["SQLiteStore", "Store", "open_store", "sqlite_path"]
 
@@ -29,7 +29,7 @@ def open_store(
         return SQLiteStore(path, busy_timeout_ms=busy_timeout_ms, create=create, migrate=migrate)
     scheme = url.split("://", 1)[0]
     if scheme in ("postgresql", "postgres"):
-        from .postgres import PostgresStore
+        from pxehook.store.postgres import PostgresStore
 
         return PostgresStore(url, busy_timeout_ms=busy_timeout_ms, migrate=migrate)
     raise ConfigError(

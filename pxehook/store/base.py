@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from ..models import Event, Host, Observation, Profile, State
+from pxehook.models import Event, Host, Observation, Profile, State
 
 
 class Store(Protocol):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import arch as archtable
-from ..models import ARCH_SOURCE_RANK, ArchSource, Host, Observation
+from pxehook import arch as archtable
+from pxehook.models import ARCH_SOURCE_RANK, ArchSource, Host, Observation
 
 
 def arch_wins(host: Host, obs: Observation) -> bool:

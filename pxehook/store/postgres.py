@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from ..errors import Conflict, NotFound, StoreError
-from ..models import Event, Host, Observation, Profile, State, now
-from .merge import merged, observation_changes
-from .migrations import PG_LATEST, PG_STEPS
+from pxehook.errors import Conflict, NotFound, StoreError
+from pxehook.models import Event, Host, Observation, Profile, State, now
+from pxehook.store.merge import merged, observation_changes
+from pxehook.store.migrations import PG_LATEST, PG_STEPS
 
 try:  # optional dependency: pip install 'pxehook[postgres]'
     import psycopg

@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from ..errors import Conflict, NotFound, StoreError
-from ..models import Event, Host, Observation, Profile, State, now
-from . import migrations
-from .merge import merged, observation_changes
+from pxehook.errors import Conflict, NotFound, StoreError
+from pxehook.models import Event, Host, Observation, Profile, State, now
+from pxehook.store import migrations
+from pxehook.store.merge import merged, observation_changes
 
 T = TypeVar("T")
 

@@ -22,8 +22,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..boot.names import clean_path, parse
-from ..errors import InvalidInput
+from pxehook.boot.names import clean_path, parse
+from pxehook.errors import InvalidInput
 
 log = logging.getLogger("pxehook.tftp")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from ..boot.names import parse
-from ..boot.resolver import Resolver
-from ..context import Context
-from .server import TftpServer
+from pxehook.boot.names import parse
+from pxehook.boot.resolver import Resolver
+from pxehook.context import Context
+from pxehook.tftp.server import TftpServer
 
 log = logging.getLogger("pxehook.tftp")
 

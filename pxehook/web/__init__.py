@@ -6,8 +6,8 @@ import importlib
 
 from flask import Flask
 
-from ..config import Settings, load_settings
-from ..context import Context
+from pxehook.config import Settings, load_settings
+from pxehook.context import Context
 
 #: Blueprint modules, each exposing ``bp`` (a flask.Blueprint). Order = registration order.
 BLUEPRINTS = ("health", "metrics", "boot", "ui", "api", "pxepilot")
@@ -21,7 +21,7 @@ def create_app(settings: Settings | None = None, *, test_config: dict | None = N
     app.config["MAX_CONTENT_LENGTH"] = 1 << 20
     if test_config:
         app.config.update(test_config)
-    from .errors import register_error_handlers
+    from pxehook.web.errors import register_error_handlers
 
     register_error_handlers(app)
     for name in BLUEPRINTS:

@@ -13,14 +13,16 @@ from urllib.parse import parse_qs
 
 from flask import Blueprint, current_app, jsonify, request
 
-from .. import autostate, lifecycle, tokens
-from ..clone import PARTS, clone
-from ..errors import Conflict, InvalidInput, NotFound
-from ..hostops import HostChanges, apply_changes, delete_host, find_host, parse_arch
-from ..mac import normalize_mac
-from ..models import State
-from . import context_of
-from .openapi import document
+from pxehook import tokens
+from pxehook.errors import Conflict, InvalidInput, NotFound
+from pxehook.lifecycle import callback
+from pxehook.lifecycle import table as lifecycle
+from pxehook.lifecycle.clone import PARTS, clone
+from pxehook.lifecycle.hosts import HostChanges, apply_changes, delete_host, find_host, parse_arch
+from pxehook.mac import normalize_mac
+from pxehook.models import State
+from pxehook.web import context_of
+from pxehook.web.openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -182,7 +184,7 @@ def hosts_action(mac: str, action: str):  # type: ignore[no-untyped-def]
         message=_field(data, "message", str, "")[:200],
     )
     body = {"host": host.as_dict(), **lifecycle.host_view(host)}
-    body.update(autostate.callback_vars(ctx.settings, ctx.store(), host))
+    body.update(callback.callback_vars(ctx.settings, ctx.store(), host))
     return jsonify(body)
 
 
@@ -201,7 +203,7 @@ def hosts_events(mac: str):  # type: ignore[no-untyped-def]
 @bp.post("/hosts/<mac>/deployed")
 def hosts_deployed(mac: str):  # type: ignore[no-untyped-def]
     """The installer's callback: its per-deployment token, no bearer token."""
-    host, changed = autostate.install_done(
+    host, changed = callback.install_done(
         _ctx().store(), mac, _callback_token(), source=f"callback:{request.remote_addr}"
     )
     return jsonify({"mac": host.mac, "state": str(host.state), "changed": changed})

@@ -21,13 +21,13 @@ import time
 
 from flask import Blueprint, Response, current_app, request, send_file
 
-from .. import arch as archtable
-from ..boot.names import Name, clean_path, parse
-from ..boot.resolver import Answer, Resolver
-from ..decide import BOOT, Facts
-from ..errors import InvalidInput, NotFound
-from ..mac import normalize_mac
-from . import context_of, metrics
+from pxehook import arch as archtable
+from pxehook.boot.decide import BOOT, Facts
+from pxehook.boot.names import Name, clean_path, parse
+from pxehook.boot.resolver import Answer, Resolver
+from pxehook.errors import InvalidInput, NotFound
+from pxehook.mac import normalize_mac
+from pxehook.web import context_of, metrics
 
 bp = Blueprint("boot", __name__)
 TEXT = "text/plain; charset=utf-8"

@@ -10,7 +10,7 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from ..errors import PxehookError
+from pxehook.errors import PxehookError
 
 log = logging.getLogger("pxehook.web")
 

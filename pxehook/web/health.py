@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
-from ..errors import StoreError
-from . import context_of
+from pxehook.errors import StoreError
+from pxehook.web import context_of
 
 bp = Blueprint("health", __name__)
 

@@ -15,7 +15,7 @@ from collections import defaultdict
 
 from flask import Blueprint, Response, current_app
 
-from . import context_of
+from pxehook.web import context_of
 
 bp = Blueprint("metrics", __name__)
 

@@ -10,11 +10,11 @@ import json
 import sys
 from typing import Any
 
-from .. import __version__
-from ..clone import PARTS
-from ..lifecycle import OPERATIONS
-from ..models import State
-from ..tokens import SCOPES
+from pxehook import __version__
+from pxehook.lifecycle.clone import PARTS
+from pxehook.lifecycle.table import OPERATIONS
+from pxehook.models import State
+from pxehook.tokens import SCOPES
 
 _REF = "#/components/schemas/"
 _ERRORS = {

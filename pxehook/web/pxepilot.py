@@ -17,13 +17,14 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from .. import lifecycle, tokens
-from ..errors import Conflict, InvalidInput, NotFound, PxehookError, Unauthorized
-from ..hostops import HostChanges, apply_changes
-from ..mac import normalize_mac
-from ..models import Host, State
-from ..store import Store
-from . import context_of
+from pxehook import tokens
+from pxehook.errors import Conflict, InvalidInput, NotFound, PxehookError, Unauthorized
+from pxehook.lifecycle import table as lifecycle
+from pxehook.lifecycle.hosts import HostChanges, apply_changes
+from pxehook.mac import normalize_mac
+from pxehook.models import Host, State
+from pxehook.store import Store
+from pxehook.web import context_of
 
 bp = Blueprint("pxepilot", __name__)
 LOCAL = "local"

@@ -10,7 +10,7 @@ import os
 
 from flask import Blueprint, redirect, send_from_directory
 
-from ..render import packaged_templates_dir
+from pxehook.templating import packaged_templates_dir
 
 bp = Blueprint("ui", __name__)
 

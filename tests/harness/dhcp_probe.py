@@ -34,7 +34,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
-from pxehook import dhcp_packet as dp
+from pxehook.capture import packet as dp
 
 ETH_P_IP = 0x0800
 PXE_PRL = bytes(

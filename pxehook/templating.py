@@ -8,7 +8,7 @@ from typing import Any
 
 import jinja2
 
-from .errors import ConfigError
+from pxehook.errors import ConfigError
 
 
 def packaged_templates_dir() -> str:

@@ -3,7 +3,7 @@
 Every state change goes through ``transition``: it refuses what the table does not allow
 (naming the current state and the allowed actions), changes state with compare-and-set so a
 concurrent change is never overwritten, and records a ``state.changed`` event naming who
-caused it. What each state boots is the resolver's business (``decide.py``).
+caused it. What each state boots is the resolver's business (``boot/decide.py``).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import Conflict, InvalidInput, NotFound
-from .models import Host, State, now
-from .store import Store
+from pxehook.errors import Conflict, InvalidInput, NotFound
+from pxehook.models import Host, State, now
+from pxehook.store import Store
 
 S = State
 
@@ -200,7 +200,7 @@ def perform(
 ) -> Host:
     """Find the host owning ``mac`` and apply ``action``; ``profile`` (deploy, reinstall)
     sets the host's profile first, (rescue) names the rescue profile to boot."""
-    from .hostops import HostChanges, apply_changes, find_host
+    from pxehook.lifecycle.hosts import HostChanges, apply_changes, find_host
 
     host = find_host(store, mac)
     check(host.state, action)

@@ -7,12 +7,13 @@ import os
 import threading
 from collections.abc import Callable
 
-from . import inventory
-from .errors import ConfigError
-from .fswatch import stop_all, watch_files
-from .store import Store
+from pxehook.errors import ConfigError
+from pxehook.fswatch import stop_all, watch_files
+from pxehook.inventory import apply
+from pxehook.inventory import parse as inventory
+from pxehook.store import Store
 
-log = logging.getLogger("pxehook.watch")
+log = logging.getLogger("pxehook.inventory.watch")
 
 
 class InventoryWatcher:
@@ -45,7 +46,7 @@ class InventoryWatcher:
         """Parse and sync the file once. Returns True when it was good."""
         try:
             inv = inventory.load(self.path)
-            inventory.sync(inv, self.store)
+            apply.sync(inv, self.store)
         except ConfigError as exc:
             self.last_error = exc
             log.error("inventory not applied, last good version stays in force: %s", exc)

@@ -27,16 +27,16 @@ import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from .. import arch as archtable
-from .. import extension
-from ..context import Context
-from ..decide import BOOT, LOCAL, BootPlan, Facts, decide
-from ..errors import InvalidInput
-from ..mac import mac_dashes
-from ..models import ArchSource, Host
-from .names import clean_path, fast_mac, parse
-from .render import files_url
-from .resolver import Resolver
+from pxehook import arch as archtable
+from pxehook.boot import hooks as extension
+from pxehook.boot.decide import BOOT, LOCAL, BootPlan, Facts, decide
+from pxehook.boot.names import clean_path, fast_mac, parse
+from pxehook.boot.render import files_url
+from pxehook.boot.resolver import Resolver
+from pxehook.context import Context
+from pxehook.errors import InvalidInput
+from pxehook.mac import mac_dashes
+from pxehook.models import ArchSource, Host
 
 log = logging.getLogger("pxehook.frontend")
 

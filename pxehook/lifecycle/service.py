@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 
-from .autostate import sweep
-from .context import Context
-from .errors import PxehookError
+from pxehook.context import Context
+from pxehook.errors import PxehookError
+from pxehook.lifecycle.auto import sweep
 
 log = logging.getLogger("pxehook.lifecycle")
 
 
 class LifecycleSweeper:
-    """Runs ``autostate.sweep`` every ``lifecycle_sweep_interval`` seconds in a thread."""
+    """Runs ``lifecycle.auto.sweep`` every ``lifecycle_sweep_interval`` seconds in a thread."""
 
     name = "lifecycle-sweeper"
 

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import arch as archtable
-from .errors import InvalidInput, NotFound
-from .mac import normalize_mac
-from .models import ArchSource, Host, State
-from .store import Store
+from pxehook import arch as archtable
+from pxehook.errors import InvalidInput, NotFound
+from pxehook.mac import normalize_mac
+from pxehook.models import ArchSource, Host, State
+from pxehook.store import Store
 
 #: Functions called with (store, host) before a host is saved; raise PxehookError to refuse.
 VALIDATORS: list[Callable[[Store, Host], None]] = []
@@ -121,7 +121,7 @@ def delete_host(store: Store, mac: str) -> Host:
 
 
 def _register_boot_validators() -> None:
-    from .boot.validate import validate_profile_vars
+    from pxehook.boot.validate import validate_profile_vars
 
     if validate_profile_vars not in VALIDATORS:
         VALIDATORS.append(validate_profile_vars)

@@ -23,10 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import arch as archtable
-from . import config
-from .errors import ConfigError
-from .models import ArchSource, Host, Profile, State
+from pxehook import arch as archtable
+from pxehook import config
+from pxehook.errors import ConfigError
+from pxehook.models import ArchSource, Host, Profile, State
 
 BOOT, LOCAL, IGNORE = "boot", "local", "ignore"
 

@@ -1,8 +1,9 @@
-"""Transitions nobody types: install-done callbacks, boot-once, deploy time-outs, auto-adopt.
+"""Transitions nobody types: boot-once, deploy time-outs, auto-adopt, and the sweep.
 
-These are the three ways a reinstall loop ends (callback, boot-once, time-out) plus the
-enlistment rules. All of them go through ``lifecycle.transition`` (the one table) with
-compare-and-set, so a racing operator or a second worker never gets overwritten.
+With the install-done callback (``lifecycle.callback``) these are the three ways a
+reinstall loop ends (callback, boot-once, time-out) plus the enlistment rules. All of them
+go through ``lifecycle.table.transition`` (the one table) with compare-and-set, so a racing
+operator or a second worker never gets overwritten.
 """
 
 from __future__ import annotations
@@ -13,70 +14,15 @@ import posixpath
 import re
 from typing import Any
 
-from . import arch as archtable
-from . import lifecycle, tokens
-from .config import Settings
-from .context import Context
-from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .mac import normalize_mac
-from .models import Host, Profile, State, now
-from .store import Store
+from pxehook import arch as archtable
+from pxehook.config import Settings
+from pxehook.context import Context
+from pxehook.errors import Conflict, NotFound
+from pxehook.lifecycle import table as lifecycle
+from pxehook.models import Host, Profile, State, now
+from pxehook.store import Store
 
 log = logging.getLogger("pxehook.lifecycle")
-
-CALLBACK_PATH = "/api/v1/hosts/{mac}/deployed"
-
-
-# --- callback ---------------------------------------------------------------------------
-def callback_vars(settings: Settings, store: Store, host: Host) -> dict[str, Any]:
-    """``callback_url`` and ``deploy_token`` for a deploying host (else nothing)."""
-    deployment = lifecycle.deployment_of(host)
-    if host.state != State.DEPLOYING or not deployment or host.id is None:
-        return {}
-    return {
-        "callback_url": settings.base_url + CALLBACK_PATH.format(mac=host.mac),
-        "deploy_token": tokens.deploy_token(store, host.id, deployment),
-        "deployment": deployment,
-    }
-
-
-def _refuse(store: Store, host: Host | None, source: str, reason: str) -> Forbidden:
-    if host is not None and host.id is not None:
-        store.event_add(host.id, "callback.refused", source, reason)
-    log.warning("install-done callback refused (%s): %s", source, reason)
-    return Forbidden(f"callback refused: {reason}")
-
-
-def install_done(store: Store, mac: str, token: str, *, source: str) -> tuple[Host, bool]:
-    """Verify an installer's callback and move the host deploying -> deployed.
-
-    Returns (host, changed). Repeating a good call returns (host, False). A wrong token,
-    another host's token, or one from an earlier deployment raises Forbidden, records a
-    ``callback.refused`` event and changes nothing."""
-    try:
-        host = store.host_get(normalize_mac(mac))
-    except InvalidInput:  # a malformed MAC is just another refused callback
-        host = None
-    if host is None or host.id is None:
-        raise _refuse(store, None, source, f"no host with MAC {mac[:40]!r}")
-    deployment = lifecycle.deployment_of(host)
-    if not tokens.deploy_token_ok(store, host.id, deployment, token or ""):
-        why = "no deployment in progress" if not deployment else "token does not match"
-        raise _refuse(store, host, source, f"{why} (host is {host.state})")
-    if host.state == State.DEPLOYED and host.meta.get("done") == deployment:
-        return host, False
-    if host.state != State.DEPLOYING:
-        raise _refuse(store, host, source, f"host is {host.state}, not deploying")
-    try:
-        updated = lifecycle.transition(
-            store, host, "deployed", source=source, message="installer called back"
-        )
-    except Conflict:  # a concurrent change won; report what is true now
-        current = store.host_by_id(host.id)
-        if current and current.state == State.DEPLOYED and current.meta.get("done") == deployment:
-            return current, False
-        raise
-    return updated, True
 
 
 # --- boot-once ----------------------------------------------------------------------------

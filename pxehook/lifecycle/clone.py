@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import InvalidInput
-from .hostops import VALIDATORS, find_host
-from .mac import normalize_mac
-from .store import Store
+from pxehook.errors import InvalidInput
+from pxehook.lifecycle.hosts import VALIDATORS, find_host
+from pxehook.mac import normalize_mac
+from pxehook.store import Store
 
 PARTS = ("profile", "vars", "labels")
 

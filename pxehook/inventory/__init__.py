@@ -1,0 +1,1 @@
+"""The YAML inventory: parse, check, apply to the store, watch for saves."""

@@ -1,0 +1,1 @@
+"""Machine life-cycle: the transition table, automatic transitions, callbacks, host edits."""

@@ -1,0 +1,98 @@
+"""The installer's install-done callback and the per-deployment token that guards it.
+
+Deploy tokens are never stored: each is an HMAC of a server secret (kept in the store's
+meta table, created once) over the host id and the deployment id, so a new deployment or a
+release makes every earlier token worthless. A verified callback moves the host
+deploying -> deployed through the transition table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from typing import Any
+
+from pxehook.config import Settings
+from pxehook.errors import Conflict, Forbidden, InvalidInput
+from pxehook.lifecycle import table as lifecycle
+from pxehook.mac import normalize_mac
+from pxehook.models import Host, State
+from pxehook.store import Store
+
+log = logging.getLogger("pxehook.lifecycle")
+
+_SECRET_KEY = "deploy_secret"  # noqa: S105 - the meta key, not a secret
+CALLBACK_PATH = "/api/v1/hosts/{mac}/deployed"
+
+
+# --- callback ---------------------------------------------------------------------------
+def callback_vars(settings: Settings, store: Store, host: Host) -> dict[str, Any]:
+    """``callback_url`` and ``deploy_token`` for a deploying host (else nothing)."""
+    deployment = lifecycle.deployment_of(host)
+    if host.state != State.DEPLOYING or not deployment or host.id is None:
+        return {}
+    return {
+        "callback_url": settings.base_url + CALLBACK_PATH.format(mac=host.mac),
+        "deploy_token": deploy_token(store, host.id, deployment),
+        "deployment": deployment,
+    }
+
+
+def _refuse(store: Store, host: Host | None, source: str, reason: str) -> Forbidden:
+    if host is not None and host.id is not None:
+        store.event_add(host.id, "callback.refused", source, reason)
+    log.warning("install-done callback refused (%s): %s", source, reason)
+    return Forbidden(f"callback refused: {reason}")
+
+
+def install_done(store: Store, mac: str, token: str, *, source: str) -> tuple[Host, bool]:
+    """Verify an installer's callback and move the host deploying -> deployed.
+
+    Returns (host, changed). Repeating a good call returns (host, False). A wrong token,
+    another host's token, or one from an earlier deployment raises Forbidden, records a
+    ``callback.refused`` event and changes nothing."""
+    try:
+        host = store.host_get(normalize_mac(mac))
+    except InvalidInput:  # a malformed MAC is just another refused callback
+        host = None
+    if host is None or host.id is None:
+        raise _refuse(store, None, source, f"no host with MAC {mac[:40]!r}")
+    deployment = lifecycle.deployment_of(host)
+    if not deploy_token_ok(store, host.id, deployment, token or ""):
+        why = "no deployment in progress" if not deployment else "token does not match"
+        raise _refuse(store, host, source, f"{why} (host is {host.state})")
+    if host.state == State.DEPLOYED and host.meta.get("done") == deployment:
+        return host, False
+    if host.state != State.DEPLOYING:
+        raise _refuse(store, host, source, f"host is {host.state}, not deploying")
+    try:
+        updated = lifecycle.transition(
+            store, host, "deployed", source=source, message="installer called back"
+        )
+    except Conflict:  # a concurrent change won; report what is true now
+        current = store.host_by_id(host.id)
+        if current and current.state == State.DEPLOYED and current.meta.get("done") == deployment:
+            return current, False
+        raise
+    return updated, True
+
+
+def deploy_secret(store: Store) -> bytes:
+    """The server secret behind deploy tokens (created atomically on first use)."""
+    return store.meta_setdefault(_SECRET_KEY, secrets.token_hex(32)).encode()
+
+
+def deploy_token(store: Store, host_id: int, deployment: str) -> str:
+    """The install-done token of one deployment of one host (128 bits, hex)."""
+    mac = hmac.new(deploy_secret(store), f"{host_id}:{deployment}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]
+
+
+def deploy_token_ok(store: Store, host_id: int, deployment: str, offered: str) -> bool:
+    """Constant-time check of an offered deploy token."""
+    if not deployment or not offered:
+        return False
+    expected = deploy_token(store, host_id, deployment)
+    return hmac.compare_digest(expected.encode(), offered.encode("utf-8", "replace"))
