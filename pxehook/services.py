@@ -12,7 +12,13 @@ import os
 from collections.abc import Callable
 from typing import Protocol
 
+from pxehook import wiring
+from pxehook.boot import prerender
+from pxehook.capture import service as capture_service
 from pxehook.context import Context
+from pxehook.inventory.watch import InventoryWatcher
+from pxehook.lifecycle.service import LifecycleSweeper
+from pxehook.tftp import service as tftp_service
 
 log = logging.getLogger("pxehook.services")
 
@@ -29,8 +35,6 @@ class _InventoryService:
     name = "inventory-watcher"
 
     def __init__(self, ctx: Context) -> None:
-        from pxehook.inventory.watch import InventoryWatcher
-
         self.watcher = InventoryWatcher(ctx.settings.inventory, ctx.store())
 
     def start(self) -> None:
@@ -48,27 +52,19 @@ def _inventory(ctx: Context) -> Service | None:
 
 
 def _lifecycle(ctx: Context) -> Service | None:
-    from pxehook.lifecycle.service import LifecycleSweeper
-
     return LifecycleSweeper(ctx)
 
 
 def _capture(ctx: Context) -> Service | None:
-    from pxehook.capture.service import factory
-
-    return factory(ctx)
+    return capture_service.factory(ctx)
 
 
 def _tftp(ctx: Context) -> Service | None:
-    from pxehook.tftp.service import factory
-
-    return factory(ctx)
+    return tftp_service.factory(ctx)
 
 
 def _front(ctx: Context) -> Service | None:
-    from pxehook.boot.prerender import factory
-
-    return factory(ctx)
+    return prerender.factory(ctx, wiring.boot_hooks(ctx))
 
 
 #: Factories, started in order by ``pxehook serve``.

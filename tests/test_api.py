@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pxehook.boot import hooks as extension
+from pxehook.lifecycle.hooks import LifecycleBootHooks
 from pxehook.models import State
 from tests.lifecycle_fixtures import *  # noqa: F403
 
@@ -236,7 +236,7 @@ def test_callback_endpoint(api_client, ctx, store, make_host, admin_headers) -> 
     mac = make_host(S.READY).mac
     api_client.post(f"/api/v1/hosts/{mac}/actions/deploy", headers=admin_headers)
     host = store.host_get(mac)
-    token = extension.boot_vars(ctx, host)["deploy_token"]
+    token = LifecycleBootHooks(ctx).boot_vars(host)["deploy_token"]
     _error(
         api_client.post(f"/api/v1/hosts/{mac}/deployed", json={"token": "f" * 32}), 403, "forbidden"
     )

@@ -13,9 +13,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from pxehook.boot import hooks as extension
 from pxehook.config import load_settings
 from pxehook.context import Context
+from pxehook.lifecycle.hooks import LifecycleBootHooks
 from pxehook.models import Observation
 from tests.conftest import require_tool
 from tests.lifecycle_fixtures import *  # noqa: F403
@@ -157,11 +157,11 @@ def test_boot_once_goes_local_after_the_install_session(server: LiveServer) -> N
     _deploy(server, admin, mac, "oneshot")
     with _ctx(server) as ctx:  # the resolver served the install kernel and initrd
         host = ctx.store().host_get(mac)
-        host = extension.on_boot_event(
-            ctx, host, "boot.config", {"action": "profile", "path": "/boot.ipxe"}
+        host = LifecycleBootHooks(ctx).on_boot_event(
+            host, "boot.config", {"action": "profile", "path": "/boot.ipxe"}
         )
         for path in ("/linux", "/initrd.gz"):
-            host = extension.on_boot_event(ctx, host, "boot.kernel", {"path": path})
+            host = LifecycleBootHooks(ctx).on_boot_event(host, "boot.kernel", {"path": path})
     assert host.meta["boot_once"]["sessions"] == 1 and host.state == "deploying"
     server.wait_for(lambda: _state(server, admin, mac)["state"] == "deployed", 20, "boot-once")
     _, events = server.call("GET", f"/api/v1/hosts/{mac}/events", headers=admin)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pxehook.boot import hooks as extension
 from pxehook.errors import Forbidden
 from pxehook.lifecycle import auto as autostate
 from pxehook.lifecycle import callback
 from pxehook.lifecycle import table as lifecycle
+from pxehook.lifecycle.hooks import LifecycleBootHooks
 from pxehook.models import State
 from tests.lifecycle_fixtures import *  # noqa: F403
 
@@ -22,16 +22,16 @@ def _deploying(store, make_host, **kw):  # type: ignore[no-untyped-def]
 # --- callback -------------------------------------------------------------------------------
 def test_boot_vars_carry_callback_url_and_token(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
     host = _deploying(store, make_host)
-    got = extension.boot_vars(ctx, host)
+    got = LifecycleBootHooks(ctx).boot_vars(host)
     assert got["callback_url"] == f"{ctx.settings.base_url}/api/v1/hosts/{host.mac}/deployed"
     assert got["deploy_token"] == callback.deploy_token(store, host.id, host.meta["deployment"])
     assert len(got["deploy_token"]) == 32
-    assert extension.boot_vars(ctx, make_host(S.DEPLOYED)) == {}
+    assert LifecycleBootHooks(ctx).boot_vars(make_host(S.DEPLOYED)) == {}
 
 
 def test_good_callback_deploys_and_repeating_is_harmless(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
     host = _deploying(store, make_host)
-    token = extension.boot_vars(ctx, host)["deploy_token"]
+    token = LifecycleBootHooks(ctx).boot_vars(host)["deploy_token"]
     done, changed = callback.install_done(store, host.mac, token, source="callback:x")
     assert (done.state, changed) == (S.DEPLOYED, True)
     events = store.events(host.id)
@@ -53,7 +53,7 @@ def _assert_refused(store, host, mac, token, reason) -> None:  # type: ignore[no
 def test_forged_callbacks_are_refused_and_change_nothing(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
     victim = _deploying(store, make_host)
     other = _deploying(store, make_host)
-    other_token = extension.boot_vars(ctx, other)["deploy_token"]
+    other_token = LifecycleBootHooks(ctx).boot_vars(other)["deploy_token"]
     _assert_refused(store, victim, victim.mac, "0" * 32, "does not match")
     _assert_refused(store, victim, victim.mac, "", "does not match")
     _assert_refused(store, victim, victim.mac, other_token, "does not match")
@@ -61,17 +61,21 @@ def test_forged_callbacks_are_refused_and_change_nothing(ctx, store, make_host) 
 
 def test_token_replayed_after_release_or_redeploy_is_refused(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
     host = _deploying(store, make_host)
-    old = extension.boot_vars(ctx, host)["deploy_token"]
+    old = LifecycleBootHooks(ctx).boot_vars(host)["deploy_token"]
     released = lifecycle.transition(store, host, "release", source="t")
     _assert_refused(store, released, host.mac, old, "no deployment")
     again = lifecycle.transition(store, released, "deploy", source="t")
     _assert_refused(store, again, host.mac, old, "does not match")
     done, _ = callback.install_done(
-        store, host.mac, extension.boot_vars(ctx, again)["deploy_token"], source="c"
+        store, host.mac, LifecycleBootHooks(ctx).boot_vars(again)["deploy_token"], source="c"
     )
     redeploy = lifecycle.transition(store, done, "reinstall", source="t")
     _assert_refused(
-        store, redeploy, host.mac, extension.boot_vars(ctx, again)["deploy_token"], "does not match"
+        store,
+        redeploy,
+        host.mac,
+        LifecycleBootHooks(ctx).boot_vars(again)["deploy_token"],
+        "does not match",
     )
 
 
@@ -83,7 +87,7 @@ def test_callback_for_unknown_or_malformed_mac_is_refused(store) -> None:  # typ
 
 def test_late_callback_after_timeout_is_refused(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
     host = _deploying(store, make_host)
-    token = extension.boot_vars(ctx, host)["deploy_token"]
+    token = LifecycleBootHooks(ctx).boot_vars(host)["deploy_token"]
     failed = lifecycle.transition(store, host, "fail", source="timeout")
     _assert_refused(store, failed, host.mac, token, "not deploying")
 
@@ -92,7 +96,7 @@ def test_inventory_deploying_host_gets_a_token_that_changes_per_entry(
     ctx, store, make_host
 ) -> None:  # type: ignore[no-untyped-def]
     host = make_host(S.DEPLOYING)  # like inventory 'state: deploying': no stored deployment
-    token = extension.boot_vars(ctx, host)["deploy_token"]
+    token = LifecycleBootHooks(ctx).boot_vars(host)["deploy_token"]
     done, changed = callback.install_done(store, host.mac, token, source="c")
     assert changed and done.state == S.DEPLOYED
     assert callback.install_done(store, host.mac, token, source="c")[1] is False
@@ -117,9 +121,9 @@ def test_boot_once_counts_sessions_not_requests(ctx, store, make_host) -> None: 
 
 def test_boot_once_via_the_seam(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
     host = _deploying(store, make_host, profile="oneshot")
-    host = extension.on_boot_event(ctx, host, "boot.config", {"action": "profile"})
+    host = LifecycleBootHooks(ctx).on_boot_event(host, "boot.config", {"action": "profile"})
     assert host.state == S.DEPLOYING  # no kernel yet: keeps installing
-    host = extension.on_boot_event(ctx, host, "boot.kernel", {"path": "/linux"})
+    host = LifecycleBootHooks(ctx).on_boot_event(host, "boot.kernel", {"path": "/linux"})
     assert host.meta["boot_once"]["sessions"] == 1
     later = autostate.apply_due(ctx.settings, store, host, host.meta["boot_once"]["last"] + 121)
     assert later.state == S.DEPLOYED
@@ -127,7 +131,7 @@ def test_boot_once_via_the_seam(ctx, store, make_host) -> None:  # type: ignore[
 
 def test_boot_once_ignores_profiles_that_are_not_one_shot(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
     host = _deploying(store, make_host, profile="installer")
-    host = extension.on_boot_event(ctx, host, "boot.kernel", {"path": "/linux"})
+    host = LifecycleBootHooks(ctx).on_boot_event(host, "boot.kernel", {"path": "/linux"})
     assert "boot_once" not in host.meta
     assert (
         autostate.apply_due(ctx.settings, store, host, host.state_changed + 60).state == S.DEPLOYING
@@ -146,7 +150,7 @@ def test_timeout_fails_a_silent_host_and_never_reinstalls(ctx, store, make_host)
     assert store.events(host.id)[-1].source == "timeout"
     assert autostate.sweep(ctx.settings, store, at + 10_000) == []
     assert store.host_by_id(quiet.id).state == S.DEPLOYED
-    assert extension.boot_vars(ctx, failed) == {}
+    assert LifecycleBootHooks(ctx).boot_vars(failed) == {}
 
 
 def test_timeout_not_before_its_time(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
@@ -181,9 +185,11 @@ def test_auto_adopt_by_arch_to_ready(ctx, store, make_host) -> None:  # type: ig
 
 def test_boot_once_counts_tftp_kernel_fetches(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
     host = _deploying(store, make_host, profile="oneshot")  # kernel http://f/linux
-    host = extension.on_boot_event(ctx, host, "tftp.file", {"path": "pxelinux.cfg/default"})
+    host = LifecycleBootHooks(ctx).on_boot_event(
+        host, "tftp.file", {"path": "pxelinux.cfg/default"}
+    )
     assert "boot_once" not in host.meta
-    host = extension.on_boot_event(ctx, host, "tftp.file", {"path": "/images/linux"})
+    host = LifecycleBootHooks(ctx).on_boot_event(host, "tftp.file", {"path": "/images/linux"})
     assert host.meta["boot_once"]["fetches"] == 1
 
 
@@ -199,23 +205,23 @@ def test_before_decide_applies_what_is_due(ctx, store, make_host) -> None:  # ty
         }
     }
     host = store.update_meta(host.id, old)
-    assert extension.before_decide(ctx, host).state == S.DEPLOYED
+    assert LifecycleBootHooks(ctx).before_decide(host).state == S.DEPLOYED
     stale = store.host_put(_deploying(store, make_host).with_(state_changed=1.0), source="t")
-    assert extension.before_decide(ctx, stale).state == S.FAILED
+    assert LifecycleBootHooks(ctx).before_decide(stale).state == S.FAILED
     fresh = _deploying(store, make_host)
-    assert extension.before_decide(ctx, fresh) == fresh
+    assert LifecycleBootHooks(ctx).before_decide(fresh) == fresh
 
 
 def test_inventory_deploying_host_without_a_time_gets_token_and_clock(
     ctx, store, make_host
 ) -> None:  # type: ignore[no-untyped-def]
     host = store.host_put(make_host(S.DEPLOYING).with_(state_changed=None), source="inventory")
-    token = extension.boot_vars(ctx, host)["deploy_token"]
+    token = LifecycleBootHooks(ctx).boot_vars(host)["deploy_token"]
     t0 = 5_000_000.0
     assert autostate.sweep(ctx.settings, store, t0) == []  # the clock starts now
     started = store.host_get(host.mac)
     assert started.meta["deploy_started"] == t0
-    assert extension.boot_vars(ctx, started)["deploy_token"] == token
+    assert LifecycleBootHooks(ctx).boot_vars(started)["deploy_token"] == token
     late = t0 + ctx.settings.deploy_timeout + 1
     assert autostate.sweep(ctx.settings, store, late)[0]["to"] == "failed"
 

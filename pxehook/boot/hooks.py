@@ -1,42 +1,49 @@
-"""Seams between the boot resolver and the machine life-cycle.
+"""The seam between the boot resolver and whatever steers machines (the life-cycle).
 
-The resolver (decide/render/web/TFTP) calls these functions; the life-cycle module supplies
-what they return. Keeping the seam here lets either side change without importing the
-other's internals.
+The resolver calls a ``BootHooks`` object it was given; it never imports the life-cycle.
+``NoHooks`` is the default (a resolver that only answers); ``pxehook.wiring`` passes the
+life-cycle's implementation (``lifecycle.hooks.LifecycleBootHooks``) to every resolver
+``pxehook`` runs.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from pxehook.context import Context
 from pxehook.models import Host
 
 
-def boot_vars(ctx: Context, host: Host) -> dict[str, Any]:
-    """Extra template variables for a host's boot config.
+class BootHooks(Protocol):
+    """What the resolver asks of the life-cycle, around each answer."""
 
-    The life-cycle provides at least ``callback_url`` and ``deploy_token`` for hosts that
-    are deploying (the installer calls back with them). Default: none.
-    """
-    from pxehook.lifecycle.callback import callback_vars
+    def before_decide(self, host: Host) -> Host:
+        """Apply due automatic transitions (boot-once session over, deploy time-out) to
+        ``host`` right before the resolver decides, so the answer never lags the background
+        sweep. Returns the (possibly updated) host."""
+        ...
 
-    return callback_vars(ctx.settings, ctx.store(), host)
+    def boot_vars(self, host: Host) -> dict[str, Any]:
+        """Extra template variables for a host's boot config (for a deploying host at least
+        ``callback_url`` and ``deploy_token``: the installer calls back with them)."""
+        ...
+
+    def on_boot_event(self, host: Host, kind: str, data: dict[str, Any]) -> Host:
+        """The resolver served ``host`` something (``kind`` e.g. ``boot.config``,
+        ``boot.kernel``, ``tftp.file``); returns the (possibly updated) host."""
+        ...
 
 
-def on_boot_event(ctx: Context, host: Host, kind: str, data: dict[str, Any]) -> Host:
-    """Called after the resolver served something to ``host`` (``kind`` e.g. ``boot.config``,
-    ``boot.kernel``, ``tftp.file``). The life-cycle uses it for boot-once; returns the
-    (possibly updated) host. Default: no change."""
-    from pxehook.lifecycle.auto import on_boot_event as lifecycle_on_boot_event
+class NoHooks:
+    """The default: nothing steers the machines; every hook leaves the host as it is."""
 
-    return lifecycle_on_boot_event(ctx, host, kind, data)
+    def before_decide(self, host: Host) -> Host:
+        return host
+
+    def boot_vars(self, host: Host) -> dict[str, Any]:
+        return {}
+
+    def on_boot_event(self, host: Host, kind: str, data: dict[str, Any]) -> Host:
+        return host
 
 
-def before_decide(ctx: Context, host: Host) -> Host:
-    """Apply due automatic transitions (boot-once session over, deploy time-out) to
-    ``host`` right before the resolver decides what it boots, so the answer never lags
-    the background sweep. Returns the (possibly updated) host."""
-    from pxehook.lifecycle.auto import apply_due
-
-    return apply_due(ctx.settings, ctx.store(), host)
+NO_HOOKS: BootHooks = NoHooks()

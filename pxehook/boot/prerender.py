@@ -10,7 +10,7 @@ from a setting, a MAC rule or DHCP (or the host boots locally). This service
   request; writes are atomic (temp file + rename);
 * tails nginx's access log (``log_format pxehook``, see :func:`nginx_config`) and records
   each static hit as ``boot.config`` (``via: nginx``) — with the same decide() answer and
-  ``boot.arch_mismatch`` — in batches, then calls ``extension.on_boot_event``.
+  ``boot.arch_mismatch`` — in batches, then calls ``BootHooks.on_boot_event``.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from pxehook import arch as archtable
-from pxehook.boot import hooks as extension
 from pxehook.boot.decide import BOOT, LOCAL, BootPlan, Facts, decide
+from pxehook.boot.hooks import NO_HOOKS, BootHooks
 from pxehook.boot.names import clean_path, fast_mac, parse
 from pxehook.boot.render import files_url
 from pxehook.boot.resolver import Resolver
@@ -92,11 +92,18 @@ def write_atomic(path: str, body: bytes) -> None:
 class Prerenderer:
     """Keeps ``prerender_dir`` equal to what decide()+render would answer, per MAC."""
 
-    def __init__(self, ctx: Context, outdir: str, *, parallel: bool = False) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        outdir: str,
+        *,
+        hooks: BootHooks = NO_HOOKS,
+        parallel: bool = False,
+    ) -> None:
         self.ctx = ctx
         self.outdir = outdir
         self.parallel = parallel  # fork workers for big batches (CLI only: no threads there)
-        self.resolver = Resolver(ctx, record=False)
+        self.resolver = Resolver(ctx, hooks=hooks, record=False)
         self.fingerprints: dict[int, str] = {}
         self.macs: dict[int, tuple[str, ...]] = {}
         self.hosts: dict[str, Host] = {}
@@ -322,7 +329,7 @@ class AccessLogIngester:
             calls.append((host, data))
         self.ctx.store().event_add_many(rows)
         for host, data in calls:
-            extension.on_boot_event(self.ctx, host, "boot.config", data)
+            self.pre.resolver.hooks.on_boot_event(host, "boot.config", data)
         return len(calls)
 
     def _plan_data(self, host: Host, facts: Facts) -> tuple[dict, tuple | None]:  # type: ignore[type-arg]
@@ -375,9 +382,9 @@ class FrontService:
 
     name = "nginx-front"
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, hooks: BootHooks = NO_HOOKS) -> None:
         self.ctx = ctx
-        self.pre = Prerenderer(ctx, ctx.settings.prerender_dir)
+        self.pre = Prerenderer(ctx, ctx.settings.prerender_dir, hooks=hooks)
         path = ctx.settings.access_log
         self.ingester = AccessLogIngester(ctx, path, self.pre) if path else None
         self._stop = threading.Event()
@@ -414,8 +421,8 @@ class FrontService:
             self.ingester.poll()
 
 
-def factory(ctx: Context) -> FrontService | None:
-    return FrontService(ctx) if ctx.settings.prerender_dir else None
+def factory(ctx: Context, hooks: BootHooks = NO_HOOKS) -> FrontService | None:
+    return FrontService(ctx, hooks) if ctx.settings.prerender_dir else None
 
 
 def nginx_config(prerender_dir: str, upstream: str, listen: str, access_log: str) -> str:

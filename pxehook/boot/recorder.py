@@ -3,7 +3,7 @@
 A boot request costs a queue put instead of a write transaction (two gunicorn workers
 fighting over SQLite's write lock made every request wait for the busy handler). The
 writer flushes every ``interval`` seconds or ``batch`` rows, then calls
-``extension.on_boot_event`` for each recorded hit, and drains the queue at exit.
+the resolver's ``BootHooks.on_boot_event`` for each recorded hit, and drains the queue at exit.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any
 
-from pxehook.boot import hooks as extension
+from pxehook.boot.hooks import BootHooks
 from pxehook.context import Context
 from pxehook.models import Host
 
@@ -28,8 +28,11 @@ Row = tuple[Host, str, str, str, dict[str, Any], float, bool]
 class EventRecorder:
     """Per-process batch writer (re-created after fork)."""
 
-    def __init__(self, ctx: Context, *, interval: float = 0.02, batch: int = 2000) -> None:
+    def __init__(
+        self, ctx: Context, hooks: BootHooks, *, interval: float = 0.02, batch: int = 2000
+    ) -> None:
         self.ctx = ctx
+        self.hooks = hooks
         self.interval = interval
         self.batch = batch
         self._queue: queue.SimpleQueue[Row] = queue.SimpleQueue()
@@ -76,7 +79,7 @@ class EventRecorder:
             )
             for host, kind, _s, _m, data, _at, hook in rows:
                 if hook:
-                    extension.on_boot_event(self.ctx, host, kind, data)
+                    self.hooks.on_boot_event(host, kind, data)
         except Exception:  # the timeline must never take a boot down
             log.exception("recording %d boot events failed", len(rows))
         finally:

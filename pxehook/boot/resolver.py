@@ -19,9 +19,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pxehook import arch as archtable
-from pxehook.boot import hooks as extension
 from pxehook.boot import neighbours
 from pxehook.boot.decide import BOOT, IGNORE, LOCAL, BootPlan, Facts, Policy, decide
+from pxehook.boot.hooks import NO_HOOKS, BootHooks
 from pxehook.boot.names import Name
 from pxehook.boot.recorder import EventRecorder
 from pxehook.boot.render import Rendered, local_fallback, render_bootstrap, render_plan
@@ -64,8 +64,9 @@ def grub_claim(path: str) -> archtable.Arch | None:
 class Resolver:
     """One per process (gunicorn worker, TFTP server). Thread-safe for reads."""
 
-    def __init__(self, ctx: Context, *, record: bool = True) -> None:
+    def __init__(self, ctx: Context, *, hooks: BootHooks = NO_HOOKS, record: bool = True) -> None:
         self.ctx = ctx
+        self.hooks = hooks
         self.settings = ctx.settings
         self.policy = Policy.from_settings(ctx.settings)
         self.record_events = record
@@ -76,7 +77,7 @@ class Resolver:
         self._hosts: dict[str, Host | None] = {}
         self._rendered: dict[tuple[Any, ...], Rendered] = {}
         self._bootstrap: dict[str, Rendered] = {}
-        self.recorder = EventRecorder(ctx)
+        self.recorder = EventRecorder(ctx, hooks)
 
     # cache --------------------------------------------------------------------------------
     def refresh(self) -> int:
@@ -153,7 +154,7 @@ class Resolver:
         host = self.enlist(host, facts, via)
         if host is not None and host.state == State.DEPLOYING:
             # a finished boot-once session or an overdue deployment must not lag the sweep
-            host = extension.before_decide(self.ctx, host)
+            host = self.hooks.before_decide(host)
             self._hosts[host.mac] = host
         plan = decide(host, facts, self._profiles, self.policy)
         answer = self.render(host, plan)
@@ -200,7 +201,7 @@ class Resolver:
             return Answer(200, cached.body, plan, host, cached.template)
         started = time.perf_counter()
         try:
-            extra = extension.boot_vars(self.ctx, host) if host and plan.action == BOOT else {}
+            extra = self.hooks.boot_vars(host) if host and plan.action == BOOT else {}
             rendered = render_plan(self.settings, host, plan, extra)
         except ConfigError as exc:
             log.error("rendering for %s failed: %s", host.mac if host else "?", exc)

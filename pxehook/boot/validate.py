@@ -1,4 +1,4 @@
-"""Refuse a host edit whose profile cannot render for it (registered in lifecycle.hosts.VALIDATORS).
+"""Refuse a host edit whose profile cannot render for it (one of lifecycle.hosts.VALIDATORS).
 
 A missing variable is reported when the operator runs ``pxehook host set`` or calls the
 API, naming the host and the field, not at 3 a.m. when the machine boots.

@@ -6,6 +6,7 @@ import click
 
 from pxehook import arch as archtable
 from pxehook.cli.output import json_option, print_json, print_table
+from pxehook.lifecycle.hosts import parse_arch
 
 
 def register(cli: click.Group) -> None:
@@ -53,8 +54,6 @@ def arch_list(as_json: bool, supported: bool, markdown: bool) -> None:
 @json_option
 def arch_show(code: str, as_json: bool) -> None:
     """Show one architecture by code (decimal or 0x hex) or slug; unknown codes say so."""
-    from pxehook.lifecycle.hosts import parse_arch
-
     try:
         row = archtable.lookup(int(code, 0))
     except ValueError:

@@ -8,6 +8,7 @@ from pxehook.cli.output import json_option, print_json
 from pxehook.cli.root import pass_lazy
 from pxehook.inventory import apply
 from pxehook.inventory import parse as inv
+from pxehook.store import migrations
 
 
 def register(cli: click.Group) -> None:
@@ -51,8 +52,6 @@ def db_migrate(lazy) -> None:  # type: ignore[no-untyped-def]
 @pass_lazy
 def db_status(lazy, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     """Show the schema version and row counts."""
-    from pxehook.store import migrations
-
     ctx = lazy.get()
     store = ctx.store(create=False)
     data = {

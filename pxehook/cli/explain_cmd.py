@@ -6,9 +6,15 @@ from typing import Any
 
 import click
 
+from pxehook import wiring
+from pxehook.boot.decide import Facts, decide
+from pxehook.boot.names import clean_path, parse
+from pxehook.boot.prerender import Prerenderer, nginx_config
+from pxehook.boot.resolver import grub_claim
 from pxehook.cli.output import json_option, print_fields, print_json
 from pxehook.cli.root import pass_lazy
-from pxehook.errors import InvalidInput
+from pxehook.errors import ConfigError, InvalidInput
+from pxehook.mac import normalize_mac
 
 LOADERS = ("ipxe", "grub", "pxelinux", "uboot")
 
@@ -20,8 +26,6 @@ def register(cli: click.Group) -> None:
 
 def loader_for_path(path: str) -> tuple[str, Any]:
     """(loader, parsed Name or None) for a request path."""
-    from pxehook.boot.names import clean_path, parse
-
     clean = clean_path(path.lstrip("/"))
     if clean.startswith("ipxe/"):
         return "ipxe", None
@@ -36,12 +40,8 @@ def loader_for_path(path: str) -> tuple[str, Any]:
 
 def explain_data(ctx: Any, mac: str, path: str | None) -> dict[str, Any]:
     """The decision chain and rendered bytes per loader (read-only: records nothing)."""
-    from pxehook.boot.decide import Facts, decide
-    from pxehook.boot.resolver import Resolver, grub_claim
-    from pxehook.mac import normalize_mac
-
     normal = normalize_mac(mac)
-    resolver = Resolver(ctx, record=False)
+    resolver = wiring.resolver(ctx, record=False)
     profiles = resolver.profiles()
     host = ctx.store().host_get(normal)
     wanted = [loader_for_path(path)] if path else [(lo, None) for lo in LOADERS]
@@ -117,9 +117,6 @@ def prerender(lazy, show_nginx: bool, listen: str) -> None:  # type: ignore[no-u
     this command fills it ahead of time or after a restore. With --nginx-config, print
     the nginx server block that serves it and proxies everything else to gunicorn.
     """
-    from pxehook.boot.prerender import Prerenderer, nginx_config
-    from pxehook.errors import ConfigError
-
     ctx = lazy.get()
     s = ctx.settings
     if not s.prerender_dir:
@@ -128,5 +125,6 @@ def prerender(lazy, show_nginx: bool, listen: str) -> None:  # type: ignore[no-u
         log = s.access_log or "/var/log/nginx/pxehook.log"
         click.echo(nginx_config(s.prerender_dir, f"{s.bind}:{s.port}", listen, log), nl=False)
         return
-    count = Prerenderer(ctx, s.prerender_dir, parallel=True).sync()
+    hooks = wiring.boot_hooks(ctx)
+    count = Prerenderer(ctx, s.prerender_dir, hooks=hooks, parallel=True).sync()
     click.echo(f"pre-rendered {count} hosts into {s.prerender_dir}")

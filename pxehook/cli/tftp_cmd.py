@@ -9,6 +9,7 @@ import threading
 import click
 
 from pxehook.cli.root import pass_lazy
+from pxehook.tftp.service import build
 
 
 def register(cli: click.Group) -> None:
@@ -28,8 +29,6 @@ def tftp(lazy, bind: str | None, port: int | None) -> None:  # type: ignore[no-u
     decision as the HTTP routes; every answer is recorded on the host's timeline.
     Runs until SIGTERM or SIGINT.
     """
-    from pxehook.tftp.service import build
-
     ctx = lazy.get()
     logging.basicConfig(
         level=ctx.settings.log_level.upper(),

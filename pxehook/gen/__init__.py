@@ -7,13 +7,12 @@ through its templates, ``writer`` validates with the daemon and replaces the fil
 
 from __future__ import annotations
 
+from pxehook.gen import dnsmasq, isc, kea
 from pxehook.gen.base import Generator
 
 
 def generator(name: str) -> Generator:
     """The generator for daemon ``name`` (dnsmasq, isc, kea)."""
-    from pxehook.gen import dnsmasq, isc, kea
-
     table = {"dnsmasq": dnsmasq.GENERATOR, "isc": isc.GENERATOR, "kea": kea.GENERATOR}
     return table[name]
 

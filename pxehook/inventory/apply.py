@@ -12,6 +12,7 @@ from typing import Any
 
 from pxehook.errors import ConfigError, PxehookError
 from pxehook.inventory.parse import HostSpec, Inventory
+from pxehook.lifecycle.hosts import VALIDATORS
 from pxehook.models import ArchSource, Host, Profile, State
 
 
@@ -67,8 +68,6 @@ def sync(inv: Inventory, store: Any, *, source: str = "inventory") -> dict[str, 
     with an error naming file, line and host: nothing is written, the last good stays.
     Returns counts of created/updated/unchanged hosts.
     """
-    from pxehook.lifecycle.hosts import VALIDATORS
-
     view = _WithProfiles(store, inv.profiles)
     plan: list[tuple[Host, Host | None]] = []
     for spec in inv.hosts:

@@ -1,7 +1,7 @@
 """Host operations shared by the CLI and the API: find, create/update, delete.
 
-Validation of what a change means for booting (templates, profile variables) plugs in
-through ``VALIDATORS`` so that every edit path checks the same things before saving.
+Every edit path (CLI, API, clone, inventory) runs the same ``VALIDATORS`` before saving:
+what a change means for booting (templates, profile variables).
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pxehook import arch as archtable
+from pxehook.boot.validate import validate_profile_vars
 from pxehook.errors import InvalidInput, NotFound
 from pxehook.mac import normalize_mac
 from pxehook.models import ArchSource, Host, State
 from pxehook.store import Store
 
 #: Functions called with (store, host) before a host is saved; raise PxehookError to refuse.
-VALIDATORS: list[Callable[[Store, Host], None]] = []
+VALIDATORS: tuple[Callable[[Store, Host], None], ...] = (validate_profile_vars,)
 
 
 def find_host(store: Store, mac: str) -> Host:
@@ -118,13 +119,3 @@ def delete_host(store: Store, mac: str) -> Host:
     assert host.id is not None
     store.host_delete(host.id)
     return host
-
-
-def _register_boot_validators() -> None:
-    from pxehook.boot.validate import validate_profile_vars
-
-    if validate_profile_vars not in VALIDATORS:
-        VALIDATORS.append(validate_profile_vars)
-
-
-_register_boot_validators()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pxehook.errors import Conflict, InvalidInput, NotFound
+from pxehook.lifecycle.hosts import HostChanges, apply_changes, find_host
 from pxehook.models import Host, State, now
 from pxehook.store import Store
 
@@ -200,8 +201,6 @@ def perform(
 ) -> Host:
     """Find the host owning ``mac`` and apply ``action``; ``profile`` (deploy, reinstall)
     sets the host's profile first, (rescue) names the rescue profile to boot."""
-    from pxehook.lifecycle.hosts import HostChanges, apply_changes, find_host
-
     host = find_host(store, mac)
     check(host.state, action)
     if profile and store.profile_get(profile) is None:

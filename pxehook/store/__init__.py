@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pxehook.errors import ConfigError
 from pxehook.store.base import Store
+from pxehook.store.postgres import PostgresStore
 from pxehook.store.sqlite import SQLiteStore
 
 __all__ = ["SQLiteStore", "Store", "open_store", "sqlite_path"]
@@ -29,8 +30,6 @@ def open_store(
         return SQLiteStore(path, busy_timeout_ms=busy_timeout_ms, create=create, migrate=migrate)
     scheme = url.split("://", 1)[0]
     if scheme in ("postgresql", "postgres"):
-        from pxehook.store.postgres import PostgresStore
-
         return PostgresStore(url, busy_timeout_ms=busy_timeout_ms, migrate=migrate)
     raise ConfigError(
         f"database: unsupported scheme {scheme!r} in {url!r}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from pxehook import wiring
 from pxehook.boot.names import parse
 from pxehook.boot.resolver import Resolver
 from pxehook.context import Context
@@ -30,7 +31,7 @@ def make_lookup(resolver: Resolver):  # type: ignore[no-untyped-def]
 def build(ctx: Context, bind: str | None = None, port: int | None = None) -> TftpServer:
     """A TftpServer for the settings (``tftp_root``, ``tftp_bind``, ``tftp_port``)."""
     s = ctx.settings
-    resolver = Resolver(ctx)
+    resolver = wiring.resolver(ctx)
     address = bind or s.tftp_bind or s.server_ip or "127.0.0.1"
 
     def on_file(client_ip: str, path: str, size: int) -> None:

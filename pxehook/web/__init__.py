@@ -8,6 +8,7 @@ from flask import Flask
 
 from pxehook.config import Settings, load_settings
 from pxehook.context import Context
+from pxehook.web.errors import register_error_handlers
 
 #: Blueprint modules, each exposing ``bp`` (a flask.Blueprint). Order = registration order.
 BLUEPRINTS = ("health", "metrics", "boot", "ui", "api", "pxepilot")
@@ -21,8 +22,6 @@ def create_app(settings: Settings | None = None, *, test_config: dict | None = N
     app.config["MAX_CONTENT_LENGTH"] = 1 << 20
     if test_config:
         app.config.update(test_config)
-    from pxehook.web.errors import register_error_handlers
-
     register_error_handlers(app)
     for name in BLUEPRINTS:
         module = importlib.import_module(f"{__name__}.{name}")

@@ -22,6 +22,7 @@ import time
 from flask import Blueprint, Response, current_app, request, send_file
 
 from pxehook import arch as archtable
+from pxehook import wiring
 from pxehook.boot.decide import BOOT, Facts
 from pxehook.boot.names import Name, clean_path, parse
 from pxehook.boot.resolver import Answer, Resolver
@@ -37,7 +38,7 @@ def resolver() -> Resolver:
     """The per-process Resolver (created on first use, after gunicorn forked)."""
     found = current_app.extensions.get("pxehook.resolver")
     if found is None:
-        found = Resolver(context_of(current_app))
+        found = wiring.resolver(context_of(current_app))
         current_app.extensions["pxehook.resolver"] = found
     return found
 
