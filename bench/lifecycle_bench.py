@@ -14,9 +14,7 @@ import time
 
 from pxehook.config import load_settings
 from pxehook.context import Context
-from pxehook.lifecycle import auto as autostate
-from pxehook.lifecycle import callback
-from pxehook.lifecycle import table as lifecycle
+from pxehook.lifecycle import auto, callback, table
 from pxehook.models import Host, Profile, State
 
 
@@ -29,7 +27,7 @@ def _setup(n: int) -> tuple[Context, list[Host]]:
     for i in range(n):
         mac = f"52:54:{i >> 24 & 255:02x}:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}"
         host = store.host_put(Host(id=None, macs=(mac,), profile="inst", state=State.READY))
-        hosts.append(lifecycle.transition(store, host, "deploy", source="bench"))
+        hosts.append(table.transition(store, host, "deploy", source="bench"))
     return ctx, hosts
 
 
@@ -48,7 +46,7 @@ def main() -> None:
         store.host_get(h.mac)
     _rate("baseline: host_get", n, time.perf_counter() - t)
     t = time.perf_counter()
-    assert autostate.sweep(settings, store) == []
+    assert auto.sweep(settings, store) == []
     print(
         f"{'sweep, nothing due':42} {(time.perf_counter() - t) * 1000:10.1f} ms for {n} deploying"
     )
@@ -59,7 +57,7 @@ def main() -> None:
         callback.install_done(store, h.mac, tok, source="bench")
     _rate("install-done callbacks (verify + CAS)", half, time.perf_counter() - t)
     t = time.perf_counter()
-    changes = autostate.sweep(settings, store, time.time() + settings.deploy_timeout + 1)
+    changes = auto.sweep(settings, store, time.time() + settings.deploy_timeout + 1)
     elapsed = time.perf_counter() - t
     print(
         f"{'sweep, all remaining time out':42} {elapsed * 1000:10.1f} ms for {len(changes)} hosts"

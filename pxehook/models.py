@@ -1,4 +1,4 @@
-"""Small frozen records shared by every layer: hosts, observations, events, profiles."""
+"""Small frozen records shared by every layer: states, hosts, observations, events, profiles."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import Any
 
 
 class State(StrEnum):
-    """Machine life-cycle states (MAAS's vocabulary). Transitions live in lifecycle/table.py."""
+    """Machine life-cycle states (MAAS's vocabulary): one row each in ``STATES`` below.
+
+    Transitions between them live in lifecycle/table.py."""
 
     NEW = "new"
     COMMISSIONING = "commissioning"
@@ -20,6 +22,81 @@ class State(StrEnum):
     RESCUE = "rescue"
     BROKEN = "broken"
     FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class StateInfo:
+    """One row of the state table: what a state means to each edge that must know it.
+
+    ``boots`` is the default of what the state boots (``boot/decide.py``, overridable with
+    the ``state_boot`` setting): ``local``, ``ignore``, ``profile`` (the host's own),
+    ``unknown`` (the ``unknown_hosts`` setting), ``@SETTING`` (the profile a setting names)
+    or a profile name. ``creatable``: ``POST /api/v1/hosts`` may create a host in this
+    state, as ``new`` followed by ``create_action`` (a transition-table action) if any.
+    ``pilot``: the PXE Pilot configuration a host in it shows: ``local``, ``profile``
+    (its rescue or own profile) or ``""`` (none).
+    """
+
+    boots: str
+    description: str
+    creatable: bool = False
+    create_action: str = ""
+    pilot: str = ""
+
+
+#: THE state table, in display order: decide, the API, PXE Pilot, OpenAPI and the page read it.
+STATES: dict[State, StateInfo] = {
+    State.NEW: StateInfo(
+        boots="unknown",
+        description="Seen on the network, not taken in yet; boots as unknown_hosts says.",
+        creatable=True,
+    ),
+    State.COMMISSIONING: StateInfo(
+        boots="@commissioning_profile",
+        description="Boots the commissioning image to inventory the hardware.",
+        pilot="profile",
+    ),
+    State.READY: StateInfo(
+        boots="local",
+        description="In the pool, free to allocate or deploy; boots its disk.",
+        creatable=True,
+        create_action="accept",
+    ),
+    State.ALLOCATED: StateInfo(
+        boots="local",
+        description="Reserved, not installed yet; boots its disk.",
+    ),
+    State.DEPLOYING: StateInfo(
+        boots="profile",
+        description="Installing: boots its profile until the install is known to be over.",
+        pilot="profile",
+    ),
+    State.DEPLOYED: StateInfo(
+        boots="local",
+        description="Installed, running its workload; boots its disk.",
+        creatable=True,
+        create_action="adopt",
+        pilot="local",
+    ),
+    State.RESCUE: StateInfo(
+        boots="@rescue_profile",
+        description="Boots the rescue system until exit-rescue.",
+        pilot="profile",
+    ),
+    State.BROKEN: StateInfo(
+        boots="local",
+        description="Out of service (faulty) until mark-fixed; boots its disk.",
+    ),
+    State.FAILED: StateInfo(
+        boots="local",
+        description="An operation failed (its kind is kept); boots its disk, never retried.",
+    ),
+}
+
+
+def creatable_states() -> list[State]:
+    """States a new host may be created in, in table order."""
+    return [state for state, info in STATES.items() if info.creatable]
 
 
 class ArchSource(StrEnum):

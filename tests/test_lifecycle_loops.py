@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pxehook.errors import Forbidden
-from pxehook.lifecycle import auto as autostate
-from pxehook.lifecycle import callback
-from pxehook.lifecycle import table as lifecycle
+from pxehook.lifecycle import auto, callback, table
 from pxehook.lifecycle.hooks import LifecycleBootHooks
 from pxehook.models import State
 from tests.lifecycle_fixtures import *  # noqa: F403
@@ -16,7 +14,7 @@ S = State
 
 
 def _deploying(store, make_host, **kw):  # type: ignore[no-untyped-def]
-    return lifecycle.transition(store, make_host(S.READY, **kw), "deploy", source="t")
+    return table.transition(store, make_host(S.READY, **kw), "deploy", source="t")
 
 
 # --- callback -------------------------------------------------------------------------------
@@ -62,14 +60,14 @@ def test_forged_callbacks_are_refused_and_change_nothing(ctx, store, make_host) 
 def test_token_replayed_after_release_or_redeploy_is_refused(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
     host = _deploying(store, make_host)
     old = LifecycleBootHooks(ctx).boot_vars(host)["deploy_token"]
-    released = lifecycle.transition(store, host, "release", source="t")
+    released = table.transition(store, host, "release", source="t")
     _assert_refused(store, released, host.mac, old, "no deployment")
-    again = lifecycle.transition(store, released, "deploy", source="t")
+    again = table.transition(store, released, "deploy", source="t")
     _assert_refused(store, again, host.mac, old, "does not match")
     done, _ = callback.install_done(
         store, host.mac, LifecycleBootHooks(ctx).boot_vars(again)["deploy_token"], source="c"
     )
-    redeploy = lifecycle.transition(store, done, "reinstall", source="t")
+    redeploy = table.transition(store, done, "reinstall", source="t")
     _assert_refused(
         store,
         redeploy,
@@ -88,7 +86,7 @@ def test_callback_for_unknown_or_malformed_mac_is_refused(store) -> None:  # typ
 def test_late_callback_after_timeout_is_refused(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
     host = _deploying(store, make_host)
     token = LifecycleBootHooks(ctx).boot_vars(host)["deploy_token"]
-    failed = lifecycle.transition(store, host, "fail", source="timeout")
+    failed = table.transition(store, host, "fail", source="timeout")
     _assert_refused(store, failed, host.mac, token, "not deploying")
 
 
@@ -108,12 +106,12 @@ def test_boot_once_counts_sessions_not_requests(ctx, store, make_host) -> None: 
     host = _deploying(store, make_host, profile="oneshot")
     t0 = 1_000_000.0
     for offset in (0, 1, 5, 30):  # kernel + initrd + retries within one session
-        host = autostate.record_install_fetch(settings, store, host, t0 + offset)
+        host = auto.record_install_fetch(settings, store, host, t0 + offset)
     assert host.meta["boot_once"]["sessions"] == 1
     assert host.meta["boot_once"]["fetches"] == 4
-    assert not autostate.boot_once_due(settings, host, t0 + 30 + 60)
-    assert autostate.boot_once_due(settings, host, t0 + 30 + 121)
-    after = autostate.apply_due(settings, store, host, t0 + 30 + 121)
+    assert not auto.boot_once_due(settings, host, t0 + 30 + 60)
+    assert auto.boot_once_due(settings, host, t0 + 30 + 121)
+    after = auto.apply_due(settings, store, host, t0 + 30 + 121)
     assert after.state == S.DEPLOYED
     last = [e for e in store.events(host.id) if e.kind == "state.changed"][-1]
     assert last.source == "boot-once"
@@ -125,7 +123,7 @@ def test_boot_once_via_the_seam(ctx, store, make_host) -> None:  # type: ignore[
     assert host.state == S.DEPLOYING  # no kernel yet: keeps installing
     host = LifecycleBootHooks(ctx).on_boot_event(host, "boot.kernel", {"path": "/linux"})
     assert host.meta["boot_once"]["sessions"] == 1
-    later = autostate.apply_due(ctx.settings, store, host, host.meta["boot_once"]["last"] + 121)
+    later = auto.apply_due(ctx.settings, store, host, host.meta["boot_once"]["last"] + 121)
     assert later.state == S.DEPLOYED
 
 
@@ -133,9 +131,7 @@ def test_boot_once_ignores_profiles_that_are_not_one_shot(ctx, store, make_host)
     host = _deploying(store, make_host, profile="installer")
     host = LifecycleBootHooks(ctx).on_boot_event(host, "boot.kernel", {"path": "/linux"})
     assert "boot_once" not in host.meta
-    assert (
-        autostate.apply_due(ctx.settings, store, host, host.state_changed + 60).state == S.DEPLOYING
-    )
+    assert auto.apply_due(ctx.settings, store, host, host.state_changed + 60).state == S.DEPLOYING
 
 
 # --- time-out -------------------------------------------------------------------------------
@@ -143,19 +139,19 @@ def test_timeout_fails_a_silent_host_and_never_reinstalls(ctx, store, make_host)
     host = _deploying(store, make_host)
     quiet = make_host(S.DEPLOYED)
     at = host.state_changed + ctx.settings.deploy_timeout + 1
-    changes = autostate.sweep(ctx.settings, store, at)
+    changes = auto.sweep(ctx.settings, store, at)
     assert changes == [{"mac": host.mac, "from": "deploying", "to": "failed"}]
     failed = store.host_by_id(host.id)
     assert failed.meta["failure"] == "deployment"
     assert store.events(host.id)[-1].source == "timeout"
-    assert autostate.sweep(ctx.settings, store, at + 10_000) == []
+    assert auto.sweep(ctx.settings, store, at + 10_000) == []
     assert store.host_by_id(quiet.id).state == S.DEPLOYED
     assert LifecycleBootHooks(ctx).boot_vars(failed) == {}
 
 
 def test_timeout_not_before_its_time(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
     host = _deploying(store, make_host)
-    assert autostate.sweep(ctx.settings, store, host.state_changed + 10) == []
+    assert auto.sweep(ctx.settings, store, host.state_changed + 10) == []
 
 
 # --- auto-adopt -----------------------------------------------------------------------------
@@ -171,7 +167,7 @@ def test_auto_adopt_rules(ctx, store, make_host, setting, value, host_kw) -> Non
     settings = ctx.settings.replace(**{setting: value})
     host = make_host(S.NEW, **host_kw)
     other = make_host(S.NEW, mac="02:00:00:00:00:01")
-    changes = autostate.sweep(settings, store)
+    changes = auto.sweep(settings, store)
     assert changes == [{"mac": host.mac, "from": "new", "to": "deployed"}]
     assert store.host_by_id(other.id).state == S.NEW
     assert store.events(host.id)[-1].source == "auto-adopt"
@@ -180,7 +176,7 @@ def test_auto_adopt_rules(ctx, store, make_host, setting, value, host_kw) -> Non
 def test_auto_adopt_by_arch_to_ready(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
     settings = ctx.settings.replace(adopt_arches="efi-x64", adopt_state="ready")
     host = store.host_put(make_host(S.NEW).with_(arch=7), source="t")
-    assert autostate.adopt_if_matching(settings, store, host).state == S.READY
+    assert auto.adopt_if_matching(settings, store, host).state == S.READY
 
 
 def test_boot_once_counts_tftp_kernel_fetches(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
@@ -218,12 +214,12 @@ def test_inventory_deploying_host_without_a_time_gets_token_and_clock(
     host = store.host_put(make_host(S.DEPLOYING).with_(state_changed=None), source="inventory")
     token = LifecycleBootHooks(ctx).boot_vars(host)["deploy_token"]
     t0 = 5_000_000.0
-    assert autostate.sweep(ctx.settings, store, t0) == []  # the clock starts now
+    assert auto.sweep(ctx.settings, store, t0) == []  # the clock starts now
     started = store.host_get(host.mac)
     assert started.meta["deploy_started"] == t0
     assert LifecycleBootHooks(ctx).boot_vars(started)["deploy_token"] == token
     late = t0 + ctx.settings.deploy_timeout + 1
-    assert autostate.sweep(ctx.settings, store, late)[0]["to"] == "failed"
+    assert auto.sweep(ctx.settings, store, late)[0]["to"] == "failed"
 
 
 def test_deploy_secret_is_created_once_on_every_back_end(any_store) -> None:  # type: ignore[no-untyped-def]

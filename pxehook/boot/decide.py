@@ -26,7 +26,7 @@ from typing import Any
 from pxehook import arch as archtable
 from pxehook import config
 from pxehook.errors import ConfigError
-from pxehook.models import ArchSource, Host, Profile, State
+from pxehook.models import STATES, ArchSource, Host, Profile, State
 
 BOOT, LOCAL, IGNORE = "boot", "local", "ignore"
 
@@ -36,19 +36,10 @@ LOADERS = ("ipxe", "grub", "pxelinux", "uboot", "uefi-http")
 #: Local-boot methods (per host var ``local_boot``, per arch setting, global setting).
 LOCAL_METHODS = ("exit", "sanboot", "grub-esp")
 
-# What each state boots. "profile" = the host's own profile; "@name" = a setting naming a
-# profile; "unknown" = the ``unknown_hosts`` setting; anything else = a profile name.
-DEFAULT_STATE_BOOT: dict[State, str] = {
-    State.NEW: "unknown",
-    State.COMMISSIONING: "@commissioning_profile",
-    State.READY: LOCAL,
-    State.ALLOCATED: LOCAL,
-    State.DEPLOYING: "profile",
-    State.DEPLOYED: LOCAL,
-    State.RESCUE: "@rescue_profile",
-    State.BROKEN: LOCAL,
-    State.FAILED: LOCAL,
-}
+#: What each state boots by default: the ``boots`` column of ``models.STATES``. "profile" =
+#: the host's own profile; "@name" = a setting naming a profile; "unknown" = the
+#: ``unknown_hosts`` setting; "local"/"ignore"; anything else = a profile name.
+DEFAULT_STATE_BOOT: dict[State, str] = {state: info.boots for state, info in STATES.items()}
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ import click
 
 from pxehook.cli.output import fmt_time, json_option, print_fields, print_json, print_table
 from pxehook.cli.root import pass_lazy
-from pxehook.lifecycle import auto as autostate
-from pxehook.lifecycle import callback
-from pxehook.lifecycle import table as lifecycle
+from pxehook.lifecycle.auto import sweep
+from pxehook.lifecycle.callback import callback_vars
 from pxehook.lifecycle.clone import PARTS, clone
 from pxehook.lifecycle.hosts import find_host
+from pxehook.lifecycle.table import OPERATIONS, host_view, perform
 from pxehook.models import Host
 
 
@@ -25,7 +25,7 @@ def register(cli: click.Group) -> None:
 def _report(lazy, h: Host, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     """Print a host's state (and its callback details while it deploys)."""
     ctx = lazy.get()
-    view = {**lifecycle.host_view(h), **callback.callback_vars(ctx.settings, ctx.store(), h)}
+    view = {**host_view(h), **callback_vars(ctx.settings, ctx.store(), h)}
     if as_json:
         print_json(view)
         return
@@ -34,7 +34,7 @@ def _report(lazy, h: Host, as_json: bool) -> None:  # type: ignore[no-untyped-de
 
 @click.command("state")
 @click.argument("mac")
-@click.argument("action", required=False, type=click.Choice(list(lifecycle.OPERATIONS)))
+@click.argument("action", required=False, type=click.Choice(list(OPERATIONS)))
 @click.option("--profile", default="", help="Profile to deploy / rescue profile to boot.")
 @click.option("--message", default="", help="Why (kept in the event log).")
 @json_option
@@ -43,7 +43,7 @@ def host_state(lazy, mac: str, action: str | None, profile: str, message: str, a
     """Show a host's state and allowed actions, or apply ACTION (the transition table)."""
     store = lazy.get().store()
     if action:
-        h = lifecycle.perform(store, mac, action, source="cli", profile=profile, message=message)
+        h = perform(store, mac, action, source="cli", profile=profile, message=message)
     else:
         h = find_host(store, mac)
     _report(lazy, h, as_json)
@@ -58,7 +58,7 @@ def _shortcut(action: str, help_text: str) -> click.Command:
     @pass_lazy
     def command(lazy, mac: str, profile: str, message: str, as_json: bool):  # type: ignore[no-untyped-def]
         store = lazy.get().store()
-        h = lifecycle.perform(store, mac, action, source="cli", profile=profile, message=message)
+        h = perform(store, mac, action, source="cli", profile=profile, message=message)
         _report(lazy, h, as_json)
 
     return command
@@ -124,7 +124,7 @@ def lifecycle_group() -> None:
 def lifecycle_sweep(lazy, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     """Apply due deploy time-outs, boot-once and auto-adopt rules now (serve does it too)."""
     ctx = lazy.get()
-    changes = autostate.sweep(ctx.settings, ctx.store())
+    changes = sweep(ctx.settings, ctx.store())
     if as_json:
         print_json(changes)
         return
@@ -139,7 +139,7 @@ def lifecycle_table(as_json: bool) -> None:
     """Print the transition table: action, from which states, to which state."""
     rows = [
         [op.name, sorted(str(s) for s in op.sources), str(op.target or "(state before)"), op.help]
-        for op in lifecycle.OPERATIONS.values()
+        for op in OPERATIONS.values()
     ]
     if as_json:
         print_json([dict(zip(["action", "from", "to", "help"], r, strict=True)) for r in rows])

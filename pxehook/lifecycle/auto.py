@@ -18,8 +18,8 @@ from pxehook import arch as archtable
 from pxehook.config import Settings
 from pxehook.context import Context
 from pxehook.errors import Conflict, NotFound
-from pxehook.lifecycle import table as lifecycle
-from pxehook.models import Host, Profile, State, now
+from pxehook.lifecycle.table import deployment_of, transition
+from pxehook.models import STATES, Host, Profile, State, now
 from pxehook.store import Store
 
 log = logging.getLogger("pxehook.lifecycle")
@@ -46,7 +46,7 @@ def _install_file(profile: Profile, kind: str, data: dict[str, Any]) -> bool:
 def record_install_fetch(settings: Settings, store: Store, host: Host, at: float) -> Host:
     """Note a kernel/initrd fetch of a one-shot deployment; counts boot sessions."""
     assert host.id is not None
-    deployment = lifecycle.deployment_of(host)
+    deployment = deployment_of(host)
     seen = host.meta.get("boot_once") or {}
     if seen.get("deployment") != deployment:
         seen = {"deployment": deployment, "first": at, "last": at, "sessions": 1, "fetches": 0}
@@ -59,7 +59,7 @@ def record_install_fetch(settings: Settings, store: Store, host: Host, at: float
 def boot_once_due(settings: Settings, host: Host, at: float) -> bool:
     """True when a one-shot host's install session is over (no fetch for a whole window)."""
     seen = host.meta.get("boot_once") or {}
-    if host.state != State.DEPLOYING or seen.get("deployment") != lifecycle.deployment_of(host):
+    if host.state != State.DEPLOYING or seen.get("deployment") != deployment_of(host):
         return False
     return at - float(seen.get("last", at)) > settings.boot_once_window
 
@@ -80,15 +80,15 @@ def apply_due(settings: Settings, store: Store, host: Host, at: float | None = N
     ):
         # declared deploying (inventory) with no start time: the time-out clock starts now
         assert host.id is not None
-        start = {"deployment": lifecycle.deployment_of(host), "deploy_started": at}
+        start = {"deployment": deployment_of(host), "deploy_started": at}
         host = store.update_meta(host.id, start)
     try:
         if boot_once_due(settings, host, at):
-            return lifecycle.transition(
+            return transition(
                 store, host, "deployed", source="boot-once", message="install session over"
             )
         if deploy_overdue(settings, host, at):
-            return lifecycle.transition(
+            return transition(
                 store, host, "fail", source="timeout",
                 message=f"deploying longer than {settings.deploy_timeout}s",
             )  # fmt: skip
@@ -137,9 +137,9 @@ def adopt_if_matching(settings: Settings, store: Store, host: Host) -> Host:
     rule = adopt_rule(settings, host) if host.state == State.NEW else ""
     if not rule:
         return host
-    action = "adopt" if settings.adopt_state == "deployed" else "accept"
+    action = STATES[State(settings.adopt_state)].create_action  # adopt (deployed), accept
     try:
-        return lifecycle.transition(store, host, action, source="auto-adopt", message=rule)
+        return transition(store, host, action, source="auto-adopt", message=rule)
     except (Conflict, NotFound):
         return host
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from pxehook.config import Settings
 from pxehook.errors import Conflict, Forbidden, InvalidInput
-from pxehook.lifecycle import table as lifecycle
+from pxehook.lifecycle.table import deployment_of, transition
 from pxehook.mac import normalize_mac
 from pxehook.models import Host, State
 from pxehook.store import Store
@@ -30,7 +30,7 @@ CALLBACK_PATH = "/api/v1/hosts/{mac}/deployed"
 # --- callback ---------------------------------------------------------------------------
 def callback_vars(settings: Settings, store: Store, host: Host) -> dict[str, Any]:
     """``callback_url`` and ``deploy_token`` for a deploying host (else nothing)."""
-    deployment = lifecycle.deployment_of(host)
+    deployment = deployment_of(host)
     if host.state != State.DEPLOYING or not deployment or host.id is None:
         return {}
     return {
@@ -59,7 +59,7 @@ def install_done(store: Store, mac: str, token: str, *, source: str) -> tuple[Ho
         host = None
     if host is None or host.id is None:
         raise _refuse(store, None, source, f"no host with MAC {mac[:40]!r}")
-    deployment = lifecycle.deployment_of(host)
+    deployment = deployment_of(host)
     if not deploy_token_ok(store, host.id, deployment, token or ""):
         why = "no deployment in progress" if not deployment else "token does not match"
         raise _refuse(store, host, source, f"{why} (host is {host.state})")
@@ -68,7 +68,7 @@ def install_done(store: Store, mac: str, token: str, *, source: str) -> tuple[Ho
     if host.state != State.DEPLOYING:
         raise _refuse(store, host, source, f"host is {host.state}, not deploying")
     try:
-        updated = lifecycle.transition(
+        updated = transition(
             store, host, "deployed", source=source, message="installer called back"
         )
     except Conflict:  # a concurrent change won; report what is true now

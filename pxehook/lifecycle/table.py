@@ -1,9 +1,11 @@
-"""Machine life-cycle: THE transition table and the operations that move hosts through it.
+"""THE transition table (``OPERATIONS``) and the operations that move hosts through it.
 
-Every state change goes through ``transition``: it refuses what the table does not allow
-(naming the current state and the allowed actions), changes state with compare-and-set so a
+The states themselves (what each means and boots, whether a host may be created in it) are
+``models.STATES``; this module says which action leads from which state to which. Every
+state change goes through ``transition``: it refuses what the table does not allow (naming
+the current state and the allowed actions), changes state with compare-and-set so a
 concurrent change is never overwritten, and records a ``state.changed`` event naming who
-caused it. What each state boots is the resolver's business (``boot/decide.py``).
+caused it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from pxehook.errors import Conflict, InvalidInput, NotFound
 from pxehook.lifecycle.hosts import HostChanges, apply_changes, find_host
-from pxehook.models import Host, State, now
+from pxehook.models import STATES, Host, State, now
 from pxehook.store import Store
 
 S = State
@@ -74,6 +76,15 @@ RESCUE_RETURNS = frozenset(OPERATIONS["rescue"].sources)
 def allowed_actions(state: State) -> list[str]:
     """Actions the table allows from ``state``, in table order."""
     return [op.name for op in OPERATIONS.values() if state in op.sources]
+
+
+def action_towards(state: State, target: State, default: str) -> str:
+    """The first action of the table taking ``state`` to ``target``; ``default`` when none
+    does (``check(state, default)`` then refuses it, naming what is allowed)."""
+    for op in OPERATIONS.values():
+        if state in op.sources and op.target == target:
+            return op.name
+    return default
 
 
 def edges() -> set[tuple[State, State]]:
@@ -188,6 +199,20 @@ def host_view(host: Host) -> dict[str, Any]:
         "profile": host.profile,
         "allowed": allowed_actions(host.state),
     }
+
+
+def states_view() -> list[dict[str, Any]]:
+    """The state table with each state's allowed actions: what ``GET /api/v1/states`` lists."""
+    return [
+        {
+            "state": str(state),
+            "description": info.description,
+            "creatable": info.creatable,
+            "create_action": info.create_action or None,
+            "allowed": allowed_actions(state),
+        }
+        for state, info in STATES.items()
+    ]
 
 
 def perform(

@@ -1,8 +1,10 @@
 """The REST API under ``/api/v1``: hosts, state transitions, events, profiles, clone, tokens.
 
 GET needs a token of scope ``read`` (or ``admin``); anything that changes state needs
-``admin``. The one exception is the installer's callback (``POST /hosts/<mac>/deployed``),
-which carries its own per-deployment token. Errors use the shape of ``web/errors.py``.
+``admin``. The exceptions: the installer's callback (``POST /hosts/<mac>/deployed``), which
+carries its own per-deployment token, and the two documents of the vocabulary with no host
+data in them (``GET /openapi.json``, ``GET /states``). Errors use the shape of
+``web/errors.py``.
 """
 
 from __future__ import annotations
@@ -15,18 +17,16 @@ from flask import Blueprint, current_app, jsonify, request
 
 from pxehook import tokens
 from pxehook.errors import Conflict, InvalidInput, NotFound
-from pxehook.lifecycle import callback
-from pxehook.lifecycle import table as lifecycle
+from pxehook.lifecycle.callback import callback_vars, install_done
 from pxehook.lifecycle.clone import PARTS, clone
 from pxehook.lifecycle.hosts import HostChanges, apply_changes, delete_host, find_host, parse_arch
+from pxehook.lifecycle.table import host_view, perform, states_view, transition
 from pxehook.mac import normalize_mac
-from pxehook.models import State
+from pxehook.models import STATES, State, creatable_states
 from pxehook.web import context_of
 from pxehook.web.openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-_INITIAL = {"new": None, "ready": "accept", "deployed": "adopt"}
 
 
 def _ctx():  # type: ignore[no-untyped-def]
@@ -104,8 +104,8 @@ def _changes(data: dict[str, Any]) -> HostChanges:
 def hosts_list():  # type: ignore[no-untyped-def]
     _auth("read")
     state = request.args.get("state") or None
-    if state is not None and state not in {s.value for s in State}:
-        raise InvalidInput(f"unknown state {state[:40]!r}")
+    if state is not None and state not in STATES:
+        raise InvalidInput(f"unknown state {state[:40]!r}", hint="one of " + ", ".join(STATES))
     label = None
     if request.args.get("label"):
         key, sep, value = request.args["label"].partition("=")
@@ -130,15 +130,17 @@ def hosts_create():  # type: ignore[no-untyped-def]
     source = _auth("admin")
     data = _body()
     mac = normalize_mac(data.get("mac"))
-    state = _field(data, "state", str, "new")
-    if state not in _INITIAL:
-        raise InvalidInput(f"a new host starts as one of {', '.join(_INITIAL)}, not {state!r}")
+    state = _field(data, "state", str, State.NEW.value)
+    initial = creatable_states()
+    if state not in initial:
+        raise InvalidInput(f"a new host starts as one of {', '.join(initial)}, not {state!r}")
     store = _ctx().store()
     if store.host_get(mac) is not None:
         raise Conflict(f"host {mac} already exists", hint="PATCH it instead")
     host, _ = apply_changes(store, mac, _changes(data), source=source)
-    if _INITIAL[state]:
-        host = lifecycle.transition(store, host, _INITIAL[state], source=source, message="added")
+    action = STATES[State(state)].create_action  # created new, then the table's action
+    if action:
+        host = transition(store, host, action, source=source, message="added")
     return jsonify(host.as_dict()), 201
 
 
@@ -167,7 +169,7 @@ def hosts_delete(mac: str):  # type: ignore[no-untyped-def]
 @bp.get("/hosts/<mac>/state")
 def hosts_state(mac: str):  # type: ignore[no-untyped-def]
     _auth("read")
-    return jsonify(lifecycle.host_view(find_host(_ctx().store(), mac)))
+    return jsonify(host_view(find_host(_ctx().store(), mac)))
 
 
 @bp.post("/hosts/<mac>/actions/<action>")
@@ -175,7 +177,7 @@ def hosts_action(mac: str, action: str):  # type: ignore[no-untyped-def]
     source = _auth("admin")
     data = _body()
     ctx = _ctx()
-    host = lifecycle.perform(
+    host = perform(
         ctx.store(),
         mac,
         action,
@@ -183,8 +185,8 @@ def hosts_action(mac: str, action: str):  # type: ignore[no-untyped-def]
         profile=_field(data, "profile", str, ""),
         message=_field(data, "message", str, "")[:200],
     )
-    body = {"host": host.as_dict(), **lifecycle.host_view(host)}
-    body.update(callback.callback_vars(ctx.settings, ctx.store(), host))
+    body = {"host": host.as_dict(), **host_view(host)}
+    body.update(callback_vars(ctx.settings, ctx.store(), host))
     return jsonify(body)
 
 
@@ -203,7 +205,7 @@ def hosts_events(mac: str):  # type: ignore[no-untyped-def]
 @bp.post("/hosts/<mac>/deployed")
 def hosts_deployed(mac: str):  # type: ignore[no-untyped-def]
     """The installer's callback: its per-deployment token, no bearer token."""
-    host, changed = callback.install_done(
+    host, changed = install_done(
         _ctx().store(), mac, _callback_token(), source=f"callback:{request.remote_addr}"
     )
     return jsonify({"mac": host.mac, "state": str(host.state), "changed": changed})
@@ -224,7 +226,13 @@ def _callback_token() -> str:
     return token if isinstance(token, str) else ""
 
 
-# --- profiles, clone, tokens ------------------------------------------------------------------
+# --- states, profiles, clone, tokens ----------------------------------------------------------
+@bp.get("/states")
+def states_list():  # type: ignore[no-untyped-def]
+    """The state table: description, creatable, allowed actions (public: no host data)."""
+    return jsonify(states_view())
+
+
 @bp.get("/profiles")
 def profiles_list():  # type: ignore[no-untyped-def]
     _auth("read")

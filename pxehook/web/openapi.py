@@ -1,7 +1,8 @@
 """The OpenAPI 3 document of the API, built from data (served at /api/v1/openapi.json).
 
 docs/openapi.json is this document written out (``python -m pxehook.web.openapi``); a test
-fails when they differ.
+fails when they differ. The state enums come from ``models.STATES``, the actions from the
+transition table, so a new state or action reaches the document with no edit here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from pxehook import __version__
 from pxehook.lifecycle.clone import PARTS
 from pxehook.lifecycle.table import OPERATIONS
-from pxehook.models import State
+from pxehook.models import STATES, creatable_states
 from pxehook.tokens import SCOPES
 
 _REF = "#/components/schemas/"
@@ -81,6 +82,33 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 _MAC = _path_param("mac", "Any MAC of the host, any common spelling")
 _STR_MAP = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
 _ANY_MAP = {"type": "object", "additionalProperties": True}
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+
+
+def _state_schemas() -> dict[str, Any]:
+    """``State`` (the enum, each value described) and ``StateInfo`` (GET /states)."""
+    described = "\n".join(f"- `{state}`: {info.description}" for state, info in STATES.items())
+    return {
+        "State": {
+            "type": "string",
+            "enum": [str(state) for state in STATES],
+            "description": "A life-cycle state (docs/lifecycle.md):\n" + described,
+        },
+        "StateInfo": {
+            "type": "object",
+            "required": ["state", "description", "creatable", "create_action", "allowed"],
+            "properties": {
+                "state": _ref("State"),
+                "description": {"type": "string"},
+                "creatable": {"type": "boolean", "description": "POST /hosts may start here"},
+                "create_action": {
+                    "type": ["string", "null"],
+                    "description": "The action that takes a created host here from new",
+                },
+                "allowed": {**_STRINGS, "description": "Actions allowed from this state"},
+            },
+        },
+    }
 
 
 def _schemas() -> dict[str, Any]:
@@ -103,7 +131,7 @@ def _schemas() -> dict[str, Any]:
         arch={"type": ["integer", "null"]},
         first_seen={"type": ["number", "null"]},
         last_seen={"type": ["number", "null"]},
-        state={"type": "string", "enum": [s.value for s in State]},
+        state=_ref("State"),
         state_changed={"type": ["number", "null"]},
         labels={"type": "object", "additionalProperties": {"type": "string"}},
         vars=_ANY_MAP,
@@ -130,6 +158,7 @@ def _schemas() -> dict[str, Any]:
             "required": ["Message"],
             "properties": {"Message": {"type": "string"}, "error": _ANY_MAP},
         },
+        **_state_schemas(),
         "Host": {"type": "object", "required": ["mac", "state"], "properties": host_props},
         "HostChanges": {
             "type": "object",
@@ -147,7 +176,7 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "properties": {
                 "mac": {"type": "string"},
-                "state": {"type": "string"},
+                "state": _ref("State"),
                 "failure": {"type": ["string", "null"]},
                 "deployment": {"type": ["string", "null"]},
                 "allowed": {"type": "array", "items": {"type": "string"}},
@@ -180,7 +209,7 @@ def _schemas() -> dict[str, Any]:
 def _host_paths() -> dict[str, Any]:
     array = {"type": "array"}
     list_params = [
-        _query("state", {"type": "string"}, "Only hosts in this state"),
+        _query("state", _ref("State"), "Only hosts in this state"),
         _query("profile", {"type": "string"}, "Only hosts with this profile"),
         _query("label", {"type": "string"}, "Only hosts with label key=value"),
         _query("limit", {"type": "integer", "minimum": 1}, "At most this many"),
@@ -193,7 +222,10 @@ def _host_paths() -> dict[str, Any]:
                 "required": ["mac"],
                 "properties": {
                     "mac": {"type": "string"},
-                    "state": {"type": "string", "enum": ["new", "ready", "deployed"]},
+                    "state": {
+                        "type": "string",
+                        "enum": [str(state) for state in creatable_states()],
+                    },
                 },
             },
         ]
@@ -206,7 +238,7 @@ def _host_paths() -> dict[str, Any]:
         "/api/v1/hosts": {
             "get": _op("List hosts", {"200": _json({**array, "items": _ref("Host")})},
                        params=list_params, errors=("400", "401")),
-            "post": _op("Create a host (as new, ready or deployed)",
+            "post": _op(f"Create a host (as {', '.join(creatable_states())})",
                         {"201": _json(_ref("Host"), "Created")}, scope="admin", body=create,
                         errors=("400", "401", "403", "404", "409")),
         },
@@ -270,6 +302,11 @@ def _other_paths() -> dict[str, Any]:
     }
     pilot_hosts = {"type": "object", "required": ["hosts"], "properties": {"hosts": array}}
     paths: dict[str, Any] = {
+        "/api/v1/states": {
+            "get": _op("The life-cycle states: description, creatable, allowed actions",
+                       {"200": _json({**array, "items": _ref("StateInfo")})}, scope=None,
+                       errors=()),
+        },
         "/api/v1/profiles": {
             "get": _op("List profiles", {"200": _json({**array, "items": _ref("Profile")})},
                        errors=("401",)),

@@ -1,8 +1,10 @@
 """PXE Pilot compatible endpoints (``/v1/...`` and the same without ``/v1``).
 
 Configurations are pxehook profiles (``local`` always exists). Deploying ``local`` marks a
-host installed (deploying -> deployed, or adopts it); deploying another configuration sets
-the host's profile and (re)installs it. Response shapes follow PXE Pilot: lists of
+host installed (the transition table's action towards ``deployed``: deployed from deploying,
+adopt otherwise); deploying another configuration sets the host's profile and (re)installs
+it (the action towards ``deploying``). The configuration a host shows is its state's
+``pilot`` column of ``models.STATES``. Response shapes follow PXE Pilot: lists of
 ``{"name"}``, hosts with ``macAddresses`` and ``configuration``, 200 with an empty body on
 success, errors as ``{"Message": …}`` (plus pxehook's own ``error`` object).
 
@@ -19,10 +21,10 @@ from flask import Blueprint, current_app, jsonify, request
 
 from pxehook import tokens
 from pxehook.errors import Conflict, InvalidInput, NotFound, PxehookError, Unauthorized
-from pxehook.lifecycle import table as lifecycle
 from pxehook.lifecycle.hosts import HostChanges, apply_changes
+from pxehook.lifecycle.table import action_towards, check, transition
 from pxehook.mac import normalize_mac
-from pxehook.models import Host, State
+from pxehook.models import STATES, Host, State
 from pxehook.store import Store
 from pxehook.web import context_of
 
@@ -53,10 +55,11 @@ def _configurations(store: Store) -> list[str]:
 
 
 def _configuration_of(host: Host) -> dict[str, str] | None:
-    """What the host boots, as PXE Pilot names it."""
-    if host.state == State.DEPLOYED:
+    """What the host boots, as PXE Pilot names it (its state's ``pilot`` column)."""
+    shown = STATES[host.state].pilot
+    if shown == LOCAL:
         return {"name": LOCAL}
-    if host.state in (State.DEPLOYING, State.RESCUE, State.COMMISSIONING) and host.profile:
+    if shown == "profile" and host.profile:
         return {"name": str(host.meta.get("rescue_profile") or host.profile)}
     return None
 
@@ -143,18 +146,26 @@ def _is_local(store: Store, name: str) -> bool:
     return name == LOCAL or (profile is not None and profile.kind == "local")
 
 
+def _action(host: Host, local: bool) -> str:
+    """The table's action for this deploy: towards ``deployed`` for ``local`` (refused as
+    ``adopt`` when none leads there), else towards ``deploying`` (refused as ``deploy``)."""
+    if local:
+        return action_towards(host.state, State.DEPLOYED, "adopt")
+    return action_towards(host.state, State.DEPLOYING, "deploy")
+
+
 def _apply(store: Store, name: str, host: Host, source: str) -> None:
-    if _is_local(store, name):
-        if host.state == State.DEPLOYED:
-            return
-        action = "deployed" if host.state == State.DEPLOYING else "adopt"
-        lifecycle.transition(store, host, action, source=source, message="PXE Pilot: local")
+    local = _is_local(store, name)
+    if local and host.state == State.DEPLOYED:
         return
-    action = "reinstall" if host.state == State.DEPLOYED else "deploy"
-    lifecycle.check(host.state, action)
+    action = _action(host, local)
+    if local:
+        transition(store, host, action, source=source, message="PXE Pilot: local")
+        return
+    check(host.state, action)
     if host.profile != name:
         host, _ = apply_changes(store, host.mac, HostChanges(profile=name), source=source)
-    lifecycle.transition(store, host, action, source=source, message=f"PXE Pilot: {name}")
+    transition(store, host, action, source=source, message=f"PXE Pilot: {name}")
 
 
 @_route("/configurations/<name>/deploy", methods=["PUT"])
@@ -166,10 +177,8 @@ def deploy(name: str):  # type: ignore[no-untyped-def]
     source = _authorise_deploy(store, name, targets)
     local = _is_local(store, name)
     for host in targets:  # check every host first: all or nothing where the table decides
-        if local and host.state not in (State.DEPLOYED, State.DEPLOYING):
-            lifecycle.check(host.state, "adopt")
-        elif not local:
-            lifecycle.check(host.state, "reinstall" if host.state == State.DEPLOYED else "deploy")
+        if not (local and host.state == State.DEPLOYED):
+            check(host.state, _action(host, local))
     for host in targets:
         _apply(store, name, host, source)
     return "", 200

@@ -1,10 +1,10 @@
 // pxehook web page: a thin client of /api/v1. Every value from the server is shown with
 // textContent (never parsed as HTML): hostnames and vendor classes come from DHCP clients.
+// The life-cycle states come from the server too (GET /api/v1/states): none is spelled here.
 "use strict";
 
 const API = new URL("../api/v1/", document.baseURI);
-const STATES = ["new", "commissioning", "ready", "allocated", "deploying", "deployed",
-                "rescue", "broken", "failed"];
+const stateInfo = new Map(); // state name -> description, from the server's state table
 let selected = null;
 let hosts = [];
 
@@ -53,11 +53,25 @@ function renderHosts() {
     tr.append(el("td", h.mac, "mac"), el("td", h.name || "—"), el("td", archLabel(h)),
               el("td", h.ip || "—"), el("td", h.profile || "—"));
     const state = el("td");
-    state.append(el("span", h.state, "state state-" + h.state));
+    const badge = el("span", h.state, "state state-" + h.state);
+    badge.title = stateInfo.get(h.state) || "";
+    state.append(badge);
     tr.append(state, el("td", when(h.last_seen)));
     tr.addEventListener("click", () => { selected = h.mac; renderHosts(); loadDetail(); });
     tbody.append(tr);
   }
+}
+
+async function loadStates() {
+  try {
+    for (const s of await api("states")) {
+      stateInfo.set(s.state, s.description);
+      const option = el("option", s.state);
+      option.value = s.state;
+      option.title = s.description;
+      $("state-filter").append(option);
+    }
+  } catch (err) { status(err.message, true); }
 }
 
 async function loadHosts() {
@@ -119,7 +133,6 @@ async function perform(action) {
 }
 
 function init() {
-  for (const s of STATES) $("state-filter").append(el("option", s));
   $("login").addEventListener("submit", (ev) => {
     ev.preventDefault();
     sessionStorage.setItem("pxehook-token", $("token").value.trim());
@@ -133,7 +146,7 @@ function init() {
   });
   $("state-filter").addEventListener("change", loadHosts);
   $("search").addEventListener("input", renderHosts);
-  loadHosts();
+  loadStates().then(loadHosts); // states first: the host list shows their descriptions
   setInterval(() => { if (token()) { loadHosts(); loadDetail(); } }, 5000);
 }
 
