@@ -64,8 +64,9 @@ def test_api_validation_knows_every_state(api_client, admin_headers, state: Stat
         assert ", ".join(creatable_states()) in message
 
 
-def test_states_listing_is_public_and_follows_the_tables(api_client) -> None:  # type: ignore[no-untyped-def]
-    response = api_client.get("/api/v1/states")
+def test_states_listing_follows_the_tables(api_client, read_headers) -> None:  # type: ignore[no-untyped-def]
+    assert api_client.get("/api/v1/states").status_code == 401
+    response = api_client.get("/api/v1/states", headers=read_headers)
     assert response.status_code == 200
     assert response.get_json() == [
         {

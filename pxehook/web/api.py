@@ -2,8 +2,7 @@
 
 GET needs a token of scope ``read`` (or ``admin``); anything that changes state needs
 ``admin``. The exceptions: the installer's callback (``POST /hosts/<mac>/deployed``), which
-carries its own per-deployment token, and the two documents of the vocabulary with no host
-data in them (``GET /openapi.json``, ``GET /states``). Errors use the shape of
+carries its own per-deployment token, and the OpenAPI document. Errors use the shape of
 ``web/errors.py``.
 """
 
@@ -229,7 +228,8 @@ def _callback_token() -> str:
 # --- states, profiles, clone, tokens ----------------------------------------------------------
 @bp.get("/states")
 def states_list():  # type: ignore[no-untyped-def]
-    """The state table: description, creatable, allowed actions (public: no host data)."""
+    """The state table: description, creatable, allowed actions."""
+    _auth("read")
     return jsonify(states_view())
 
 

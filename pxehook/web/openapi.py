@@ -304,8 +304,8 @@ def _other_paths() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/api/v1/states": {
             "get": _op("The life-cycle states: description, creatable, allowed actions",
-                       {"200": _json({**array, "items": _ref("StateInfo")})}, scope=None,
-                       errors=()),
+                       {"200": _json({**array, "items": _ref("StateInfo")})},
+                       errors=("401",)),
         },
         "/api/v1/profiles": {
             "get": _op("List profiles", {"200": _json({**array, "items": _ref("Profile")})},

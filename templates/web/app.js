@@ -5,6 +5,7 @@
 
 const API = new URL("../api/v1/", document.baseURI);
 const stateInfo = new Map(); // state name -> description, from the server's state table
+let statesLoaded = null; // the promise of loading them
 let selected = null;
 let hosts = [];
 
@@ -62,20 +63,23 @@ function renderHosts() {
   }
 }
 
-async function loadStates() {
-  try {
-    for (const s of await api("states")) {
+function loadStates() {
+  // Once per page (the table changes only with a new pxehook); again after a failure.
+  statesLoaded = statesLoaded || api("states").then((states) => {
+    for (const s of states) {
       stateInfo.set(s.state, s.description);
       const option = el("option", s.state);
       option.value = s.state;
       option.title = s.description;
       $("state-filter").append(option);
     }
-  } catch (err) { status(err.message, true); }
+  }).catch((err) => { statesLoaded = null; status(err.message, true); });
+  return statesLoaded;
 }
 
 async function loadHosts() {
   if (!token()) { status("Enter an API token (pxehook token create NAME --scope read)."); return; }
+  await loadStates(); // before the hosts: their state badges show its descriptions
   const state = $("state-filter").value;
   try {
     hosts = await api("hosts" + (state ? "?state=" + encodeURIComponent(state) : ""));
@@ -146,7 +150,7 @@ function init() {
   });
   $("state-filter").addEventListener("change", loadHosts);
   $("search").addEventListener("input", renderHosts);
-  loadStates().then(loadHosts); // states first: the host list shows their descriptions
+  loadHosts();
   setInterval(() => { if (token()) { loadHosts(); loadDetail(); } }, 5000);
 }
 
