@@ -1,7 +1,7 @@
 """On-the-wire checks of generated DHCP configs: probe cases, the expected answer from the
 arch table, and helpers to run the scripted client and the daemons in a NetLab.
 
-The oracle (``expected``) is written from pxehook/arch.py directly, not from the generator's
+The oracle (``expected``) is written from pxehook/arch/ directly, not from the generator's
 plan, so a generator bug cannot hide behind its own expectations.
 """
 
@@ -50,7 +50,7 @@ def case(code: int, variant: str, **extra: object) -> dict:
 
 
 def expected(code: int, variant: str, site: Site) -> str | None:
-    """The boot file arch.py says this client must get (None: no boot file at all)."""
+    """The boot file the arch table says this client must get (None: no boot file at all)."""
     if variant.startswith("ipxe"):
         return site.ipxe_url
     row = arch.BY_CODE.get(code)
