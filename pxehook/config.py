@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from pxehook.daemons import NAMES as DAEMON_NAMES
 from pxehook.errors import ConfigError, yaml_error
 
 DEFAULT_CONFIG_FILE = "/etc/pxehook/pxehook.yaml"
@@ -371,7 +372,7 @@ SETTINGS: tuple[Setting, ...] = (
         _list,
         [],
         "list",
-        "Lease files 'pxehook serve' watches, as KIND:PATH (dnsmasq, isc, kea).",
+        f"Lease files 'pxehook serve' watches, as KIND:PATH ({', '.join(DAEMON_NAMES)}).",
     ),
     _s(
         "files_dir",
