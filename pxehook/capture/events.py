@@ -54,17 +54,17 @@ def text(raw: bytes | str | None, limit: int = 255) -> str:
     return clean_field(raw, limit)
 
 
+def env_text(rec: Record, name: str) -> str:
+    """Environment variable ``name`` of a hook record as storable text ('' when absent)."""
+    return text(rec.env.get(name, b""))
+
+
 def pad_mac(value: str) -> str:
     """Normalise a MAC, accepting ISC's unpadded ``52:54:0:a:b:c``. Raises InvalidInput."""
     parts = value.strip().split(":")
     if len(parts) == 6 and all(1 <= len(p) <= 2 for p in parts):
         value = ":".join(p.zfill(2) for p in parts)
     return normalize_mac(value)
-
-
-def env_text(rec: Record, name: str) -> str:
-    """Environment variable ``name`` of a hook record as storable text ('' when absent)."""
-    return text(rec.env.get(name, b""))
 
 
 def arch_from(tags: str = "", vendor_class: str = "", option93: str = "") -> int | None:
