@@ -60,6 +60,7 @@
 
 extern char **environ;
 
+/* pxehook/daemons.py HOOK_ENV, copied (tests/test_daemons.py holds them equal). */
 static const char *const PREFIXES[] = {
     "DNSMASQ_", "LEASE4_", "LEASES4_", "DELETED_LEASES4_", "QUERY4_",
     "SUBNET4_", "PKT4_",   "REMOVE_LEASE=", NULL,

@@ -6,6 +6,7 @@ import zlib
 
 from pxehook import arch
 from pxehook.capture import events as ev
+from pxehook.capture import readers
 from pxehook.capture import spool as sp
 from pxehook.capture.hook_py import encode_record
 
@@ -35,7 +36,7 @@ def test_parse_resyncs_after_a_damaged_record_and_waits_for_a_partial_tail() -> 
 
 def test_dnsmasq_add_takes_arch_from_our_tags() -> None:
     efi = arch.lookup(7)
-    (e,) = ev.from_record(
+    (e,) = readers.from_record(
         rec(
             [b"add", b"52:54:00:AA:bb:01", b"10.0.0.5", b"node1"],
             {
@@ -57,7 +58,7 @@ def test_dnsmasq_add_takes_arch_from_our_tags() -> None:
 
 
 def test_dnsmasq_arch_falls_back_to_the_vendor_class() -> None:
-    (e,) = ev.from_record(
+    (e,) = readers.from_record(
         rec(
             [b"old", b"52:54:00:00:00:02", b"10.0.0.6"],
             {
@@ -81,30 +82,31 @@ def test_old_without_request_data_is_a_replay() -> None:
             b"DNSMASQ_VENDOR_CLASS": b"PXEClient:Arch:00007:UNDI:003010",
         },
     )
-    (r,) = ev.from_record(replay)
+    (r,) = readers.from_record(replay)
     assert (r.kind, r.arch, r.vendor_class) == (ev.REPLAY, None, "")
-    assert ev.from_record(fresh)[0].kind == ev.LEASE
+    assert readers.from_record(fresh)[0].kind == ev.LEASE
 
 
 def test_tftp_del_arp_init_and_unknown_actions() -> None:
-    (t,) = ev.from_record(rec([b"tftp", b"74213", b"10.0.0.5", b"/srv/tftp/undionly.kpxe"]))
+    (t,) = readers.from_record(rec([b"tftp", b"74213", b"10.0.0.5", b"/srv/tftp/undionly.kpxe"]))
     assert (t.kind, t.ip, t.data) == (
         ev.TFTP,
         "10.0.0.5",
         {"size": "74213", "path": "/srv/tftp/undionly.kpxe"},
     )
-    (d,) = ev.from_record(
+    (d,) = readers.from_record(
         rec([b"del", b"52:54:00:00:00:02", b"10.0.0.6"], {b"DNSMASQ_INTERFACE": b"eth0"})
     )
     assert d.kind == ev.GONE
-    assert ev.from_record(rec([b"arp-add", b"52:54:00:00:00:02", b"10.0.0.6"])) == []
-    assert ev.from_record(rec([b"relay-snoop", b"eth0", b"fe80::1", b"2001:db8::/56"])) == []
-    assert ev.from_record(rec([b"some-future-action", b"x"], {b"DNSMASQ_TAGS": b"a"})) == []
-    assert ev.from_record(rec([b"add", b"06-01:23:45:67:89:ab", b"10.0.0.6"])) == []  # non-Ethernet
+    assert readers.from_record(rec([b"arp-add", b"52:54:00:00:00:02", b"10.0.0.6"])) == []
+    assert readers.from_record(rec([b"relay-snoop", b"eth0", b"fe80::1", b"2001:db8::/56"])) == []
+    assert readers.from_record(rec([b"some-future-action", b"x"], {b"DNSMASQ_TAGS": b"a"})) == []
+    non_ethernet = rec([b"add", b"06-01:23:45:67:89:ab", b"10.0.0.6"])
+    assert readers.from_record(non_ethernet) == []
 
 
 def test_isc_execute_arguments_unpadded_mac_and_octal_escapes() -> None:
-    (e,) = ev.from_record(
+    (e,) = readers.from_record(
         rec(
             [
                 b"isc",
@@ -126,11 +128,11 @@ def test_isc_execute_arguments_unpadded_mac_and_octal_escapes() -> None:
         7,
     )
     assert e.hostname == "we\nird" and e.user_class == "iPXE"
-    (e2,) = ev.from_record(
+    (e2,) = readers.from_record(
         rec([b"isc", b"commit", b"10.0.0.9", b"52:54:0:a:b:c", b"PXEClient:Arch:00011:UNDI:003000"])
     )
     assert e2.arch == 11  # no option-93 argument: the vendor class
-    (r,) = ev.from_record(rec([b"isc", b"expiry", b"10.0.0.9", b"52:54:0:a:b:c"]))
+    (r,) = readers.from_record(rec([b"isc", b"expiry", b"10.0.0.9", b"52:54:0:a:b:c"]))
     assert r.kind == ev.GONE
 
 
@@ -146,33 +148,31 @@ def test_kea_committed_and_single_lease_points() -> None:
         b"DELETED_LEASES4_AT0_HWADDR": b"52:54:00:00:00:03",
         b"DELETED_LEASES4_AT0_ADDRESS": b"10.0.0.9",
     }
-    out = ev.from_record(rec([b"leases4_committed"], env))
+    out = readers.from_record(rec([b"leases4_committed"], env))
     assert [(e.mac[-2:], e.ip, e.kind) for e in out] == [
         ("01", "10.0.0.7", ev.LEASE),
         ("02", "10.0.0.8", ev.LEASE),
         ("03", "10.0.0.9", ev.GONE),
     ]
     assert out[0].hostname == "n1.example" and len({e.rid for e in out}) == 3
-    (rel,) = ev.from_record(
+    (rel,) = readers.from_record(
         rec(
             [b"lease4_release"],
             {b"LEASE4_HWADDR": b"52:54:00:00:00:01", b"LEASE4_ADDRESS": b"10.0.0.7"},
         )
     )
     assert (rel.action, rel.kind) == ("release", ev.GONE)
-    assert ev.from_record(rec([b"lease6_renew"], {b"LEASE6_ADDRESS": b"2001:db8::1"})) == []
+    assert readers.from_record(rec([b"lease6_renew"], {b"LEASE6_ADDRESS": b"2001:db8::1"})) == []
 
 
 def test_lease_file_parsers_keep_the_last_active_entry_and_clean_names() -> None:
-    from pxehook.capture import leases
-
     isc = (
         "lease 10.0.0.5 {\n  starts 2 2026/11/24 10:00:00;\n  binding state active;\n"
         '  hardware ethernet 52:54:00:0a:00:07;\n  client-hostname "we\\"ird\\012name";\n}\n'
         "lease 10.0.0.6 {\n  binding state active;\n  hardware ethernet 52:54:00:0a:00:08;\n}\n"
         "lease 10.0.0.6 {\n  binding state free;\n  hardware ethernet 52:54:00:0a:00:08;\n}\n"
     )
-    (one,) = leases.parse_isc(isc)
+    (one,) = readers.parse_leases("isc", isc)
     assert (one.mac, one.ip, one.hostname) == ("52:54:00:0a:00:07", "10.0.0.5", 'we"ird\nname')
     assert one.at == 1795514400.0
     kea = (
@@ -181,11 +181,11 @@ def test_lease_file_parsers_keep_the_last_active_entry_and_clean_names() -> None
         "10.0.0.8,52:54:00:0b:00:02,,3600,1800003600,1,0,0,,0,\n"
         "10.0.0.8,52:54:00:0b:00:02,,0,1800000000,1,0,0,,2,\n"
     )
-    (k,) = leases.parse_kea(kea)
+    (k,) = readers.parse_leases("kea", kea)
     assert (k.mac, k.hostname, k.at) == ("52:54:00:0b:00:01", "a,b", 1_800_000_000.0)
     dnsmasq = "1800000000 52:54:00:0c:00:01 10.0.0.9 * 01:52:54:00:0c:00:01\nduid 00:01\n"
     dnsmasq += "1800000000 1234 2001:db8::5 * 00:01:00:01\n"
-    assert [(d.mac, d.ip, d.hostname) for d in leases.parse_dnsmasq(dnsmasq)] == [
+    assert [(d.mac, d.ip, d.hostname) for d in readers.parse_leases("dnsmasq", dnsmasq)] == [
         ("52:54:00:0c:00:01", "10.0.0.9", "")
     ]
 

@@ -24,6 +24,7 @@ FSYNC = "async"  # off | sync | async (see hooks/pxehook-hook.c)
 
 MAX_PAYLOAD = 60 * 1024
 MAX_VALUE = 4096
+#: Environment entries kept: pxehook.daemons.HOOK_ENV, copied (a test holds them equal).
 PREFIXES = (
     b"DNSMASQ_",
     b"LEASE4_",

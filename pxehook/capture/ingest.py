@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from pxehook.capture.apply import apply_event
-from pxehook.capture.events import from_record
+from pxehook.capture.readers import from_record
 from pxehook.capture.spool import Spool
 from pxehook.errors import StoreError
 from pxehook.fswatch import stop_all, watch_files

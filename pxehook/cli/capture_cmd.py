@@ -17,6 +17,7 @@ from pxehook.capture.listener import Listener
 from pxehook.capture.spool import Spool, spool_file
 from pxehook.cli.output import json_option, print_fields, print_json
 from pxehook.cli.root import pass_lazy
+from pxehook.daemons import DAEMONS
 from pxehook.errors import StoreError
 
 
@@ -68,7 +69,8 @@ def hook_install(
     spool_dir = Path(spool).parent if spool else Path(settings.spool_dir)
     spool_dir.mkdir(parents=True, exist_ok=True, mode=0o770)
     click.echo(f"installed {path}; spool in {spool_dir}")
-    click.echo(f"dnsmasq: dhcp-script={path}")
+    for daemon in DAEMONS:
+        click.echo(f"{daemon.display}: {daemon.hook_wiring.format(hook=path)}")
 
 
 @click.group()
@@ -154,19 +156,30 @@ def listen(lazy, interface: str, duration: float | None, count: int | None, as_j
         click.echo(", ".join(f"{k}={v}" for k, v in sorted(stats.items())) or "no packets")
 
 
+def _lease_file_options(fn):  # type: ignore[no-untyped-def]
+    """One ``--<daemon> FILE`` option per registered daemon (parameter ``<daemon>``)."""
+    for daemon in reversed(DAEMONS):
+        fn = click.option(
+            f"--{daemon.name}",
+            daemon.name,
+            multiple=True,
+            metavar="FILE",
+            help=f"{daemon.lease_format} (usually {daemon.lease_path}).",
+        )(fn)
+    return fn
+
+
 @click.command("watch-leases")
-@click.option("--dnsmasq", "dnsmasq_files", multiple=True, metavar="FILE", help="dnsmasq leases.")
-@click.option("--isc", "isc_files", multiple=True, metavar="FILE", help="ISC dhcpd.leases.")
-@click.option("--kea", "kea_files", multiple=True, metavar="FILE", help="Kea memfile CSV.")
+@_lease_file_options
 @click.option("--once", is_flag=True, help="Import once and exit.")
 @json_option
 @pass_lazy
-def watch_leases(lazy, dnsmasq_files, isc_files, kea_files, once: bool, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+def watch_leases(lazy, once: bool, as_json: bool, **lease_files: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     """Import (and keep importing) leases from DHCP lease files."""
-    specs = [("dnsmasq", f) for f in dnsmasq_files] + [("isc", f) for f in isc_files]
-    specs += [("kea", f) for f in kea_files]
+    specs = [(d.name, f) for d in DAEMONS for f in lease_files[d.name]]
     if not specs:
-        raise click.UsageError("give at least one of --dnsmasq, --isc, --kea")
+        options = ", ".join(f"--{d.name}" for d in DAEMONS)
+        raise click.UsageError(f"give at least one of {options}")
     for _kind, path in specs:
         if not os.path.exists(path):
             click.echo(f"warning: {path} does not exist yet", err=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from pxehook.cli.root import pass_lazy
-from pxehook.gen import DAEMONS, generator, lint
+from pxehook.daemons import DAEMONS, MODES, NAMES
+from pxehook.gen import generator, lint
 from pxehook.gen.plan import build_plan
 from pxehook.gen.writer import Drift, diff, write_checked
 
@@ -15,24 +16,25 @@ def register(cli: click.Group) -> None:
     cli.add_command(lint_cmd)
 
 
-_daemon = click.argument("daemon", type=click.Choice(DAEMONS))
+_daemon = click.argument("daemon", type=click.Choice(NAMES))
 _mode = click.option(
     "--mode",
-    type=click.Choice(("full", "proxy", "tftp")),
+    type=click.Choice(tuple(MODES)),
     default="full",
     show_default=True,
-    help="dnsmasq: full DHCP, ProxyDHCP beside another server, or TFTP only (isc/kea: full).",
+    help=", ".join(f"{m}: {what}" for m, what in MODES.items())
+    + " ("
+    + "; ".join(f"{d.name}: {', '.join(d.modes)}" for d in DAEMONS)
+    + ").",
 )
 
 
 def _render(lazy, daemon: str, mode: str) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
     settings = lazy.get().settings
     plan = build_plan(settings)
-    text = generator(daemon).render(plan, mode, site_dir=settings.site_templates)
-    warnings = lint.plan_warnings(plan, daemon=daemon, mode=mode)
-    if daemon == "dnsmasq":
-        warnings += lint.dnsmasq_text_warnings(text)
-    return text, warnings
+    gen_ = generator(daemon)
+    text = gen_.render(plan, mode, site_dir=settings.site_templates)
+    return text, lint.warnings(gen_, plan, mode, text)
 
 
 def _warn(warnings: list[str]) -> None:
@@ -43,7 +45,14 @@ def _warn(warnings: list[str]) -> None:
 @click.command()
 @_daemon
 @_mode
-@click.option("--out", "out", metavar="PATH", help="Write here (atomically); default: stdout.")
+@click.option(
+    "--out",
+    "out",
+    metavar="PATH",
+    help="Write here (atomically); default: stdout. Usually "
+    + ", ".join(f"{d.config_path} ({d.name})" for d in DAEMONS)
+    + ".",
+)
 @click.option("--check", is_flag=True, help="Compare with --out: print a diff, exit 9 on drift.")
 @click.option("--reload", "do_reload", is_flag=True, help="Restart/reload the daemon if written.")
 @pass_lazy
@@ -85,7 +94,7 @@ def gen(lazy, daemon: str, mode: str, out: str | None, check: bool, do_reload: b
 @_daemon
 @_mode
 @click.option(
-    "--file", "files", multiple=True, metavar="PATH", help="Also lint this dnsmasq config file."
+    "--file", "files", multiple=True, metavar="PATH", help="Also lint this config file of DAEMON."
 )
 @pass_lazy
 def lint_cmd(lazy, daemon: str, mode: str, files: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
@@ -96,9 +105,10 @@ def lint_cmd(lazy, daemon: str, mode: str, files: tuple[str, ...]) -> None:  # t
     per UEFI arch, UEFI basenames without extension).
     """
     _text, warnings = _render(lazy, daemon, mode)
+    text_lint = generator(daemon).text_lint
     for path in files:
         with open(path, encoding="utf-8") as fh:
-            warnings += [f"{path}: {w}" for w in lint.dnsmasq_text_warnings(fh.read())]
+            warnings += [f"{path}: {w}" for w in text_lint(fh.read())]
     if warnings:
         _warn(warnings)
         raise Drift(f"{len(warnings)} warning(s)")

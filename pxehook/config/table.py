@@ -18,6 +18,7 @@ from pxehook.config.checks import (
     string,
     string_list,
 )
+from pxehook.daemons import NAMES as DAEMON_NAMES
 
 ENV_PREFIX = "PXEHOOK_"
 
@@ -288,7 +289,7 @@ SETTINGS: tuple[Setting, ...] = (
         string_list,
         [],
         "list",
-        "Lease files 'pxehook serve' watches, as KIND:PATH (dnsmasq, isc, kea).",
+        f"Lease files 'pxehook serve' watches, as KIND:PATH ({', '.join(DAEMON_NAMES)}).",
     ),
     _s(
         "files_dir",

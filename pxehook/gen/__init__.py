@@ -3,18 +3,23 @@
 ``plan`` turns settings + the arch table into checked data, each daemon module renders it
 through its templates, ``writer`` validates with the daemon and replaces the file atomically,
 ``lint`` warns about known traps.
+
+Each daemon in the registry (pxehook/daemons.py) has its generator in ``gen/<name>.py``
+(a module-level ``GENERATOR``), loaded here by that name: adding a daemon edits no list here.
 """
 
 from __future__ import annotations
 
-from pxehook.gen import dnsmasq, isc, kea
+import importlib
+
+from pxehook.daemons import DAEMONS
 from pxehook.gen.base import Generator
+
+GENERATORS: dict[str, Generator] = {
+    d.name: importlib.import_module(f"pxehook.gen.{d.name}").GENERATOR for d in DAEMONS
+}
 
 
 def generator(name: str) -> Generator:
-    """The generator for daemon ``name`` (dnsmasq, isc, kea)."""
-    table = {"dnsmasq": dnsmasq.GENERATOR, "isc": isc.GENERATOR, "kea": kea.GENERATOR}
-    return table[name]
-
-
-DAEMONS = ("dnsmasq", "isc", "kea")
+    """The generator for daemon ``name`` (a name from pxehook.daemons)."""
+    return GENERATORS[name]

@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pxehook.daemons import Daemon
 from pxehook.errors import DaemonRejected, PxehookError
 from pxehook.gen.plan import Plan
 from pxehook.templating import render
@@ -27,18 +28,60 @@ def find_binary(name: str) -> str | None:
     return None
 
 
+def run_reload(argv: list[str], *, timeout: float = 60) -> str:
+    """Run a reload/restart command; a failure is a PxehookError with its output."""
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise PxehookError(f"{' '.join(argv)} failed: {exc}") from None
+    if result.returncode != 0:
+        raise PxehookError(
+            f"{' '.join(argv)} failed (exit {result.returncode}): "
+            f"{(result.stderr or result.stdout).strip()}"
+        )
+    return " ".join(argv)
+
+
+def registry_reload(daemon: Daemon) -> str:
+    """Run the daemon's reload command from the registry."""
+    if not daemon.reload:
+        raise PxehookError(f"{daemon.display} has no reload command: restart it yourself")
+    return run_reload(list(daemon.reload))
+
+
+def _no_warnings(*_args: object) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True)
 class Generator:
-    """One DHCP daemon: its modes, template names, syntax check and reload."""
+    """One DHCP daemon's generator: its registry record plus what only rendering needs.
 
-    name: str
-    binary: str
-    modes: tuple[str, ...]
+    ``suffix`` names the templates (``templates/<name>/<mode>.<suffix>.j2``); the optional
+    steps default to nothing: ``precheck`` refuses a plan before rendering, ``postprocess``
+    checks or rewrites the text, ``plan_lint``/``text_lint`` warn about daemon-specific traps
+    (see gen/lint.py), ``reload`` overrides the registry's reload command.
+    """
+
+    daemon: Daemon
     suffix: str
-    check_args: Callable[[str, str], list[str]]  # (binary, file) -> argv of the syntax check
-    reload: Callable[[Plan, str], str]  # (plan, written file) -> what was done
+    reload_with: Callable[[Plan, str], str] | None = None  # (plan, written file) -> what was done
     postprocess: Callable[[str], str] = lambda text: text
     precheck: Callable[[Plan, str], None] = lambda plan, mode: None
+    plan_lint: Callable[[Plan, str], list[str]] = _no_warnings  # (plan, mode) -> warnings
+    text_lint: Callable[[str], list[str]] = _no_warnings  # (config text) -> warnings
+
+    @property
+    def name(self) -> str:
+        return self.daemon.name
+
+    @property
+    def binary(self) -> str:
+        return self.daemon.binary
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return self.daemon.modes
 
     def render(self, plan: Plan, mode: str, *, site_dir: str = "") -> str:
         if mode not in self.modes:
@@ -49,6 +92,12 @@ class Generator:
         text = render(f"{self.name}/{mode}.{self.suffix}.j2", {"plan": plan}, site_dir=site_dir)
         return self.postprocess(text)
 
+    def reload(self, plan: Plan, path: str) -> str:
+        """Make the daemon re-read ``path``; returns what was done."""
+        if self.reload_with is not None:
+            return self.reload_with(plan, path)
+        return registry_reload(self.daemon)
+
     def check(self, path: str, *, timeout: float = 30) -> str | None:
         """Run the daemon's own syntax check on ``path``; None when it is not installed.
 
@@ -57,7 +106,7 @@ class Generator:
         binary = find_binary(self.binary)
         if binary is None:
             return None
-        argv = self.check_args(binary, path)
+        argv = self.daemon.check_argv(binary, path)
         try:
             result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -71,17 +120,3 @@ class Generator:
                 + " | ".join(errors)[-2000:]
             )
         return output
-
-
-def run_reload(argv: list[str], *, timeout: float = 60) -> str:
-    """Run a reload/restart command; a failure is a PxehookError with its output."""
-    try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise PxehookError(f"{' '.join(argv)} failed: {exc}") from None
-    if result.returncode != 0:
-        raise PxehookError(
-            f"{' '.join(argv)} failed (exit {result.returncode}): "
-            f"{(result.stderr or result.stdout).strip()}"
-        )
-    return " ".join(argv)

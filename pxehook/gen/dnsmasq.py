@@ -1,22 +1,17 @@
-"""dnsmasq drop-ins (/etc/dnsmasq.d/): full DHCP, ProxyDHCP, or TFTP only."""
+"""dnsmasq drop-ins (/etc/dnsmasq.d/): full DHCP, ProxyDHCP, or TFTP only; its traps."""
 
 from __future__ import annotations
 
+import os
+from collections import Counter
+
+from pxehook import arch as archtable
+from pxehook.daemons import DNSMASQ
 from pxehook.errors import ConfigError
-from pxehook.gen.base import Generator, run_reload
+from pxehook.gen.base import Generator
 from pxehook.gen.plan import Plan
 
-#: systemd unit restarted by --reload: dnsmasq re-reads its config files only at start.
-UNIT = "dnsmasq.service"
-DEFAULT_OUT = "/etc/dnsmasq.d/pxehook.conf"
-
-
-def _check_args(binary: str, path: str) -> list[str]:
-    return [binary, "--test", f"--conf-file={path}"]
-
-
-def _reload(plan: Plan, path: str) -> str:
-    return run_reload(["systemctl", "restart", UNIT])
+_BY_CSA = {a.dnsmasq_csa.lower(): a for a in archtable.TABLE if a.dnsmasq_csa}
 
 
 def _refuse_empty_tftp_mode(plan: Plan, mode: str) -> None:
@@ -27,12 +22,79 @@ def _refuse_empty_tftp_mode(plan: Plan, mode: str) -> None:
         )
 
 
+def plan_warnings(plan: Plan, mode: str) -> list[str]:
+    """Fleet size against dnsmasq's lease and TFTP limits."""
+    out: list[str] = []
+    if not plan.fleet_size:
+        return out
+    if mode == "full" and plan.fleet_size > plan.lease_max:
+        out.append(
+            f"fleet_size {plan.fleet_size} is larger than dhcp_lease_max "
+            f"{plan.lease_max}: dnsmasq will refuse leases beyond it"
+        )
+    if plan.fleet_size > plan.tftp_max:
+        out.append(
+            f"fleet_size {plan.fleet_size} is larger than tftp_max {plan.tftp_max}: "
+            "a boot storm will stall TFTP transfers"
+        )
+    return out
+
+
+def _pxe_services(text: str) -> list[tuple[str, str | None]]:
+    """(CSA, basename) of every pxe-service line."""
+    found = []
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line.startswith("pxe-service="):
+            continue
+        fields = [f.strip() for f in line[len("pxe-service=") :].split(",")]
+        fields = [f for f in fields if not f.startswith("tag:")]
+        if len(fields) >= 2:
+            basename = fields[2] if len(fields) > 2 and fields[2] else None
+            found.append((fields[0], basename))
+    return found
+
+
+def _csa_arch(csa: str) -> archtable.Arch | None:
+    if csa.isdigit():
+        return archtable.lookup(int(csa))
+    return _BY_CSA.get(csa.lower())
+
+
+def text_warnings(text: str) -> list[str]:
+    """Warnings about a dnsmasq config: the proxy-DHCP + UEFI traps."""
+    out: list[str] = []
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith("pxe-prompt=") and "tag:" not in line:
+            out.append(
+                "pxe-prompt without a tag also applies to UEFI clients, which cannot show a "
+                "PXE menu: tag it for BIOS only, or drop it"
+            )
+    services = _pxe_services(text)
+    counts = Counter(csa.lower() for csa, _ in services)
+    for csa, basename in services:
+        arch = _csa_arch(csa)
+        if arch is None or not arch.is_efi:
+            continue
+        if counts[csa.lower()] > 1:
+            out.append(
+                f"{counts[csa.lower()]} pxe-service lines for UEFI arch {csa}: dnsmasq then sends "
+                "a menu, which UEFI firmware cannot use (keep exactly one)"
+            )
+            counts[csa.lower()] = 0
+        if basename and "." not in os.path.basename(basename.strip('"')):
+            out.append(
+                f"pxe-service for UEFI arch {csa}: basename {basename} has no extension, "
+                "so dnsmasq appends .0 and the firmware asks for a file that does not exist"
+            )
+    return out
+
+
 GENERATOR = Generator(
-    name="dnsmasq",
-    binary="dnsmasq",
-    modes=("full", "proxy", "tftp"),
+    daemon=DNSMASQ,
     suffix="conf",
-    check_args=_check_args,
-    reload=_reload,
     precheck=_refuse_empty_tftp_mode,
+    plan_lint=plan_warnings,
+    text_lint=text_warnings,
 )

@@ -2,27 +2,7 @@
 
 from __future__ import annotations
 
-from pxehook.gen.base import Generator, run_reload
-from pxehook.gen.plan import Plan
+from pxehook.daemons import ISC
+from pxehook.gen.base import Generator
 
-#: Debian's unit; dhcpd has no reload, so --reload restarts it (the unit runs dhcpd -t first).
-UNIT = "isc-dhcp-server.service"
-DEFAULT_OUT = "/etc/dhcp/pxehook.conf"
-
-
-def _check_args(binary: str, path: str) -> list[str]:
-    return [binary, "-4", "-t", "-q", "-cf", path]
-
-
-def _reload(plan: Plan, path: str) -> str:
-    return run_reload(["systemctl", "restart", UNIT])
-
-
-GENERATOR = Generator(
-    name="isc",
-    binary="dhcpd",
-    modes=("full",),
-    suffix="conf",
-    check_args=_check_args,
-    reload=_reload,
-)
+GENERATOR = Generator(daemon=ISC, suffix="conf")

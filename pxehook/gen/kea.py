@@ -5,17 +5,10 @@ from __future__ import annotations
 import json
 import socket
 
+from pxehook.daemons import KEA
 from pxehook.errors import PxehookError
-from pxehook.gen.base import Generator, run_reload
+from pxehook.gen.base import Generator, registry_reload
 from pxehook.gen.plan import Plan
-
-#: Debian's unit; its "reload" sends SIGHUP, which makes kea-dhcp4 re-read its config.
-UNIT = "kea-dhcp4-server.service"
-DEFAULT_OUT = "/etc/kea/kea-dhcp4.conf"
-
-
-def _check_args(binary: str, path: str) -> list[str]:
-    return [binary, "-t", path]
 
 
 def strip_comments(text: str) -> str:
@@ -52,21 +45,14 @@ def control_command(socket_path: str, command: str, *, timeout: float = 10) -> d
 
 def _reload(plan: Plan, path: str) -> str:
     """config-reload over the control socket when Kea listens there, else systemctl reload."""
+    control_socket = plan.daemon_settings["kea_control_socket"]
     try:
-        answer = control_command(plan.kea_control_socket, "config-reload")
+        answer = control_command(control_socket, "config-reload")
     except OSError:
-        return run_reload(["systemctl", "reload", UNIT])
+        return registry_reload(KEA)
     if answer.get("result") != 0:
         raise PxehookError(f"kea config-reload failed: {answer.get('text', answer)}")
-    return f"config-reload via {plan.kea_control_socket}"
+    return f"config-reload via {control_socket}"
 
 
-GENERATOR = Generator(
-    name="kea",
-    binary="kea-dhcp4",
-    modes=("full",),
-    suffix="json",
-    check_args=_check_args,
-    reload=_reload,
-    postprocess=_parse_check,
-)
+GENERATOR = Generator(daemon=KEA, suffix="json", reload_with=_reload, postprocess=_parse_check)

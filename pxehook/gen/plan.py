@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pxehook import arch as archtable
+from pxehook.daemons import DAEMONS
 from pxehook.errors import ConfigError
 
 #: Characters that would break a dnsmasq/ISC/Kea value or smuggle in a second statement.
@@ -71,9 +72,7 @@ class Plan:
     fleet_size: int
     hook: str
     tftp_by_pxehook: bool
-    kea_hooks_dir: str
-    kea_lease_file: str
-    kea_control_socket: str
+    daemon_settings: dict[str, str]  # the settings only one daemon uses (Daemon.settings)
     rules: tuple[Rule, ...]
     ipxe_tag: str = archtable.IPXE_TAG
     httpclient_tag: str = archtable.HTTPCLIENT_TAG
@@ -211,8 +210,8 @@ def build_plan(settings: Any) -> Plan:
         fleet_size=settings.fleet_size,
         hook=_safe(settings.hook_path, "hook_path"),
         tftp_by_pxehook=bool(settings.tftp_serve),
-        kea_hooks_dir=_safe(settings.kea_hooks_dir, "kea_hooks_dir"),
-        kea_lease_file=_safe(settings.kea_lease_file, "kea_lease_file"),
-        kea_control_socket=_safe(settings.kea_control_socket, "kea_control_socket"),
+        daemon_settings={
+            name: _safe(getattr(settings, name), name) for d in DAEMONS for name in d.settings
+        },
         rules=_rules(_modes(settings.boot_modes), http_boot),
     )
