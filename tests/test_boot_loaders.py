@@ -10,6 +10,7 @@ import pytest
 from pxehook import arch, archsource
 from pxehook.boot import loaders
 from pxehook.boot.decide import Facts, Policy, decide
+from pxehook.boot.prerender import cacheable
 from pxehook.boot.render import template_name
 from pxehook.boot.timeline import boot_hit
 from pxehook.models import ArchSource, Host, Observation, Profile, State
@@ -71,6 +72,32 @@ def test_rank_follows_the_documented_order() -> None:
     ranked = sorted(ArchSource, key=archsource.rank, reverse=True)
     assert ranked == list(ArchSource)  # ArchSource is declared strongest first
     assert [s for s in ArchSource if archsource.settled(s)] == ["setting", "rule", "dhcp"]
+
+
+RECORDS = [(None, ""), (0, ArchSource.DHCP), (7, ArchSource.DHCP), (7, ArchSource.SETTING)]
+RECORDS += [(11, ArchSource.REQUEST), (0, ArchSource.RULE), (7, "")]
+
+
+@pytest.mark.parametrize("mac", ["52:54:00:00:00:01", PI_MAC])
+@pytest.mark.parametrize(("code", "source"), RECORDS)
+@pytest.mark.parametrize("state", [State.DEPLOYING, State.DEPLOYED])
+def test_a_prerendered_answer_is_what_decide_gives_any_request(
+    mac: str, code: int | None, source: str, state: State
+) -> None:
+    """The nginx file cannot disagree with decide(): no claim changes a cacheable answer.
+
+    (A local answer with no arch known leaves the local method to the script at run time.)"""
+    host = Host(id=1, macs=(mac,), arch=code, arch_source=source, state=state, profile="inst")
+    for loader in loaders.PRERENDERED:
+        plain = decide(host, Facts(loader=loader.name, mac=mac), PROFILES, Policy())
+        if not cacheable(plain):
+            continue
+        for claim in (arch.lookup(0), arch.lookup(7), arch.lookup(11)):
+            facts = Facts(loader=loader.name, mac=mac, claim=claim)
+            got = decide(host, facts, PROFILES, Policy())
+            assert (got.action, got.profile) == (plain.action, plain.profile), loader.name
+            if plain.arch is not None:
+                assert (got.arch, got.local_method) == (plain.arch, plain.local_method)
 
 
 def test_an_observation_replaces_only_a_weaker_or_equal_source() -> None:

@@ -75,10 +75,16 @@ def host_fingerprint(host: Host) -> str:
 
 
 def cacheable(plan: BootPlan) -> bool:
-    """True when no request fact can change this answer."""
+    """True when no request fact can change this answer: the arch is settled, or no arch is
+    known and the host boots locally whatever it is (the script picks the method at run
+    time) — not when it boots locally only because no kernel fits an unknown arch."""
     if plan.action not in (BOOT, LOCAL):
         return False
-    return archsource.settled(plan.arch_source) or (plan.action == LOCAL and plan.arch is None)
+    if archsource.settled(plan.arch_source):
+        return True
+    profile = plan.profile
+    kernel_missing = profile is not None and profile.kind != LOCAL and bool(profile.kernel)
+    return plan.action == LOCAL and plan.arch is None and not kernel_missing
 
 
 def write_atomic(path: str, body: bytes) -> None:
