@@ -45,7 +45,7 @@ def test_names_are_unique_and_parsers_name_their_own_loader() -> None:
     ]:
         name = loaders.parse_name(path)
         assert name is not None and name.loader == loader, path
-        named = [lo for lo in loaders.LOADERS if lo.names and lo.names(path, lo.name)]
+        named = [lo for lo in loaders.LOADERS if lo.name_parser and lo.name_parser(path, lo.name)]
         assert len(named) == 1, (path, named)  # parsers are disjoint: order cannot matter
 
 

@@ -44,7 +44,7 @@ class Loader:
     suffix: str  # templates are ``boot.<suffix>`` and ``local.<suffix>``
     dhcp_mode: bool = False  # a boot mode DHCP can hand out (arch table, setting boot_modes)
     serves_config: bool = True  # False: the answer is a loader file or 404, never the text
-    names: NameParser | None = None  # reads its config file names (HTTP and TFTP)
+    name_parser: NameParser | None = None  # reads its config file names (HTTP and TFTP)
     front: Front | None = None  # pre-rendered for the nginx front
     local_auto: Mapping[str, str] = field(default_factory=lambda: _BY_FIRMWARE)  # family → method
 
@@ -71,7 +71,7 @@ GRUB = Loader(
     "grub",
     "cfg.j2",
     dhcp_mode=True,
-    names=grub_name,
+    name_parser=grub_name,
     local_auto=MappingProxyType({"bios": "sanboot", "uefi": "grub-esp"}),
 )
 PXELINUX = Loader(
@@ -79,14 +79,15 @@ PXELINUX = Loader(
     "pxelinux",
     "cfg.j2",
     dhcp_mode=True,
-    names=pxelinux_name,
+    name_parser=pxelinux_name,
     front=Front(
         file="pxelinux.cfg/01-{mac}",
         location=r"^/(.*/)?pxelinux\.cfg/(01(-[0-9a-f]{2}){6})$",
         try_file="/pxelinux.cfg/$2",
     ),
 )
-UBOOT = Loader("uboot", "pxelinux", "cfg.j2", dhcp_mode=True, names=uboot_name)  # PXELINUX syntax
+# U-Boot reads PXELINUX syntax; its own names are default-<arch>-<soc>-<board>
+UBOOT = Loader("uboot", "pxelinux", "cfg.j2", dhcp_mode=True, name_parser=uboot_name)
 UEFI_HTTP = Loader("uefi-http", "ipxe", "ipxe.j2", serves_config=False)
 
 #: Every loader kind, in the order ``pxehook explain`` shows them.
@@ -97,7 +98,7 @@ BY_NAME: dict[str, Loader] = {loader.name: loader for loader in LOADERS}
 BOOT_MODES: tuple[str, ...] = tuple(lo.name for lo in LOADERS if lo.dhcp_mode)
 #: Loaders the nginx front serves from pre-rendered files.
 PRERENDERED: tuple[Loader, ...] = tuple(lo for lo in LOADERS if lo.front)
-_NAMED: tuple[Loader, ...] = tuple(lo for lo in LOADERS if lo.names)
+_NAMED: tuple[Loader, ...] = tuple(lo for lo in LOADERS if lo.name_parser)
 
 
 def get(name: str) -> Loader:
@@ -108,8 +109,8 @@ def get(name: str) -> Loader:
 def parse_name(path: str) -> Name | None:
     """Which loader's config name ``path`` (already cleaned) is; None = a static file."""
     for loader in _NAMED:
-        assert loader.names is not None
-        name = loader.names(path, loader.name)
+        assert loader.name_parser is not None
+        name = loader.name_parser(path, loader.name)
         if name is not None:
             return name
     return None
