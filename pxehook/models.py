@@ -100,23 +100,13 @@ def creatable_states() -> list[State]:
 
 
 class ArchSource(StrEnum):
-    """Where a host's recorded architecture came from, strongest first (see boot/decide.py)."""
+    """Where a host's recorded architecture came from, strongest first (ranked in archsource.py)."""
 
     SETTING = "setting"  # operator set it (inventory, CLI, API)
     RULE = "rule"  # MAC/OUI rule (e.g. Raspberry Pi prefixes)
     DHCP = "dhcp"  # option 93 / vendor class seen by a hook or the listener
     REQUEST = "request"  # claimed by a boot request (iPXE ${buildarch}, path)
     NONE = ""
-
-
-#: Strength of each source: a weaker source never overwrites a stronger one.
-ARCH_SOURCE_RANK = {
-    ArchSource.SETTING: 4,
-    ArchSource.RULE: 3,
-    ArchSource.DHCP: 2,
-    ArchSource.REQUEST: 1,
-    ArchSource.NONE: 0,
-}
 
 
 def now() -> float:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from pxehook import wiring
-from pxehook.boot import prerender
+from pxehook.boot import front
 from pxehook.capture import service as capture_service
 from pxehook.context import Context
 from pxehook.inventory.watch import InventoryWatcher
@@ -64,7 +64,7 @@ def _tftp(ctx: Context) -> Service | None:
 
 
 def _front(ctx: Context) -> Service | None:
-    return prerender.factory(ctx, wiring.boot_hooks(ctx))
+    return front.factory(ctx, wiring.boot_hooks(ctx))
 
 
 #: Factories, started in order by ``pxehook serve``.

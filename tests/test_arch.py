@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pxehook import arch
+from pxehook.boot import loaders
 
 
 def test_table_covers_every_registry_code_0_to_0x29_once():
@@ -54,7 +55,7 @@ def test_http_codes_are_marked_http_and_pxe_codes_are_not():
 def test_every_loader_keeps_an_extension_and_uefi_loaders_end_in_efi():
     for a in arch.TABLE:
         for mode, loader in a.loaders.items():
-            assert mode in arch.BOOT_MODES
+            assert mode in loaders.BOOT_MODES
             assert "." in loader.rsplit("/", 1)[-1], (a.code, loader)
             if a.is_efi:
                 assert loader.endswith(".efi"), (a.code, loader)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pxehook.boot.prerender import nginx_config, parse_line
+from pxehook.boot.accesslog import parse_line
+from pxehook.boot.front import nginx_config
 from pxehook.models import Observation, State
 from tests.boot_server import LOOPBACK, BootServer, curl, events_when, free_port
 from tests.conftest import require_tool

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pxehook.boot.names import clean_path, parse
+from pxehook.boot.loaders import parse_name
+from pxehook.boot.names import clean_path
 from pxehook.boot.neighbours import parse_arp
 from pxehook.errors import InvalidInput
 from pxehook.web import create_app
@@ -22,20 +23,20 @@ def test_every_mac_spelling_names_the_same_host(octets, sep, upper) -> None:  # 
     spelled = sep.join(f"{o:02x}" for o in octets)
     spelled = spelled.upper() if upper else spelled
     for path in (f"pxelinux.cfg/01-{spelled}", f"any/prefix/grub.cfg-01-{spelled}"):
-        name = parse(path)
+        name = parse_name(path)
         assert name is not None and name.kind == "mac" and name.mac == canonical
 
 
 def test_name_kinds() -> None:
-    assert parse("pxelinux.cfg/default").kind == "generic"
-    assert parse("boot/pxelinux.cfg/C0A8010A").ip == "192.168.1.10"
-    assert parse("pxelinux.cfg/C0A8010").kind == "none"  # a narrowing step: 404 at once
+    assert parse_name("pxelinux.cfg/default").kind == "generic"
+    assert parse_name("boot/pxelinux.cfg/C0A8010A").ip == "192.168.1.10"
+    assert parse_name("pxelinux.cfg/C0A8010").kind == "none"  # a narrowing step: 404 at once
     uuid = "4c4c4544-0000-1111-2222-333344445555"
-    assert parse(f"pxelinux.cfg/{uuid}").uuid == uuid
-    assert parse("pxelinux.cfg/default-arm-sunxi-sunxi").loader == "uboot"
-    assert parse("grub/x86_64-efi/grub.cfg").kind == "generic"
-    assert parse("grub.cfg-C0A8010A").ip == "192.168.1.10"
-    assert parse("undionly.kpxe") is None
+    assert parse_name(f"pxelinux.cfg/{uuid}").uuid == uuid
+    assert parse_name("pxelinux.cfg/default-arm-sunxi-sunxi").loader == "uboot"
+    assert parse_name("grub/x86_64-efi/grub.cfg").kind == "generic"
+    assert parse_name("grub.cfg-C0A8010A").ip == "192.168.1.10"
+    assert parse_name("undionly.kpxe") is None
 
 
 @pytest.mark.parametrize("bad", ["../x", "a/../../x", "a\x00b", "a\\..\\b", "a\nb"])

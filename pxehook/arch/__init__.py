@@ -38,7 +38,6 @@ from pxehook.arch.lookup import (
 from pxehook.arch.table import (
     BIOS,
     BIOS_HTTP,
-    BOOT_MODES,
     BY_CODE,
     BY_SLUG,
     BY_TAG,
@@ -62,7 +61,6 @@ from pxehook.arch.table import (
 __all__ = [
     "BIOS",
     "BIOS_HTTP",
-    "BOOT_MODES",
     "BY_CODE",
     "BY_SLUG",
     "BY_TAG",

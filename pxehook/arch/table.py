@@ -23,9 +23,6 @@ RPIBOOT = "rpiboot"
 LEGACY = "legacy"
 UNKNOWN = "unknown"
 
-#: Boot modes a loader can be chosen for.
-BOOT_MODES = ("ipxe", "grub", "pxelinux", "uboot")
-
 HTTP_FIRMWARE = frozenset({UEFI_HTTP, BIOS_HTTP, UBOOT_HTTP})
 
 

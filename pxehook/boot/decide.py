@@ -5,16 +5,10 @@ calls :func:`decide`, so no path can answer differently from another. No Flask, 
 no store access here: the edges gather the facts, this module decides, the renderers
 turn the plan into bytes.
 
-Architecture precedence (strongest first; see docs/resolver.md):
-
-1. an explicit host setting (inventory ``arch:``, ``pxehook host set --arch``);
-2. a MAC/OUI rule from ``arch.MAC_RULES`` (Raspberry Pi boot ROMs announce 0 but are ARM);
-3. what a DHCP hook or the listener observed (option 93, vendor class);
-4. what this request claims (iPXE ``${buildarch}``/``${platform}``, GRUB ``$grub_platform``,
-   a U-Boot file name); an arch recorded from an earlier request ranks with it.
-
-A claim that disagrees with a stronger record is reported (``BootPlan.mismatch``); the edge
-records it as a ``boot.arch_mismatch`` event.
+The host's architecture comes from ``archsource.effective`` (the one statement of which
+source wins: setting > MAC rule > DHCP > the request's claim). A claim that disagrees with
+a stronger record is reported (``BootPlan.mismatch``); the edge records it as a
+``boot.arch_mismatch`` event.
 """
 
 from __future__ import annotations
@@ -24,14 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pxehook import arch as archtable
-from pxehook import config
+from pxehook import archsource, config
+from pxehook.boot import loaders
 from pxehook.errors import ConfigError
-from pxehook.models import STATES, ArchSource, Host, Profile, State
+from pxehook.models import STATES, Host, Profile, State
 
 BOOT, LOCAL, IGNORE = "boot", "local", "ignore"
-
-#: Loader kinds a request can come from.
-LOADERS = ("ipxe", "grub", "pxelinux", "uboot", "uefi-http")
 
 #: Local-boot methods (per host var ``local_boot``, per arch setting, global setting).
 LOCAL_METHODS = ("exit", "sanboot", "grub-esp")
@@ -144,25 +136,8 @@ class BootPlan:
 def resolve_arch(
     host: Host | None, facts: Facts, rules: tuple[archtable.MacRule, ...] = archtable.MAC_RULES
 ) -> tuple[archtable.Arch | None, str, list[str]]:
-    """(arch, source, reasons) by the documented precedence."""
-    recorded = archtable.lookup(host.arch) if host and host.arch is not None else None
-    source = host.arch_source if host else ""
-    macs = (facts.mac,) if facts.mac else ()
-    macs += host.macs if host else ()
-    rule = next((r for r in (archtable.rule_for_mac(m, rules) for m in macs) if r), None)
-    if recorded and source == ArchSource.SETTING:
-        return recorded, ArchSource.SETTING, [f"arch {recorded.slug} set on the host"]
-    if rule is not None:
-        arch = archtable.lookup(rule.arch)
-        return arch, ArchSource.RULE, [f"arch {arch.slug} from MAC rule {rule.prefix}: {rule.note}"]
-    if recorded and source in (ArchSource.DHCP, ArchSource.RULE):
-        return recorded, ArchSource.DHCP, [f"arch {recorded.slug} observed by DHCP"]
-    if facts.claim is not None:
-        note = f" ({facts.claim_note})" if facts.claim_note else ""
-        return facts.claim, ArchSource.REQUEST, [f"arch {facts.claim.slug} claimed{note}"]
-    if recorded:
-        return recorded, ArchSource.REQUEST, [f"arch {recorded.slug} from an earlier request"]
-    return None, "", ["arch unknown"]
+    """(arch, source, reasons) for this request, by the precedence in ``archsource``."""
+    return archsource.effective(host, facts.mac, facts.claim, facts.claim_note, rules)
 
 
 def local_method(host: Host | None, arch: archtable.Arch | None, loader: str, p: Policy) -> str:
@@ -175,13 +150,7 @@ def local_method(host: Host | None, arch: archtable.Arch | None, loader: str, p:
     if p.local_boot in LOCAL_METHODS:
         return p.local_boot
     fam = archtable.family(arch) if arch else ""
-    if fam == "bios":
-        return "sanboot"
-    if fam == "uefi" and loader == "grub":
-        return "grub-esp"
-    if not fam and loader == "ipxe":
-        return "sanboot"  # the iPXE script picks exit 1 on EFI at run time
-    return "exit"
+    return loaders.local_auto(loader, fam)
 
 
 def _target(host: Host | None, policy: Policy) -> tuple[str, str]:
@@ -209,12 +178,7 @@ def decide(
 ) -> BootPlan:
     """The boot plan for ``host`` (None = unknown MAC) answering ``facts``."""
     arch, source, reasons = resolve_arch(host, facts, policy.rules)
-    mismatch = bool(
-        facts.claim
-        and arch
-        and source != ArchSource.REQUEST
-        and not archtable.equivalent(facts.claim, arch)
-    )
+    mismatch = archsource.claim_overruled(facts.claim, arch, source)
     if mismatch:
         assert facts.claim is not None and arch is not None
         reasons.append(f"request claims {facts.claim.slug}, record says {arch.slug}: using record")

@@ -1,8 +1,10 @@
 """What a requested file name means: PXELINUX/U-Boot and GRUB config names, under any prefix.
 
-Shared by the HTTP routes and the TFTP server so both read names the same way. A name that
-looks like a config name but means nothing (a shorter hex-IP narrowing step, garbage after
-``01-``) is ``Name(kind="none")``: answered with a clean "not found" at once.
+One parser per name scheme; ``boot/loaders.py`` names the parser of each loader kind and
+``loaders.parse_name`` asks them all, so the HTTP routes and the TFTP server read names the
+same way. A name that looks like a config name but means nothing (a shorter hex-IP narrowing
+step, garbage after ``01-``) is ``Name(kind="none")``: answered with a clean "not found" at
+once.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 _HEXIP = re.compile(r"^[0-9A-F]{1,8}$")
 _DASHED = re.compile(r"^[0-9a-f]{2}(-[0-9a-f]{2}){5}$")
 _UBOOT = re.compile(r"^default-([a-z0-9_]+)(?:-[A-Za-z0-9_.]+)*$")
+PXELINUX_DIR = "pxelinux.cfg"
 
 
 @dataclass(frozen=True)
 class Name:
     """A parsed config name. ``kind``: mac | uuid | ip | generic | none."""
 
-    loader: str  # pxelinux | uboot | grub
+    loader: str  # the loader kind whose parser read it (boot/loaders.py)
     kind: str
     mac: str = ""
     uuid: str = ""
@@ -54,48 +57,56 @@ def _hexip(text: str) -> str:
     return str(ipaddress.IPv4Address(int(text, 16)))
 
 
-def parse(path: str) -> Name | None:
-    """Classify ``path`` (already cleaned). None = not a config name (a static file)."""
+def _split(path: str) -> tuple[str, str]:
+    """(name of the directory holding the file, file name)."""
     directory, _, base = path.rpartition("/")
-    if posixpath.basename(directory) == "pxelinux.cfg":
-        return _pxelinux(base)
-    if base == "grub.cfg" or base.startswith("grub.cfg-"):
-        return _grub(base)
-    return None
+    return posixpath.basename(directory), base
 
 
-def _pxelinux(base: str) -> Name:
+def pxelinux_name(path: str, loader: str) -> Name | None:
+    """A PXELINUX name under ``…/pxelinux.cfg/``: ``01-<mac>``, ``<uuid>``, ``<HEXIP>``,
+    ``default``; anything else there but a U-Boot name is a Name of kind ``none``."""
+    directory, base = _split(path)
+    if directory != PXELINUX_DIR or _UBOOT.match(base):
+        return None
     if base == "default":
-        return Name("pxelinux", "generic")
+        return Name(loader, "generic")
     if base.startswith("01-"):
         try:
-            return Name("pxelinux", "mac", mac=fast_mac(base[3:]))
+            return Name(loader, "mac", mac=fast_mac(base[3:]))
         except InvalidInput:
-            return Name("pxelinux", "none")
+            return Name(loader, "none")
     if _UUID.match(base):
-        return Name("pxelinux", "uuid", uuid=base)
+        return Name(loader, "uuid", uuid=base)
     if _HEXIP.match(base):
         # PXELINUX tries C0A8010A, C0A8010, … C: only the full address names a machine.
-        return (
-            Name("pxelinux", "ip", ip=_hexip(base)) if len(base) == 8 else Name("pxelinux", "none")
-        )
-    match = _UBOOT.match(base)
-    if match:
-        word = match.group(1)
-        note = f"U-Boot name {base} (CONFIG_SYS_ARCH={word})"
-        return Name("uboot", "generic", claim_note=note)
-    return Name("pxelinux", "none")
+        return Name(loader, "ip", ip=_hexip(base)) if len(base) == 8 else Name(loader, "none")
+    return Name(loader, "none")
 
 
-def _grub(base: str) -> Name:
+def uboot_name(path: str, loader: str) -> Name | None:
+    """U-Boot's ``pxelinux.cfg/default-<CONFIG_SYS_ARCH>-<soc>-<board>`` (generic names)."""
+    directory, base = _split(path)
+    match = _UBOOT.match(base) if directory == PXELINUX_DIR else None
+    if match is None:
+        return None
+    note = f"U-Boot name {base} (CONFIG_SYS_ARCH={match.group(1)})"
+    return Name(loader, "generic", claim_note=note)
+
+
+def grub_name(path: str, loader: str) -> Name | None:
+    """``grub.cfg``, ``grub.cfg-01-<mac>``, ``grub.cfg-<HEXIP>`` (not under ``pxelinux.cfg/``)."""
+    directory, base = _split(path)
+    if directory == PXELINUX_DIR or not (base == "grub.cfg" or base.startswith("grub.cfg-")):
+        return None
     if base == "grub.cfg":
-        return Name("grub", "generic")
+        return Name(loader, "generic")
     rest = base[len("grub.cfg-") :]
     if rest.startswith("01-"):
         try:
-            return Name("grub", "mac", mac=normalize_mac(rest))
+            return Name(loader, "mac", mac=normalize_mac(rest))
         except InvalidInput:
-            return Name("grub", "none")
+            return Name(loader, "none")
     if _HEXIP.match(rest) and len(rest) == 8:
-        return Name("grub", "ip", ip=_hexip(rest))
-    return Name("grub", "none")
+        return Name(loader, "ip", ip=_hexip(rest))
+    return Name(loader, "none")

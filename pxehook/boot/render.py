@@ -3,9 +3,9 @@
 Profile fields (kernel/initrd/cmdline) are Jinja expressions over ``files_url``,
 ``hostname``, profile/group/host vars and the life-cycle's ``boot_vars``; they render with
 StrictUndefined, and untrusted identity fields are reduced before they get there. The
-loader templates live in ``templates/ipxe``, ``templates/grub`` and ``templates/pxelinux``
-(U-Boot reads PXELINUX syntax); a site directory (setting ``site_templates``) overrides
-any of them by name.
+loader templates live in the folder each loader's record names (``boot/loaders.py``:
+``templates/ipxe``, ``templates/grub``, ``templates/pxelinux``); a site directory (setting
+``site_templates``) overrides any of them by name.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import posixpath
 import re
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,21 +23,12 @@ import jinja2
 
 from pxehook import arch as archtable
 from pxehook import templating as jinja_render
-from pxehook.boot import escape
+from pxehook.boot import escape, loaders
 from pxehook.boot.decide import BOOT, LOCAL, BootPlan, kernel_cpu
 from pxehook.errors import ConfigError
 from pxehook.mac import mac_bare
 from pxehook.models import Host, Profile
 
-#: Template folder per loader kind.
-TEMPLATE_DIR = {
-    "ipxe": "ipxe",
-    "grub": "grub",
-    "pxelinux": "pxelinux",
-    "uboot": "pxelinux",
-    "uefi-http": "ipxe",
-}
-SUFFIX = {"ipxe": "ipxe.j2", "grub": "cfg.j2", "pxelinux": "cfg.j2"}
 CONTENT_TYPE = "text/plain; charset=utf-8"
 _SAFE_BASE = re.compile(r"^[A-Za-z0-9.:/_\[\]-]+$")
 
@@ -144,15 +135,13 @@ def retry_delays(mac: str, retries: int) -> list[int]:
 
 
 def template_name(plan: BootPlan) -> str:
-    """Which template renders ``plan`` (a profile may name its own per loader)."""
-    folder = TEMPLATE_DIR[plan.loader]
-    suffix = SUFFIX[folder]
+    """Which template renders ``plan`` (a profile may name its own per loader or folder)."""
+    loader = loaders.get(plan.loader)
     if plan.action == BOOT and plan.profile is not None:
-        custom = plan.profile.templates.get(plan.loader) or plan.profile.templates.get(folder)
-        if custom:
-            return custom
-        return f"{folder}/boot.{suffix}"
-    return f"{folder}/local.{suffix}"
+        templates = plan.profile.templates
+        custom = templates.get(loader.name) or templates.get(loader.template_dir)
+        return custom or loader.template("boot")
+    return loader.template("local")
 
 
 def render_plan(
@@ -207,6 +196,4 @@ def render_bootstrap(settings: Mapping[str, Any], name: str) -> Rendered:
 
 def local_fallback(plan: BootPlan) -> BootPlan:
     """The same plan turned into local boot (used when rendering the real one failed)."""
-    from dataclasses import replace
-
     return replace(plan, action=LOCAL, reasons=(*plan.reasons, "render failed: booting local"))

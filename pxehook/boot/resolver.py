@@ -3,9 +3,8 @@ render (cached until the store's generation changes), record the hit on the time
 
 Events recorded (kinds other components rely on):
 
-* ``boot.config`` — a boot config was served (data: path, loader, action, profile, arch,
-  arch_source, state, template, mac_source, client_ip, via);
-* ``boot.arch_mismatch`` — the request's arch claim disagrees with a stronger record;
+* ``boot.config``, ``boot.arch_mismatch`` — a boot config was served (rows built by
+  ``boot/timeline.py``, shared with the nginx access-log ingest);
 * ``boot.render_error`` — rendering failed; the host got a local-boot config instead;
 * ``boot.kernel`` — a file was fetched from ``/files`` or a loader over HTTP/TFTP.
 """
@@ -25,6 +24,7 @@ from pxehook.boot.hooks import NO_HOOKS, BootHooks
 from pxehook.boot.names import Name
 from pxehook.boot.recorder import EventRecorder
 from pxehook.boot.render import Rendered, local_fallback, render_bootstrap, render_plan
+from pxehook.boot.timeline import boot_hit
 from pxehook.context import Context
 from pxehook.errors import ConfigError
 from pxehook.models import ArchSource, Host, Observation, Profile, State
@@ -224,32 +224,9 @@ class Resolver:
     # the timeline ---------------------------------------------------------------------------
     def record(self, host: Host, facts: Facts, answer: Answer, via: str) -> None:
         """Add ``boot.config`` (and ``boot.arch_mismatch``) to the host's timeline."""
-        plan = answer.plan
-        assert host.id is not None and plan is not None
-        data = {
-            "path": facts.path,
-            "loader": plan.loader,
-            "action": plan.action,
-            "profile": plan.profile.name if plan.profile and plan.action == BOOT else "",
-            "arch": plan.arch.slug if plan.arch else "",
-            "arch_source": plan.arch_source,
-            "state": plan.state,
-            "template": answer.template,
-            "mac_source": facts.mac_source,
-            "client_ip": facts.ip,
-            "via": via,
-        }
-        message = f"{plan.loader} {facts.path}: {plan.action}"
-        self.recorder.add(host, "boot.config", via, message, data)
-        if plan.mismatch and facts.claim and plan.arch:
-            self.recorder.add(
-                host,
-                "boot.arch_mismatch",
-                via,
-                f"request claims {facts.claim.slug}, record says {plan.arch.slug}",
-                {"claimed": facts.claim.slug, "recorded": plan.arch.slug, "path": facts.path},
-                hook=False,
-            )
+        assert host.id is not None and answer.plan is not None
+        for entry in boot_hit(answer.plan, facts, template=answer.template, via=via):
+            self.recorder.add(host, entry.kind, via, entry.message, entry.data, hook=entry.hook)
 
     def record_file(self, client_ip: str, path: str, via: str, size: int) -> Host | None:
         """``boot.kernel``: a file fetch, attributed to a host by its IP (lease, then ARP)."""

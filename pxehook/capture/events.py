@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pxehook import arch as archtable
+from pxehook import archsource
 from pxehook.capture.spool import Record
 from pxehook.daemons import Daemon
 from pxehook.errors import InvalidInput
@@ -68,16 +68,8 @@ def pad_mac(value: str) -> str:
 
 
 def arch_from(tags: str = "", vendor_class: str = "", option93: str = "") -> int | None:
-    """Option 93 from (in order) our dnsmasq tags, an explicit value, the vendor class."""
-    if tags:
-        found = archtable.from_tags(tags)
-        if found is not None:
-            return found.code
-    first = re.split(r"[\s,]+", option93.strip())[0]
-    if re.fullmatch(r"[0-9]{1,5}", first) and int(first) <= 0xFFFF:
-        return int(first)
-    parsed = archtable.parse_vendor_class(vendor_class) if vendor_class else None
-    return parsed.arch_code if parsed is not None else None
+    """Option 93 from what the server passed (which fact wins: ``archsource.dhcp_arch``)."""
+    return archsource.dhcp_arch(tags, vendor_class, option93)
 
 
 @dataclass(frozen=True)

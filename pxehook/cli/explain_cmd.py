@@ -7,16 +7,16 @@ from typing import Any
 import click
 
 from pxehook import wiring
+from pxehook.boot import loaders
 from pxehook.boot.decide import Facts, decide
-from pxehook.boot.names import clean_path, parse
-from pxehook.boot.prerender import Prerenderer, nginx_config
+from pxehook.boot.front import nginx_config
+from pxehook.boot.names import clean_path
+from pxehook.boot.prerender import Prerenderer
 from pxehook.boot.resolver import grub_claim
 from pxehook.cli.output import json_option, print_fields, print_json
 from pxehook.cli.root import pass_lazy
 from pxehook.errors import ConfigError, InvalidInput
 from pxehook.mac import normalize_mac
-
-LOADERS = ("ipxe", "grub", "pxelinux", "uboot")
 
 
 def register(cli: click.Group) -> None:
@@ -28,8 +28,8 @@ def loader_for_path(path: str) -> tuple[str, Any]:
     """(loader, parsed Name or None) for a request path."""
     clean = clean_path(path.lstrip("/"))
     if clean.startswith("ipxe/"):
-        return "ipxe", None
-    name = parse(clean)
+        return loaders.IPXE.name, None
+    name = loaders.parse_name(clean)
     if name is None or name.kind == "none":
         raise InvalidInput(
             f"{path!r} is not a boot config path",
@@ -44,10 +44,11 @@ def explain_data(ctx: Any, mac: str, path: str | None) -> dict[str, Any]:
     resolver = wiring.resolver(ctx, record=False)
     profiles = resolver.profiles()
     host = ctx.store().host_get(normal)
-    wanted = [loader_for_path(path)] if path else [(lo, None) for lo in LOADERS]
+    shown = [(lo.name, None) for lo in loaders.LOADERS if lo.serves_config]
+    wanted = [loader_for_path(path)] if path else shown
     answers = []
     for loader, _name in wanted:
-        claim = grub_claim(path.lstrip("/")) if path and loader == "grub" else None
+        claim = grub_claim(path.lstrip("/")) if path and loader == loaders.GRUB.name else None
         facts = Facts(loader=loader, path=path or "", mac=normal, claim=claim)
         plan = decide(host, facts, profiles, resolver.policy)
         answer = resolver.render(host, plan)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pxehook import arch as archtable
+from pxehook.boot import loaders
 from pxehook.daemons import DAEMONS
 from pxehook.errors import ConfigError
 
@@ -118,10 +119,10 @@ def _modes(entries: list[str]) -> dict[str, str]:
     for entry in entries:
         slug, sep, mode = entry.partition("=")
         slug, mode = slug.strip(), mode.strip()
-        if not sep or slug not in archtable.BY_SLUG or mode not in archtable.BOOT_MODES:
+        if not sep or slug not in archtable.BY_SLUG or mode not in loaders.BOOT_MODES:
             raise ConfigError(
                 f"setting 'boot_modes': {entry!r} is not SLUG=MODE",
-                hint="slugs from 'pxehook arch list', modes: " + ", ".join(archtable.BOOT_MODES),
+                hint="slugs from 'pxehook arch list', modes: " + ", ".join(loaders.BOOT_MODES),
             )
         out[slug] = mode
     return out

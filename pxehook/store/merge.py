@@ -1,29 +1,14 @@
-"""Pure merge rules shared by every back end: how an observation updates a host."""
+"""Pure merge rules shared by every back end: how an observation updates a host.
+
+Whether an observed arch may replace the recorded one is ``archsource.may_replace``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pxehook import arch as archtable
-from pxehook.models import ARCH_SOURCE_RANK, ArchSource, Host, Observation
-
-
-def arch_wins(host: Host, obs: Observation) -> bool:
-    """True when ``obs`` may set the host's arch: never unknown over known, never a weaker
-    source over a stronger one (setting > rule > dhcp > request), never an HTTP-boot code
-    over the equivalent PXE code already recorded."""
-    if obs.arch is None:
-        return False
-    if host.arch is None:
-        return True
-    old, new = archtable.lookup(host.arch), archtable.lookup(obs.arch)
-    if new.is_http and not old.is_http and archtable.equivalent(old, new):
-        # the same firmware trying its HTTP-boot twin (OVMF: PXE 7, then HTTP 16) is the
-        # same machine: keep the PXE code, which names the path it really boots by
-        return False
-    new_rank = ARCH_SOURCE_RANK.get(ArchSource(obs.arch_source), 0)
-    old_rank = ARCH_SOURCE_RANK.get(ArchSource(host.arch_source or ""), 0)
-    return new_rank >= old_rank
+from pxehook import archsource
+from pxehook.models import Host, Observation
 
 
 def observation_changes(host: Host, obs: Observation, at: float) -> dict[str, Any]:
@@ -39,7 +24,7 @@ def observation_changes(host: Host, obs: Observation, at: float) -> dict[str, An
         changes["vendor_class"] = obs.vendor_class
     if obs.user_class:
         changes["user_class"] = obs.user_class
-    if arch_wins(host, obs) and host.arch != obs.arch:
+    if archsource.may_replace(host, obs) and host.arch != obs.arch:
         changes["arch"] = obs.arch
         changes["arch_source"] = str(obs.arch_source)
     if host.last_seen is None or at > host.last_seen:

@@ -22,7 +22,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pxehook.boot.names import clean_path, parse
+from pxehook.boot.loaders import parse_name
+from pxehook.boot.names import clean_path
 from pxehook.errors import InvalidInput
 
 log = logging.getLogger("pxehook.tftp")
@@ -184,7 +185,7 @@ class TftpServer:
             self._send(sock, data, size, req.options)
         finally:
             close()
-        if self.on_file is not None and parse(path) is None:
+        if self.on_file is not None and parse_name(path) is None:
             self.on_file(client_ip, path, size)
 
     def _open(self, path: str, client_ip: str):  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from pxehook import wiring
-from pxehook.boot.names import parse
+from pxehook.boot.loaders import parse_name
 from pxehook.boot.resolver import Resolver
 from pxehook.context import Context
 from pxehook.tftp.server import TftpServer
@@ -17,7 +17,7 @@ def make_lookup(resolver: Resolver):  # type: ignore[no-untyped-def]
     """Config-name lookup for the server: bytes, None (static file) or FileNotFoundError."""
 
     def lookup(path: str, client_ip: str) -> bytes | None:
-        name = parse(path)
+        name = parse_name(path)
         if name is None:
             return None
         answer = resolver.by_name(path, name, client_ip, "tftp")

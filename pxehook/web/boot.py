@@ -24,7 +24,8 @@ from flask import Blueprint, Response, current_app, request, send_file
 from pxehook import arch as archtable
 from pxehook import wiring
 from pxehook.boot.decide import BOOT, Facts
-from pxehook.boot.names import Name, clean_path, parse
+from pxehook.boot.loaders import parse_name
+from pxehook.boot.names import Name, clean_path
 from pxehook.boot.resolver import Answer, Resolver
 from pxehook.errors import InvalidInput, NotFound
 from pxehook.mac import normalize_mac
@@ -97,7 +98,7 @@ def config_by_name(path: str, name: Name | None) -> Answer:
 def grub_config(rest: str) -> Response:
     started = time.perf_counter()
     path = clean_path(rest)
-    name = parse(path)
+    name = parse_name(path)
     if name is None or name.loader != "grub":
         raise NotFound(f"/grub/{path} is not a GRUB config name")
     answer = config_by_name("grub/" + path, name)
@@ -151,7 +152,7 @@ def any_config(rest: str) -> Response:
     except InvalidInput:
         metrics.observe_request("other", "refused", 0.0)
         raise
-    name = parse(path)
+    name = parse_name(path)
     if name is None:
         metrics.observe_request("other", "not_found", time.perf_counter() - started)
         raise NotFound(f"/{path} is not a boot config name")
