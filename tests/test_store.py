@@ -293,3 +293,11 @@ def test_the_shared_sql_store_implements_the_protocol_as_declared():
     for name in methods:
         declared = inspect.signature(getattr(Store, name))
         assert inspect.signature(getattr(SQLStore, name)) == declared, name
+
+
+def test_the_shared_sql_has_no_percent_sign_for_psycopg_to_misread():
+    from pathlib import Path
+
+    from pxehook.store import sql
+
+    assert "%" not in Path(sql.__file__).read_text()

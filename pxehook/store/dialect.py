@@ -43,15 +43,10 @@ class Dialect(ABC):
     #: the column types the migration steps leave open: {id}, {ref}, {real}, {json}
     column_types: ClassVar[Mapping[str, str]]
 
-    def __init__(self) -> None:
-        self._rendered: dict[str, str] = {}
-
     def sql(self, text: str) -> str:
-        """``text`` with its ``?`` placeholders in the driver's style (cached)."""
-        rendered = self._rendered.get(text)
-        if rendered is None:
-            rendered = self._rendered[text] = text.replace("?", self.placeholder)
-        return rendered
+        """``text`` with its ``?`` placeholders in the driver's style (the shared SQL has
+        no other ``?``, nor any ``%``)."""
+        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
 
     # connections and transactions ------------------------------------------------------
     @abstractmethod

@@ -57,7 +57,6 @@ class PostgresDialect(Dialect):
             raise StoreError(
                 "database: PostgreSQL needs psycopg", hint="pip install 'pxehook[postgres]'"
             )
-        super().__init__()
         self.error = psycopg.Error
         self.dsn = dsn
         self.where = safe_dsn(dsn)

@@ -33,7 +33,6 @@ class SQLiteDialect(Dialect):
     }
 
     def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
-        super().__init__()
         self.path = path
         self.label = f"database {path}"
         self.busy_timeout_ms = busy_timeout_ms
