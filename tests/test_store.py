@@ -233,3 +233,71 @@ def test_http_boot_twin_does_not_replace_the_pxe_code(any_store):
     any_store.observe(Observation(mac=fresh, source="dnsmasq", arch=16))
     h, _ = any_store.observe(Observation(mac=fresh, source="dnsmasq", arch=7))
     assert h.arch == 7  # PXE after HTTP: the PXE code wins either way
+
+
+def test_generation_bumps_once_per_change_on_every_back_end(any_store):
+    g0 = any_store.generation()
+    mac = "52:54:00:00:04:01"
+    any_store.observe(Observation(mac=mac, source="dnsmasq", arch=7))  # new host with an arch
+    assert any_store.generation() == g0 + 1
+    any_store.observe(Observation(mac=mac, source="dnsmasq", arch=11))
+    assert any_store.generation() == g0 + 2
+    any_store.observe(Observation(mac=mac, source="dnsmasq", ip="10.0.0.1"))
+    assert any_store.generation() == g0 + 2
+
+
+def test_a_taken_token_name_or_secret_is_a_quick_conflict(any_store):
+    any_store.token_put("ops", "d1", "admin", 1.0)
+    t0 = time.monotonic()
+    with pytest.raises(Conflict, match="named 'ops'"):
+        any_store.token_put("ops", "d2", "read", 2.0)
+    with pytest.raises(Conflict, match="same secret"):
+        any_store.token_put("other", "d1", "read", 2.0)
+    assert time.monotonic() - t0 < 1  # no lock wait, no retry until the time-out
+    assert any_store.token_list() == [{"name": "ops", "scope": "admin", "created": 1.0}]
+
+
+def test_constraint_violations_are_conflicts_and_write_nothing(any_store):
+    g0 = any_store.generation()
+    with pytest.raises(Conflict):
+        any_store.host_put(Host(id=None, macs=("52:54:00:00:04:02", "52:54:00:00:04:02")))
+    with pytest.raises(Conflict):
+        any_store.event_add(999999, "boot.config", "http")
+    assert any_store.host_list() == [] and any_store.generation() == g0
+
+
+def test_a_read_sees_one_snapshot(any_store):
+    any_store.host_put(Host(id=None, macs=("52:54:00:00:04:03",)))
+
+    def read(tx):  # type: ignore[no-untyped-def]
+        before = tx.one("SELECT count(*) FROM hosts")[0]
+        writer = threading.Thread(
+            target=any_store.host_put, args=(Host(id=None, macs=("52:54:00:00:04:04",)),)
+        )
+        writer.start()
+        writer.join()
+        return before, tx.one("SELECT count(*) FROM hosts")[0]
+
+    assert any_store._read(read) == (1, 1)  # a write committed meanwhile is not half-seen
+    assert len(any_store.host_all()) == 2
+
+
+def test_the_shared_sql_store_implements_the_protocol_as_declared():
+    import inspect
+
+    from pxehook.store import Store
+    from pxehook.store.sql import SQLStore
+
+    methods = [n for n, v in vars(Store).items() if inspect.isfunction(v) and n[0] != "_"]
+    assert len(methods) == 28
+    for name in methods:
+        declared = inspect.signature(getattr(Store, name))
+        assert inspect.signature(getattr(SQLStore, name)) == declared, name
+
+
+def test_the_shared_sql_has_no_percent_sign_for_psycopg_to_misread():
+    from pathlib import Path
+
+    from pxehook.store import sql
+
+    assert "%" not in Path(sql.__file__).read_text()

@@ -1,4 +1,10 @@
-"""Storage: ``open_store`` picks the back end from the ``database`` setting."""
+"""Storage: ``open_store`` picks the back end from the ``database`` setting.
+
+Layout: ``base`` (the ``Store`` protocol), ``sql`` (every method once, over a dialect),
+``transactions`` (connection per thread, retry loop), ``dialect`` (what differs),
+``sqlite`` / ``postgres`` (the two dialects), ``migrations`` (one list of steps),
+``merge`` (pure merge rules for observations).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from pxehook.store.base import Store
 from pxehook.store.postgres import PostgresStore
 from pxehook.store.sqlite import SQLiteStore
 
-__all__ = ["SQLiteStore", "Store", "open_store", "sqlite_path"]
+__all__ = ["PostgresStore", "SQLiteStore", "Store", "open_store", "sqlite_path"]
 
 
 def sqlite_path(url: str) -> str | None:

@@ -1,7 +1,7 @@
 """The storage protocol: the only way any layer reads or writes persistent state.
 
-SQLite (``sqlite.py``) is the embedded default; a PostgreSQL back end implements the same
-protocol, so callers never know which one they hold.
+``sql.py`` implements it once for every SQL database; ``sqlite.py`` (the embedded default)
+and ``postgres.py`` hold only their dialects, so callers never know which one they hold.
 """
 
 from __future__ import annotations

@@ -1,0 +1,149 @@
+"""What differs between the SQL databases the store runs on, and nothing else.
+
+``SQLStore`` (``sql.py``) writes every query once, with ``?`` placeholders; a ``Dialect``
+supplies connecting, transactions, the retry decision and error translation, JSON columns,
+the last-insert id, the label filter, the schema-version record and the DDL types the one
+migration list (``migrations.py``) leaves open.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar
+
+from pxehook.errors import PxehookError
+
+
+class Retry(enum.Enum):
+    """What to do about a failed transaction."""
+
+    NO = "no"  # report it
+    BUSY = "busy"  # locked or serialisation failure: wait and retry until the time-out
+    RACE = "race"  # another writer just committed the same key: retry a few times
+
+
+class Dialect(ABC):
+    """One database: where it is, how to talk to it, and its few SQL differences."""
+
+    #: "database /var/lib/pxehook/pxehook.db" or "database (host=… dbname=…)", for messages
+    label: str
+    #: how long a writer waits for a lock (and the retry loop for its turn)
+    busy_timeout_ms: int
+    #: the driver's base exception class: everything the retry loop catches
+    error: type[Exception]
+    #: the driver's placeholder, written ``?`` in the shared SQL
+    placeholder: str = "?"
+    #: appended to a SELECT of a row the transaction will update ("" where a write
+    #: transaction already holds the whole database)
+    for_update: str = ""
+    #: the column types the migration steps leave open: {id}, {ref}, {real}, {json}
+    column_types: ClassVar[Mapping[str, str]]
+
+    def sql(self, text: str) -> str:
+        """``text`` with its ``?`` placeholders in the driver's style (the shared SQL has
+        no other ``?``, nor any ``%``)."""
+        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
+
+    # connections and transactions ------------------------------------------------------
+    @abstractmethod
+    def connect(self) -> Any:
+        """A new connection (one per thread and process; the store caches it)."""
+
+    def is_open(self, conn: Any) -> bool:
+        """False when ``conn`` can no longer be used and must be replaced."""
+        return True
+
+    @abstractmethod
+    def transaction(self, conn: Any, *, write: bool) -> AbstractContextManager[Any]:
+        """Open a transaction on ``conn``, yielding a cursor (committed on a normal exit,
+        rolled back on an exception). A read transaction sees one consistent snapshot; a
+        write transaction is serialised with other writers where they could conflict."""
+
+    @abstractmethod
+    def retry(self, exc: Exception) -> Retry:
+        """Whether the driver error ``exc`` is worth running the transaction again."""
+
+    @abstractmethod
+    def translate(self, exc: Exception) -> PxehookError:
+        """The pxehook error to report for the driver error ``exc``."""
+
+    def broken(self, exc: Exception) -> bool:
+        """True when ``exc`` means the connection must be dropped."""
+        return False
+
+    # SQL differences ---------------------------------------------------------------------
+    def json_param(self, value: Any) -> Any:
+        """A parameter for a JSON column (here: its text)."""
+        return dump_json(value)
+
+    def json_value(self, raw: Any) -> Any:
+        """The Python value of a JSON column as the driver returns it (here: text)."""
+        return json.loads(raw)
+
+    @abstractmethod
+    def label_filter(self, key: str, value: str) -> tuple[str, list[Any]]:
+        """A WHERE clause (``?`` placeholders) and its arguments: hosts whose label
+        ``key`` equals ``value``."""
+
+    @abstractmethod
+    def insert_id(self, cursor: Any, sql: str, args: tuple[Any, ...]) -> int:
+        """Run the INSERT ``sql`` (already rendered) and return the new row's ``id``."""
+
+    # schema ---------------------------------------------------------------------------------
+    @abstractmethod
+    def schema_version(self, tx: Tx) -> int:
+        """How many migration steps this database has run (0 when it is empty)."""
+
+    @abstractmethod
+    def lock_schema(self, tx: Tx) -> int:
+        """Take the migration lock for this write transaction; return the version."""
+
+    @abstractmethod
+    def set_schema_version(self, tx: Tx, version: int) -> None: ...
+
+    @abstractmethod
+    def run_script(self, tx: Tx, script: str) -> None:
+        """Run a migration step (several statements) inside the transaction."""
+
+    @abstractmethod
+    def append_only_trigger(self, table: str) -> str:
+        """DDL refusing every UPDATE of ``table`` with "<table> are append-only"."""
+
+
+class Tx:
+    """One open transaction: runs the shared ``?``-placeholder SQL through the dialect."""
+
+    __slots__ = ("cursor", "dialect")
+
+    def __init__(self, cursor: Any, dialect: Dialect) -> None:
+        self.cursor = cursor
+        self.dialect = dialect
+
+    def run(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> Any:
+        """Execute one statement; returns the driver's cursor (rowcount, fetch…)."""
+        return self.cursor.execute(self.dialect.sql(sql), args)
+
+    def one(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> Any:
+        """The first row of a query, or None."""
+        return self.run(sql, args).fetchone()
+
+    def all(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[Any]:
+        """Every row of a query."""
+        return list(self.run(sql, args).fetchall())
+
+    def many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Execute one statement for each of ``rows``."""
+        self.cursor.executemany(self.dialect.sql(sql), rows)
+
+    def insert(self, sql: str, args: tuple[Any, ...]) -> int:
+        """Run an INSERT into a table with an ``id`` key; return the new id."""
+        return self.dialect.insert_id(self.cursor, self.dialect.sql(sql), args)
+
+
+def dump_json(value: Any) -> str:
+    """The one JSON text of ``value`` the store writes (keys sorted)."""
+    return json.dumps(value, sort_keys=True)
