@@ -44,6 +44,10 @@ class Layer:
     siblings_may_import: bool = True
 
 
+#: Registries whose submodule names are the daemon registry's names, not a literal here.
+DAEMON_REGISTRY = "pxehook.daemons.NAMES"
+
+
 #: The layer table, lowest first. A unit is a top-level module (``arch``, ``wiring``) or a
 #: package (``boot``); ``__init__`` is ``pxehook/__init__.py`` (the version). A new top-level
 #: module or package must be added here *and* to the table in docs/architecture.md.
@@ -83,6 +87,9 @@ LAYERS: tuple[Layer, ...] = (
 DYNAMIC_IMPORTS: dict[str, str] = {
     "pxehook.web": "BLUEPRINTS",
     "pxehook.cli.root": "COMMAND_MODULES",
+    # one module per registered DHCP daemon, found by the daemon's name (pxehook/daemons.py)
+    "pxehook.gen": DAEMON_REGISTRY,
+    "pxehook.capture.readers": DAEMON_REGISTRY,
 }
 
 
@@ -295,6 +302,21 @@ def _literal(tree: ast.Module, name: str) -> object:
     return None
 
 
+def daemon_names(root: Path = ROOT) -> tuple[str, ...]:
+    """The names in pxehook/daemons.py's registry (each ``Daemon(name=...)`` record)."""
+    path = root / "pxehook" / "daemons.py"
+    if not path.exists():
+        return ()
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return tuple(
+        kw.value.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Daemon"
+        for kw in node.keywords
+        if kw.arg == "name" and isinstance(kw.value, ast.Constant)
+    )
+
+
 def check_dynamic_imports(known: dict[str, Path], root: Path = ROOT) -> list[str]:
     """(c) ``importlib.import_module``/``__import__`` only in the registries, and only of the
     registry's own package's submodules."""
@@ -325,7 +347,7 @@ def check_dynamic_imports(known: dict[str, Path], root: Path = ROOT) -> list[str
             ]
             continue
         constant = DYNAMIC_IMPORTS[module]
-        names = _literal(tree, constant)
+        names = daemon_names(root) if constant == DAEMON_REGISTRY else _literal(tree, constant)
         package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
         if not isinstance(names, tuple) or not names:
             problems.append(f"{rel}: {constant} must be a literal tuple of submodule names")
