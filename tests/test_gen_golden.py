@@ -13,7 +13,7 @@ import pytest
 
 from pxehook.config import load_settings
 from pxehook.gen import generator
-from pxehook.gen.plan import build_plan
+from pxehook.gen.layout import build_layout
 from tests.conftest import require_tool
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -42,7 +42,7 @@ def _render(daemon: str, mode: str) -> str:
     env = dict(SITE)
     if daemon == "kea":
         env["PXEHOOK_DHCP_INTERFACE"] = ""
-    return generator(daemon).render(build_plan(load_settings(env=env)), mode)
+    return generator(daemon).render(build_layout(load_settings(env=env)), mode)
 
 
 @pytest.mark.parametrize(("daemon", "mode", "name"), CASES)

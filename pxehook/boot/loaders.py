@@ -7,7 +7,7 @@ asks for config files by name, and add its first-stage file to the arch table
 
 Readers: ``boot/render`` (template folder and suffix), ``boot/decide`` (local boot by
 firmware), ``boot/prerender`` and ``boot/front`` (pre-rendered files, nginx locations),
-``parse_name`` below (HTTP and TFTP config names), ``gen/plan`` (the ``boot_modes`` setting),
+``parse_name`` below (HTTP and TFTP config names), ``gen/layout`` (the ``boot_modes`` setting),
 ``pxehook explain`` (which answers to show).
 """
 

@@ -7,7 +7,7 @@ import click
 from pxehook.cli.root import pass_lazy
 from pxehook.daemons import DAEMONS, MODES, NAMES
 from pxehook.gen import generator, lint
-from pxehook.gen.plan import build_plan
+from pxehook.gen.layout import build_layout
 from pxehook.gen.writer import Drift, diff, write_checked
 
 
@@ -31,10 +31,10 @@ _mode = click.option(
 
 def _render(lazy, daemon: str, mode: str) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
     settings = lazy.get().settings
-    plan = build_plan(settings)
+    layout = build_layout(settings)
     gen_ = generator(daemon)
-    text = gen_.render(plan, mode, site_dir=settings.site_templates)
-    return text, lint.warnings(gen_, plan, mode, text)
+    text = gen_.render(layout, mode, site_dir=settings.site_templates)
+    return text, lint.warnings(gen_, layout, mode, text)
 
 
 def _warn(warnings: list[str]) -> None:
@@ -87,7 +87,7 @@ def gen(lazy, daemon: str, mode: str, out: str | None, check: bool, do_reload: b
     else:
         click.echo(f"{out}: written (checked by {gen_.binary})")
     if do_reload:
-        click.echo(f"reloaded: {gen_.reload(build_plan(lazy.get().settings), out)}")
+        click.echo(f"reloaded: {gen_.reload(build_layout(lazy.get().settings), out)}")
 
 
 @click.command("lint")

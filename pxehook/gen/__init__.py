@@ -1,8 +1,8 @@
 """DHCP config generators: dnsmasq drop-ins, an ISC dhcpd include, a Kea Dhcp4 config.
 
-``plan`` turns settings + the arch table into checked data, each daemon module renders it
-through its templates, ``writer`` validates with the daemon and replaces the file atomically,
-``lint`` warns about known traps.
+``layout`` turns settings + the arch table into a checked ``SiteLayout``, each daemon
+module renders it through its templates, ``writer`` validates with the daemon and replaces
+the file atomically, ``lint`` warns about known traps.
 
 Each daemon in the registry (pxehook/daemons.py) has its generator in ``gen/<name>.py``
 (a module-level ``GENERATOR``), loaded here by that name: adding a daemon edits no list here.

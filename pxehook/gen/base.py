@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pxehook.daemons import Daemon
 from pxehook.errors import DaemonRejected, PxehookError
-from pxehook.gen.plan import Plan
+from pxehook.gen.layout import SiteLayout
 from pxehook.templating import render
 
 #: Where the daemons live on Debian even when /usr/sbin is not on PATH.
@@ -57,18 +57,20 @@ def _no_warnings(*_args: object) -> list[str]:
 class Generator:
     """One DHCP daemon's generator: its registry record plus what only rendering needs.
 
-    ``suffix`` names the templates (``templates/<name>/<mode>.<suffix>.j2``); the optional
-    steps default to nothing: ``precheck`` refuses a plan before rendering, ``postprocess``
-    checks or rewrites the text, ``plan_lint``/``text_lint`` warn about daemon-specific traps
-    (see gen/lint.py), ``reload`` overrides the registry's reload command.
+    ``suffix`` names the templates (``templates/<name>/<mode>.<suffix>.j2``, which see the
+    ``SiteLayout`` as ``site``); the optional steps default to nothing: ``precheck`` refuses
+    a layout before rendering, ``postprocess`` checks or rewrites the text,
+    ``layout_lint``/``text_lint`` warn about daemon-specific traps (see gen/lint.py),
+    ``reload`` overrides the registry's reload command.
     """
 
     daemon: Daemon
     suffix: str
-    reload_with: Callable[[Plan, str], str] | None = None  # (plan, written file) -> what was done
+    # (layout, written file) -> what was done
+    reload_with: Callable[[SiteLayout, str], str] | None = None
     postprocess: Callable[[str], str] = lambda text: text
-    precheck: Callable[[Plan, str], None] = lambda plan, mode: None
-    plan_lint: Callable[[Plan, str], list[str]] = _no_warnings  # (plan, mode) -> warnings
+    precheck: Callable[[SiteLayout, str], None] = lambda layout, mode: None
+    layout_lint: Callable[[SiteLayout, str], list[str]] = _no_warnings  # (layout, mode) -> warnings
     text_lint: Callable[[str], list[str]] = _no_warnings  # (config text) -> warnings
 
     @property
@@ -83,19 +85,19 @@ class Generator:
     def modes(self) -> tuple[str, ...]:
         return self.daemon.modes
 
-    def render(self, plan: Plan, mode: str, *, site_dir: str = "") -> str:
+    def render(self, layout: SiteLayout, mode: str, *, site_dir: str = "") -> str:
         if mode not in self.modes:
             raise PxehookError(
                 f"{self.name} has no mode {mode!r}; choose one of {', '.join(self.modes)}"
             )
-        self.precheck(plan, mode)
-        text = render(f"{self.name}/{mode}.{self.suffix}.j2", {"plan": plan}, site_dir=site_dir)
+        self.precheck(layout, mode)
+        text = render(f"{self.name}/{mode}.{self.suffix}.j2", {"site": layout}, site_dir=site_dir)
         return self.postprocess(text)
 
-    def reload(self, plan: Plan, path: str) -> str:
+    def reload(self, layout: SiteLayout, path: str) -> str:
         """Make the daemon re-read ``path``; returns what was done."""
         if self.reload_with is not None:
-            return self.reload_with(plan, path)
+            return self.reload_with(layout, path)
         return registry_reload(self.daemon)
 
     def check(self, path: str, *, timeout: float = 30) -> str | None:

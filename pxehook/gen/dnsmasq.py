@@ -9,32 +9,32 @@ from pxehook import arch as archtable
 from pxehook.daemons import DNSMASQ
 from pxehook.errors import ConfigError
 from pxehook.gen.base import Generator
-from pxehook.gen.plan import Plan
+from pxehook.gen.layout import SiteLayout
 
 _BY_CSA = {a.dnsmasq_csa.lower(): a for a in archtable.TABLE if a.dnsmasq_csa}
 
 
-def _refuse_empty_tftp_mode(plan: Plan, mode: str) -> None:
-    if mode == "tftp" and plan.tftp_by_pxehook:
+def _refuse_empty_tftp_mode(layout: SiteLayout, mode: str) -> None:
+    if mode == "tftp" and layout.tftp_by_pxehook:
         raise ConfigError(
             "dnsmasq --mode tftp would do nothing: setting tftp_serve makes pxehook serve TFTP",
             hint="turn tftp_serve off to let dnsmasq serve TFTP, or do not run this drop-in",
         )
 
 
-def plan_warnings(plan: Plan, mode: str) -> list[str]:
+def layout_warnings(layout: SiteLayout, mode: str) -> list[str]:
     """Fleet size against dnsmasq's lease and TFTP limits."""
     out: list[str] = []
-    if not plan.fleet_size:
+    if not layout.fleet_size:
         return out
-    if mode == "full" and plan.fleet_size > plan.lease_max:
+    if mode == "full" and layout.fleet_size > layout.lease_max:
         out.append(
-            f"fleet_size {plan.fleet_size} is larger than dhcp_lease_max "
-            f"{plan.lease_max}: dnsmasq will refuse leases beyond it"
+            f"fleet_size {layout.fleet_size} is larger than dhcp_lease_max "
+            f"{layout.lease_max}: dnsmasq will refuse leases beyond it"
         )
-    if plan.fleet_size > plan.tftp_max:
+    if layout.fleet_size > layout.tftp_max:
         out.append(
-            f"fleet_size {plan.fleet_size} is larger than tftp_max {plan.tftp_max}: "
+            f"fleet_size {layout.fleet_size} is larger than tftp_max {layout.tftp_max}: "
             "a boot storm will stall TFTP transfers"
         )
     return out
@@ -95,6 +95,6 @@ GENERATOR = Generator(
     daemon=DNSMASQ,
     suffix="conf",
     precheck=_refuse_empty_tftp_mode,
-    plan_lint=plan_warnings,
+    layout_lint=layout_warnings,
     text_lint=text_warnings,
 )

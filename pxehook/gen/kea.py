@@ -8,7 +8,7 @@ import socket
 from pxehook.daemons import KEA
 from pxehook.errors import PxehookError
 from pxehook.gen.base import Generator, registry_reload
-from pxehook.gen.plan import Plan
+from pxehook.gen.layout import SiteLayout
 
 
 def strip_comments(text: str) -> str:
@@ -43,9 +43,9 @@ def control_command(socket_path: str, command: str, *, timeout: float = 10) -> d
     return json.loads(b"".join(chunks) or b"{}")
 
 
-def _reload(plan: Plan, path: str) -> str:
+def _reload(layout: SiteLayout, path: str) -> str:
     """config-reload over the control socket when Kea listens there, else systemctl reload."""
-    control_socket = plan.daemon_settings["kea_control_socket"]
+    control_socket = layout.daemon_settings["kea_control_socket"]
     try:
         answer = control_command(control_socket, "config-reload")
     except OSError:

@@ -1,7 +1,7 @@
 """Warnings about the known traps of network-boot DHCP configs (never fatal).
 
-Checks every plan (missing loader files, UEFI loaders without extension, a base URL that
-needs DNS) and adds the generator's own checks (``plan_lint``, ``text_lint``: for dnsmasq,
+Checks every layout (missing loader files, UEFI loaders without extension, a base URL that
+needs DNS) and adds the generator's own checks (``layout_lint``, ``text_lint``: for dnsmasq,
 fleet size against its limits and the pxe-service traps, see gen/dnsmasq.py).
 """
 
@@ -12,24 +12,24 @@ import os
 from urllib.parse import urlsplit
 
 from pxehook.gen.base import Generator
-from pxehook.gen.plan import Plan
+from pxehook.gen.layout import SiteLayout
 
 
-def warnings(generator: Generator, plan: Plan, mode: str, text: str) -> list[str]:
-    """All warnings for ``text``, which ``generator`` rendered from ``plan`` in ``mode``."""
-    return generator.plan_lint(plan, mode) + plan_warnings(plan) + generator.text_lint(text)
+def warnings(generator: Generator, layout: SiteLayout, mode: str, text: str) -> list[str]:
+    """All warnings for ``text``, which ``generator`` rendered from ``layout`` in ``mode``."""
+    return generator.layout_lint(layout, mode) + layout_warnings(layout) + generator.text_lint(text)
 
 
-def plan_warnings(plan: Plan) -> list[str]:
+def layout_warnings(layout: SiteLayout) -> list[str]:
     """Warnings from the settings themselves, whatever the daemon."""
     out: list[str] = []
-    for r in plan.tftp_rules:
+    for r in layout.tftp_rules:
         if r.arch.is_efi and r.loader and "." not in os.path.basename(r.loader):
             out.append(f"UEFI loader {r.loader} for {r.arch.slug} has no extension")
-    for name in sorted({r.loader for r in plan.tftp_rules if r.loader}):
-        if not os.path.isfile(os.path.join(plan.tftp_root, name)):
-            out.append(f"loader {name} is missing from tftp_root {plan.tftp_root}")
-    host = urlsplit(plan.base_url).hostname or ""
+    for name in sorted({r.loader for r in layout.tftp_rules if r.loader}):
+        if not os.path.isfile(os.path.join(layout.tftp_root, name)):
+            out.append(f"loader {name} is missing from tftp_root {layout.tftp_root}")
+    host = urlsplit(layout.base_url).hostname or ""
     try:
         ipaddress.ip_address(host)
     except ValueError:

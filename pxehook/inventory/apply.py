@@ -69,7 +69,7 @@ def sync(inv: Inventory, store: Any, *, source: str = "inventory") -> dict[str, 
     Returns counts of created/updated/unchanged hosts.
     """
     view = _WithProfiles(store, inv.profiles)
-    plan: list[tuple[Host, Host | None]] = []
+    pending: list[tuple[Host, Host | None]] = []
     for spec in inv.hosts:
         current = next((h for h in map(store.host_get, spec.macs) if h is not None), None)
         wanted = _wanted(inv, spec, current)
@@ -80,10 +80,10 @@ def sync(inv: Inventory, store: Any, *, source: str = "inventory") -> dict[str, 
                 raise ConfigError(
                     f"{inv.path}:{spec.line}: host {spec.macs[0]}: {exc.message}"
                 ) from None
-        plan.append((wanted, current))
+        pending.append((wanted, current))
     store.profiles_replace(inv.profiles.values())
     counts = {"created": 0, "updated": 0, "unchanged": 0}
-    for wanted, current in plan:
+    for wanted, current in pending:
         if current is None:
             store.host_put(wanted, source=source, message=f"created from {inv.path}")
             counts["created"] += 1

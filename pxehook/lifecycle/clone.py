@@ -40,13 +40,13 @@ def clone(
             seen.add(host.id)
             targets.append(host)
     wanted = {p: getattr(origin, p) for p in parts}
-    plans = [(host, host.with_(**wanted)) for host in targets]
-    for _, updated in plans:
+    pending = [(host, host.with_(**wanted)) for host in targets]
+    for _, updated in pending:
         for validate in VALIDATORS:
             validate(store, updated)
     changed, unchanged = [], []
     note = f"cloned {', '.join(parts)} from {origin.mac}"
-    for host, updated in plans:
+    for host, updated in pending:
         if updated == host:
             unchanged.append(host.mac)
             continue

@@ -2,7 +2,7 @@
 arch table, and helpers to run the scripted client and the daemons in a NetLab.
 
 The oracle (``expected``) is written from pxehook/arch/ directly, not from the generator's
-plan, so a generator bug cannot hide behind its own expectations.
+site layout, so a generator bug cannot hide behind its own expectations.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The boot plan and the rendered configs, checked against the arch table (pure, no daemon)."""
+"""The site layout and the rendered configs, checked against the arch table (pure, no daemon)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pxehook.config import load_settings
 from pxehook.errors import ConfigError
 from pxehook.gen import generator
 from pxehook.gen.kea import strip_comments
-from pxehook.gen.plan import build_plan
+from pxehook.gen.layout import build_layout
 
 BASE = {
     "PXEHOOK_SERVER_IP": "192.0.2.10",
@@ -21,8 +21,8 @@ BASE = {
 }
 
 
-def plan_of(**env: str):  # type: ignore[no-untyped-def]
-    return build_plan(load_settings(env={**BASE, **env}))
+def layout_of(**env: str):  # type: ignore[no-untyped-def]
+    return build_layout(load_settings(env={**BASE, **env}))
 
 
 @pytest.mark.parametrize(
@@ -42,21 +42,21 @@ def plan_of(**env: str):  # type: ignore[no-untyped-def]
 )
 def test_bad_settings_are_clear_errors(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
-        plan_of(**env)
+        layout_of(**env)
 
 
 def test_non_ip_server_address_is_refused() -> None:
     with pytest.raises(ConfigError, match="expected an IPv4 address"):
-        plan_of(PXEHOOK_SERVER_IP="pxe.example.org")
+        layout_of(PXEHOOK_SERVER_IP="pxe.example.org")
 
 
 @pytest.mark.parametrize("code", [a.code for a in arch.TABLE] + [0x0FFF])
 def test_answer_follows_the_table(code: int) -> None:
-    plan = plan_of()
+    layout = layout_of()
     row = arch.BY_CODE.get(code)
     loader = row.loader() if row else None
-    assert plan.answer(code, ipxe=True, httpclient=False) == (plan.ipxe_url, False)
-    plain, echo = plan.answer(code, ipxe=False, httpclient=False)
+    assert layout.answer(code, ipxe=True, httpclient=False) == (layout.ipxe_url, False)
+    plain, echo = layout.answer(code, ipxe=False, httpclient=False)
     assert not echo
     if not loader:
         assert plain is None
@@ -67,13 +67,13 @@ def test_answer_follows_the_table(code: int) -> None:
 
 
 def test_boot_mode_override_changes_only_that_arch() -> None:
-    plan = plan_of(PXEHOOK_BOOT_MODES="bios=pxelinux")
-    assert plan.answer(0, ipxe=False, httpclient=False)[0] == arch.BY_CODE[0].loaders["pxelinux"]
-    assert plan.answer(7, ipxe=False, httpclient=False)[0] == arch.BY_CODE[7].loader()
+    layout = layout_of(PXEHOOK_BOOT_MODES="bios=pxelinux")
+    assert layout.answer(0, ipxe=False, httpclient=False)[0] == arch.BY_CODE[0].loaders["pxelinux"]
+    assert layout.answer(7, ipxe=False, httpclient=False)[0] == arch.BY_CODE[7].loader()
 
 
 def _dnsmasq(mode: str) -> list[str]:
-    text = generator("dnsmasq").render(plan_of(), mode)
+    text = generator("dnsmasq").render(layout_of(), mode)
     return [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
 
 
@@ -144,9 +144,9 @@ def test_tftp_mode_has_no_dhcp() -> None:
 
 
 def test_isc_has_a_branch_per_loader_and_a_subnet_per_network() -> None:
-    plan = plan_of(PXEHOOK_DHCP_SUBNETS="192.0.2.0/24,198.51.100.0/24")
-    text = generator("isc").render(plan, "full")
-    for rule in plan.bootable:
+    layout = layout_of(PXEHOOK_DHCP_SUBNETS="192.0.2.0/24,198.51.100.0/24")
+    text = generator("isc").render(layout, "full")
+    for rule in layout.bootable:
         code = f"{rule.arch.code >> 8:02x}:{rule.arch.code & 0xFF:02x}"
         assert (
             f'option pxehook-arch = {code} {{  # {rule.arch.slug}\n    filename "{rule.boot_file}";'
@@ -160,11 +160,11 @@ def test_isc_has_a_branch_per_loader_and_a_subnet_per_network() -> None:
 
 
 def test_kea_classes_follow_the_table() -> None:
-    plan = plan_of()
-    doc = json.loads(strip_comments(generator("kea").render(plan, "full")))["Dhcp4"]
+    layout = layout_of()
+    doc = json.loads(strip_comments(generator("kea").render(layout, "full")))["Dhcp4"]
     classes = {c["name"]: c for c in doc["client-classes"]}
     assert len(classes) == len(doc["client-classes"])
-    for rule in plan.bootable:
+    for rule in layout.bootable:
         c = classes[rule.tag]
         assert c["boot-file-name"] == rule.boot_file
         assert c["next-server"] == "192.0.2.10"

@@ -1,4 +1,5 @@
-"""What the generators write, as data: settings + the arch table → a validated boot plan.
+"""What a generated DHCP config says about the site, as data: settings + the arch table →
+a validated ``SiteLayout`` (server address, URLs, subnets, one ``Rule`` per option-93 code).
 
 Pure: no Jinja, no files. Every check that can fail on bad settings runs here, so a bad
 setting is a clear ``ConfigError`` before anything is rendered or written.
@@ -54,8 +55,9 @@ class Rule:
 
 
 @dataclass(frozen=True)
-class Plan:
-    """Everything a template needs; built and checked by ``build_plan``."""
+class SiteLayout:
+    """Everything a DHCP template needs (its variable ``site``); built and checked by
+    ``build_layout``."""
 
     server_ip: str
     base_url: str
@@ -179,8 +181,8 @@ def _range(
     return str(first), str(last), net
 
 
-def build_plan(settings: Any) -> Plan:
-    """Validate the settings the generators use and derive the plan."""
+def build_layout(settings: Any) -> SiteLayout:
+    """Validate the settings the generators use and derive the layout."""
     if not settings.server_ip:
         raise ConfigError("setting 'server_ip' is not set", hint="the address clients reach")
     server_ip = str(ipaddress.IPv4Address(settings.server_ip))
@@ -194,7 +196,7 @@ def build_plan(settings: Any) -> Plan:
     iface = settings.dhcp_interface.strip()
     if iface:
         _safe(iface, "dhcp_interface")
-    return Plan(
+    return SiteLayout(
         server_ip=server_ip,
         base_url=base_url,
         ipxe_url=f"{base_url}/boot.ipxe",
