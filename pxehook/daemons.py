@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: Config modes a generator may offer, with what each means.
-MODES = {
+#: DHCP modes a generator may offer (``pxehook gen --mode``), with what each means.
+DHCP_MODES = {
     "full": "full DHCP",
     "proxy": "ProxyDHCP beside another server",
     "tftp": "TFTP only",
@@ -29,7 +29,7 @@ class Daemon:
 
     name: str  # the word used everywhere (see the module docstring)
     display: str  # how people call it
-    modes: tuple[str, ...]  # keys of MODES its generator can write
+    dhcp_modes: tuple[str, ...]  # keys of DHCP_MODES its generator can write
     check: tuple[str, ...]  # syntax check of a config: binary first, "{file}" for the file
     config_path: str  # where the generated config usually goes
     reload: tuple[str, ...]  # command that makes it re-read its config; () when none
@@ -52,7 +52,7 @@ class Daemon:
 DNSMASQ = Daemon(
     name="dnsmasq",
     display="dnsmasq",
-    modes=("full", "proxy", "tftp"),
+    dhcp_modes=("full", "proxy", "tftp"),
     check=("dnsmasq", "--test", "--conf-file={file}"),
     config_path="/etc/dnsmasq.d/pxehook.conf",
     # dnsmasq re-reads its config files only at start.
@@ -66,7 +66,7 @@ DNSMASQ = Daemon(
 ISC = Daemon(
     name="isc",
     display="ISC dhcpd",
-    modes=("full",),
+    dhcp_modes=("full",),
     check=("dhcpd", "-4", "-t", "-q", "-cf", "{file}"),
     config_path="/etc/dhcp/pxehook.conf",
     # Debian's unit; dhcpd has no reload, so restart it (the unit runs dhcpd -t first).
@@ -80,7 +80,7 @@ ISC = Daemon(
 KEA = Daemon(
     name="kea",
     display="Kea DHCPv4",
-    modes=("full",),
+    dhcp_modes=("full",),
     check=("kea-dhcp4", "-t", "{file}"),
     config_path="/etc/kea/kea-dhcp4.conf",
     # Debian's unit; its reload sends SIGHUP. The generator tries the control socket first.

@@ -63,14 +63,14 @@ def udp67_sockets() -> set[str]:
 
 @dataclass
 class Scenario:
-    mode: str
+    dhcp_mode: str
     prefix: Path
     port: int
     admin_files: dict[Path, str] = field(default_factory=dict)
 
     @property
     def host(self) -> str:
-        return HOST[self.mode]
+        return HOST[self.dhcp_mode]
 
     def path(self, absolute: str) -> Path:
         return Path(str(self.prefix) + absolute)
@@ -152,13 +152,13 @@ ADMIN_KEA = """// The admin's Kea: interfaces, subnet, pool and reservation stay
 def write_admin(sc: Scenario) -> None:
     """The DHCP configuration the admin already has, before pxehook arrives."""
     files: dict[Path, str] = {}
-    if sc.mode.startswith("dnsmasq"):
+    if sc.dhcp_mode.startswith("dnsmasq"):
         files[sc.path("/etc/dnsmasq.conf")] = ADMIN_DNSMASQ
         files[sc.path("/etc/dnsmasq.d/admin.conf")] = ADMIN_DNSMASQ_DROPIN
-    elif sc.mode == "isc":
+    elif sc.dhcp_mode == "isc":
         include = sc.path("/etc/dhcp/pxehook.conf")
         files[sc.path("/etc/dhcp/dhcpd.conf")] = ADMIN_ISC.format(include=include)
-    elif sc.mode == "kea":
+    elif sc.dhcp_mode == "kea":
         parts = {
             k: sc.path(f"/etc/kea/pxehook-{k}.json") for k in ("option-defs", "classes", "hooks")
         }
@@ -179,16 +179,16 @@ def write_play(root: Path, wheel: Path, venv: Path, scenarios: dict[str, Scenari
     hosts = {}
     for sc in scenarios.values():
         hosts[sc.host] = {
-            "pxehook_dhcp_mode": sc.mode,
+            "pxehook_dhcp_mode": sc.dhcp_mode,
             "pxehook_root_prefix": str(sc.prefix),
             "pxehook_port": sc.port,
             # apt runs (packages present: no change) in two scenarios; enough to prove it.
-            "pxehook_install_packages": sc.mode in ("none", "dnsmasq"),
-            "pxehook_inventory_file": "" if sc.mode == "dnsmasq" else str(SAMPLE_INVENTORY),
+            "pxehook_install_packages": sc.dhcp_mode in ("none", "dnsmasq"),
+            "pxehook_inventory_file": "" if sc.dhcp_mode == "dnsmasq" else str(SAMPLE_INVENTORY),
             # PXELINUX loaders (five files) in one scenario; iPXE's two everywhere.
-            "pxehook_boot_modes": ["ipxe", "pxelinux"] if sc.mode == "none" else ["ipxe"],
+            "pxehook_boot_modes": ["ipxe", "pxelinux"] if sc.dhcp_mode == "none" else ["ipxe"],
             # the optional TFTP unit ('pxehook tftp') in the scenario without DHCP
-            "pxehook_tftp_enabled": sc.mode == "none",
+            "pxehook_tftp_enabled": sc.dhcp_mode == "none",
         }
     inventory = {
         "all": {
@@ -336,14 +336,14 @@ def assert_common(lab: Lab, sc: Scenario) -> None:
     )
     assert check.returncode == 0, check.stderr
     inventory = sc.path("/etc/pxehook/inventory.yaml")
-    if sc.mode == "dnsmasq":  # from pxehook_inventory: Ansible left pxehook's placeholders
+    if sc.dhcp_mode == "dnsmasq":  # from pxehook_inventory: Ansible left pxehook's placeholders
         assert "{{ files_url }}/debian/amd64/linux" in inventory.read_text()
     else:  # pxehook_inventory_file, copied verbatim
         assert inventory.read_bytes() == SAMPLE_INVENTORY.read_bytes()
     assert sc.path("/var/lib/pxehook/pxehook.db").stat().st_size > 0
     # The arch table's iPXE loaders for bios + efi-x64; PXELINUX and its modules in 'none'.
     loaders = {"undionly.kpxe", "snponly.efi"}
-    if sc.mode == "none":
+    if sc.dhcp_mode == "none":
         loaders |= {"lpxelinux.0", "ldlinux.c32", "libutil.c32", "libcom32.c32", "menu.c32"}
     assert {p.name for p in sc.path("/srv/tftp").iterdir()} == loaders
     assert all(sc.path(f"/srv/tftp/{name}").stat().st_size > 0 for name in loaders)
@@ -351,8 +351,8 @@ def assert_common(lab: Lab, sc: Scenario) -> None:
     assert f"ExecStart={lab.venv}/bin/pxehook --config {config} serve" in unit
     assert not sc.path("/etc/systemd/system/pxehook-listen.service").exists()
     tftp_unit = sc.path("/etc/systemd/system/pxehook-tftp.service")
-    assert tftp_unit.exists() == (sc.mode == "none")
-    if sc.mode == "none":
+    assert tftp_unit.exists() == (sc.dhcp_mode == "none")
+    if sc.dhcp_mode == "none":
         assert f"ExecStart={lab.venv}/bin/pxehook --config {config} tftp" in tftp_unit.read_text()
 
 
@@ -446,10 +446,10 @@ def assert_hook(lab: Lab, sc: Scenario, path: Path) -> None:
     assert path.is_file() and os.access(path, os.X_OK), path
 
 
-@pytest.mark.parametrize("mode", ["dnsmasq", "dnsmasq-proxy"])
-def test_dnsmasq_modes_drop_in_beside_the_admins_dnsmasq(lab: Lab, mode: str) -> None:
+@pytest.mark.parametrize("dhcp_mode", ["dnsmasq", "dnsmasq-proxy"])
+def test_dnsmasq_modes_drop_in_beside_the_admins_dnsmasq(lab: Lab, dhcp_mode: str) -> None:
     need_dhcp(lab)
-    sc = lab.scenarios[mode]
+    sc = lab.scenarios[dhcp_mode]
     assert_common(lab, sc)
     assert_admin_untouched(sc)
     dropin = sc.path("/etc/dnsmasq.d/pxehook.conf")
@@ -464,8 +464,8 @@ def test_dnsmasq_modes_drop_in_beside_the_admins_dnsmasq(lab: Lab, mode: str) ->
     assert whole.returncode == 0 and "syntax check OK" in whole.stderr, whole.stderr
     text = dropin.read_text()
     proxy = re.search(r"^dhcp-range=.*,proxy", text, re.M) is not None
-    assert proxy == (mode == "dnsmasq-proxy")
-    if "dhcp-script=" in text or mode == "dnsmasq":
+    assert proxy == (dhcp_mode == "dnsmasq-proxy")
+    if "dhcp-script=" in text or dhcp_mode == "dnsmasq":
         assert_hook(lab, sc, dhcp_script(dropin))
     serve_and_check(lab, sc)
 

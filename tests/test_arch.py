@@ -54,13 +54,13 @@ def test_http_codes_are_marked_http_and_pxe_codes_are_not():
 
 def test_every_loader_keeps_an_extension_and_uefi_loaders_end_in_efi():
     for a in arch.TABLE:
-        for mode, loader in a.loaders.items():
-            assert mode in loaders.BOOT_MODES
+        for boot_mode, loader in a.loaders.items():
+            assert boot_mode in loaders.BOOT_MODES
             assert "." in loader.rsplit("/", 1)[-1], (a.code, loader)
             if a.is_efi:
                 assert loader.endswith(".efi"), (a.code, loader)
         if a.loaders:
-            assert a.default_mode in a.loaders
+            assert a.default_boot_mode in a.loaders
 
 
 def test_unknown_code_is_explicit_and_keeps_the_raw_code():

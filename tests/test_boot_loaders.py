@@ -22,10 +22,10 @@ PROFILES = {"inst": Profile(name="inst", kernel={"x86": "k", "arm64": "k"}, cmdl
 
 def test_every_arch_table_loader_mode_is_a_registered_dhcp_boot_mode() -> None:
     for row in arch.TABLE:
-        for mode in row.loaders:
-            assert mode in loaders.BY_NAME, (row.slug, mode)
-            assert loaders.get(mode).dhcp_mode, (row.slug, mode)
-    assert tuple(lo.name for lo in loaders.LOADERS if lo.dhcp_mode) == loaders.BOOT_MODES
+        for boot_mode in row.loaders:
+            assert boot_mode in loaders.BY_NAME, (row.slug, boot_mode)
+            assert loaders.get(boot_mode).offered_by_dhcp, (row.slug, boot_mode)
+    assert tuple(lo.name for lo in loaders.LOADERS if lo.offered_by_dhcp) == loaders.BOOT_MODES
 
 
 @pytest.mark.parametrize("loader", loaders.LOADERS, ids=lambda lo: lo.name)

@@ -52,7 +52,7 @@ def test_names_are_unique_words_and_modes_known() -> None:
     assert len(set(daemons.NAMES)) == len(daemons.DAEMONS)
     for d in daemons.DAEMONS:
         assert re.fullmatch(r"[a-z][a-z0-9]*", d.name), d.name
-        assert d.modes and set(d.modes) <= set(daemons.MODES), d.name
+        assert d.dhcp_modes and set(d.dhcp_modes) <= set(daemons.DHCP_MODES), d.name
         assert "{file}" in " ".join(d.check) and d.binary == d.check[0]
         assert "{hook}" in d.hook_wiring
         assert d.config_path.startswith("/") and d.lease_path.startswith("/")
@@ -70,8 +70,8 @@ def test_every_daemon_has_a_generator_reader_templates_and_docs(daemon: daemons.
     assert GENERATORS[daemon.name].daemon is daemon
     assert readers.READERS[daemon.name].daemon is daemon
     suffix = GENERATORS[daemon.name].suffix
-    for mode in daemon.modes:
-        assert (ROOT / "templates" / daemon.name / f"{mode}.{suffix}.j2").is_file()
+    for dhcp_mode in daemon.dhcp_modes:
+        assert (ROOT / "templates" / daemon.name / f"{dhcp_mode}.{suffix}.j2").is_file()
     assert (ROOT / "docs" / "dhcp" / f"{daemon.name}.md").is_file()
     assert daemon.check_argv("/x/bin", "/tmp/f.conf")[0] == "/x/bin"
     assert "/tmp/f.conf" in " ".join(daemon.check_argv("/x/bin", "/tmp/f.conf"))

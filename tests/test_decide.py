@@ -52,8 +52,8 @@ def test_state_decides_what_boots(state: State, action: str, profile: str | None
 
 
 def test_unknown_hosts_setting() -> None:
-    for mode, action in (("discover", LOCAL), ("local", LOCAL), ("ignore", IGNORE)):
-        plan = decide(None, facts(), PROFILES, Policy(unknown_hosts=mode))
+    for unknown_hosts, action in (("discover", LOCAL), ("local", LOCAL), ("ignore", IGNORE)):
+        plan = decide(None, facts(), PROFILES, Policy(unknown_hosts=unknown_hosts))
         assert plan.action == action
         assert any("unknown_hosts" in r for r in plan.reasons)
 

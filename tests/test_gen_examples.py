@@ -9,13 +9,13 @@ from tests.conftest import REPO, run
 EXAMPLES = REPO / "dnsmasq-conf"
 
 
-@pytest.mark.parametrize("mode", ["full", "proxy", "tftp"])
-def test_example_is_generator_output(pxehook_bin: str, mode: str) -> None:
+@pytest.mark.parametrize("dhcp_mode", ["full", "proxy", "tftp"])
+def test_example_is_generator_output(pxehook_bin: str, dhcp_mode: str) -> None:
     settings = str(EXAMPLES / "example-settings.yaml")
-    argv = [pxehook_bin, "--config", settings, "gen", "dnsmasq", "--mode", mode]
+    argv = [pxehook_bin, "--config", settings, "gen", "dnsmasq", "--mode", dhcp_mode]
     result = run(argv, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
     assert result.returncode == 0, result.stderr
-    expected = (EXAMPLES / f"{mode}.conf").read_text()
+    expected = (EXAMPLES / f"{dhcp_mode}.conf").read_text()
     assert result.stdout == expected, (
-        f"dnsmasq-conf/{mode}.conf drifted; regenerate it (see example-settings.yaml)"
+        f"dnsmasq-conf/{dhcp_mode}.conf drifted; regenerate it (see example-settings.yaml)"
     )

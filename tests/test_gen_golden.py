@@ -38,25 +38,25 @@ CASES = [
 ]
 
 
-def _render(daemon: str, mode: str) -> str:
+def _render(daemon: str, dhcp_mode: str) -> str:
     env = dict(SITE)
     if daemon == "kea":
         env["PXEHOOK_DHCP_INTERFACE"] = ""
-    return generator(daemon).render(build_layout(load_settings(env=env)), mode)
+    return generator(daemon).render(build_layout(load_settings(env=env)), dhcp_mode)
 
 
-@pytest.mark.parametrize(("daemon", "mode", "name"), CASES)
-def test_whole_file_matches_golden(daemon: str, mode: str, name: str) -> None:
+@pytest.mark.parametrize(("daemon", "dhcp_mode", "name"), CASES)
+def test_whole_file_matches_golden(daemon: str, dhcp_mode: str, name: str) -> None:
     path = GOLDEN / daemon / name
-    text = _render(daemon, mode)
+    text = _render(daemon, dhcp_mode)
     if UPDATE:
         path.write_text(text)
     assert path.read_text() == text, f"{path} drifted; see the module docstring"
 
 
 @pytest.mark.daemon
-@pytest.mark.parametrize(("daemon", "mode", "name"), CASES)
-def test_daemon_accepts_golden(daemon: str, mode: str, name: str) -> None:
+@pytest.mark.parametrize(("daemon", "dhcp_mode", "name"), CASES)
+def test_daemon_accepts_golden(daemon: str, dhcp_mode: str, name: str) -> None:
     gen = generator(daemon)
     require_tool(gen.binary)
     assert gen.check(str(GOLDEN / daemon / name)) is not None

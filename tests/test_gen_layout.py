@@ -72,14 +72,14 @@ def test_boot_mode_override_changes_only_that_arch() -> None:
     assert layout.answer(7, ipxe=False, httpclient=False)[0] == arch.BY_CODE[7].loader()
 
 
-def _dnsmasq(mode: str) -> list[str]:
-    text = generator("dnsmasq").render(layout_of(), mode)
+def _dnsmasq(dhcp_mode: str) -> list[str]:
+    text = generator("dnsmasq").render(layout_of(), dhcp_mode)
     return [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
 
 
-@pytest.mark.parametrize("mode", ["full", "proxy"])
-def test_every_code_is_tagged(mode: str) -> None:
-    lines = _dnsmasq(mode)
+@pytest.mark.parametrize("dhcp_mode", ["full", "proxy"])
+def test_every_code_is_tagged(dhcp_mode: str) -> None:
+    lines = _dnsmasq(dhcp_mode)
     for row in arch.TABLE:
         assert f"dhcp-match=set:{row.dnsmasq_tag},option:client-arch,{row.code}" in lines
     assert f"dhcp-userclass=set:{arch.IPXE_TAG},iPXE" in lines

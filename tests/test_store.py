@@ -16,8 +16,8 @@ from pxehook.store import SQLiteStore, migrations, open_store
 def test_new_database_is_migrated_and_in_wal_mode(tmp_path):
     s = SQLiteStore(str(tmp_path / "a.db"))
     assert s.schema_version() == migrations.LATEST
-    mode = sqlite3.connect(tmp_path / "a.db").execute("PRAGMA journal_mode").fetchone()[0]
-    assert mode == "wal"
+    journal_mode = sqlite3.connect(tmp_path / "a.db").execute("PRAGMA journal_mode").fetchone()[0]
+    assert journal_mode == "wal"
     assert SQLiteStore(str(tmp_path / "a.db")).schema_version() == migrations.LATEST
 
 

@@ -39,8 +39,8 @@ def _dnsmasq(lab, host: str, name: str, conf: str, port: int = 67):  # type: ign
     return proc
 
 
-def _generate(cli, env: dict[str, str], mode: str, out) -> None:  # type: ignore[no-untyped-def]
-    result = cli("gen", "dnsmasq", "--mode", mode, "--out", str(out), extra_env=env)
+def _generate(cli, env: dict[str, str], dhcp_mode: str, out) -> None:  # type: ignore[no-untyped-def]
+    result = cli("gen", "dnsmasq", "--mode", dhcp_mode, "--out", str(out), extra_env=env)
     assert result.code == 0, result
     assert "checked by dnsmasq" in result.out
 

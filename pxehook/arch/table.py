@@ -35,8 +35,8 @@ class Arch:
     name: str
     firmware: str
     cpu: str
-    loaders: dict[str, str] = field(default_factory=dict)
-    default_mode: str | None = None
+    loaders: dict[str, str] = field(default_factory=dict)  # boot mode -> first-stage file
+    default_boot_mode: str | None = None
     ipxe_buildarch: str | None = None
     ipxe_platform: str | None = None
     grub_platform: str | None = None
@@ -67,9 +67,9 @@ class Arch:
         """Tag name the generated dnsmasq config sets; the hook maps it back to the code."""
         return f"pxh-{self.slug}"
 
-    def loader(self, mode: str | None = None) -> str | None:
-        """First-stage boot file for ``mode`` (default: this arch's default mode), or None."""
-        return self.loaders.get(mode or self.default_mode or "")
+    def loader(self, boot_mode: str | None = None) -> str | None:
+        """First-stage boot file for ``boot_mode`` (default: this arch's default), or None."""
+        return self.loaders.get(boot_mode or self.default_boot_mode or "")
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -79,7 +79,7 @@ class Arch:
             "name": self.name,
             "firmware": self.firmware,
             "cpu": self.cpu,
-            "default_mode": self.default_mode,
+            "default_boot_mode": self.default_boot_mode,
             "loaders": dict(self.loaders),
             "ipxe_buildarch": self.ipxe_buildarch,
             "ipxe_platform": self.ipxe_platform,
@@ -106,7 +106,7 @@ TABLE: tuple[Arch, ...] = (
         BIOS,
         "x86",
         loaders={"ipxe": "undionly.kpxe", "pxelinux": "lpxelinux.0", "grub": "grub/i386-pc/core.0"},
-        default_mode="ipxe",
+        default_boot_mode="ipxe",
         ipxe_buildarch="i386",
         ipxe_platform="pcbios",
         grub_platform="i386-pc",
@@ -133,7 +133,7 @@ TABLE: tuple[Arch, ...] = (
         UEFI,
         "x86",
         loaders={"ipxe": "ipxe-ia32/snponly.efi", "grub": "grubia32.efi"},
-        default_mode="ipxe",
+        default_boot_mode="ipxe",
         ipxe_buildarch="i386",
         ipxe_platform="efi",
         grub_platform="i386-efi",
@@ -147,7 +147,7 @@ TABLE: tuple[Arch, ...] = (
         UEFI,
         "x86",
         loaders=dict(_X64_EFI),
-        default_mode="ipxe",
+        default_boot_mode="ipxe",
         ipxe_buildarch="x86_64",
         ipxe_platform="efi",
         grub_platform="x86_64-efi",
@@ -162,7 +162,7 @@ TABLE: tuple[Arch, ...] = (
         UEFI,
         "x86",
         loaders=dict(_X64_EFI),
-        default_mode="ipxe",
+        default_boot_mode="ipxe",
         ipxe_buildarch="x86_64",
         ipxe_platform="efi",
         grub_platform="x86_64-efi",
@@ -176,7 +176,7 @@ TABLE: tuple[Arch, ...] = (
         UEFI,
         "arm32",
         loaders={"ipxe": "ipxe-arm32/snponly.efi", "grub": "grubarm.efi"},
-        default_mode="grub",
+        default_boot_mode="grub",
         ipxe_buildarch="arm32",
         ipxe_platform="efi",
         grub_platform="arm-efi",
@@ -189,7 +189,7 @@ TABLE: tuple[Arch, ...] = (
         UEFI,
         "arm64",
         loaders={"ipxe": "ipxe-arm64/snponly.efi", "grub": "grubaa64.efi"},
-        default_mode="grub",
+        default_boot_mode="grub",
         ipxe_buildarch="arm64",
         ipxe_platform="efi",
         grub_platform="arm64-efi",
@@ -206,7 +206,7 @@ TABLE: tuple[Arch, ...] = (
         UEFI_HTTP,
         "x86",
         loaders={"ipxe": "ipxe-ia32/snponly.efi", "grub": "grubia32.efi"},
-        default_mode="ipxe",
+        default_boot_mode="ipxe",
         ipxe_buildarch="i386",
         ipxe_platform="efi",
         grub_platform="i386-efi",
@@ -218,7 +218,7 @@ TABLE: tuple[Arch, ...] = (
         UEFI_HTTP,
         "x86",
         loaders=dict(_X64_EFI),
-        default_mode="ipxe",
+        default_boot_mode="ipxe",
         ipxe_buildarch="x86_64",
         ipxe_platform="efi",
         grub_platform="x86_64-efi",
@@ -231,7 +231,7 @@ TABLE: tuple[Arch, ...] = (
         UEFI_HTTP,
         "x86",
         loaders=dict(_X64_EFI),
-        default_mode="ipxe",
+        default_boot_mode="ipxe",
         ipxe_buildarch="x86_64",
         ipxe_platform="efi",
         grub_platform="x86_64-efi",
@@ -244,7 +244,7 @@ TABLE: tuple[Arch, ...] = (
         UEFI_HTTP,
         "arm32",
         loaders={"ipxe": "ipxe-arm32/snponly.efi", "grub": "grubarm.efi"},
-        default_mode="grub",
+        default_boot_mode="grub",
         ipxe_buildarch="arm32",
         ipxe_platform="efi",
         grub_platform="arm-efi",
@@ -256,7 +256,7 @@ TABLE: tuple[Arch, ...] = (
         UEFI_HTTP,
         "arm64",
         loaders={"ipxe": "ipxe-arm64/snponly.efi", "grub": "grubaa64.efi"},
-        default_mode="grub",
+        default_boot_mode="grub",
         ipxe_buildarch="arm64",
         ipxe_platform="efi",
         grub_platform="arm64-efi",
@@ -268,7 +268,7 @@ TABLE: tuple[Arch, ...] = (
         BIOS_HTTP,
         "x86",
         loaders={"ipxe": "ipxe.lkrn"},
-        default_mode="ipxe",
+        default_boot_mode="ipxe",
         ipxe_buildarch="i386",
         ipxe_platform="pcbios",
     ),
@@ -279,7 +279,7 @@ TABLE: tuple[Arch, ...] = (
         UBOOT,
         "arm32",
         loaders={"uboot": "pxelinux.0"},
-        default_mode="uboot",
+        default_boot_mode="uboot",
         note="U-Boot 'pxe get' reads pxelinux.cfg/ next to the boot file name.",
     ),
     _a(
@@ -289,7 +289,7 @@ TABLE: tuple[Arch, ...] = (
         UBOOT,
         "arm64",
         loaders={"uboot": "pxelinux.0"},
-        default_mode="uboot",
+        default_boot_mode="uboot",
         note="U-Boot's default on arm64 (DHCP_PXE_CLIENTARCH 0x16).",
     ),
     _a(
@@ -299,7 +299,7 @@ TABLE: tuple[Arch, ...] = (
         UBOOT_HTTP,
         "arm32",
         loaders={"uboot": "pxelinux.0"},
-        default_mode="uboot",
+        default_boot_mode="uboot",
     ),
     _a(
         24,
@@ -308,7 +308,7 @@ TABLE: tuple[Arch, ...] = (
         UBOOT_HTTP,
         "arm64",
         loaders={"uboot": "pxelinux.0"},
-        default_mode="uboot",
+        default_boot_mode="uboot",
     ),
     _a(25, "efi-riscv32", "RISC-V 32-bit UEFI", UEFI, "riscv32"),
     _a(26, "http-riscv32", "RISC-V 32-bit UEFI boot from HTTP", UEFI_HTTP, "riscv32"),
@@ -319,7 +319,7 @@ TABLE: tuple[Arch, ...] = (
         UEFI,
         "riscv64",
         loaders={"ipxe": "ipxe-riscv64/snponly.efi", "grub": "grubriscv64.efi"},
-        default_mode="grub",
+        default_boot_mode="grub",
         ipxe_buildarch="riscv64",
         ipxe_platform="efi",
         grub_platform="riscv64-efi",
@@ -331,7 +331,7 @@ TABLE: tuple[Arch, ...] = (
         UEFI_HTTP,
         "riscv64",
         loaders={"ipxe": "ipxe-riscv64/snponly.efi", "grub": "grubriscv64.efi"},
-        default_mode="grub",
+        default_boot_mode="grub",
         ipxe_buildarch="riscv64",
         ipxe_platform="efi",
         grub_platform="riscv64-efi",
@@ -353,7 +353,7 @@ TABLE: tuple[Arch, ...] = (
         UEFI,
         "loongarch64",
         loaders={"grub": "grubloongarch64.efi"},
-        default_mode="grub",
+        default_boot_mode="grub",
         grub_platform="loongarch64-efi",
     ),
     _a(
@@ -363,7 +363,7 @@ TABLE: tuple[Arch, ...] = (
         UEFI_HTTP,
         "loongarch64",
         loaders={"grub": "grubloongarch64.efi"},
-        default_mode="grub",
+        default_boot_mode="grub",
         grub_platform="loongarch64-efi",
     ),
     _a(

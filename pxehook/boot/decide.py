@@ -157,10 +157,10 @@ def _target(host: Host | None, policy: Policy) -> tuple[str, str]:
     """(target, reason) for the host's state: local, ignore, or a profile name."""
     if host is None or host.state == State.NEW:
         who = "unknown host" if host is None else "new host"
-        mode = policy.unknown_hosts
-        if mode == "ignore":
+        unknown_hosts = policy.unknown_hosts
+        if unknown_hosts == "ignore":
             return IGNORE, f"{who}: unknown_hosts=ignore"
-        return LOCAL, f"{who}: unknown_hosts={mode} boots local"
+        return LOCAL, f"{who}: unknown_hosts={unknown_hosts} boots local"
     target = policy.state_boot.get(host.state, LOCAL)
     if target == "unknown":
         return _target(None, policy)

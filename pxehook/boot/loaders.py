@@ -42,7 +42,7 @@ class Loader:
     name: str
     template_dir: str  # folder under templates/ (and under the site directory)
     suffix: str  # templates are ``boot.<suffix>`` and ``local.<suffix>``
-    dhcp_mode: bool = False  # a boot mode DHCP can hand out (arch table, setting boot_modes)
+    offered_by_dhcp: bool = False  # a boot mode DHCP can hand out (arch table, boot_modes)
     serves_config: bool = True  # False: the answer is a loader file or 404, never the text
     name_parser: NameParser | None = None  # reads its config file names (HTTP and TFTP)
     front: Front | None = None  # pre-rendered for the nginx front
@@ -57,7 +57,7 @@ IPXE = Loader(
     "ipxe",
     "ipxe",
     "ipxe.j2",
-    dhcp_mode=True,
+    offered_by_dhcp=True,
     front=Front(
         file="ipxe/{mac}",
         location=r"^/ipxe/([0-9a-f]{2}(-[0-9a-f]{2}){5})$",
@@ -70,7 +70,7 @@ GRUB = Loader(
     "grub",
     "grub",
     "cfg.j2",
-    dhcp_mode=True,
+    offered_by_dhcp=True,
     name_parser=grub_name,
     local_auto=MappingProxyType({"bios": "sanboot", "uefi": "grub-esp"}),
 )
@@ -78,7 +78,7 @@ PXELINUX = Loader(
     "pxelinux",
     "pxelinux",
     "cfg.j2",
-    dhcp_mode=True,
+    offered_by_dhcp=True,
     name_parser=pxelinux_name,
     front=Front(
         file="pxelinux.cfg/01-{mac}",
@@ -87,7 +87,7 @@ PXELINUX = Loader(
     ),
 )
 # U-Boot reads PXELINUX syntax; its own names are default-<arch>-<soc>-<board>
-UBOOT = Loader("uboot", "pxelinux", "cfg.j2", dhcp_mode=True, name_parser=uboot_name)
+UBOOT = Loader("uboot", "pxelinux", "cfg.j2", offered_by_dhcp=True, name_parser=uboot_name)
 UEFI_HTTP = Loader("uefi-http", "ipxe", "ipxe.j2", serves_config=False)
 
 #: Every loader kind, in the order ``pxehook explain`` shows them.
@@ -95,7 +95,7 @@ LOADERS: tuple[Loader, ...] = (IPXE, GRUB, PXELINUX, UBOOT, UEFI_HTTP)
 BY_NAME: dict[str, Loader] = {loader.name: loader for loader in LOADERS}
 
 #: Boot modes the DHCP generators can hand out (keys of ``arch.TABLE[*].loaders``).
-BOOT_MODES: tuple[str, ...] = tuple(lo.name for lo in LOADERS if lo.dhcp_mode)
+BOOT_MODES: tuple[str, ...] = tuple(lo.name for lo in LOADERS if lo.offered_by_dhcp)
 #: Loaders the nginx front serves from pre-rendered files.
 PRERENDERED: tuple[Loader, ...] = tuple(lo for lo in LOADERS if lo.front)
 _NAMED: tuple[Loader, ...] = tuple(lo for lo in LOADERS if lo.name_parser)

@@ -40,12 +40,12 @@ def arch_list(as_json: bool, supported: bool, markdown: bool) -> None:
                 a.name,
                 a.firmware,
                 a.cpu,
-                a.default_mode or "",
-                ", ".join(f"{m}={f}" for m, f in a.loaders.items()),
+                a.default_boot_mode or "",
+                ", ".join(f"{boot_mode}={file}" for boot_mode, file in a.loaders.items()),
             ]
             for a in rows
         ),
-        ["code", "hex", "slug", "name", "firmware", "cpu", "mode", "loaders"],
+        ["code", "hex", "slug", "name", "firmware", "cpu", "boot mode", "loaders"],
     )
 
 
@@ -62,19 +62,21 @@ def arch_show(code: str, as_json: bool) -> None:
         print_json(row.as_dict())
         return
     for key, value in row.as_dict().items():
-        click.echo(f"{key:15} {value}")
+        click.echo(f"{key:17} {value}")
 
 
 def markdown_table(rows: list[archtable.Arch]) -> str:
     """The architecture table as Markdown (docs/architectures.md embeds it verbatim)."""
     lines = [
-        "| code | hex | slug | name | firmware | cpu | default mode | loaders | dnsmasq tag |",
+        "| code | hex | slug | name | firmware | cpu | default boot mode | loaders | dnsmasq tag |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for a in rows:
-        loaders = "<br>".join(f"{m}: `{f}`" for m, f in a.loaders.items()) or "—"
+        loaders = (
+            "<br>".join(f"{boot_mode}: `{file}`" for boot_mode, file in a.loaders.items()) or "—"
+        )
         lines.append(
             f"| {a.code} | {a.hex} | `{a.slug}` | {a.name} | {a.firmware} | {a.cpu} | "
-            f"{a.default_mode or '—'} | {loaders} | `{a.dnsmasq_tag}` |"
+            f"{a.default_boot_mode or '—'} | {loaders} | `{a.dnsmasq_tag}` |"
         )
     return "\n".join(lines) + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from pxehook.cli.root import pass_lazy
-from pxehook.daemons import DAEMONS, MODES, NAMES
+from pxehook.daemons import DAEMONS, DHCP_MODES, NAMES
 from pxehook.gen import generator, lint
 from pxehook.gen.layout import build_layout
 from pxehook.gen.writer import Drift, diff, write_checked
@@ -17,24 +17,25 @@ def register(cli: click.Group) -> None:
 
 
 _daemon = click.argument("daemon", type=click.Choice(NAMES))
-_mode = click.option(
+_dhcp_mode = click.option(
     "--mode",
-    type=click.Choice(tuple(MODES)),
+    "dhcp_mode",
+    type=click.Choice(tuple(DHCP_MODES)),
     default="full",
     show_default=True,
-    help=", ".join(f"{m}: {what}" for m, what in MODES.items())
+    help=", ".join(f"{dhcp_mode}: {what}" for dhcp_mode, what in DHCP_MODES.items())
     + " ("
-    + "; ".join(f"{d.name}: {', '.join(d.modes)}" for d in DAEMONS)
+    + "; ".join(f"{d.name}: {', '.join(d.dhcp_modes)}" for d in DAEMONS)
     + ").",
 )
 
 
-def _render(lazy, daemon: str, mode: str) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
+def _render(lazy, daemon: str, dhcp_mode: str) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
     settings = lazy.get().settings
     layout = build_layout(settings)
     gen_ = generator(daemon)
-    text = gen_.render(layout, mode, site_dir=settings.site_templates)
-    return text, lint.warnings(gen_, layout, mode, text)
+    text = gen_.render(layout, dhcp_mode, site_dir=settings.site_templates)
+    return text, lint.warnings(gen_, layout, dhcp_mode, text)
 
 
 def _warn(warnings: list[str]) -> None:
@@ -44,7 +45,7 @@ def _warn(warnings: list[str]) -> None:
 
 @click.command()
 @_daemon
-@_mode
+@_dhcp_mode
 @click.option(
     "--out",
     "out",
@@ -56,7 +57,7 @@ def _warn(warnings: list[str]) -> None:
 @click.option("--check", is_flag=True, help="Compare with --out: print a diff, exit 9 on drift.")
 @click.option("--reload", "do_reload", is_flag=True, help="Restart/reload the daemon if written.")
 @pass_lazy
-def gen(lazy, daemon: str, mode: str, out: str | None, check: bool, do_reload: bool) -> None:  # type: ignore[no-untyped-def]
+def gen(lazy, daemon: str, dhcp_mode: str, out: str | None, check: bool, do_reload: bool) -> None:  # type: ignore[no-untyped-def]
     """Generate the boot part of a DHCP daemon's config (dnsmasq drop-in, ISC include, Kea).
 
     Settings used: server_ip, http_base_url, http_boot_url, tftp_root, dhcp_interface,
@@ -65,7 +66,7 @@ def gen(lazy, daemon: str, mode: str, out: str | None, check: bool, do_reload: b
     """
     if (check or do_reload) and not out:
         raise click.UsageError("--check and --reload need --out PATH (the live file)")
-    text, warnings = _render(lazy, daemon, mode)
+    text, warnings = _render(lazy, daemon, dhcp_mode)
     _warn(warnings)
     if check:
         changes = diff(out, text)
@@ -92,19 +93,19 @@ def gen(lazy, daemon: str, mode: str, out: str | None, check: bool, do_reload: b
 
 @click.command("lint")
 @_daemon
-@_mode
+@_dhcp_mode
 @click.option(
     "--file", "files", multiple=True, metavar="PATH", help="Also lint this config file of DAEMON."
 )
 @pass_lazy
-def lint_cmd(lazy, daemon: str, mode: str, files: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+def lint_cmd(lazy, daemon: str, dhcp_mode: str, files: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     """Warn about known traps; exit 9 when there is any warning.
 
     Checks the settings (fleet_size vs dhcp_lease_max/tftp_max, loader files missing from
     tftp_root, UEFI loaders without extension) and dnsmasq text (more than one pxe-service
     per UEFI arch, UEFI basenames without extension).
     """
-    _text, warnings = _render(lazy, daemon, mode)
+    _text, warnings = _render(lazy, daemon, dhcp_mode)
     text_lint = generator(daemon).text_lint
     for path in files:
         with open(path, encoding="utf-8") as fh:

@@ -57,10 +57,10 @@ def _no_warnings(*_args: object) -> list[str]:
 class Generator:
     """One DHCP daemon's generator: its registry record plus what only rendering needs.
 
-    ``suffix`` names the templates (``templates/<name>/<mode>.<suffix>.j2``, which see the
-    ``SiteLayout`` as ``site``); the optional steps default to nothing: ``precheck`` refuses
-    a layout before rendering, ``postprocess`` checks or rewrites the text,
-    ``layout_lint``/``text_lint`` warn about daemon-specific traps (see gen/lint.py),
+    ``suffix`` names the templates (``templates/<name>/<dhcp_mode>.<suffix>.j2``, which
+    see the ``SiteLayout`` as ``site``); the optional steps default to nothing:
+    ``precheck`` refuses a layout before rendering, ``postprocess`` checks or rewrites the
+    text, ``layout_lint``/``text_lint`` warn about daemon-specific traps (see gen/lint.py),
     ``reload`` overrides the registry's reload command.
     """
 
@@ -69,8 +69,9 @@ class Generator:
     # (layout, written file) -> what was done
     reload_with: Callable[[SiteLayout, str], str] | None = None
     postprocess: Callable[[str], str] = lambda text: text
-    precheck: Callable[[SiteLayout, str], None] = lambda layout, mode: None
-    layout_lint: Callable[[SiteLayout, str], list[str]] = _no_warnings  # (layout, mode) -> warnings
+    precheck: Callable[[SiteLayout, str], None] = lambda layout, dhcp_mode: None
+    # (layout, dhcp_mode) -> warnings
+    layout_lint: Callable[[SiteLayout, str], list[str]] = _no_warnings
     text_lint: Callable[[str], list[str]] = _no_warnings  # (config text) -> warnings
 
     @property
@@ -82,16 +83,17 @@ class Generator:
         return self.daemon.binary
 
     @property
-    def modes(self) -> tuple[str, ...]:
-        return self.daemon.modes
+    def dhcp_modes(self) -> tuple[str, ...]:
+        return self.daemon.dhcp_modes
 
-    def render(self, layout: SiteLayout, mode: str, *, site_dir: str = "") -> str:
-        if mode not in self.modes:
-            raise PxehookError(
-                f"{self.name} has no mode {mode!r}; choose one of {', '.join(self.modes)}"
-            )
-        self.precheck(layout, mode)
-        text = render(f"{self.name}/{mode}.{self.suffix}.j2", {"site": layout}, site_dir=site_dir)
+    def render(self, layout: SiteLayout, dhcp_mode: str, *, site_dir: str = "") -> str:
+        if dhcp_mode not in self.dhcp_modes:
+            choices = ", ".join(self.dhcp_modes)
+            raise PxehookError(f"{self.name} has no mode {dhcp_mode!r}; choose one of {choices}")
+        self.precheck(layout, dhcp_mode)
+        text = render(
+            f"{self.name}/{dhcp_mode}.{self.suffix}.j2", {"site": layout}, site_dir=site_dir
+        )
         return self.postprocess(text)
 
     def reload(self, layout: SiteLayout, path: str) -> str:

@@ -14,20 +14,20 @@ from pxehook.gen.layout import SiteLayout
 _BY_CSA = {a.dnsmasq_csa.lower(): a for a in archtable.TABLE if a.dnsmasq_csa}
 
 
-def _refuse_empty_tftp_mode(layout: SiteLayout, mode: str) -> None:
-    if mode == "tftp" and layout.tftp_by_pxehook:
+def _refuse_empty_tftp_mode(layout: SiteLayout, dhcp_mode: str) -> None:
+    if dhcp_mode == "tftp" and layout.tftp_by_pxehook:
         raise ConfigError(
             "dnsmasq --mode tftp would do nothing: setting tftp_serve makes pxehook serve TFTP",
             hint="turn tftp_serve off to let dnsmasq serve TFTP, or do not run this drop-in",
         )
 
 
-def layout_warnings(layout: SiteLayout, mode: str) -> list[str]:
+def layout_warnings(layout: SiteLayout, dhcp_mode: str) -> list[str]:
     """Fleet size against dnsmasq's lease and TFTP limits."""
     out: list[str] = []
     if not layout.fleet_size:
         return out
-    if mode == "full" and layout.fleet_size > layout.lease_max:
+    if dhcp_mode == "full" and layout.fleet_size > layout.lease_max:
         out.append(
             f"fleet_size {layout.fleet_size} is larger than dhcp_lease_max "
             f"{layout.lease_max}: dnsmasq will refuse leases beyond it"

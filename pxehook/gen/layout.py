@@ -26,7 +26,7 @@ class Rule:
     """What one option-93 code gets from a firmware (non-iPXE) client."""
 
     arch: archtable.Arch
-    mode: str | None
+    boot_mode: str | None  # the loader kind it hands out (a key of ``arch.loaders``)
     loader: str | None  # file name under the TFTP root (or URL path for HTTP codes)
     url: str | None  # full HTTP URL of the loader (HTTP codes and HTTPClient clients)
 
@@ -116,34 +116,35 @@ def _safe(value: str, what: str) -> str:
     return value
 
 
-def _modes(entries: list[str]) -> dict[str, str]:
+def _boot_mode_overrides(entries: list[str]) -> dict[str, str]:
+    """Setting ``boot_modes`` (``SLUG=MODE`` entries) as arch slug -> boot mode."""
     out: dict[str, str] = {}
     for entry in entries:
-        slug, sep, mode = entry.partition("=")
-        slug, mode = slug.strip(), mode.strip()
-        if not sep or slug not in archtable.BY_SLUG or mode not in loaders.BOOT_MODES:
+        slug, sep, boot_mode = entry.partition("=")
+        slug, boot_mode = slug.strip(), boot_mode.strip()
+        if not sep or slug not in archtable.BY_SLUG or boot_mode not in loaders.BOOT_MODES:
             raise ConfigError(
                 f"setting 'boot_modes': {entry!r} is not SLUG=MODE",
-                hint="slugs from 'pxehook arch list', modes: " + ", ".join(loaders.BOOT_MODES),
+                hint="slugs from 'pxehook arch list', boot modes: " + ", ".join(loaders.BOOT_MODES),
             )
-        out[slug] = mode
+        out[slug] = boot_mode
     return out
 
 
 def _rules(overrides: dict[str, str], http_boot_url: str) -> tuple[Rule, ...]:
     rules = []
     for a in archtable.TABLE:
-        mode = overrides.get(a.slug, a.default_mode)
-        loader = a.loader(mode) if mode else None
+        boot_mode = overrides.get(a.slug, a.default_boot_mode)
+        loader = a.loader(boot_mode) if boot_mode else None
         if a.slug in overrides and loader is None:
             raise ConfigError(
-                f"setting 'boot_modes': arch {a.slug} ({a.hex}) has no {mode} loader",
+                f"setting 'boot_modes': arch {a.slug} ({a.hex}) has no {boot_mode} loader",
                 hint="its loaders: " + (", ".join(a.loaders) or "none"),
             )
         url = f"{http_boot_url}/{loader}" if loader else None
         if loader:
             _safe(loader, f"loader for {a.slug}")
-        rules.append(Rule(arch=a, mode=mode if loader else None, loader=loader, url=url))
+        rules.append(Rule(arch=a, boot_mode=boot_mode if loader else None, loader=loader, url=url))
     return tuple(rules)
 
 
@@ -216,5 +217,5 @@ def build_layout(settings: Any) -> SiteLayout:
         daemon_settings={
             name: _safe(getattr(settings, name), name) for d in DAEMONS for name in d.settings
         },
-        rules=_rules(_modes(settings.boot_modes), http_boot),
+        rules=_rules(_boot_mode_overrides(settings.boot_modes), http_boot),
     )

@@ -15,9 +15,13 @@ from pxehook.gen.base import Generator
 from pxehook.gen.layout import SiteLayout
 
 
-def warnings(generator: Generator, layout: SiteLayout, mode: str, text: str) -> list[str]:
-    """All warnings for ``text``, which ``generator`` rendered from ``layout`` in ``mode``."""
-    return generator.layout_lint(layout, mode) + layout_warnings(layout) + generator.text_lint(text)
+def warnings(generator: Generator, layout: SiteLayout, dhcp_mode: str, text: str) -> list[str]:
+    """All warnings for ``text``, rendered by ``generator`` from ``layout`` in ``dhcp_mode``."""
+    return (
+        generator.layout_lint(layout, dhcp_mode)
+        + layout_warnings(layout)
+        + generator.text_lint(text)
+    )
 
 
 def layout_warnings(layout: SiteLayout) -> list[str]:

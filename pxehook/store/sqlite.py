@@ -49,9 +49,9 @@ class SQLiteDialect(Dialect):
             raise self._cannot_open(exc) from None
         try:
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if mode != "wal" and self.path != ":memory:":
-                raise StoreError(f"database {self.path}: cannot switch to WAL (got {mode})")
+            journal_mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if journal_mode != "wal" and self.path != ":memory:":
+                raise StoreError(f"database {self.path}: cannot switch to WAL (got {journal_mode})")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.OperationalError as exc:

@@ -49,13 +49,15 @@ def grub_arm64() -> Path:
 
 @pytest.fixture
 def make_site(tmp_path: Path, artifacts, request):  # type: ignore[no-untyped-def]
-    """``make_site(mode, inventory, grub=None)`` → a running PxeSite; torn down by PID."""
+    """``make_site(dhcp_mode, inventory, grub=None)`` → a running PxeSite; torn down by PID."""
     _need_netns()
     require_tool("dnsmasq", "qemu-system-x86_64")
     labs: list[netns.NetLab] = []
     sites: list[PxeSite] = []
 
-    def make(mode: str, inventory: str, grub: Path | None = None, dropin_filter=None) -> PxeSite:  # type: ignore[no-untyped-def]
+    def make(  # type: ignore[no-untyped-def]
+        dhcp_mode: str, inventory: str, grub: Path | None = None, dropin_filter=None
+    ) -> PxeSite:
         n = len(labs) + 1
         lab = netns.NetLab(
             prefix=f"e2{os.getpid() % 1000}{n}",
@@ -64,7 +66,7 @@ def make_site(tmp_path: Path, artifacts, request):  # type: ignore[no-untyped-de
         )
         labs.append(lab)
         lab.up()
-        site = PxeSite(lab, mode, tmp_path / f"site{n}", dropin_filter=dropin_filter)
+        site = PxeSite(lab, dhcp_mode, tmp_path / f"site{n}", dropin_filter=dropin_filter)
         sites.append(site)
         files = {"vmlinuz": artifacts["vmlinuz"], "installer.img": artifacts["installer"]}
         return site.up(loader_sources(grub), files, inventory)
@@ -104,7 +106,7 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
         status = "OK  " if r["ok"] else "FAIL"
         stages = ", ".join(f"{n} {t:.1f}" for n, t in r["stages"])
         tr.write_line(
-            f"{status} {r['vm']:<10} {r['mode']:<5} {r['flow']:<8} {r['wall']:6.1f}s  {stages}"
+            f"{status} {r['vm']:<10} {r['dhcp_mode']:<5} {r['flow']:<8} {r['wall']:6.1f}s  {stages}"
         )
         if r["stopped"]:
             tr.write_line(f"     {r['stopped']}")

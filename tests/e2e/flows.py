@@ -21,7 +21,7 @@ class FlowResult:
     vm: str
     firmware: str
     arch: int
-    mode: str
+    dhcp_mode: str
     loader: str
     flow: str
     ok: bool
@@ -73,7 +73,7 @@ def network_milestones(site: PxeSite, spec: VmSpec, after: str = "") -> list[Mil
     mac = re.escape(spec.mac)
     sfx = f"#{after}" if after else ""
     out: list[Milestone] = []
-    if site.mode == "full":
+    if site.dhcp_mode == "full":
         out.append(
             Milestone("dhcp" + sfx, "dnsmasq", rf"DHCPOFFER\(\S+\) \S+ {mac}", after, "DHCP offer")
         )
@@ -177,7 +177,7 @@ def run_flow(
         vm=spec.name,
         firmware=spec.firmware,
         arch=spec.arch,
-        mode=site.mode,
+        dhcp_mode=site.dhcp_mode,
         loader=loader,
         flow=flow,
         ok=ok,

@@ -76,9 +76,9 @@ def render_matrix(results: list[dict]) -> str:
         "| firmware (option 93) | DHCP mode | chain | flow | result | wall |",
         "|---|---|---|---|---|---|",
     ]
-    for r in sorted(rows, key=lambda r: (r["arch"], r["mode"])):
+    for r in sorted(rows, key=lambda r: (r["arch"], r["dhcp_mode"])):
         out.append(
-            f"| {r['firmware']} ({r['arch']}) | {r['mode']} | {CHAIN[r['firmware']]} | "
+            f"| {r['firmware']} ({r['arch']}) | {r['dhcp_mode']} | {CHAIN[r['firmware']]} | "
             f"{FLOW[r['flow']]} | {_row_status(r)} | {r['wall']:.1f} s |"
         )
     broken = [r for r in results if r["flow"] == "broken"]
@@ -113,13 +113,13 @@ def render_stages(results: list[dict]) -> str:
         f"| VM | mode | {' | '.join(heads)} | wall |",
         "|---|---|" + "---|" * (len(heads) + 1),
     ]
-    for r in sorted(results, key=lambda r: (r["flow"], r["arch"], r["mode"])):
+    for r in sorted(results, key=lambda r: (r["flow"], r["arch"], r["dhcp_mode"])):
         cells = []
         for _, match in STAGE_COLUMNS:
             t = next((t for label, t in r["stages"] if match(label)), None)
             cells.append("-" if t is None else f"{t:.1f}")
         name = f"{r['vm']} ({r['firmware']}, {r['flow']})"
-        out.append(f"| {name} | {r['mode']} | {' | '.join(cells)} | {r['wall']:.1f} |")
+        out.append(f"| {name} | {r['dhcp_mode']} | {' | '.join(cells)} | {r['wall']:.1f} |")
     return "\n".join(out)
 
 

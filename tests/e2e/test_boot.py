@@ -75,15 +75,15 @@ def boot_all(site, specs, tmp_path, record, flow_milestones, final, flow, timeou
     return outcomes
 
 
-@pytest.mark.parametrize("mode", ["full", "proxy"])
-def test_install_callback_then_local_disk(mode, make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("dhcp_mode", ["full", "proxy"])
+def test_install_callback_then_local_disk(dhcp_mode, make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
     """deploying → installer kernel → callback with the token → deployed → next network
     boot gets local boot → the local disk's marker, with the boot order untouched."""
-    n = 1 if mode == "full" else 2
+    n = 1 if dhcp_mode == "full" else 2
     bios = VmSpec(f"bios{n}", "bios", f"52:54:00:e2:0{n}:10", artifacts["disk"])
     uefi = VmSpec(f"uefi{n}", "uefi", f"52:54:00:e2:0{n}:20", artifacts["disk"])
     site = make_site(
-        mode,
+        dhcp_mode,
         inventory(
             [
                 (bios.mac, bios.name, "local", "ready"),

@@ -22,7 +22,7 @@ def test_stage_timings_match_recorded_results() -> None:
 
 def test_recorded_results_cover_the_required_boots() -> None:
     """BIOS and UEFI x64 install in full and proxy mode, arm64 loader, the negative check."""
-    rows = {(r["firmware"], r["mode"], r["flow"]): r for r in matrix.load()}
+    rows = {(r["firmware"], r["dhcp_mode"], r["flow"]): r for r in matrix.load()}
     for key in [
         ("bios", "full", "install"),
         ("uefi", "full", "install"),

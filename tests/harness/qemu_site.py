@@ -38,7 +38,7 @@ IPXE_DIR = Path("/usr/lib/ipxe")
 @dataclass
 class PxeSite:
     lab: NetLab
-    mode: str  # full | proxy
+    dhcp_mode: str  # full | proxy
     workdir: Path
     procs: dict[str, Proc] = field(default_factory=dict)
     srv_ip: str = ""
@@ -84,7 +84,7 @@ class PxeSite:
             "PXEHOOK_FILES_DIR": str(self.files_dir),
             "PXEHOOK_TFTP_SERVE": "true",
             "PXEHOOK_TFTP_BIND": self.srv_ip,
-            "PXEHOOK_LISTEN_INTERFACE": "eth0" if self.mode == "proxy" else "",
+            "PXEHOOK_LISTEN_INTERFACE": "eth0" if self.dhcp_mode == "proxy" else "",
         }
 
     def log_path(self, name: str) -> Path:
@@ -102,7 +102,7 @@ class PxeSite:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.srv_ip = self.lab.add_host("srv", 1)
         ra_host = "srv"
-        if self.mode == "proxy":
+        if self.dhcp_mode == "proxy":
             self.dhcp_ip = self.lab.add_host("dhcp", 2)
             ra_host = "dhcp"
         self.lab.exec(
@@ -122,7 +122,7 @@ class PxeSite:
         self.cli("inventory", "sync")
         self._start_server()
         self._start_dnsmasq()
-        self.lab.wait_udp("srv", 67 if self.mode == "full" else 4011, timeout=10)
+        self.lab.wait_udp("srv", 67 if self.dhcp_mode == "full" else 4011, timeout=10)
         self._wait_http()
         self.lab.wait_udp("srv", 69, timeout=10)  # pxehook's TFTP server (tftp_serve)
         return self
@@ -154,7 +154,7 @@ class PxeSite:
             "bind-interfaces",
             f"dhcp-leasefile={self.workdir / 'dnsmasq.leases'}",
         ]
-        if self.mode == "full":
+        if self.dhcp_mode == "full":
             site += ["dhcp-authoritative", "enable-ra", "dhcp-range=fd31::,ra-only,64,1h"]
         dropin = self._dropin()
         if self.dropin_filter is not None:
@@ -162,7 +162,7 @@ class PxeSite:
         return "\n".join(site) + "\n" + dropin
 
     def _dropin(self) -> str:
-        return self.cli("gen", "dnsmasq", "--mode", self.mode).stdout
+        return self.cli("gen", "dnsmasq", "--mode", self.dhcp_mode).stdout
 
     def _start_dnsmasq(self) -> None:
         conf = self.workdir / "dnsmasq.conf"
@@ -177,7 +177,7 @@ class PxeSite:
         self.procs["dnsmasq"] = self.lab.spawn(
             "srv", "dnsmasq-stdout", "dnsmasq", "-k", "-C", str(conf)
         )
-        if self.mode == "proxy":
+        if self.dhcp_mode == "proxy":
             net = self.lab.net
             plain = self.workdir / "dnsmasq-plain.conf"
             plain.write_text(
