@@ -99,7 +99,9 @@ def build_store(work: Path, hosts: int) -> dict[str, str]:
         for i in range(hosts):
             macs.append((mac_of(i), start + 1 + i, 0))
         conn.executemany("INSERT INTO host_macs(mac, host_id, position) VALUES (?,?,?)", macs)
-        conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
+        conn.execute(
+            "UPDATE server_values SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'"
+        )
     conn.close()
     return env
 

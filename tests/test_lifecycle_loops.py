@@ -225,7 +225,7 @@ def test_inventory_deploying_host_without_a_time_gets_token_and_clock(
 def test_deploy_secret_is_created_once_on_every_back_end(any_store) -> None:  # type: ignore[no-untyped-def]
     first = callback.deploy_secret(any_store)
     assert len(first) == 64 and callback.deploy_secret(any_store) == first
-    assert any_store.meta_setdefault("deploy_secret", "other") == first.decode()
+    assert any_store.server_value_setdefault("deploy_secret", "other") == first.decode()
     assert callback.deploy_token(any_store, 1, "d1") != callback.deploy_token(any_store, 2, "d1")
     assert callback.deploy_token_ok(any_store, 1, "d1", callback.deploy_token(any_store, 1, "d1"))
     first_token = callback.deploy_token(any_store, 1, "d1")

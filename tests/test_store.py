@@ -170,9 +170,9 @@ def test_profiles_tokens_and_meta_round_trip(any_store):
     assert any_store.token_find("d1") == {"name": "ops", "scope": "admin", "created": 1.0}
     any_store.token_delete("ops")
     assert any_store.token_list() == []
-    any_store.meta_set("k", "v")
-    any_store.meta_set("k", "w")
-    assert any_store.meta_get("k") == "w"
+    any_store.server_value_set("k", "v")
+    any_store.server_value_set("k", "w")
+    assert any_store.server_value_get("k") == "w"
 
 
 def test_meta_merge_and_events_order(any_store):

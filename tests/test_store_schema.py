@@ -1,5 +1,7 @@
 """The one migration list builds, on each back end, exactly the schema the two former lists
-built; databases those created still open and work."""
+built; databases those created still open, migrate and work. Steps appended since (see
+``RELEASED``) are checked the same way: a released database they migrate ends up as a new
+one, with its values kept."""
 
 from __future__ import annotations
 
@@ -129,6 +131,9 @@ LEGACY_PG_STEPS = (
     """,
 )
 
+#: How many steps of migrations.STEPS the former lists had; later steps are appended ones.
+RELEASED = len(LEGACY_SQLITE_STEPS)
+
 PG_CATALOG = {
     "columns": "SELECT table_name, column_name, ordinal_position, data_type, is_nullable, "
     "column_default, is_identity, identity_generation, identity_start, identity_increment "
@@ -145,19 +150,20 @@ PG_CATALOG = {
     "WHERE pronamespace='public'::regnamespace ORDER BY 1",
     "sequences": "SELECT sequencename, data_type, start_value, increment_by "
     "FROM pg_sequences WHERE schemaname='public' ORDER BY 1",
-    "rows": "SELECT 'meta', key, value FROM meta UNION ALL "
+    "rows": "SELECT 'values', key, value FROM {values} UNION ALL "
     "SELECT 'schema', '', version::text FROM pxehook_schema ORDER BY 1, 2",
 }
 
 
-def sqlite_schema(path: str) -> dict[str, object]:
+def sqlite_schema(path: str, values: str = "server_values") -> dict[str, object]:
+    """The schema of a SQLite file, and the rows of its server-values table ``values``."""
     with sqlite3.connect(path) as conn:
         return {
             "master": conn.execute(
                 "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
             ).fetchall(),
             "version": conn.execute("PRAGMA user_version").fetchone()[0],
-            "meta": conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall(),
+            "values": conn.execute(f"SELECT key, value FROM {values} ORDER BY key").fetchall(),
         }
 
 
@@ -174,11 +180,15 @@ def legacy_sqlite(path: str) -> None:
     conn.close()
 
 
-def pg_schema(dsn: str) -> dict[str, object]:
+def pg_schema(dsn: str, values: str = "server_values") -> dict[str, object]:
+    """The catalog of a PostgreSQL database, and the rows of its server-values table."""
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn:
-        return {name: conn.execute(sql).fetchall() for name, sql in PG_CATALOG.items()}
+        return {
+            name: conn.execute(sql.replace("{values}", values)).fetchall()
+            for name, sql in PG_CATALOG.items()
+        }
 
 
 def legacy_pg(dsn: str) -> None:
@@ -190,6 +200,19 @@ def legacy_pg(dsn: str) -> None:
         conn.execute("INSERT INTO pxehook_schema(version) VALUES (0)")
         for step, sql in enumerate(LEGACY_PG_STEPS):
             conn.execute(sql)
+            conn.execute("UPDATE pxehook_schema SET version=%s", (step + 1,))
+
+
+def released_pg(dsn: str) -> None:
+    """The released steps of today's list, run the way the former back end ran its own."""
+    import psycopg
+
+    dialect = PostgresDialect(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
+        conn.execute("CREATE TABLE pxehook_schema (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO pxehook_schema(version) VALUES (0)")
+        for step in range(RELEASED):
+            conn.execute(migrations.render(migrations.STEPS[step], dialect))
             conn.execute("UPDATE pxehook_schema SET version=%s", (step + 1,))
 
 
@@ -207,8 +230,9 @@ def exercise(store) -> None:  # type: ignore[no-untyped-def]
     assert store.generation() == 4  # put, arch, state, profiles
 
 
-def test_step_count_is_unchanged() -> None:
-    assert migrations.LATEST == len(LEGACY_SQLITE_STEPS) == len(LEGACY_PG_STEPS)
+def test_released_steps_are_still_the_first_ones() -> None:
+    assert len(LEGACY_SQLITE_STEPS) == len(LEGACY_PG_STEPS) == RELEASED
+    assert migrations.LATEST >= RELEASED
 
 
 @pytest.mark.parametrize("dialect", [SQLiteDialect(":memory:"), PostgresDialect("dbname=x")])
@@ -220,28 +244,58 @@ def test_every_step_renders_completely(dialect) -> None:  # type: ignore[no-unty
 
 def test_sqlite_statements_are_the_released_ones_byte_for_byte() -> None:
     dialect = SQLiteDialect(":memory:")
-    for legacy, step in zip(LEGACY_SQLITE_STEPS, migrations.STEPS, strict=True):
+    for legacy, step in zip(LEGACY_SQLITE_STEPS, migrations.STEPS[:RELEASED], strict=True):
         assert split_sql(migrations.render(step, dialect)) == split_sql(legacy)
 
 
-def test_sqlite_schema_matches_the_released_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    legacy_sqlite(str(tmp_path / "old.db"))
-    SQLiteStore(str(tmp_path / "new.db")).close()
-    assert sqlite_schema(str(tmp_path / "new.db")) == sqlite_schema(str(tmp_path / "old.db"))
+def test_sqlite_schema_matches_the_released_one_migrated(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    old, new = str(tmp_path / "old.db"), str(tmp_path / "new.db")
+    legacy_sqlite(old)
+    SQLiteStore(old, create=False).close()
+    SQLiteStore(new).close()
+    assert sqlite_schema(new) == sqlite_schema(old)
 
 
 def test_sqlite_database_of_the_released_code_opens(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    legacy_sqlite(str(tmp_path / "old.db"))
-    before = sqlite_schema(str(tmp_path / "old.db"))["master"]
-    store = SQLiteStore(str(tmp_path / "old.db"), create=False)
+    old, new = str(tmp_path / "old.db"), str(tmp_path / "new.db")
+    legacy_sqlite(old)
+    with sqlite3.connect(old) as conn:
+        conn.execute("INSERT INTO meta(key, value) VALUES ('deploy_secret', 'kept')")
+    store = SQLiteStore(old, create=False)
     exercise(store)
+    assert store.server_value_get("deploy_secret") == "kept"
     store.close()
-    assert sqlite_schema(str(tmp_path / "old.db"))["master"] == before
+    SQLiteStore(new).close()
+    assert sqlite_schema(old)["master"] == sqlite_schema(new)["master"]
 
 
-def test_postgres_schema_matches_the_released_one(pg_server) -> None:  # type: ignore[no-untyped-def]
+def test_sqlite_server_values_step_moves_the_meta_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = str(tmp_path / "old.db")
+    legacy_sqlite(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value='7' WHERE key='generation'")
+        conn.execute("INSERT INTO meta(key, value) VALUES ('deploy_secret', 'kept')")
+    before = sqlite_schema(path, values="meta")["values"]
+    SQLiteStore(path, create=False).close()
+    after = sqlite_schema(path)
+    assert after["values"] == before == [("deploy_secret", "kept"), ("generation", "7")]
+    assert "meta" not in {name for _type, name, _table, _sql in after["master"]}
+    assert after["version"] == migrations.LATEST
+
+
+def test_postgres_released_steps_match_the_released_schema(pg_server) -> None:  # type: ignore[no-untyped-def]
     old, new = pg_server.new_database(), pg_server.new_database()
     legacy_pg(old)
+    released_pg(new)
+    new_schema, old_schema = pg_schema(new, values="meta"), pg_schema(old, values="meta")
+    assert new_schema == old_schema
+    assert len(old_schema["columns"]) > 30 and old_schema["triggers"]  # the query saw it
+
+
+def test_postgres_schema_matches_the_released_one_migrated(pg_server) -> None:  # type: ignore[no-untyped-def]
+    old, new = pg_server.new_database(), pg_server.new_database()
+    legacy_pg(old)
+    PostgresStore(old).close()
     PostgresStore(new).close()
     new_schema, old_schema = pg_schema(new), pg_schema(old)
     assert new_schema == old_schema
@@ -249,13 +303,33 @@ def test_postgres_schema_matches_the_released_one(pg_server) -> None:  # type: i
 
 
 def test_postgres_database_of_the_released_code_opens(pg_server) -> None:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    dsn, new = pg_server.new_database(), pg_server.new_database()
+    legacy_pg(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("UPDATE meta SET value='7' WHERE key='generation'")
+        conn.execute("INSERT INTO meta(key, value) VALUES ('deploy_secret', 'kept')")
+    before = pg_schema(dsn, values="meta")["rows"]
+    store = PostgresStore(dsn)
+    assert store.server_value_get("deploy_secret") == "kept"
+    assert store.generation() == 7
+    store.close()
+    PostgresStore(new).close()
+    after, fresh = pg_schema(dsn), pg_schema(new)
+    assert {k: v for k, v in after.items() if k != "rows"} == {
+        k: v for k, v in fresh.items() if k != "rows"
+    }
+    assert [row for row in after["rows"] if row[0] == "values"] == [
+        row for row in before if row[0] == "values"
+    ]
+    tables = {row[0] for row in after["columns"]}
+    assert "server_values" in tables and "meta" not in tables
+
+
+def test_postgres_database_of_the_released_code_works(pg_server) -> None:  # type: ignore[no-untyped-def]
     dsn = pg_server.new_database()
     legacy_pg(dsn)
-    before = pg_schema(dsn)
     store = PostgresStore(dsn)
     exercise(store)
     store.close()
-    after = pg_schema(dsn)
-    assert {k: v for k, v in after.items() if k != "rows"} == {
-        k: v for k, v in before.items() if k != "rows"
-    }

@@ -1,8 +1,8 @@
 """The installer's install-done callback and the per-deployment token that guards it.
 
-Deploy tokens are never stored: each is an HMAC of a server secret (kept in the store's
-meta table, created once) over the host id and the deployment id, so a new deployment or a
-release makes every earlier token worthless. A verified callback moves the host
+Deploy tokens are never stored: each is an HMAC of a server secret (one of the store's
+server values, created once) over the host id and the deployment id, so a new deployment
+or a release makes every earlier token worthless. A verified callback moves the host
 deploying -> deployed through the transition table.
 """
 
@@ -23,7 +23,7 @@ from pxehook.store import Store
 
 log = logging.getLogger("pxehook.lifecycle")
 
-_SECRET_KEY = "deploy_secret"  # noqa: S105 - the meta key, not a secret
+_SECRET_KEY = "deploy_secret"  # noqa: S105 - the server value's key, not a secret
 CALLBACK_PATH = "/api/v1/hosts/{mac}/deployed"
 
 
@@ -81,7 +81,7 @@ def install_done(store: Store, mac: str, token: str, *, source: str) -> tuple[Ho
 
 def deploy_secret(store: Store) -> bytes:
     """The server secret behind deploy tokens (created atomically on first use)."""
-    return store.meta_setdefault(_SECRET_KEY, secrets.token_hex(32)).encode()
+    return store.server_value_setdefault(_SECRET_KEY, secrets.token_hex(32)).encode()
 
 
 def deploy_token(store: Store, host_id: int, deployment: str) -> str:

@@ -18,7 +18,7 @@ import re
 from pxehook.store.dialect import Dialect
 
 STEPS: tuple[str, ...] = (
-    # 1: hosts, their MACs, the append-only event log, profiles, tokens, meta.
+    # 1: hosts, their MACs, the append-only event log, profiles, tokens, meta (released).
     """
     CREATE TABLE hosts (
         id            {id},
@@ -73,6 +73,18 @@ STEPS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     INSERT INTO meta(key, value) VALUES ('generation', '0');
+    """,
+    # 2: the server's own key-value table (generation counter, deploy secret) is
+    # server_values, so "meta" means only a host's life-cycle bookkeeping (hosts.meta).
+    # A new table and a copy rather than a rename: PostgreSQL would keep the key's
+    # constraint name meta_pkey.
+    """
+    CREATE TABLE server_values (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    INSERT INTO server_values(key, value) SELECT key, value FROM meta;
+    DROP TABLE meta;
     """,
 )
 

@@ -108,7 +108,7 @@ class SQLStore:
     def _bump(tx: Tx) -> None:
         """Grow the generation: call once, as the last write of a transaction."""
         generation = "CAST(CAST(value AS BIGINT) + 1 AS TEXT)"
-        tx.run(f"UPDATE meta SET value = {generation} WHERE key='generation'")  # noqa: S608
+        tx.run(f"UPDATE server_values SET value = {generation} WHERE key='generation'")  # noqa: S608
 
     def _event(
         self, tx: Tx, host_id: int, kind: str, source: str, message: str,
@@ -398,28 +398,28 @@ class SQLStore:
         self._write(delete)
 
     # housekeeping ---------------------------------------------------------------------------
-    def meta_get(self, key: str, default: str | None = None) -> str | None:
-        row = self._read(lambda tx: tx.one("SELECT value FROM meta WHERE key=?", (key,)))
+    def server_value_get(self, key: str, default: str | None = None) -> str | None:
+        row = self._read(lambda tx: tx.one("SELECT value FROM server_values WHERE key=?", (key,)))
         return row[0] if row else default
 
-    def meta_set(self, key: str, value: str) -> None:
+    def server_value_set(self, key: str, value: str) -> None:
         self._write(
             lambda tx: tx.run(
-                "INSERT INTO meta(key, value) VALUES (?,?) "
+                "INSERT INTO server_values(key, value) VALUES (?,?) "
                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                 (key, value),
             )
         )
 
-    def meta_setdefault(self, key: str, value: str) -> str:
+    def server_value_setdefault(self, key: str, value: str) -> str:
         def setdefault(tx: Tx) -> str:
             tx.run(
-                "INSERT INTO meta(key, value) VALUES (?,?) ON CONFLICT(key) DO NOTHING",
+                "INSERT INTO server_values(key, value) VALUES (?,?) ON CONFLICT(key) DO NOTHING",
                 (key, value),
             )
-            return str(tx.one("SELECT value FROM meta WHERE key=?", (key,))[0])
+            return str(tx.one("SELECT value FROM server_values WHERE key=?", (key,))[0])
 
         return self._write(setdefault)
 
     def generation(self) -> int:
-        return int(self.meta_get("generation", "0") or 0)
+        return int(self.server_value_get("generation", "0") or 0)
