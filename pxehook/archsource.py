@@ -11,7 +11,7 @@ Sources (``models.ArchSource``), strongest first — :data:`RANK` is the order:
 
 Every reader calls this module, so they cannot disagree: ``boot/decide`` (the answer),
 ``store/merge`` (what an observation may overwrite), ``boot/prerender`` (which answers no
-request can change, so nginx may serve them as files) and ``capture/events`` (which DHCP
+request can change, so nginx may serve them as files) and ``capture/sightings`` (which DHCP
 fact names the arch).
 """
 

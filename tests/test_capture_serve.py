@@ -17,7 +17,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_serve_applies_hook_events_as_they_arrive(env, store, pxehook_bin, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_serve_applies_hook_records_as_they_arrive(env, store, pxehook_bin, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     spool = Path(env["PXEHOOK_SPOOL_DIR"]) / "hook.spool"
     hook, _ = build_hooks(tmp_path / "bin", spool)
     serve = subprocess.Popen(

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import re
 
-from pxehook.capture.events import (
+from pxehook.capture.sightings import (
     GONE,
     LEASE,
     REPLAY,
     TFTP,
-    DhcpEvent,
+    DhcpSighting,
     Lease,
     Reader,
     arch_from,
@@ -31,7 +31,7 @@ from pxehook.capture.spool import Record
 from pxehook.daemons import DNSMASQ
 from pxehook.mac import normalize_mac
 
-#: Environment variables kept in an event's data (without the DNSMASQ_ prefix, lower-cased).
+#: Environment variables kept in a sighting's data (without the DNSMASQ_ prefix, lower-cased).
 _DATA_VARS = (
     "INTERFACE",
     "TAGS",
@@ -44,16 +44,16 @@ _DATA_VARS = (
 )
 
 
-def hook_events(rec: Record) -> list[DhcpEvent]:
-    """The event in one dhcp-script record; [] for arp-add/arp-del and unknown actions."""
+def hook_sightings(rec: Record) -> list[DhcpSighting]:
+    """The sighting in one dhcp-script record; [] for arp-add/arp-del and unknown actions."""
     action = rec.arg(0)
     if action == "tftp":
         data = {"size": text(rec.args[1] if len(rec.args) > 1 else b"", 20)}
         data["path"] = text(rec.args[3] if len(rec.args) > 3 else b"", 1024)
         ip = text(rec.args[2] if len(rec.args) > 2 else b"", 64)
-        return [DhcpEvent(DNSMASQ.name, "tftp", TFTP, rec.at, rec.rid, ip=ip, data=data)]
+        return [DhcpSighting(DNSMASQ.name, "tftp", TFTP, rec.at, rec.rid, ip=ip, data=data)]
     if action not in ("add", "old", "del"):
-        return []  # arp-add/arp-del, relay-snoop and future actions: not boot events
+        return []  # arp-add/arp-del, relay-snoop and future actions: nothing about booting
     mac = normalize_mac(rec.arg(1))
     vendor = env_text(rec, "DNSMASQ_VENDOR_CLASS")
     tags = env_text(rec, "DNSMASQ_TAGS")
@@ -70,7 +70,7 @@ def hook_events(rec: Record) -> list[DhcpEvent]:
         if f"DNSMASQ_{key}" in rec.env
     }
     return [
-        DhcpEvent(
+        DhcpSighting(
             DNSMASQ.name,
             action,
             kind,
@@ -104,6 +104,6 @@ def parse_leases(data: str) -> list[Lease]:
 READER = Reader(
     daemon=DNSMASQ,
     first_arg=re.compile(r"add|old|del|tftp|arp-add|arp-del"),
-    hook_events=hook_events,
+    hook_sightings=hook_sightings,
     parse_leases=parse_leases,
 )

@@ -2,7 +2,7 @@
 
 Writes exactly the record ``hooks/pxehook-hook.c`` writes (format in that file and in
 docs/capture.md), so the ingester cannot tell them apart; a test compares their bytes.
-It costs a Python start-up per event (about 10 ms instead of about 1 ms): prefer the C hook.
+It costs a Python start-up per call (about 10 ms instead of about 1 ms): prefer the C hook.
 
 Run it with an absolute interpreter path and no site packages, never through a PATH shim::
 

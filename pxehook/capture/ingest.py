@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pxehook.capture.apply import apply_event
+from pxehook.capture.apply import apply_sighting
 from pxehook.capture.readers import from_record
 from pxehook.capture.spool import Spool
 from pxehook.errors import StoreError
@@ -71,8 +71,8 @@ class Ingester:
                 result.more = True
                 break
             try:
-                for ev in from_record(rec):
-                    outcome = apply_event(self.store, ev, dedupe=self._dedupe_left > 0)
+                for sighting in from_record(rec):
+                    outcome = apply_sighting(self.store, sighting, dedupe=self._dedupe_left > 0)
                     result.outcomes[outcome] += 1
             except StoreError as exc:
                 result.blocked, result.more = str(exc), True

@@ -13,11 +13,11 @@ import calendar
 import re
 import time
 
-from pxehook.capture.events import (
+from pxehook.capture.sightings import (
     GONE,
     GONE_ACTIONS,
     LEASE,
-    DhcpEvent,
+    DhcpSighting,
     Lease,
     Reader,
     arch_from,
@@ -37,17 +37,17 @@ def unescape(raw: bytes) -> bytes:
     return _OCTAL.sub(lambda m: bytes([int(m.group(1), 8) & 0xFF]), raw)
 
 
-def hook_events(rec: Record) -> list[DhcpEvent]:
-    """The event in one execute() record. Raises InvalidInput without a MAC."""
+def hook_sightings(rec: Record) -> list[DhcpSighting]:
+    """The sighting in one execute() record. Raises InvalidInput without a MAC."""
     args = [unescape(a) for a in rec.args[1:]] + [b""] * 8
-    event, ip, mac, vendor_class, user, hostname, arch = (text(a) for a in args[:7])
+    action, ip, mac, vendor_class, user, hostname, arch = (text(a) for a in args[:7])
     if not mac:
-        raise InvalidInput(f"ISC {event!r} event without a MAC (check the execute() line)")
-    kind = GONE if event in GONE_ACTIONS else LEASE
+        raise InvalidInput(f"ISC {action!r} event without a MAC (check the execute() line)")
+    kind = GONE if action in GONE_ACTIONS else LEASE
     return [
-        DhcpEvent(
+        DhcpSighting(
             ISC.name,
-            event or "commit",
+            action or "commit",
             kind,
             rec.at,
             rec.rid,
@@ -93,6 +93,6 @@ def parse_leases(data: str) -> list[Lease]:
 READER = Reader(
     daemon=ISC,
     first_arg=re.compile(re.escape(ISC.name)),  # the generated execute() passes it first
-    hook_events=hook_events,
+    hook_sightings=hook_sightings,
     parse_leases=parse_leases,
 )

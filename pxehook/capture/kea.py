@@ -12,11 +12,11 @@ import csv
 import io
 import re
 
-from pxehook.capture.events import (
+from pxehook.capture.sightings import (
     GONE,
     GONE_ACTIONS,
     LEASE,
-    DhcpEvent,
+    DhcpSighting,
     Lease,
     Reader,
     env_text,
@@ -38,7 +38,7 @@ POINTS = {
 }
 
 
-def _lease(rec: Record, prefix: str, action: str, idx: str) -> DhcpEvent | None:
+def _lease(rec: Record, prefix: str, action: str, idx: str) -> DhcpSighting | None:
     hw = env_text(rec, f"{prefix}HWADDR")
     if not hw:
         return None
@@ -47,7 +47,7 @@ def _lease(rec: Record, prefix: str, action: str, idx: str) -> DhcpEvent | None:
     data = {"state": state, "subnet_id": env_text(rec, f"{prefix}SUBNET_ID")}
     data["valid_lifetime"] = env_text(rec, f"{prefix}VALID_LIFETIME")
     data["query"] = env_text(rec, "QUERY4_TYPE")
-    return DhcpEvent(
+    return DhcpSighting(
         KEA.name,
         action,
         kind,
@@ -60,8 +60,8 @@ def _lease(rec: Record, prefix: str, action: str, idx: str) -> DhcpEvent | None:
     )
 
 
-def hook_events(rec: Record) -> list[DhcpEvent]:
-    """The events in one run_script record; [] for DHCPv6 and unknown hook points."""
+def hook_sightings(rec: Record) -> list[DhcpSighting]:
+    """The sightings in one run_script record; [] for DHCPv6 and unknown hook points."""
     point = rec.arg(0)
     action = POINTS.get(point)
     if action is None:
@@ -77,9 +77,9 @@ def hook_events(rec: Record) -> list[DhcpEvent]:
         size = env_text(rec, size_var)
         count = int(size) if re.fullmatch(r"[0-9]{1,3}", size) else 0
         for i in range(count):
-            ev = _lease(rec, f"{prefix}{i}_", act, f"-{tag}{i}")
-            if ev:
-                out.append(ev)
+            sighting = _lease(rec, f"{prefix}{i}_", act, f"-{tag}{i}")
+            if sighting:
+                out.append(sighting)
     return out
 
 
@@ -103,6 +103,6 @@ def parse_leases(data: str) -> list[Lease]:
 READER = Reader(
     daemon=KEA,
     first_arg=re.compile(r"leases?[46]_.*"),  # hook points: lease4_renew, leases4_committed, ...
-    hook_events=hook_events,
+    hook_sightings=hook_sightings,
     parse_leases=parse_leases,
 )

@@ -15,9 +15,9 @@ import threading
 import time
 from pathlib import Path
 
-from pxehook.capture.apply import apply_event
-from pxehook.capture.events import GONE, LEASE, REPLAY, DhcpEvent, Lease
+from pxehook.capture.apply import apply_sighting
 from pxehook.capture.readers import parse_leases
+from pxehook.capture.sightings import GONE, LEASE, REPLAY, DhcpSighting, Lease
 from pxehook.daemons import NAMES
 from pxehook.errors import PxehookError
 from pxehook.fswatch import stop_all, watch_files
@@ -56,7 +56,7 @@ class LeaseFile:
         for mac, lease in current.items():
             if previous.get(mac) == lease:
                 continue
-            ev = DhcpEvent(
+            sighting = DhcpSighting(
                 f"leases-{self.kind}",
                 "lease",
                 REPLAY if first else LEASE,
@@ -66,14 +66,14 @@ class LeaseFile:
                 ip=lease.ip,
                 hostname=lease.hostname,
             )
-            outcome = apply_event(self.store, ev)
+            outcome = apply_sighting(self.store, sighting)
             counts[outcome] = counts.get(outcome, 0) + 1
         for mac in set(previous) - set(current):
             old = previous[mac]
-            ev = DhcpEvent(
+            sighting = DhcpSighting(
                 f"leases-{self.kind}", "del", GONE, now, f"del:{mac}", mac=mac, ip=old.ip
             )
-            outcome = apply_event(self.store, ev)
+            outcome = apply_sighting(self.store, sighting)
             counts[outcome] = counts.get(outcome, 0) + 1
         self.known = current
         return counts

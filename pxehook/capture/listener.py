@@ -28,8 +28,8 @@ from dataclasses import replace
 
 from pxehook import arch as archtable
 from pxehook.capture import packet as dp
-from pxehook.capture.apply import apply_event
-from pxehook.capture.events import LEASE, SEEN, DhcpEvent, text
+from pxehook.capture.apply import apply_sighting
+from pxehook.capture.sightings import LEASE, SEEN, DhcpSighting, text
 from pxehook.errors import PxehookError, StoreError
 from pxehook.store import Store
 
@@ -84,14 +84,14 @@ def decode_frame(frame: bytes) -> dp.DhcpPacket:
     return dp.decode(frame[14 + ihl + 8 :])
 
 
-def event_from(pkt: dp.DhcpPacket, at: float) -> DhcpEvent | None:
+def sighting_from(pkt: dp.DhcpPacket, at: float) -> DhcpSighting | None:
     """The facts a client request (or an ACK's leased IP) carries; None for the rest."""
     mtype = pkt.message_type
     if pkt.htype != 1 or pkt.hlen != 6:
         return None
     if pkt.op == 2 and mtype == dp.ACK and pkt.yiaddr != dp.ZERO:
         rid = f"{at:.6f}-{pkt.xid:08x}-ack"
-        return DhcpEvent("listener", "ack", SEEN, at, rid, mac=pkt.mac, ip=pkt.yiaddr)
+        return DhcpSighting("listener", "ack", SEEN, at, rid, mac=pkt.mac, ip=pkt.yiaddr)
     if pkt.op != 1 or mtype not in CLIENT_TYPES:
         return None
     arch = None
@@ -104,7 +104,7 @@ def event_from(pkt: dp.DhcpPacket, at: float) -> DhcpEvent | None:
     if arch is None and vendor:
         parsed = archtable.parse_vendor_class(vendor)
         arch = parsed.arch_code if parsed else None
-    return DhcpEvent(
+    return DhcpSighting(
         "listener",
         CLIENT_TYPES[mtype],
         LEASE,
@@ -128,7 +128,7 @@ class Listener:
     def __init__(self, store: Store, interface: str, *, refresh: float = 30.0) -> None:
         self.store, self.interface, self.refresh = store, interface, refresh
         self.stats: Counter[str] = Counter()
-        self._queue: queue.Queue[DhcpEvent | None] = queue.Queue(maxsize=10000)
+        self._queue: queue.Queue[DhcpSighting | None] = queue.Queue(maxsize=10000)
         self._stop = threading.Event()
         self._seen: dict[str, tuple[tuple[object, ...], float]] = {}
         self._threads: list[threading.Thread] = []
@@ -162,46 +162,50 @@ class Listener:
                 return
             self.stats["packets"] += 1
             try:
-                ev = event_from(decode_frame(frame), time.time())
+                sighting = sighting_from(decode_frame(frame), time.time())
             except ValueError as exc:
                 self.stats["bad"] += 1
                 log.warning("bad DHCP packet skipped: %s", exc)
                 continue
-            if ev is None:
+            if sighting is None:
                 self.stats["ignored"] += 1
                 continue
             try:
-                self._queue.put_nowait(ev)
+                self._queue.put_nowait(sighting)
             except queue.Full:
                 self.stats["dropped"] += 1
 
     def _write(self) -> None:
         while not (self._stop.is_set() and self._queue.empty()):
             try:
-                ev = self._queue.get(timeout=0.2)
+                sighting = self._queue.get(timeout=0.2)
             except queue.Empty:
                 continue
-            if ev is not None:
-                self._record(ev)
+            if sighting is not None:
+                self._record(sighting)
 
-    def _record(self, ev: DhcpEvent) -> None:
-        facts = (ev.ip,) if ev.kind == SEEN else (ev.hostname, ev.arch, ev.vendor_class)
-        facts += (ev.user_class, ev.uuid)
-        key = f"{ev.mac}/{ev.kind}"
+    def _record(self, sighting: DhcpSighting) -> None:
+        facts = (
+            (sighting.ip,)
+            if sighting.kind == SEEN
+            else (sighting.hostname, sighting.arch, sighting.vendor_class)
+        )
+        facts += (sighting.user_class, sighting.uuid)
+        key = f"{sighting.mac}/{sighting.kind}"
         previous = self._seen.get(key)
-        if previous and previous[0] == facts and ev.at - previous[1] < self.refresh:
+        if previous and previous[0] == facts and sighting.at - previous[1] < self.refresh:
             self.stats["repeats"] += 1
             return
         changed = previous is None or previous[0] != facts
         for attempt in range(50):
             try:
-                apply_event(self.store, ev if changed else replace(ev, kind=SEEN))
+                apply_sighting(self.store, sighting if changed else replace(sighting, kind=SEEN))
                 break
             except StoreError as exc:
                 if attempt == 49 or self._stop.is_set():
                     self.stats["lost"] += 1
-                    log.error("store unavailable, sighting of %s lost: %s", ev.mac, exc)
+                    log.error("store unavailable, sighting of %s lost: %s", sighting.mac, exc)
                     return
                 time.sleep(0.2)
-        self._seen[key] = (facts, ev.at)
+        self._seen[key] = (facts, sighting.at)
         self.stats["recorded"] += 1

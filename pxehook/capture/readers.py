@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 
-from pxehook.capture.events import DhcpEvent, Lease, Reader, text
+from pxehook.capture.sightings import DhcpSighting, Lease, Reader, text
 from pxehook.capture.spool import Record
 from pxehook.daemons import DAEMONS
 from pxehook.errors import InvalidInput
@@ -34,14 +34,14 @@ def reader_for(rec: Record) -> Reader | None:
     return None
 
 
-def from_record(rec: Record) -> list[DhcpEvent]:
-    """All events in one hook record; [] for actions pxehook ignores (init, arp, unknown)."""
+def from_record(rec: Record) -> list[DhcpSighting]:
+    """All sightings in one hook record; [] for actions pxehook ignores (init, arp, unknown)."""
     reader = reader_for(rec)
     if reader is None:
         log.info("spool record at %d: unknown action %r ignored", rec.offset, text(rec.arg(0), 40))
         return []
     try:
-        return reader.hook_events(rec)
+        return reader.hook_sightings(rec)
     except InvalidInput as exc:
         log.warning("spool record at %d skipped: %s", rec.offset, exc)
         return []

@@ -1,8 +1,12 @@
-"""DHCP events and lease rows: what every daemon's capture reader produces.
+"""DHCP sightings and lease rows: what every daemon's capture reader produces.
+
+A sighting is one DHCP happening as capture saw it (from a hook record, a lease file or the
+listener), normalised: who, which address, which facts, and what ``apply`` does with it
+(its kind). Applying it may add a row to the host's timeline (a ``models.Event``).
 
 Each daemon in the registry (pxehook/daemons.py) has a reader in ``capture/<name>.py``
-(a module-level ``READER``, a ``Reader``): how one of its hook records becomes events and
-how its lease file parses. ``capture/readers.py`` finds them by name and dispatches.
+(a module-level ``READER``, a ``Reader``): how one of its hook records becomes sightings
+and how its lease file parses. ``capture/readers.py`` finds them by name and dispatches.
 Pure: no store.
 """
 
@@ -20,19 +24,20 @@ from pxehook.errors import InvalidInput
 from pxehook.mac import normalize_mac
 from pxehook.textsafe import clean_field
 
+# Sighting kinds.
 LEASE = "lease"  # observe the facts, add a timeline event
-REPLAY = "replay"  # a lease the server re-announces: fill gaps only, no event
+REPLAY = "replay"  # a lease the server re-announces: fill gaps only, no timeline event
 GONE = "gone"  # lease released/expired/declined: timeline event for a known host
 TFTP = "tftp"  # a transfer finished: timeline event for the host owning the IP
-SEEN = "seen"  # the same facts again (listener refresh): observe, no event
+SEEN = "seen"  # the same facts again (listener refresh): observe, no timeline event
 
-#: Actions that end a lease (a GONE event), whichever daemon reports them.
+#: Actions that end a lease (a GONE sighting), whichever daemon reports them.
 GONE_ACTIONS = frozenset({"del", "release", "expiry", "decline"})
 
 
 @dataclass(frozen=True)
-class DhcpEvent:
-    """One normalised fact about one MAC (or one IP, for tftp)."""
+class DhcpSighting:
+    """One DHCP happening, normalised: facts about one MAC (or one IP, for tftp)."""
 
     source: str
     action: str
@@ -96,5 +101,5 @@ class Reader:
 
     daemon: Daemon
     first_arg: re.Pattern[str]  # the first hook argument(s) it passes, matched whole
-    hook_events: Callable[[Record], list[DhcpEvent]]  # may raise InvalidInput
+    hook_sightings: Callable[[Record], list[DhcpSighting]]  # may raise InvalidInput
     parse_leases: Callable[[str], list[Lease]]  # the lease file's text -> active leases

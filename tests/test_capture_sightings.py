@@ -1,12 +1,11 @@
-"""Spool parsing and record -> event rules (pure logic, no daemon)."""
+"""Spool parsing and record -> sighting rules (pure logic, no daemon)."""
 
 from __future__ import annotations
 
 import zlib
 
 from pxehook import arch
-from pxehook.capture import events as ev
-from pxehook.capture import readers
+from pxehook.capture import readers, sightings
 from pxehook.capture import spool as sp
 from pxehook.capture.hook_py import encode_record
 
@@ -48,7 +47,7 @@ def test_dnsmasq_add_takes_arch_from_our_tags() -> None:
         )
     )
     assert (e.kind, e.mac, e.ip, e.hostname, e.arch) == (
-        ev.LEASE,
+        sightings.LEASE,
         "52:54:00:aa:bb:01",
         "10.0.0.5",
         "node1",
@@ -67,7 +66,7 @@ def test_dnsmasq_arch_falls_back_to_the_vendor_class() -> None:
             },
         )
     )
-    assert e.arch == 11 and e.kind == ev.LEASE
+    assert e.arch == 11 and e.kind == sightings.LEASE
 
 
 def test_old_without_request_data_is_a_replay() -> None:
@@ -83,21 +82,21 @@ def test_old_without_request_data_is_a_replay() -> None:
         },
     )
     (r,) = readers.from_record(replay)
-    assert (r.kind, r.arch, r.vendor_class) == (ev.REPLAY, None, "")
-    assert readers.from_record(fresh)[0].kind == ev.LEASE
+    assert (r.kind, r.arch, r.vendor_class) == (sightings.REPLAY, None, "")
+    assert readers.from_record(fresh)[0].kind == sightings.LEASE
 
 
 def test_tftp_del_arp_init_and_unknown_actions() -> None:
     (t,) = readers.from_record(rec([b"tftp", b"74213", b"10.0.0.5", b"/srv/tftp/undionly.kpxe"]))
     assert (t.kind, t.ip, t.data) == (
-        ev.TFTP,
+        sightings.TFTP,
         "10.0.0.5",
         {"size": "74213", "path": "/srv/tftp/undionly.kpxe"},
     )
     (d,) = readers.from_record(
         rec([b"del", b"52:54:00:00:00:02", b"10.0.0.6"], {b"DNSMASQ_INTERFACE": b"eth0"})
     )
-    assert d.kind == ev.GONE
+    assert d.kind == sightings.GONE
     assert readers.from_record(rec([b"arp-add", b"52:54:00:00:00:02", b"10.0.0.6"])) == []
     assert readers.from_record(rec([b"relay-snoop", b"eth0", b"fe80::1", b"2001:db8::/56"])) == []
     assert readers.from_record(rec([b"some-future-action", b"x"], {b"DNSMASQ_TAGS": b"a"})) == []
@@ -133,7 +132,7 @@ def test_isc_execute_arguments_unpadded_mac_and_octal_escapes() -> None:
     )
     assert e2.arch == 11  # no option-93 argument: the vendor class
     (r,) = readers.from_record(rec([b"isc", b"expiry", b"10.0.0.9", b"52:54:0:a:b:c"]))
-    assert r.kind == ev.GONE
+    assert r.kind == sightings.GONE
 
 
 def test_kea_committed_and_single_lease_points() -> None:
@@ -150,9 +149,9 @@ def test_kea_committed_and_single_lease_points() -> None:
     }
     out = readers.from_record(rec([b"leases4_committed"], env))
     assert [(e.mac[-2:], e.ip, e.kind) for e in out] == [
-        ("01", "10.0.0.7", ev.LEASE),
-        ("02", "10.0.0.8", ev.LEASE),
-        ("03", "10.0.0.9", ev.GONE),
+        ("01", "10.0.0.7", sightings.LEASE),
+        ("02", "10.0.0.8", sightings.LEASE),
+        ("03", "10.0.0.9", sightings.GONE),
     ]
     assert out[0].hostname == "n1.example" and len({e.rid for e in out}) == 3
     (rel,) = readers.from_record(
@@ -161,7 +160,7 @@ def test_kea_committed_and_single_lease_points() -> None:
             {b"LEASE4_HWADDR": b"52:54:00:00:00:01", b"LEASE4_ADDRESS": b"10.0.0.7"},
         )
     )
-    assert (rel.action, rel.kind) == ("release", ev.GONE)
+    assert (rel.action, rel.kind) == ("release", sightings.GONE)
     assert readers.from_record(rec([b"lease6_renew"], {b"LEASE6_ADDRESS": b"2001:db8::1"})) == []
 
 
@@ -194,7 +193,7 @@ def test_listener_decodes_requests_and_acks_and_ignores_the_rest() -> None:
     import struct
 
     from pxehook.capture import packet as dp
-    from pxehook.capture.listener import decode_frame, event_from
+    from pxehook.capture.listener import decode_frame, sighting_from
 
     def frame(pkt: dp.DhcpPacket) -> bytes:
         from tests.harness.dhcp_probe import ip_udp
@@ -217,7 +216,7 @@ def test_listener_decodes_requests_and_acks_and_ignores_the_rest() -> None:
             dp.OPT_HOSTNAME: b"a\nb\xff",
         },
     )
-    e = event_from(decode_frame(frame(discover)), 1.0)
+    e = sighting_from(decode_frame(frame(discover)), 1.0)
     assert (e.mac, e.arch, e.user_class, e.hostname, e.action) == (
         "52:54:00:ee:00:01",
         11,
@@ -234,11 +233,11 @@ def test_listener_decodes_requests_and_acks_and_ignores_the_rest() -> None:
             dp.OPT_VENDOR_CLASS: b"PXEClient:Arch:00009:UNDI:003000",
         },
     )
-    assert event_from(decode_frame(frame(odd93)), 1.0).arch == 9  # bad option 93: vendor class
+    assert sighting_from(decode_frame(frame(odd93)), 1.0).arch == 9  # bad option 93: vendor class
     ack = dp.DhcpPacket(
         op=2, chaddr=mac, yiaddr="10.0.0.8", options={dp.OPT_MESSAGE_TYPE: bytes([dp.ACK])}
     )
-    a = event_from(decode_frame(frame(ack)), 1.0)
+    a = sighting_from(decode_frame(frame(ack)), 1.0)
     assert (a.kind, a.ip, a.arch) == ("seen", "10.0.0.8", None)
     offer = dp.DhcpPacket(
         op=2, chaddr=mac, yiaddr="10.0.0.8", options={dp.OPT_MESSAGE_TYPE: bytes([dp.OFFER])}
@@ -246,8 +245,8 @@ def test_listener_decodes_requests_and_acks_and_ignores_the_rest() -> None:
     token_ring = dp.DhcpPacket(
         op=1, htype=6, chaddr=mac, options={dp.OPT_MESSAGE_TYPE: bytes([dp.DISCOVER])}
     )
-    assert event_from(decode_frame(frame(offer)), 1.0) is None
-    assert event_from(decode_frame(frame(token_ring)), 1.0) is None
+    assert sighting_from(decode_frame(frame(offer)), 1.0) is None
+    assert sighting_from(decode_frame(frame(token_ring)), 1.0) is None
     import pytest
 
     with pytest.raises(ValueError):
