@@ -298,6 +298,7 @@ def test_the_shared_sql_store_implements_the_protocol_as_declared():
 def test_the_shared_sql_has_no_percent_sign_for_psycopg_to_misread():
     from pathlib import Path
 
-    from pxehook.store import sql
+    from pxehook.store import sql_hosts, sql_records, sqlcore
 
-    assert "%" not in Path(sql.__file__).read_text()
+    for module in (sqlcore, sql_hosts, sql_records):
+        assert "%" not in Path(module.__file__).read_text(), module.__name__

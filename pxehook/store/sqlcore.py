@@ -1,0 +1,123 @@
+"""The core of the SQL store: transactions, the schema, and the helpers every query uses.
+
+``store/sql.py`` assembles the ``Store`` protocol from ``sql_hosts.py`` (hosts, their MACs,
+observations, states) and ``sql_records.py`` (timeline, profiles, tokens, server values),
+both built on this class. Every method is one transaction: reads in a read transaction
+(one consistent snapshot), writes in a write transaction the dialect serialises; a
+transaction that meets a lock or a racing writer runs again until ``busy_timeout_ms``
+(``transactions.py``). Anything that may change a boot answer bumps the ``generation``
+once, as the last write of its transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pxehook.errors import StoreError
+from pxehook.models import Event, Host, State, now
+from pxehook.store import migrations
+from pxehook.store.dialect import Dialect, Tx
+from pxehook.store.transactions import Transactions
+
+T = TypeVar("T")
+
+HOST_COLUMNS = (
+    "id, name, uuid, arch, arch_source, ip, vendor_class, user_class, first_seen, last_seen, "
+    "profile, state, state_changed, labels, vars, meta"
+)
+BY_MAC = "id = (SELECT host_id FROM host_macs WHERE mac=?)"
+BY_ID = "id=?"
+
+
+class SQLCore:
+    """Transactions, schema and row helpers over one SQL database, through its ``Dialect``."""
+
+    def __init__(self, dialect: Dialect, *, migrate: bool = True) -> None:
+        self.dialect = dialect
+        self._transactions = Transactions(dialect)
+        if migrate:
+            self.migrate()
+
+    def close(self) -> None:
+        self._transactions.close()
+
+    def _read(self, fn: Callable[[Tx], T]) -> T:
+        return self._transactions.run(fn, write=False)
+
+    def _write(self, fn: Callable[[Tx], T]) -> T:
+        return self._transactions.run(fn, write=True)
+
+    # schema ---------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        return self._read(self.dialect.schema_version)
+
+    def migrate(self) -> int:
+        if self._check_version(self.schema_version()) < migrations.LATEST:
+            self._write(self._apply_steps)
+        return self.schema_version()
+
+    def _check_version(self, version: int) -> int:
+        if version > migrations.LATEST:
+            raise StoreError(
+                f"{self.dialect.label} has schema {version}, newer than this pxehook "
+                f"({migrations.LATEST})",
+                hint="upgrade pxehook",
+            )
+        return version
+
+    def _apply_steps(self, tx: Tx) -> None:
+        # under the migration lock, from the version in force now: another process may
+        # have migrated since we looked
+        version = self._check_version(self.dialect.lock_schema(tx))
+        for step in range(version, migrations.LATEST):
+            self.dialect.run_script(tx, migrations.render(migrations.STEPS[step], self.dialect))
+            self.dialect.set_schema_version(tx, step + 1)
+
+    # helpers --------------------------------------------------------------------------------
+    def _host_where(
+        self, tx: Tx, where: str, args: tuple[Any, ...], *, lock: bool = False
+    ) -> Host | None:
+        """The host a WHERE clause (a literal of this module) selects, with its MACs;
+        ``lock`` holds its row until the transaction ends."""
+        sql = f"SELECT {HOST_COLUMNS} FROM hosts WHERE {where}"  # noqa: S608
+        row = tx.one(sql + (self.dialect.for_update if lock else ""), args)
+        return None if row is None else self._with_macs(tx, row)
+
+    def _with_macs(self, tx: Tx, row: tuple[Any, ...]) -> Host:
+        macs = tx.all("SELECT mac FROM host_macs WHERE host_id=? ORDER BY position, mac", (row[0],))
+        return self._host_from_row(row, tuple(m for (m,) in macs))
+
+    def _host_from_row(self, row: tuple[Any, ...], macs: tuple[str, ...]) -> Host:
+        """A Host from a ``HOST_COLUMNS`` row and its MACs."""
+        json_value = self.dialect.json_value
+        return Host(
+            id=row[0], macs=macs, name=row[1], uuid=row[2], arch=row[3], arch_source=row[4],
+            ip=row[5], vendor_class=row[6], user_class=row[7], first_seen=row[8],
+            last_seen=row[9], profile=row[10], state=State(row[11]), state_changed=row[12],
+            labels=json_value(row[13]), vars=json_value(row[14]), meta=json_value(row[15]),
+        )  # fmt: skip
+
+    def _reread(self, tx: Tx, host_id: int) -> Host:
+        """The host as this transaction wrote it."""
+        host = self._host_where(tx, BY_ID, (host_id,))
+        assert host is not None
+        return host
+
+    @staticmethod
+    def _bump(tx: Tx) -> None:
+        """Grow the generation: call once, as the last write of a transaction."""
+        generation = "CAST(CAST(value AS BIGINT) + 1 AS TEXT)"
+        tx.run(f"UPDATE server_values SET value = {generation} WHERE key='generation'")  # noqa: S608
+
+    def _event(
+        self, tx: Tx, host_id: int, kind: str, source: str, message: str,
+        data: dict[str, Any] | None, at: float | None,
+    ) -> Event:  # fmt: skip
+        at = now() if at is None else at
+        event_id = tx.insert(
+            "INSERT INTO events(host_id, at, kind, source, message, data) VALUES (?,?,?,?,?,?)",
+            (host_id, at, kind, source, message, self.dialect.json_param(data or {})),
+        )
+        return Event(id=event_id, host_id=host_id, at=at, kind=kind, source=source,
+                     message=message, data=dict(data or {}))  # fmt: skip
