@@ -20,13 +20,17 @@ fi
 [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e .
 
-mkdir -p .demo/state .demo/spool .demo/tftp
-[ -f .demo/inventory.yaml ] || cp templates/samples/inventory.yaml .demo/inventory.yaml
-export PXEHOOK_DATABASE="sqlite:///$ROOT/.demo/pxehook.db"
-export PXEHOOK_INVENTORY="$ROOT/.demo/inventory.yaml"
-export PXEHOOK_STATE_DIR="$ROOT/.demo/state"
-export PXEHOOK_SPOOL_DIR="$ROOT/.demo/spool"
-export PXEHOOK_TFTP_ROOT="$ROOT/.demo/tftp"
+# The demo keeps its state between runs (node01's deployment times out like a real one);
+# --check always starts from a fresh copy so it proves the same thing every time.
+DEMO=.demo
+if [ "${1:-}" = "--check" ]; then DEMO=.demo/check; rm -rf "$DEMO"; fi
+mkdir -p "$DEMO/state" "$DEMO/spool" "$DEMO/tftp"
+[ -f "$DEMO/inventory.yaml" ] || cp templates/samples/inventory.yaml "$DEMO/inventory.yaml"
+export PXEHOOK_DATABASE="sqlite:///$ROOT/$DEMO/pxehook.db"
+export PXEHOOK_INVENTORY="$ROOT/$DEMO/inventory.yaml"
+export PXEHOOK_STATE_DIR="$ROOT/$DEMO/state"
+export PXEHOOK_SPOOL_DIR="$ROOT/$DEMO/spool"
+export PXEHOOK_TFTP_ROOT="$ROOT/$DEMO/tftp"
 export PXEHOOK_BIND=127.0.0.1 PXEHOOK_PORT="$PORT"
 .venv/bin/pxehook db init
 
@@ -37,13 +41,14 @@ pxehook is serving the sample inventory on http://127.0.0.1:$PORT/
   curl http://127.0.0.1:$PORT/pxelinux.cfg/01-52-54-00-12-34-02          # node02: local disk
   curl http://127.0.0.1:$PORT/healthz
   .venv/bin/pxehook --database "$PXEHOOK_DATABASE" host list
-  edit .demo/inventory.yaml: the server applies it on save
+  edit $DEMO/inventory.yaml: the server applies it on save
 MSG
 
 if [ "${1:-}" = "--check" ]; then
   .venv/bin/pxehook serve & pid=$!
   trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
-  for _ in $(seq 1 100); do
+  deadline=$((SECONDS + ${PXEHOOK_CHECK_WAIT:-90}))  # a loaded machine starts slowly
+  while [ "$SECONDS" -lt "$deadline" ]; do
     if .venv/bin/python - "$PORT" <<'PY' 2>/dev/null
 import sys, urllib.request
 base = f"http://127.0.0.1:{sys.argv[1]}"
@@ -56,7 +61,8 @@ assert script.startswith("#!ipxe") and "kernel" in script, script
 print(script.splitlines()[1])
 PY
     then echo "quickstart: server answered on 127.0.0.1:$PORT"; exit 0; fi
-    sleep 0.1
+    kill -0 "$pid" 2>/dev/null || { echo "quickstart: pxehook serve exited" >&2; exit 1; }
+    sleep 0.2
   done
   echo "quickstart: server did not answer on 127.0.0.1:$PORT" >&2; exit 1
 fi
