@@ -13,8 +13,9 @@ from pxehook.models import TRUSTED_IP_SOURCES, Host, Observation, usable_uuid
 
 def ip_changes(host: Host, obs: Observation) -> dict[str, Any]:
     """The IP (and its source) ``obs`` records: a trusted source always (the newest lease
-    wins), a claim (a boot request's address) only where no trusted IP is known."""
-    if not obs.ip:
+    wins; the same trusted IP again changes nothing), a claim (a boot request's address)
+    only where no trusted IP is known."""
+    if not obs.ip or (obs.ip == host.ip and host.trusted_ip):
         return {}
     if obs.ip_source not in TRUSTED_IP_SOURCES and host.trusted_ip:
         return {}
