@@ -295,17 +295,16 @@ def test_placeholder_and_cloned_uuids_never_serve_another_machines_config(site: 
         site.take(name, ips[name])
     site.deploying(first)
     site.deploying(zero_a)
-    store = site.store()
-    assert store.host_get(first).uuid == clone_uuid and store.host_get(second).uuid == ""
-    assert store.host_get(zero_a).uuid == store.host_get(zero_b).uuid == ""
-
-    status, config = site.http("vm1", "GET", f"/pxelinux.cfg/{clone_uuid}")
-    assert status == 200 and INSTALLER_KERNEL in config  # the owner still gets its own
     for name, uuid in (("vm2", clone_uuid), ("zb", ZERO_UUID), ("za", ZERO_UUID)):
         status, config = site.http(name, "GET", f"/pxelinux.cfg/{uuid}")
         assert status == 404 and INSTALLER_KERNEL not in config, (name, config)
+    status, config = site.http("vm1", "GET", f"/pxelinux.cfg/{clone_uuid}")
+    assert status == 200 and INSTALLER_KERNEL in config  # the owner still gets its own
     status, config = site.http("vm2", "GET", f"/pxelinux.cfg/{mac_pxelinux(second)}")
     assert status == 200 and INSTALLER_KERNEL not in config  # by MAC: its own (new) config
+    store = site.store()
+    assert store.host_get(first).uuid == clone_uuid and store.host_get(second).uuid == ""
+    assert store.host_get(zero_a).uuid == store.host_get(zero_b).uuid == ""
 
 
 def test_dhcp_hostname_of_another_machine_is_no_name(site: Site) -> None:
@@ -319,13 +318,13 @@ def test_dhcp_hostname_of_another_machine_is_no_name(site: Site) -> None:
     site.machine("imp", impostor)
     site.dhcp("imp", impostor, "--arch", "7", "--hostname", "web1")
     host = site.wait_host(impostor, "dhcp hostname", lambda h: h.dhcp_hostname == "web1")
-    assert host.name == ""
     token = site.cli(site.bin, "token", "create", "pilot", "--scope", "admin").strip()
     body = json.dumps({"hosts": [{"name": "web1"}]})
     status, answer = site.http("evil", "PUT", "/v1/configurations/installer/deploy", body, token)
     assert status == 200, answer
-    assert site.store().host_get(real).state == State.DEPLOYING
     assert site.store().host_get(impostor).state == State.NEW
+    assert site.store().host_get(real).state == State.DEPLOYING
+    assert site.store().host_get(impostor).name == host.name == ""
     shown = site.cli(site.bin, "host", "show", "web1", "--json")
     assert json.loads(shown)["mac"] == real
 
