@@ -19,6 +19,7 @@ from pxehook.capture.sightings import GONE, LEASE, REPLAY, SEEN, TFTP, DhcpSight
 from pxehook.daemons import NAMES as DAEMON_NAMES
 from pxehook.models import IpSource, Observation
 from pxehook.store import Store
+from pxehook.store.merge import ip_changes
 
 log = logging.getLogger("pxehook.capture.apply")
 
@@ -90,11 +91,8 @@ def apply_sighting(store: Store, sighting: DhcpSighting, *, dedupe: bool = False
         return "event"
     if sighting.kind == REPLAY:
         known = store.host_get(sighting.mac)
-        recorded = (known.ip, known.ip_source) if known is not None else None
-        if known is not None and (
-            recorded == (sighting.ip, ip_source_of(sighting)) or not sighting.ip
-        ):
-            return "unchanged"
+        if known is not None and not ip_changes(known, observation(sighting)):
+            return "unchanged"  # fills gaps only: a new host, or an IP the rules take
         store.observe(observation(sighting))
         return "observed"
     if sighting.kind == GONE:
