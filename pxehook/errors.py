@@ -96,6 +96,18 @@ class Forbidden(PxehookError):
     code = "forbidden"
 
 
+class RateLimited(PxehookError):
+    """One client failed too often (wrong tokens); it may try again after ``retry_after`` s."""
+
+    exit_code = ExitCode.USAGE
+    http_status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
 class DaemonRejected(PxehookError):
     """A DHCP daemon's own syntax check refused a generated file; the live file is kept."""
 

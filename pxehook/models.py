@@ -109,6 +109,34 @@ class ArchSource(StrEnum):
     NONE = ""
 
 
+class IpSource(StrEnum):
+    """Where a host's recorded IP came from. Only ``TRUSTED_IP_SOURCES`` may authorise
+    anything by IP (PXE Pilot self-deploy, the install-done callback, IP→MAC lookups)."""
+
+    HOOK = "hook"  # the site's DHCP server itself: its lease hook (dnsmasq, ISC, Kea)
+    LEASE_FILE = "lease-file"  # the site's DHCP server's own lease file
+    LISTENER = "listener"  # a trusted server's DHCPACK to a REQUEST the listener saw
+    REQUEST = "request"  # the source address of a boot request: the client's claim
+    NONE = ""  # unknown (recorded before pxehook kept the source)
+
+
+#: The IP sources the site trusts: the DHCP server's own records and its seen replies.
+TRUSTED_IP_SOURCES = frozenset({IpSource.HOOK, IpSource.LEASE_FILE, IpSource.LISTENER})
+
+#: SMBIOS UUIDs firmware ships as placeholders on many boards (besides one repeated digit).
+PLACEHOLDER_UUIDS = frozenset({"03000200-0400-0500-0006-000700080009"})
+
+
+def usable_uuid(value: str) -> str:
+    """``value`` lower-cased when it may identify a machine; '' for placeholders (all one
+    hex digit, such as all-zero or all-FF, or a known firmware placeholder)."""
+    uuid = (value or "").strip().lower()
+    digits = uuid.replace("-", "")
+    if not digits or len(set(digits)) == 1 or uuid in PLACEHOLDER_UUIDS:
+        return ""
+    return uuid
+
+
 def now() -> float:
     """Wall-clock seconds; one place so tests can reason about timestamps."""
     return time.time()
@@ -135,11 +163,18 @@ class Host:
     labels: dict[str, str] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    ip_source: str = IpSource.NONE
+    dhcp_hostname: str = ""  # what the client called itself in DHCP: a claim, not a name
 
     @property
     def mac(self) -> str:
         """The primary MAC (the first one recorded)."""
         return self.macs[0] if self.macs else ""
+
+    @property
+    def trusted_ip(self) -> str:
+        """The recorded IP when a trusted source gave it, else ''."""
+        return self.ip if self.ip and self.ip_source in TRUSTED_IP_SOURCES else ""
 
     def with_(self, **changes: Any) -> Host:
         return replace(self, **changes)
@@ -154,6 +189,9 @@ class Host:
             "arch": self.arch,
             "arch_source": self.arch_source,
             "ip": self.ip,
+            "ip_source": str(self.ip_source),
+            "ip_trusted": bool(self.trusted_ip),
+            "dhcp_hostname": self.dhcp_hostname,
             "vendor_class": self.vendor_class,
             "user_class": self.user_class,
             "first_seen": self.first_seen,
@@ -174,7 +212,8 @@ class Observation:
     mac: str
     source: str
     ip: str = ""
-    hostname: str = ""
+    ip_source: str = IpSource.NONE  # untrusted unless the source is one the site trusts
+    hostname: str = ""  # the DHCP hostname (option 12): kept as Host.dhcp_hostname
     uuid: str = ""
     arch: int | None = None
     arch_source: str = ArchSource.DHCP

@@ -25,7 +25,7 @@ import yaml
 
 from pxehook import tokens
 from pxehook.mac import normalize_mac
-from pxehook.models import Host, Profile, State
+from pxehook.models import Host, IpSource, Profile, State
 from pxehook.store import Store
 from pxehook.templating import packaged_templates_dir
 
@@ -66,14 +66,17 @@ class HostMaker:
         mac: str | None = None,
         profile: str = "installer",
         ip: str = "",
+        ip_source: str | None = None,
         name: str = "",
         **meta: Any,
     ) -> Host:
+        """``ip`` counts as the DHCP server's hook recorded it unless ``ip_source`` says."""
         self.n += 1
         mac = normalize_mac(mac or f"52:54:00:aa:00:{self.n:02x}")
+        source = (IpSource.HOOK if ip else IpSource.NONE) if ip_source is None else ip_source
         host = Host(
-            id=None, macs=(mac,), name=name, profile=profile, ip=ip, state=state,
-            state_changed=time.time(), meta=dict(meta),
+            id=None, macs=(mac,), name=name, profile=profile, ip=ip, ip_source=source,
+            state=state, state_changed=time.time(), meta=dict(meta),
         )  # fmt: skip
         return self.store.host_put(host, source="test")
 

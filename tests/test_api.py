@@ -233,7 +233,7 @@ def test_actions_and_state_and_events(
 
 
 def test_callback_endpoint(api_client, ctx, store, make_host, admin_headers) -> None:  # type: ignore[no-untyped-def]
-    mac = make_host(S.READY).mac
+    mac = make_host(S.READY, ip="127.0.0.1").mac  # the test client's address, from the hook
     api_client.post(f"/api/v1/hosts/{mac}/actions/deploy", headers=admin_headers)
     host = store.host_get(mac)
     token = LifecycleBootHooks(ctx).boot_vars(host)["deploy_token"]

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from pxehook.mac import mac_pxelinux
-from pxehook.models import ArchSource, Observation, State
+from pxehook.models import ArchSource, IpSource, Observation, State
 from tests.boot_server import BootServer, curl, events_when
 from tests.conftest import require_tool
 
 pytestmark = pytest.mark.daemon
+HOOK = IpSource.HOOK  # what the DHCP server's hook records: a trusted IP
 REPO = Path(__file__).resolve().parent.parent
 INSTALLER = Path(REPO / "templates/samples/inventory.yaml")
 NODE01, NODE02, ARM01 = "52:54:00:12:34:01", "52:54:00:12:34:02", "52:54:00:12:34:03"
@@ -30,10 +31,10 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
     store = srv.ctx.store()
     node02 = store.host_get(NODE02)
     store.host_put(node02.with_(uuid=NODE02_UUID))
-    store.observe(Observation(NODE02, "dhcp", ip="127.0.0.9", arch=7))
+    store.observe(Observation(NODE02, "dnsmasq", ip="127.0.0.9", ip_source=HOOK, arch=7))
     # two clients on two loopback source addresses: one BIOS, one UEFI, same profile
     for mac, ip, code in ((BIOS_MAC, "127.0.0.2", 0), (UEFI_MAC, "127.0.0.3", 7)):
-        host, _ = store.observe(Observation(mac, "dhcp", ip=ip, arch=code))
+        host, _ = store.observe(Observation(mac, "dnsmasq", ip=ip, ip_source=HOOK, arch=code))
         store.host_put(host.with_(profile="debian-installer", vars={"preseed": "x"}))
         store.set_state(host.id, State.DEPLOYED, source="test")
     (work / "files" / "debian" / "amd64").mkdir(parents=True)

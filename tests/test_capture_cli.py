@@ -44,7 +44,7 @@ def test_watch_leases_once(cli, tmp_path: Path) -> None:  # type: ignore[no-unty
     result = cli("watch-leases", "--dnsmasq", str(leases), "--once", "--json")
     assert result.code == 0 and json.loads(result.out) == {"observed": 1}
     shown = json.loads(cli("host", "show", "52:54:00:0d:00:01", "--json").out)
-    assert (shown["ip"], shown["name"]) == ("10.0.0.9", "pc1")
+    assert (shown["ip"], shown["dhcp_hostname"]) == ("10.0.0.9", "pc1")
     assert json.loads(cli("watch-leases", "--dnsmasq", str(leases), "--once", "--json").out) == {
         "unchanged": 1
     }

@@ -99,7 +99,7 @@ def test_dnsmasq_leases_record_arch_vendor_class_and_times(
         assert host.ip.startswith(lab.net + ".")
         assert started - 1 <= host.first_seen <= host.last_seen <= time.time()
         assert host.arch_source == ("dhcp" if arch is not None else "")
-    assert store.host_get(CLIENTS[1][0]).name == "node-x64"
+    assert store.host_get(CLIENTS[1][0]).dhcp_hostname == "node-x64"
 
     # A restart replays every lease as "old" with DNSMASQ_DATA_MISSING=1: nothing changes.
     before = {h.mac: (h, store.events(h.id)) for h in store.host_list()}

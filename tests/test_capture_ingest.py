@@ -49,7 +49,7 @@ def test_add_then_replayed_old_changes_nothing(hook, spool_dir, store) -> None: 
     )
     Ingester(store, str(spool_dir)).drain()
     before = store.host_get(MAC)
-    assert (before.arch, before.vendor_class, before.name, before.ip) == (
+    assert (before.arch, before.vendor_class, before.dhcp_hostname, before.ip) == (
         7,
         "PXEClient:Arch:00007:UNDI:003000",
         "node1",
@@ -84,7 +84,8 @@ def test_old_without_class_data_keeps_arch_and_vendor_class(hook, spool_dir, sto
         "PXEClient:Arch:00011:UNDI:003000",
         "10.0.0.77",
     )
-    assert [e.kind for e in store.events(host.id)] == ["host.discovered", "dhcp.add"]
+    kinds = [e.kind for e in store.events(host.id)]
+    assert kinds == ["host.discovered", "dhcp.add", "ip.changed"]  # the replay's new IP
 
 
 def test_tftp_and_del_become_timeline_events_of_the_ip_owner(hook, spool_dir, store) -> None:  # type: ignore[no-untyped-def]
@@ -138,7 +139,12 @@ def test_rotation_while_hooks_write_loses_nothing(hook, spool_dir, store) -> Non
         for i in range(300):
             procs.append(
                 subprocess.Popen(
-                    [str(hook), "add", f"52:54:00:00:{i // 256:02x}:{i % 256:02x}", "10.0.0.1"],
+                    [
+                        str(hook),
+                        "add",
+                        f"52:54:00:00:{i // 256:02x}:{i % 256:02x}",
+                        f"10.1.{i // 250}.{i % 250 + 1}",
+                    ],
                     env=env,
                 )
             )
@@ -230,16 +236,18 @@ def test_hostile_fields_are_stored_clean_and_shown_escaped(hook, spool_dir, stor
     )
     Ingester(store, str(spool_dir)).drain()
     host = store.host_get(MAC)
-    assert "\x00" not in host.name and host.name.startswith("evil\nname\r$(reboot)")
-    assert host.name.encode("utf-8")  # valid UTF-8 (invalid bytes escaped)
+    hostname = host.dhcp_hostname  # what the client calls itself: never its name
+    assert host.name == "" and "\x00" not in hostname
+    assert hostname.startswith("evil\nname\r$(reboot)")
+    assert hostname.encode("utf-8")  # valid UTF-8 (invalid bytes escaped)
     assert host.arch == 7 and len(host.vendor_class) <= 255
     shown = cli("host", "show", MAC)
     assert shown.code == 0
-    name_line = next(line for line in shown.out.splitlines() if line.startswith("name"))
+    name_line = next(line for line in shown.out.splitlines() if line.startswith("dhcp hostname"))
     assert "evil\\nname\\r$(reboot)" in name_line and "\x1b" not in shown.out
-    assert len(shown.out.splitlines()) == 16  # no field broke out onto its own line
+    assert len(shown.out.splitlines()) == 18  # no field broke out onto its own line
     as_json = json.loads(cli("host", "show", MAC, "--json").out)
-    assert as_json["name"] == host.name
+    assert as_json["dhcp_hostname"] == host.dhcp_hostname
 
 
 def test_serve_capture_service_ingests_in_the_background(hook, ctx) -> None:  # type: ignore[no-untyped-def]

@@ -80,7 +80,7 @@ def test_isc_dhcpd_commit_and_release(lab, store, tmp_path: Path) -> None:  # ty
     wait_for(lambda: spool_records(spool) >= 3, what="dhcpd to run the hook")
     Ingester(store, str(spool.parent)).drain()
     h1, h2 = store.host_get(bios), store.host_get(arm)
-    assert (h1.arch, h1.vendor_class, h1.user_class, h1.name) == (
+    assert (h1.arch, h1.vendor_class, h1.user_class, h1.dhcp_hostname) == (
         0,
         "PXEClient:Arch:00000:UNDI:003016",
         "iPXE",

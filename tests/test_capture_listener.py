@@ -49,7 +49,7 @@ def test_listener_records_clients_of_another_dhcp_server(
         "--duration",
         "30",
         "--json",
-        env={**os.environ, **env},
+        env={**os.environ, **env, "PXEHOOK_DHCP_TRUSTED_SERVERS": netlab.ip_of("dhcp")},
     )
     wait_for(lambda: "listening on eth0" in listener.log_text(), what="the listener")
 
@@ -90,13 +90,15 @@ def test_listener_records_clients_of_another_dhcp_server(
 
     h1, h2, h3 = (store.host_get(mac) for mac, _ in clients)
     assert (h1.arch, h1.uuid, h1.vendor_class) == (7, UUID, "PXEClient:Arch:00007:UNDI:003016")
-    assert h1.name == "evil\nname;$(id)\\xff"  # stored as text, invalid byte escaped
+    assert h1.dhcp_hostname == "evil\nname;$(id)\\xff"  # stored as text, invalid byte escaped
+    assert h1.name == ""  # what a client calls itself is never its name
     assert (h2.arch, h2.user_class) == (11, "iPXE")
     assert (h3.arch, h3.vendor_class) == (16, "HTTPClient:Arch:00016:UNDI:003016")
     assert all(h.arch_source == "dhcp" for h in (h1, h2, h3))
-    assert [h.ip for h in (h1, h2, h3)] == [leased[mac] for mac, _ in clients]  # from the ACKs
+    assert [h.trusted_ip for h in (h1, h2, h3)] == [leased[mac] for mac, _ in clients]  # ACKs
     events = store.events(h2.id)
     assert [(e.kind, e.source) for e in events] == [
         ("host.discovered", "listener"),
         ("dhcp.discover", "listener"),
-    ]  # the REQUEST repeats the same facts and the ACK adds the IP: no further events
+        ("ip.changed", "listener"),
+    ]  # the REQUEST repeats the same facts; the trusted server's ACK records the IP

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import jinja2
 import pytest
 import yaml
 
+from pxehook.config import load_settings
+from pxehook.context import Context
+from pxehook.models import IpSource, Observation
 from tests.conftest import require_tool
 from tests.lifecycle_fixtures import *  # noqa: F403
 from tests.lifecycle_fixtures import LiveServer, admin_token
@@ -33,11 +38,29 @@ def server(shared_server: LiveServer) -> LiveServer:
     return shared_server
 
 
+def record_lease(env: dict[str, str], mac: str, ip: str = "127.0.0.1") -> None:
+    """What the DHCP server's hook records when the machine gets its lease: its trusted IP
+    (the tests' callers all come from 127.0.0.1). ``env``: the server's settings."""
+    ctx = Context(load_settings(env=env))
+    try:
+        ctx.store().observe(Observation(mac=mac, source="dnsmasq", ip=ip, ip_source=IpSource.HOOK))
+    finally:
+        ctx.close()
+
+
+_RECORD = "import os, tests.test_lifecycle_docs as d; d.record_lease(dict(os.environ), {mac!r})"
+
+
 def test_api_examples_run(server: LiveServer) -> None:
     require_tool("curl", "jq")
     env = {**server.env, "PXEHOOK": server.base_url}
     env.update(TOKEN=admin_token(server), RO=admin_token(server, "read"))
-    script = "set -euo pipefail\n" + block("api.md", "run: api-examples")
+    lease = shlex.join([sys.executable, "-c", _RECORD.format(mac="52:54:00:12:34:99")])
+    script = "\n".join([
+        "set -euo pipefail", f"cd {shlex.quote(str(Path(__file__).parent.parent))}",
+        block("api.md", "run: api-examples"), lease,
+        block("api.md", "run: api-callback"), block("api.md", "run: api-more"),
+    ])  # fmt: skip
     done = subprocess.run(
         ["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
@@ -61,6 +84,7 @@ def _deploying(server: LiveServer, admin: str, mac: str) -> tuple[dict, str]:
     )
     status, body = server.call("POST", f"/api/v1/hosts/{mac}/actions/deploy", {}, headers=headers)
     assert status == 200
+    record_lease(server.env, mac)  # the snippets run on "the machine": 127.0.0.1
     cmdline = (
         f"BOOT_IMAGE=/linux auto=true priority=critical pxehook.callback={body['callback_url']} "
         f"pxehook.token={body['deploy_token']} quiet\n"

@@ -16,7 +16,7 @@ import pytest
 from pxehook.config import load_settings
 from pxehook.context import Context
 from pxehook.lifecycle.hooks import LifecycleBootHooks
-from pxehook.models import Observation
+from pxehook.models import IpSource, Observation
 from tests.conftest import require_tool
 from tests.lifecycle_fixtures import *  # noqa: F403
 from tests.lifecycle_fixtures import LiveServer, admin_token, start_server
@@ -65,6 +65,10 @@ def test_callback_with_the_token_deploys(server: LiveServer) -> None:
     mac = "52:54:00:e2:00:01"
     body = _deploy(server, admin, mac, "installer")
     assert body["callback_url"] == f"{server.base_url}/api/v1/hosts/{mac}/deployed"
+    with _ctx(server) as ctx:  # what the DHCP hook records: the installer's address
+        ctx.store().observe(
+            Observation(mac=mac, source="dnsmasq", ip="127.0.0.1", ip_source=IpSource.HOOK)
+        )
     forged = subprocess.run(
         [
             "busybox",
@@ -119,7 +123,9 @@ def test_pxe_pilot_curl_from_the_host_itself(server: LiveServer) -> None:
     mac = "23:34:a3:e9:09:cc"
     _deploy(server, admin, mac, "installer")
     with _ctx(server) as ctx:  # what the DHCP hook records
-        ctx.store().observe(Observation(mac=mac, source="dhcp-hook", ip="127.0.0.2"))
+        ctx.store().observe(
+            Observation(mac=mac, source="dnsmasq", ip="127.0.0.2", ip_source=IpSource.HOOK)
+        )
     seed = [
         "curl",
         "-sS",

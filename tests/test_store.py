@@ -58,7 +58,8 @@ def test_observe_enlists_new_hosts_and_merges_facts(any_store):
     )
     h, created = any_store.observe(obs)
     assert created and h.state == State.NEW and h.arch == 7 and h.arch_source == "dhcp"
-    assert (h.first_seen, h.last_seen, h.ip, h.name) == (100.0, 100.0, "10.0.0.5", "pc9")
+    assert (h.first_seen, h.last_seen, h.ip, h.name) == (100.0, 100.0, "10.0.0.5", "")
+    assert h.dhcp_hostname == "pc9"  # what the client calls itself is not its name
     # a later event without class data (dnsmasq 'old' replay) never erases what we know
     h2, created2 = any_store.observe(
         Observation(mac=obs.mac, source="dnsmasq", ip="10.0.0.5", at=200.0)
@@ -289,7 +290,7 @@ def test_the_shared_sql_store_implements_the_protocol_as_declared():
     from pxehook.store.sql import SQLStore
 
     methods = [n for n, v in vars(Store).items() if inspect.isfunction(v) and n[0] != "_"]
-    assert len(methods) == 28
+    assert len(methods) == 29
     for name in methods:
         declared = inspect.signature(getattr(Store, name))
         assert inspect.signature(getattr(SQLStore, name)) == declared, name

@@ -333,3 +333,55 @@ def test_postgres_database_of_the_released_code_works(pg_server) -> None:  # typ
     store = PostgresStore(dsn)
     exercise(store)
     store.close()
+
+
+# Rows a released database may hold: two hosts that DHCP named alike, placeholder and
+# duplicated UUIDs (what migration step 3 makes unique).
+IDENTITY_ROWS = (
+    "INSERT INTO hosts(id, name, uuid, ip) VALUES (1, 'web1', '', '10.0.0.1')",
+    "INSERT INTO hosts(id, name, uuid) VALUES (2, 'web1', '00000000-0000-0000-0000-000000000000')",
+    "INSERT INTO hosts(id, name, uuid) VALUES (3, 'web1', '6f1c3b9e-2d4a-4f7e-9b1a-0c5d8e7f6a42')",
+    "INSERT INTO hosts(id, name, uuid) VALUES (4, 'db1', '6f1c3b9e-2d4a-4f7e-9b1a-0c5d8e7f6a42')",
+    "INSERT INTO hosts(id, name, uuid) VALUES (5, '', '03000200-0400-0500-0006-000700080009')",
+)
+
+
+def _check_identities(store) -> None:  # type: ignore[no-untyped-def]
+    hosts = {h.id: h for h in store.host_list()}
+    assert [(hosts[i].name, hosts[i].dhcp_hostname) for i in (1, 2, 3, 4)] == [
+        ("web1", ""), ("", "web1"), ("", "web1"), ("db1", ""),
+    ]  # fmt: skip
+    assert [hosts[i].uuid for i in (1, 2, 3, 4, 5)] == [
+        "", "", "6f1c3b9e-2d4a-4f7e-9b1a-0c5d8e7f6a42", "", "",
+    ]  # fmt: skip
+    assert hosts[1].ip == "10.0.0.1" and hosts[1].trusted_ip == ""  # source unknown
+    assert [e.kind for e in store.events(2)] == ["host.renamed", "uuid.cleared"]
+    assert [e.kind for e in store.events(4)] == ["uuid.cleared"]
+    assert [e.kind for e in store.events(1)] == []
+    renamed = store.events(3)[0]
+    assert renamed.source == "migration" and "web1" in renamed.message and renamed.at > 1e9
+    assert store.host_by_name("web1").id == 1
+
+
+def test_sqlite_identity_step_keeps_names_unique_and_logs_each_move(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = str(tmp_path / "old.db")
+    legacy_sqlite(path)
+    with sqlite3.connect(path) as conn:
+        for row in IDENTITY_ROWS:
+            conn.execute(row)
+    store = SQLiteStore(path, create=False)
+    _check_identities(store)
+    store.close()
+
+
+def test_postgres_identity_step_keeps_names_unique_and_logs_each_move(pg_server) -> None:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    dsn = pg_server.new_database()
+    legacy_pg(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for row in IDENTITY_ROWS:
+            conn.execute(row)
+    store = PostgresStore(dsn)
+    _check_identities(store)
+    store.close()

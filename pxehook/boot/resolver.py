@@ -27,7 +27,7 @@ from pxehook.boot.render import Rendered, local_fallback, render_bootstrap, rend
 from pxehook.boot.timeline import boot_hit
 from pxehook.context import Context
 from pxehook.errors import ConfigError
-from pxehook.models import ArchSource, Host, Observation, Profile, State
+from pxehook.models import ArchSource, Host, IpSource, Observation, Profile, State
 
 log = logging.getLogger("pxehook.boot")
 
@@ -106,12 +106,18 @@ class Resolver:
 
     # lookups ------------------------------------------------------------------------------
     def find(self, name: Name | None, mac: str, client_ip: str) -> tuple[Host | None, str, str]:
-        """(host, mac, how the MAC was found). ``mac`` is '' when nothing identifies one."""
+        """(host, mac, how the MAC was found). ``mac`` is '' when nothing identifies one.
+
+        IPs (the client's, or a hex-IP name's) count only as a trusted source recorded them
+        (``Store.host_by_ip``), else as the kernel's neighbour table says (the answer goes
+        to that MAC anyway). A UUID name never matches a placeholder UUID, nor a host the
+        requester is shown not to be (identical UUIDs on cloned machines): PXELINUX then
+        asks by MAC."""
         store = self.ctx.store()
         if mac:
             return self._host_by_mac(mac), mac, "request"
         if name is not None and name.kind == "uuid":
-            host = store.host_by_uuid(name.uuid)
+            host = self._requester_owns(store.host_by_uuid(name.uuid), client_ip)
             return host, host.mac if host else "", "uuid"
         if name is not None and name.kind == "ip":
             host = store.host_by_ip(name.ip)
@@ -126,6 +132,17 @@ class Resolver:
             return self._host_by_mac(found), found, "arp"
         return None, "", ""
 
+    def _requester_owns(self, host: Host | None, client_ip: str) -> Host | None:
+        """``host`` unless the requester's trusted IP (or its MAC in the neighbour table)
+        shows it to be another machine."""
+        if host is None or not client_ip:
+            return host
+        holder = self.ctx.store().host_by_ip(client_ip)
+        if holder is not None:
+            return host if holder.id == host.id else None
+        found = neighbours.mac_for_ip(client_ip)
+        return host if not found or found in host.macs else None
+
     def enlist(self, host: Host | None, facts: Facts, via: str) -> Host | None:
         """Record an unknown MAC as ``new`` (and a claimed arch the host lacks)."""
         if not facts.mac or (host is not None and (host.arch is not None or not facts.claim)):
@@ -134,6 +151,7 @@ class Resolver:
             mac=facts.mac,
             source=via,
             ip=facts.ip if host is None else "",
+            ip_source=IpSource.REQUEST,  # the request's address: a claim, never trusted
             arch=facts.claim.code if facts.claim else None,
             arch_source=ArchSource.REQUEST,
         )

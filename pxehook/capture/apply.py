@@ -5,6 +5,10 @@ rules live in one place: a replay only fills gaps, a missing vendor class or arc
 erases a known one (``Store.observe``), and a sighting that was already applied (same
 record id, e.g. re-read after a crash) adds no second timeline event when ``dedupe`` is
 set.
+
+Which of them may vouch for an IP is ``ip_source_of``: the DHCP server's own hook and its
+lease file, and the listener (which passes on only the leases of a trusted server's
+DHCPACKs, see ``capture/listener.py``).
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from __future__ import annotations
 import logging
 
 from pxehook.capture.sightings import GONE, LEASE, REPLAY, SEEN, TFTP, DhcpSighting
-from pxehook.models import Observation
+from pxehook.daemons import NAMES as DAEMON_NAMES
+from pxehook.models import IpSource, Observation
 from pxehook.store import Store
+from pxehook.store.merge import ip_changes
 
 log = logging.getLogger("pxehook.capture.apply")
 
@@ -21,11 +27,29 @@ log = logging.getLogger("pxehook.capture.apply")
 DEDUPE_WINDOW = 50
 
 
+#: The listener's source name: its sightings carry an IP only from a trusted server's ACK.
+LISTENER = "listener"
+#: Lease-file watchers name their sightings ``leases-<daemon>``.
+LEASE_FILE_PREFIX = "leases-"
+
+
+def ip_source_of(sighting: DhcpSighting) -> IpSource:
+    """How far the IP of a sighting may be trusted, by the capture source that made it."""
+    if sighting.source in DAEMON_NAMES:
+        return IpSource.HOOK
+    if sighting.source.startswith(LEASE_FILE_PREFIX):
+        return IpSource.LEASE_FILE
+    if sighting.source == LISTENER:
+        return IpSource.LISTENER
+    return IpSource.NONE
+
+
 def observation(sighting: DhcpSighting) -> Observation:
     return Observation(
         mac=sighting.mac,
         source=sighting.source,
         ip=sighting.ip,
+        ip_source=ip_source_of(sighting) if sighting.ip else IpSource.NONE,
         hostname=sighting.hostname,
         uuid=sighting.uuid,
         arch=sighting.arch,
@@ -67,8 +91,8 @@ def apply_sighting(store: Store, sighting: DhcpSighting, *, dedupe: bool = False
         return "event"
     if sighting.kind == REPLAY:
         known = store.host_get(sighting.mac)
-        if known is not None and (known.ip == sighting.ip or not sighting.ip):
-            return "unchanged"
+        if known is not None and not ip_changes(known, observation(sighting)):
+            return "unchanged"  # fills gaps only: a new host, or an IP the rules take
         store.observe(observation(sighting))
         return "observed"
     if sighting.kind == GONE:

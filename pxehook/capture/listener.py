@@ -11,24 +11,33 @@ sends: the socket is only read.
 One thread reads and decodes (one bad packet is logged and skipped), another writes to
 the store, so a locked store never stalls the socket. Identical sightings of a MAC within
 ``refresh`` seconds are not written again.
+
+Anyone on the segment can send a DHCPACK, so an ACK teaches a client's IP only when
+``AckTrust`` believes it: option 54 and the packet's source address are both among the
+site's ``dhcp_trusted_servers``, and it answers a REQUEST the listener saw from that client
+(same MAC and xid, same server, the address it asked for). Other ACKs are counted
+(``untrusted_acks``), logged (at most every ``WARN_EVERY`` seconds) and dropped. Nothing
+a client sends is an IP.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import ipaddress
 import logging
 import queue
 import socket
 import struct
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
 from dataclasses import replace
 
 from pxehook import arch as archtable
 from pxehook.capture import packet as dp
-from pxehook.capture.apply import apply_sighting
+from pxehook.capture.apply import LISTENER, apply_sighting
 from pxehook.capture.sightings import LEASE, SEEN, DhcpSighting, text
 from pxehook.errors import PxehookError, StoreError
 from pxehook.store import Store
@@ -53,6 +62,7 @@ BPF_DHCP = (
     (0x06, 0, 0, 0x00000000),  # ret #0            drop
 )
 CLIENT_TYPES = {dp.DISCOVER: "discover", dp.REQUEST: "request", dp.INFORM: "inform"}
+WARN_EVERY = 10.0  # seconds between two log lines about untrusted ACKs
 
 
 def open_socket(interface: str) -> socket.socket:
@@ -84,14 +94,83 @@ def decode_frame(frame: bytes) -> dp.DhcpPacket:
     return dp.decode(frame[14 + ihl + 8 :])
 
 
+def frame_source(frame: bytes) -> str:
+    """The IPv4 source address of an Ethernet frame ``decode_frame`` accepted."""
+    return str(ipaddress.IPv4Address(frame[26:30]))
+
+
+def _address(raw: bytes | None) -> str:
+    return str(ipaddress.IPv4Address(raw)) if raw is not None and len(raw) == 4 else ""
+
+
+def is_lease_ack(pkt: dp.DhcpPacket) -> bool:
+    """A DHCPACK that leases an address to an Ethernet client."""
+    ethernet = pkt.htype == 1 and pkt.hlen == 6
+    return ethernet and pkt.op == 2 and pkt.message_type == dp.ACK and pkt.yiaddr != dp.ZERO
+
+
+class AckTrust:
+    """Which DHCPACKs may teach a client's IP (see the module's docstring).
+
+    Remembers the last REQUEST of up to ``limit`` clients for ``window`` seconds."""
+
+    def __init__(self, trusted: Sequence[str], *, window: float = 30.0, limit: int = 4096) -> None:
+        self.networks = [ipaddress.ip_network(item, strict=False) for item in trusted]
+        self.window, self.limit = window, limit
+        self._requests: OrderedDict[tuple[str, int], tuple[str, str, float]] = OrderedDict()
+
+    def trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    def request(self, pkt: dp.DhcpPacket, at: float) -> None:
+        """Remember a client's REQUEST: the address it asks for and the server it names."""
+        requested = _address(pkt.options.get(dp.OPT_REQUESTED_IP))
+        if not requested and pkt.ciaddr != dp.ZERO:
+            requested = pkt.ciaddr
+        key = (pkt.mac, pkt.xid)
+        self._requests[key] = (requested, _address(pkt.options.get(dp.OPT_SERVER_ID)), at)
+        self._requests.move_to_end(key)
+        while len(self._requests) > self.limit:
+            self._requests.popitem(last=False)
+
+    def verdict(self, pkt: dp.DhcpPacket, source: str, at: float) -> str:
+        """'' when the ACK ``pkt`` (sent from ``source``) may be believed, else why not."""
+        server = _address(pkt.options.get(dp.OPT_SERVER_ID))
+        if not self.networks:
+            return "no DHCP server is trusted (dhcp_trusted_servers is empty)"
+        if not self.trusted(server):
+            return f"server identifier {server or '(none)'} is not a trusted DHCP server"
+        if not self.trusted(source):
+            return f"sent from {source}, not from a trusted DHCP server"
+        seen = self._requests.get((pkt.mac, pkt.xid))
+        if seen is None or not 0 <= at - seen[2] <= self.window:
+            return "it answers no DHCPREQUEST seen from that client"
+        requested, asked, _ = seen
+        if asked and asked != server:
+            return f"the client's REQUEST named server {asked}"
+        if requested and requested != pkt.yiaddr:
+            return f"the client asked for {requested}"
+        return ""
+
+
+def ack_sighting(pkt: dp.DhcpPacket, at: float) -> DhcpSighting:
+    """The lease in a DHCPACK that ``AckTrust`` believed (never call it for another)."""
+    rid = f"{at:.6f}-{pkt.xid:08x}-ack"
+    server = _address(pkt.options.get(dp.OPT_SERVER_ID))
+    data = {"server": server}
+    return DhcpSighting(LISTENER, "ack", SEEN, at, rid, mac=pkt.mac, ip=pkt.yiaddr, data=data)
+
+
 def sighting_from(pkt: dp.DhcpPacket, at: float) -> DhcpSighting | None:
-    """The facts a client request (or an ACK's leased IP) carries; None for the rest."""
+    """The facts a client's DISCOVER/REQUEST/INFORM carries (never an IP); None for the
+    rest, server replies included (``AckTrust`` and ``ack_sighting`` judge DHCPACKs)."""
     mtype = pkt.message_type
     if pkt.htype != 1 or pkt.hlen != 6:
         return None
-    if pkt.op == 2 and mtype == dp.ACK and pkt.yiaddr != dp.ZERO:
-        rid = f"{at:.6f}-{pkt.xid:08x}-ack"
-        return DhcpSighting("listener", "ack", SEEN, at, rid, mac=pkt.mac, ip=pkt.yiaddr)
     if pkt.op != 1 or mtype not in CLIENT_TYPES:
         return None
     arch = None
@@ -105,7 +184,7 @@ def sighting_from(pkt: dp.DhcpPacket, at: float) -> DhcpSighting | None:
         parsed = archtable.parse_vendor_class(vendor)
         arch = parsed.arch_code if parsed else None
     return DhcpSighting(
-        "listener",
+        LISTENER,
         CLIENT_TYPES[mtype],
         LEASE,
         at,
@@ -125,8 +204,17 @@ class Listener:
 
     name = "dhcp-listener"
 
-    def __init__(self, store: Store, interface: str, *, refresh: float = 30.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        interface: str,
+        *,
+        refresh: float = 30.0,
+        trusted_servers: Sequence[str] = (),
+    ) -> None:
         self.store, self.interface, self.refresh = store, interface, refresh
+        self.trust = AckTrust(trusted_servers)
+        self._warned = 0.0
         self.stats: Counter[str] = Counter()
         self._queue: queue.Queue[DhcpSighting | None] = queue.Queue(maxsize=10000)
         self._stop = threading.Event()
@@ -135,6 +223,8 @@ class Listener:
         self.sock: socket.socket | None = None
 
     def start(self) -> None:
+        if not self.trust.networks:
+            log.info("dhcp_trusted_servers is empty: the listener learns no client IPs")
         self.sock = open_socket(self.interface)
         self.sock.settimeout(0.2)
         for target in (self._read, self._write):
@@ -162,7 +252,7 @@ class Listener:
                 return
             self.stats["packets"] += 1
             try:
-                sighting = sighting_from(decode_frame(frame), time.time())
+                sighting = self._sighting(frame, time.time())
             except ValueError as exc:
                 self.stats["bad"] += 1
                 log.warning("bad DHCP packet skipped: %s", exc)
@@ -174,6 +264,25 @@ class Listener:
                 self._queue.put_nowait(sighting)
             except queue.Full:
                 self.stats["dropped"] += 1
+
+    def _sighting(self, frame: bytes, at: float) -> DhcpSighting | None:
+        """What one frame teaches; DHCPACKs only when ``self.trust`` believes them."""
+        pkt = decode_frame(frame)
+        if pkt.op == 1 and pkt.message_type == dp.REQUEST:
+            self.trust.request(pkt, at)
+        if not is_lease_ack(pkt):
+            return sighting_from(pkt, at)
+        why = self.trust.verdict(pkt, frame_source(frame), at)
+        if not why:
+            return ack_sighting(pkt, at)
+        self.stats["untrusted_acks"] += 1
+        if at - self._warned >= WARN_EVERY:
+            self._warned = at
+            log.warning(
+                "DHCPACK giving %s to %s ignored: %s (%d ignored so far)",
+                pkt.yiaddr, pkt.mac, why, self.stats["untrusted_acks"],
+            )  # fmt: skip
+        return None
 
     def _write(self) -> None:
         while not (self._stop.is_set() and self._queue.empty()):

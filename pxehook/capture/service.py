@@ -24,7 +24,8 @@ class CaptureServices:
             specs = [parse_spec(spec) for spec in settings.lease_files]
             self.parts.append(LeaseWatchService(store, specs))
         if settings.listen_interface:
-            self.parts.append(Listener(store, settings.listen_interface))
+            trusted = settings.dhcp_trusted_servers
+            self.parts.append(Listener(store, settings.listen_interface, trusted_servers=trusted))
 
     def start(self) -> None:
         for part in self.parts:

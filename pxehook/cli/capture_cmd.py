@@ -141,8 +141,11 @@ def _run_until(seconds: float | None, done=lambda: False) -> None:  # type: igno
 @json_option
 @pass_lazy
 def listen(lazy, interface: str, duration: float | None, count: int | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
-    """Passively record DHCP clients (MAC, option 93/60/77/97/12, ACKed IP) on INTERFACE."""
-    listener = Listener(lazy.get().store(), interface)
+    """Passively record DHCP clients (MAC, option 93/60/77/97/12) on INTERFACE, and the IPs
+    that DHCP servers in 'dhcp_trusted_servers' ACK."""
+    ctx = lazy.get()
+    trusted = ctx.settings.dhcp_trusted_servers
+    listener = Listener(ctx.store(), interface, trusted_servers=trusted)
     listener.start()
     click.echo(f"listening on {interface} (receive only)", err=True)
     try:

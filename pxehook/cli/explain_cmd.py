@@ -16,7 +16,7 @@ from pxehook.boot.resolver import grub_claim
 from pxehook.cli.output import json_option, print_fields, print_json
 from pxehook.cli.root import pass_lazy
 from pxehook.errors import ConfigError, InvalidInput
-from pxehook.mac import normalize_mac
+from pxehook.lifecycle.hosts import host_or_mac
 
 
 def register(cli: click.Group) -> None:
@@ -39,11 +39,11 @@ def loader_for_path(path: str) -> tuple[str, Any]:
 
 
 def explain_data(ctx: Any, mac: str, path: str | None) -> dict[str, Any]:
-    """The decision chain and rendered bytes per loader (read-only: records nothing)."""
-    normal = normalize_mac(mac)
+    """The decision chain and rendered bytes per loader (read-only: records nothing).
+    ``mac``: a MAC (known or not) or a host's name."""
+    host, normal = host_or_mac(ctx.store(), mac)
     resolver = wiring.resolver(ctx, record=False)
     profiles = resolver.profiles()
-    host = ctx.store().host_get(normal)
     shown = [(lo.name, None) for lo in loaders.LOADERS if lo.serves_config]
     wanted = [loader_for_path(path)] if path else shown
     answers = []
@@ -69,13 +69,13 @@ def explain_data(ctx: Any, mac: str, path: str | None) -> dict[str, Any]:
 
 
 @click.command()
-@click.argument("mac")
+@click.argument("mac", metavar="MAC|NAME")
 @click.option("--path", help="Only the answer to this request path (e.g. pxelinux.cfg/01-MAC).")
 @json_option
 @pass_lazy
 def explain(lazy, mac: str, path: str | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
-    """Show the decision chain for MAC (arch and its source, state, profile, template)
-    and the exact bytes each bootloader would receive. Records nothing."""
+    """Show the decision chain for a MAC or a host's name (arch and its source, state,
+    profile, template) and the exact bytes each bootloader would receive. Records nothing."""
     data = explain_data(lazy.get(), mac, path)
     if as_json:
         print_json(data)

@@ -12,6 +12,7 @@ from pxehook.lifecycle.hosts import (
     apply_changes,
     delete_host,
     find_host,
+    host_or_mac,
     parse_arch,
     parse_pairs,
 )
@@ -72,6 +73,8 @@ def _show(h: Host) -> None:
             ("arch", arch_label(h.arch)),
             ("arch source", h.arch_source),
             ("ip", h.ip),
+            ("ip source", f"{h.ip_source or '-'} ({'trusted' if h.trusted_ip else 'not trusted'})"),
+            ("dhcp hostname", h.dhcp_hostname),
             ("vendor class", h.vendor_class),
             ("user class", h.user_class),
             ("profile", h.profile),
@@ -86,11 +89,11 @@ def _show(h: Host) -> None:
 
 
 @host.command("show")
-@click.argument("mac")
+@click.argument("mac", metavar="MAC|NAME")
 @json_option
 @pass_lazy
 def host_show(lazy, mac: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
-    """Show one host by any of its MACs (any common spelling)."""
+    """Show one host by any of its MACs (any common spelling) or its name."""
     h = find_host(lazy.get().store(), mac)
     if as_json:
         print_json(h.as_dict())
@@ -99,7 +102,7 @@ def host_show(lazy, mac: str, as_json: bool) -> None:  # type: ignore[no-untyped
 
 
 @host.command("set")
-@click.argument("mac")
+@click.argument("mac", metavar="MAC|NAME")
 @click.option("--name", help="Host name.")
 @click.option("--uuid", help="SMBIOS UUID.")
 @click.option("--profile", help="Profile to boot (see 'pxehook profile list'; '' clears).")
@@ -125,7 +128,7 @@ def host_set(
     unset_label,
     as_json: bool,
 ) -> None:
-    """Create a host, or change fields of an existing one."""
+    """Create a host (give its MAC), or change fields of an existing one (MAC or name)."""
     changes = HostChanges(
         name=name,
         uuid=uuid,
@@ -138,7 +141,9 @@ def host_set(
         set_labels=parse_pairs(set_labels, "label"),
         unset_labels=list(unset_label),
     )
-    h, created = apply_changes(lazy.get().store(), mac, changes, source="cli")
+    store = lazy.get().store()
+    _, target = host_or_mac(store, mac)
+    h, created = apply_changes(store, target, changes, source="cli")
     if as_json:
         print_json({"created": created, "host": h.as_dict()})
     else:
@@ -146,7 +151,7 @@ def host_set(
 
 
 @host.command("rm")
-@click.argument("mac")
+@click.argument("mac", metavar="MAC|NAME")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_lazy
 def host_rm(lazy, mac: str, yes: bool) -> None:  # type: ignore[no-untyped-def]

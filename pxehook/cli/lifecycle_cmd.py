@@ -33,14 +33,15 @@ def _report(lazy, h: Host, as_json: bool) -> None:  # type: ignore[no-untyped-de
 
 
 @click.command("state")
-@click.argument("mac")
+@click.argument("mac", metavar="MAC|NAME")
 @click.argument("action", required=False, type=click.Choice(list(OPERATIONS)))
 @click.option("--profile", default="", help="Profile to deploy / rescue profile to boot.")
 @click.option("--message", default="", help="Why (kept in the event log).")
 @json_option
 @pass_lazy
 def host_state(lazy, mac: str, action: str | None, profile: str, message: str, as_json: bool):  # type: ignore[no-untyped-def]
-    """Show a host's state and allowed actions, or apply ACTION (the transition table)."""
+    """Show a host's state and allowed actions, or apply ACTION (the transition table).
+    The host is any of its MACs or its name."""
     store = lazy.get().store()
     if action:
         h = perform(store, mac, action, source="cli", profile=profile, message=message)
@@ -51,7 +52,7 @@ def host_state(lazy, mac: str, action: str | None, profile: str, message: str, a
 
 def _shortcut(action: str, help_text: str) -> click.Command:
     @click.command(action, help=help_text)
-    @click.argument("mac")
+    @click.argument("mac", metavar="MAC|NAME")
     @click.option("--profile", default="", help="Profile to boot (sets the host's profile).")
     @click.option("--message", default="", help="Why (kept in the event log).")
     @json_option
@@ -73,7 +74,7 @@ _SHORTCUTS = [
 
 
 @click.command("events")
-@click.argument("mac")
+@click.argument("mac", metavar="MAC|NAME")
 @click.option("--since", type=int, default=0, help="Only events after this id.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many events.")
 @json_option
@@ -94,13 +95,13 @@ def host_events(lazy, mac: str, since: int, limit: int | None, as_json: bool):  
 
 
 @click.command("clone")
-@click.argument("source")
-@click.argument("destinations", nargs=-1, required=True)
+@click.argument("source", metavar="SOURCE")
+@click.argument("destinations", nargs=-1, required=True, metavar="DESTINATION...")
 @click.option("--part", "parts", multiple=True, type=click.Choice(PARTS), help="Only these parts.")
 @json_option
 @pass_lazy
 def host_clone(lazy, source: str, destinations: tuple[str, ...], parts, as_json: bool):  # type: ignore[no-untyped-def]
-    """Copy SOURCE's profile, variables and labels to each of DESTINATIONS."""
+    """Copy SOURCE's profile, variables and labels to each DESTINATION (MACs or names)."""
     result = clone(
         lazy.get().store(), source, list(destinations), parts=tuple(parts) or PARTS, source="cli"
     )

@@ -343,6 +343,32 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     _s("boot_retries", positive_int, 3, "int", "Kernel/initrd fetch attempts before local boot."),
     _s(
+        "dhcp_trusted_servers",
+        cidr_list,
+        [],
+        "list",
+        "DHCP servers (and relays) whose DHCPACKs the passive listener learns client IPs "
+        "from: option 54 and the packet's source must both be listed (addresses or CIDRs). "
+        "Empty: the listener learns no IPs.",
+    ),
+    _s(
+        "callback_require_host_ip",
+        boolean,
+        True,
+        "bool",
+        "Accept the installer's done-callback only from the host's trusted IP (DHCP hook, "
+        "lease file or a trusted server's ACK). false: its token alone, which anyone who "
+        "fetched the host's boot config holds, ends the installation.",
+    ),
+    _s(
+        "api_token_failures",
+        positive_int,
+        10,
+        "int",
+        "Failed bearer tokens one client address may send per minute (per worker process) "
+        "before it is answered 429 with Retry-After.",
+    ),
+    _s(
         "log_level",
         choice("debug", "info", "warning", "error"),
         "info",

@@ -122,9 +122,9 @@ def adopt_rule(settings: Settings, host: Host) -> str:
         for item in settings.adopt_arches:
             if archtable.code_of(item.strip()) == host.arch:
                 return f"arch {archtable.lookup(host.arch).slug}"
-    if host.ip:
+    if host.trusted_ip:  # an address a client merely claimed adopts nothing
         try:
-            address = ipaddress.ip_address(host.ip)
+            address = ipaddress.ip_address(host.trusted_ip)
         except ValueError:
             address = None
         for cidr in settings.adopt_subnets:

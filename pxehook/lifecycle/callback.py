@@ -4,6 +4,11 @@ Deploy tokens are never stored: each is an HMAC of a server secret (one of the s
 server values, created once) over the host id and the deployment id, so a new deployment
 or a release makes every earlier token worthless. A verified callback moves the host
 deploying -> deployed through the transition table.
+
+The token is in the host's boot config, which any machine on the boot network can fetch,
+so by default the call must also come from the host's trusted IP (``Host.trusted_ip``;
+the setting ``callback_require_host_ip``). A refusal says only "refused" to the caller;
+the reason goes to the host's timeline and the log.
 """
 
 from __future__ import annotations
@@ -15,9 +20,9 @@ import secrets
 from typing import Any
 
 from pxehook.config import Settings
-from pxehook.errors import Conflict, Forbidden, InvalidInput
+from pxehook.errors import Conflict, Forbidden, InvalidInput, NotFound
+from pxehook.lifecycle.hosts import find_host
 from pxehook.lifecycle.table import deployment_of, transition
-from pxehook.mac import normalize_mac
 from pxehook.models import Host, State
 from pxehook.store import Store
 
@@ -44,25 +49,32 @@ def _refuse(store: Store, host: Host | None, source: str, reason: str) -> Forbid
     if host is not None and host.id is not None:
         store.event_add(host.id, "callback.refused", source, reason)
     log.warning("install-done callback refused (%s): %s", source, reason)
-    return Forbidden(f"callback refused: {reason}")
+    return Forbidden("callback refused", hint="the reason is on the host's timeline")
 
 
-def install_done(store: Store, mac: str, token: str, *, source: str) -> tuple[Host, bool]:
+def install_done(
+    store: Store, mac: str, token: str, *, source: str, from_ip: str | None = None
+) -> tuple[Host, bool]:
     """Verify an installer's callback and move the host deploying -> deployed.
 
+    ``mac`` is any of the host's MACs or its name. ``from_ip``: the caller's address,
+    which must then be the host's trusted IP (None: the token alone is enough).
     Returns (host, changed). Repeating a good call returns (host, False). A wrong token,
-    another host's token, or one from an earlier deployment raises Forbidden, records a
-    ``callback.refused`` event and changes nothing."""
+    another host's token, one from an earlier deployment, or a call from another address
+    raises Forbidden, records a ``callback.refused`` event and changes nothing."""
     try:
-        host = store.host_get(normalize_mac(mac))
-    except InvalidInput:  # a malformed MAC is just another refused callback
+        host: Host | None = find_host(store, mac)
+    except (NotFound, InvalidInput, Conflict):  # unknown, malformed, ambiguous: refused
         host = None
     if host is None or host.id is None:
-        raise _refuse(store, None, source, f"no host with MAC {mac[:40]!r}")
+        raise _refuse(store, None, source, f"no host {mac[:40]!r}")
     deployment = deployment_of(host)
     if not deploy_token_ok(store, host.id, deployment, token or ""):
         why = "no deployment in progress" if not deployment else "token does not match"
         raise _refuse(store, host, source, f"{why} (host is {host.state})")
+    if from_ip is not None and from_ip != host.trusted_ip:
+        known = host.trusted_ip or "not known from a trusted source"
+        raise _refuse(store, host, source, f"sent from {from_ip}; the host's IP is {known}")
     if host.state == State.DEPLOYED and host.meta.get("done") == deployment:
         return host, False
     if host.state != State.DEPLOYING:

@@ -10,7 +10,6 @@ from typing import Any
 
 from pxehook.errors import InvalidInput
 from pxehook.lifecycle.hosts import VALIDATORS, find_host
-from pxehook.mac import normalize_mac
 from pxehook.store import Store
 
 PARTS = ("profile", "vars", "labels")
@@ -33,7 +32,7 @@ def clone(
     origin = find_host(store, source_mac)
     targets, seen = [], set()
     for mac in destinations:
-        host = find_host(store, normalize_mac(mac))
+        host = find_host(store, mac)
         if host.id == origin.id:
             raise InvalidInput(f"destination {host.mac} is the source host")
         if host.id not in seen:

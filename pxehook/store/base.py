@@ -22,9 +22,14 @@ class Store(Protocol):
     def host_by_id(self, host_id: int) -> Host | None: ...
 
     def host_by_ip(self, ip: str) -> Host | None:
-        """Host last seen with ``ip`` (most recently seen wins)."""
+        """Host holding ``ip`` as its trusted IP (``Host.trusted_ip``), or None. An IP
+        only a client claimed never finds a host."""
 
-    def host_by_uuid(self, uuid: str) -> Host | None: ...
+    def host_by_uuid(self, uuid: str) -> Host | None:
+        """Host holding ``uuid`` (never for a placeholder UUID such as all-zero)."""
+
+    def host_by_name(self, name: str) -> Host | None:
+        """Host named ``name`` (names are unique), or None."""
 
     def host_list(
         self,
@@ -46,7 +51,8 @@ class Store(Protocol):
     def observe(self, obs: Observation) -> tuple[Host, bool]:
         """Merge what a source saw into the MAC's host (creating a ``new`` host on first
         sighting). Never replaces a known arch with unknown, nor a stronger arch source with
-        a weaker one. Returns (host, created)."""
+        a weaker one, nor a trusted IP with a claimed one; never takes a UUID another host
+        holds; every IP change is an ``ip.changed`` event. Returns (host, created)."""
 
     def set_state(
         self,

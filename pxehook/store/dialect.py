@@ -40,7 +40,8 @@ class Dialect(ABC):
     #: appended to a SELECT of a row the transaction will update ("" where a write
     #: transaction already holds the whole database)
     for_update: str = ""
-    #: the column types the migration steps leave open: {id}, {ref}, {real}, {json}
+    #: the fills the migration steps leave open: {id}, {ref}, {real}, {json} (column
+    #: types) and {now} (the current time in Unix seconds)
     column_types: ClassVar[Mapping[str, str]]
 
     def sql(self, text: str) -> str:

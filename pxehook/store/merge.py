@@ -8,18 +8,32 @@ from __future__ import annotations
 from typing import Any
 
 from pxehook import archsource
-from pxehook.models import Host, Observation
+from pxehook.models import TRUSTED_IP_SOURCES, Host, Observation, usable_uuid
+
+
+def ip_changes(host: Host, obs: Observation) -> dict[str, Any]:
+    """The IP (and its source) ``obs`` records: a trusted source always (the newest lease
+    wins; the same trusted IP again changes nothing), a claim (a boot request's address)
+    only where no trusted IP is known."""
+    if not obs.ip or (obs.ip == host.ip and host.trusted_ip):
+        return {}
+    if obs.ip_source not in TRUSTED_IP_SOURCES and host.trusted_ip:
+        return {}
+    return {"ip": obs.ip, "ip_source": str(obs.ip_source)}
 
 
 def observation_changes(host: Host, obs: Observation, at: float) -> dict[str, Any]:
-    """Column changes that merging ``obs`` (seen at ``at``) into ``host`` makes."""
-    changes: dict[str, Any] = {}
-    if obs.ip:
-        changes["ip"] = obs.ip
-    if obs.hostname and not host.name:
-        changes["name"] = obs.hostname
-    if obs.uuid and not host.uuid:
-        changes["uuid"] = obs.uuid.lower()
+    """Column changes that merging ``obs`` (seen at ``at``) into ``host`` makes.
+
+    What a client says about itself never becomes an identity: its DHCP hostname is kept
+    as ``dhcp_hostname`` (names are the operator's), a placeholder UUID is dropped (the
+    store also refuses a UUID another host holds)."""
+    changes: dict[str, Any] = ip_changes(host, obs)
+    if obs.hostname:
+        changes["dhcp_hostname"] = obs.hostname
+    uuid = usable_uuid(obs.uuid)
+    if uuid and not host.uuid:
+        changes["uuid"] = uuid
     if obs.vendor_class:
         changes["vendor_class"] = obs.vendor_class
     if obs.user_class:

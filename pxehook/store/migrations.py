@@ -5,7 +5,8 @@ differ between databases are placeholders the dialect fills in:
 
 - ``{id}``: an auto-numbered integer primary key; ``{ref}``: a column referencing one;
 - ``{real}``: a double-precision float; ``{json}``: a JSON document (TEXT / JSONB);
-- ``{append_only:TABLE}``: a trigger refusing every UPDATE of TABLE.
+- ``{append_only:TABLE}``: a trigger refusing every UPDATE of TABLE;
+- ``{now}``: the current time in Unix seconds (an expression).
 
 SQLite's ``PRAGMA user_version`` and PostgreSQL's ``pxehook_schema`` row record how many
 steps ran (the numbering is the same on both).
@@ -85,6 +86,38 @@ STEPS: tuple[str, ...] = (
     );
     INSERT INTO server_values(key, value) SELECT key, value FROM meta;
     DROP TABLE meta;
+    """,
+    # 3: where each host's IP came from (only trusted sources authorise by IP), the DHCP
+    # hostname as a fact of its own, and unique identities: names and UUIDs. A name held
+    # by several hosts stays on the oldest and becomes the others' DHCP hostname; a
+    # placeholder UUID (one repeated digit, or firmware's 03000200-…) or one an older host
+    # holds is cleared. Each move is a timeline event.
+    """
+    ALTER TABLE hosts ADD COLUMN ip_source TEXT NOT NULL DEFAULT '';
+    ALTER TABLE hosts ADD COLUMN dhcp_hostname TEXT NOT NULL DEFAULT '';
+    INSERT INTO events(host_id, at, kind, source, message)
+        SELECT h.id, {now}, 'host.renamed', 'migration',
+               'name ' || h.name || ' is an older host''s: kept as the DHCP hostname'
+        FROM hosts h
+        WHERE h.name <> '' AND EXISTS (SELECT 1 FROM hosts o WHERE o.name = h.name AND o.id < h.id);
+    UPDATE hosts SET dhcp_hostname = name, name = ''
+        WHERE name <> ''
+          AND EXISTS (SELECT 1 FROM hosts o WHERE o.name = hosts.name AND o.id < hosts.id);
+    INSERT INTO events(host_id, at, kind, source, message)
+        SELECT h.id, {now}, 'uuid.cleared', 'migration',
+               'UUID ' || h.uuid || ' is a placeholder or an older host''s: cleared'
+        FROM hosts h
+        WHERE h.uuid <> '' AND (
+            REPLACE(REPLACE(h.uuid, '-', ''), SUBSTR(h.uuid, 1, 1), '') = ''
+            OR h.uuid = '03000200-0400-0500-0006-000700080009'
+            OR EXISTS (SELECT 1 FROM hosts o WHERE o.uuid = h.uuid AND o.id < h.id));
+    UPDATE hosts SET uuid = ''
+        WHERE uuid <> '' AND (
+            REPLACE(REPLACE(uuid, '-', ''), SUBSTR(uuid, 1, 1), '') = ''
+            OR uuid = '03000200-0400-0500-0006-000700080009'
+            OR EXISTS (SELECT 1 FROM hosts o WHERE o.uuid = hosts.uuid AND o.id < hosts.id));
+    CREATE UNIQUE INDEX hosts_name_unique ON hosts(name) WHERE name <> '';
+    CREATE UNIQUE INDEX hosts_uuid_unique ON hosts(uuid) WHERE uuid <> '';
     """,
 )
 

@@ -50,6 +50,7 @@ class PostgresDialect(Dialect):
         "ref": "BIGINT",
         "real": "DOUBLE PRECISION",
         "json": "JSONB",
+        "now": "EXTRACT(EPOCH FROM clock_timestamp())::DOUBLE PRECISION",
     }
 
     def __init__(self, dsn: str, *, busy_timeout_ms: int = 5000) -> None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from pxehook.errors import Conflict, NotFound
-from pxehook.models import Host, Observation, State, now
+from pxehook.models import TRUSTED_IP_SOURCES, Host, Observation, State, now, usable_uuid
 from pxehook.store.dialect import Tx
 from pxehook.store.merge import merged, observation_changes
 from pxehook.store.sqlcore import BY_ID, BY_MAC, HOST_COLUMNS, SQLCore
+
+#: SQL list of the trusted IP sources (fixed words from models.TRUSTED_IP_SOURCES).
+_TRUSTED = ", ".join(f"'{source}'" for source in sorted(TRUSTED_IP_SOURCES))
 
 
 class HostSQL(SQLCore):
@@ -22,12 +25,21 @@ class HostSQL(SQLCore):
         return self._read(lambda tx: self._host_where(tx, BY_ID, (host_id,)))
 
     def host_by_ip(self, ip: str) -> Host | None:
-        where = "ip=? ORDER BY last_seen DESC NULLS LAST LIMIT 1"
+        if not ip:
+            return None
+        where = f"ip=? AND ip_source IN ({_TRUSTED}) ORDER BY last_seen DESC NULLS LAST LIMIT 1"
         return self._read(lambda tx: self._host_where(tx, where, (ip,)))
 
     def host_by_uuid(self, uuid: str) -> Host | None:
-        where = "uuid=? AND uuid != '' LIMIT 1"
-        return self._read(lambda tx: self._host_where(tx, where, (uuid.lower(),)))
+        wanted = usable_uuid(uuid)
+        if not wanted:
+            return None
+        return self._read(lambda tx: self._host_where(tx, "uuid=?", (wanted,)))
+
+    def host_by_name(self, name: str) -> Host | None:
+        if not name:
+            return None
+        return self._read(lambda tx: self._host_where(tx, "name=?", (name,)))
 
     def host_list(
         self, *, state: str | None = None, profile: str | None = None,
@@ -71,7 +83,7 @@ class HostSQL(SQLCore):
             host.name, host.uuid.lower(), host.arch, host.arch_source, host.ip,
             host.vendor_class, host.user_class, host.first_seen, host.last_seen, host.profile,
             str(host.state), host.state_changed, json_param(host.labels), json_param(host.vars),
-            json_param(host.meta),
+            json_param(host.meta), str(host.ip_source), host.dhcp_hostname,
         )  # fmt: skip
 
         def put(tx: Tx) -> Host:
@@ -83,7 +95,8 @@ class HostSQL(SQLCore):
                 host_id = tx.insert(
                     "INSERT INTO hosts(name, uuid, arch, arch_source, ip, vendor_class, "
                     "user_class, first_seen, last_seen, profile, state, state_changed, labels, "
-                    "vars, meta) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "vars, meta, ip_source, dhcp_hostname) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     values,
                 )
                 kind = "host.created"
@@ -91,7 +104,8 @@ class HostSQL(SQLCore):
                 updated = tx.run(
                     "UPDATE hosts SET name=?, uuid=?, arch=?, arch_source=?, ip=?, "
                     "vendor_class=?, user_class=?, first_seen=?, last_seen=?, profile=?, "
-                    "state=?, state_changed=?, labels=?, vars=?, meta=? WHERE id=?",
+                    "state=?, state_changed=?, labels=?, vars=?, meta=?, ip_source=?, "
+                    "dhcp_hostname=? WHERE id=?",
                     (*values, host.id),
                 )
                 if updated.rowcount == 0:
@@ -135,18 +149,45 @@ class HostSQL(SQLCore):
                     (obs.mac, host_id),
                 )
                 host = self._reread(tx, host_id)
-                message = f"first seen by {obs.source}"
-                self._event(tx, host_id, "host.discovered", obs.source, message, None, at)
             changes = observation_changes(host, obs, at)
+            if "uuid" in changes and self._uuid_holder(tx, changes["uuid"], host.id):
+                del changes["uuid"]  # another machine's identity: never a second holder
             if changes:
                 sets = ", ".join(f"{column}=?" for column in changes)
                 sql = f"UPDATE hosts SET {sets} WHERE id=?"  # noqa: S608 - names from merge
                 tx.run(sql, (*changes.values(), host.id))
+            after = self._reread(tx, host.id)
+            ip_moved = "ip" in changes or "ip_source" in changes
+            if created:
+                message = f"first seen by {obs.source}"
+                if after.ip:
+                    message += f" at {after.ip}" + ("" if after.trusted_ip else " (not trusted)")
+                data = _ip_data(host, after) if after.ip else None
+                self._event(tx, after.id, "host.discovered", obs.source, message, data, at)
+            elif ip_moved:
+                self._event(tx, after.id, *_ip_event(host, after, obs), at)
+            if ip_moved and after.trusted_ip:
+                self._take_ip(tx, after, obs, at)
             if created or "arch" in changes:
                 self._bump(tx)
-            return self._reread(tx, host.id), created
+            return after, created
 
         return self._write(merge)
+
+    def _uuid_holder(self, tx: Tx, uuid: str, host_id: int) -> int | None:
+        """The id of another host that holds ``uuid``, if any."""
+        row = tx.one("SELECT id FROM hosts WHERE uuid=? AND id<>?", (uuid, host_id))
+        return None if row is None else int(row[0])
+
+    def _take_ip(self, tx: Tx, lessee: Host, obs: Observation, at: float) -> None:
+        """A trusted lease of an IP takes it from every other host that still shows it (one
+        address, one lessee), with an ``ip.changed`` event on each."""
+        rows = tx.all("SELECT id FROM hosts WHERE ip=? AND id<>?", (lessee.ip, lessee.id))
+        for (other,) in rows:
+            tx.run("UPDATE hosts SET ip='', ip_source='' WHERE id=?", (other,))
+            note = f"IP {lessee.ip} -> none: now leased to {obs.mac} ({obs.source})"
+            data = {"from": lessee.ip, "to": "", "ip_source": "", "trusted": False}
+            self._event(tx, other, "ip.changed", obs.source, note, data, at)
 
     def set_state(
         self, host_id: int, state: State, *, expected: State | None = None, source: str,
@@ -185,3 +226,20 @@ class HostSQL(SQLCore):
             return self._reread(tx, host_id)
 
         return self._write(update)
+
+
+def _ip_data(before: Host, after: Host) -> dict[str, Any]:
+    """An IP event's data: from, to, the new IP's source and whether it is trusted."""
+    return {"from": before.ip, "to": after.ip, "ip_source": str(after.ip_source),
+            "trusted": bool(after.trusted_ip)}  # fmt: skip
+
+
+def _ip_event(before: Host, after: Host, obs: Observation) -> tuple[Any, ...]:
+    """(kind, source, message, data) of the event for an IP ``obs`` gave a known host."""
+    if after.ip == before.ip:
+        kind, message = "ip.confirmed", f"IP {after.ip} confirmed by {obs.source}"
+    else:
+        kind = "ip.changed"
+        message = f"IP {before.ip or 'none'} -> {after.ip} from {obs.source}"
+        message += "" if after.trusted_ip else " (not trusted: a client's claim)"
+    return kind, obs.source, message, _ip_data(before, after)

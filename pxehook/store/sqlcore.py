@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 HOST_COLUMNS = (
     "id, name, uuid, arch, arch_source, ip, vendor_class, user_class, first_seen, last_seen, "
-    "profile, state, state_changed, labels, vars, meta"
+    "profile, state, state_changed, labels, vars, meta, ip_source, dhcp_hostname"
 )
 BY_MAC = "id = (SELECT host_id FROM host_macs WHERE mac=?)"
 BY_ID = "id=?"
@@ -96,6 +96,7 @@ class SQLCore:
             ip=row[5], vendor_class=row[6], user_class=row[7], first_seen=row[8],
             last_seen=row[9], profile=row[10], state=State(row[11]), state_changed=row[12],
             labels=json_value(row[13]), vars=json_value(row[14]), meta=json_value(row[15]),
+            ip_source=row[16], dhcp_hostname=row[17],
         )  # fmt: skip
 
     def _reread(self, tx: Tx, host_id: int) -> Host:

@@ -30,6 +30,7 @@ class SQLiteDialect(Dialect):
         "ref": "INTEGER",
         "real": "REAL",
         "json": "TEXT",
+        "now": "((julianday('now') - 2440587.5) * 86400.0)",
     }
 
     def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:

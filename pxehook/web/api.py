@@ -2,8 +2,10 @@
 
 GET needs a token of scope ``read`` (or ``admin``); anything that changes state needs
 ``admin``. The exceptions: the installer's callback (``POST /hosts/<mac>/deployed``), which
-carries its own per-deployment token, and the OpenAPI document. Errors use the shape of
-``web/errors.py``.
+carries its own per-deployment token (and by default must come from the host's trusted
+IP), and the OpenAPI document. Wrong tokens are limited per client address
+(``bearer``). ``<mac>`` in a path is any of the host's MACs or its name
+(``lifecycle.hosts.find_host``). Errors use the shape of ``web/errors.py``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pxehook.lifecycle.table import host_view, perform, states_view, transition
 from pxehook.mac import normalize_mac
 from pxehook.models import STATES, State, creatable_states
 from pxehook.web import context_of
+from pxehook.web.boot import client_ip
 from pxehook.web.openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -32,10 +35,21 @@ def _ctx():  # type: ignore[no-untyped-def]
     return context_of(current_app)
 
 
+def bearer(need: str) -> dict[str, Any]:
+    """Check the request's bearer token against scope ``need``; wrong tokens count against
+    the client's address (one limiter per process, ``api_token_failures`` a minute)."""
+    ctx = _ctx()
+    limiter = current_app.extensions.get("pxehook.token_limiter")
+    if limiter is None:
+        limiter = tokens.FailureLimiter(ctx.settings.api_token_failures)
+        limiter = current_app.extensions.setdefault("pxehook.token_limiter", limiter)
+    header = request.headers.get("Authorization")
+    return tokens.authorize(ctx.store(), header, need, client=client_ip(), limiter=limiter)
+
+
 def _auth(need: str) -> str:
     """Check the bearer token; returns the event source naming it."""
-    record = tokens.authorize(_ctx().store(), request.headers.get("Authorization"), need)
-    return f"api:{record['name']}"
+    return f"api:{bearer(need)['name']}"
 
 
 def _body() -> dict[str, Any]:
@@ -153,8 +167,8 @@ def hosts_show(mac: str):  # type: ignore[no-untyped-def]
 def hosts_update(mac: str):  # type: ignore[no-untyped-def]
     source = _auth("admin")
     store = _ctx().store()
-    find_host(store, mac)
-    host, _ = apply_changes(store, mac, _changes(_body()), source=source)
+    found = find_host(store, mac)
+    host, _ = apply_changes(store, found.mac, _changes(_body()), source=source)
     return jsonify(host.as_dict())
 
 
@@ -203,9 +217,12 @@ def hosts_events(mac: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/hosts/<mac>/deployed")
 def hosts_deployed(mac: str):  # type: ignore[no-untyped-def]
-    """The installer's callback: its per-deployment token, no bearer token."""
+    """The installer's callback: its per-deployment token (no bearer token), from the host's
+    trusted IP unless ``callback_require_host_ip`` is off."""
+    ctx, peer = _ctx(), client_ip()
+    from_ip = peer if ctx.settings.callback_require_host_ip else None
     host, changed = install_done(
-        _ctx().store(), mac, _callback_token(), source=f"callback:{request.remote_addr}"
+        ctx.store(), mac, _callback_token(), source=f"callback:{peer}", from_ip=from_ip
     )
     return jsonify({"mac": host.mac, "state": str(host.state), "changed": changed})
 

@@ -10,7 +10,7 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from pxehook.errors import PxehookError
+from pxehook.errors import PxehookError, RateLimited
 
 log = logging.getLogger("pxehook.web")
 
@@ -26,7 +26,10 @@ def register_error_handlers(app: Flask) -> None:
     def _pxehook_error(exc: PxehookError):  # type: ignore[no-untyped-def]
         if exc.http_status >= 500:
             log.error("%s", exc)
-        return error_body(exc.http_status, exc.code, str(exc))
+        response = error_body(exc.http_status, exc.code, str(exc))
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]

@@ -79,7 +79,7 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     }
 
 
-_MAC = _path_param("mac", "Any MAC of the host, any common spelling")
+_MAC = _path_param("mac", "Any MAC of the host (any common spelling) or its name")
 _STR_MAP = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
 _ANY_MAP = {"type": "object", "additionalProperties": True}
 _STRINGS = {"type": "array", "items": {"type": "string"}}
@@ -121,6 +121,8 @@ def _schemas() -> dict[str, Any]:
             "uuid": "string",
             "arch_source": "string",
             "ip": "string",
+            "ip_source": "string",
+            "dhcp_hostname": "string",
             "vendor_class": "string",
             "user_class": "string",
             "profile": "string",
@@ -133,6 +135,7 @@ def _schemas() -> dict[str, Any]:
         last_seen={"type": ["number", "null"]},
         state=_ref("State"),
         state_changed={"type": ["number", "null"]},
+        ip_trusted={"type": "boolean"},
         labels={"type": "object", "additionalProperties": {"type": "string"}},
         vars=_ANY_MAP,
         meta=_ANY_MAP,

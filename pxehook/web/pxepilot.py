@@ -10,7 +10,10 @@ success, errors as ``{"Message": …}`` (plus pxehook's own ``error`` object).
 
 Authorisation: GETs need a read token. A deploy needs an admin token, except that a
 machine may deploy ``local`` to itself without one: the request's source address must be
-the IP pxehook recorded for every host named in the body.
+the trusted IP (``Host.trusted_ip``: from the DHCP server's hook or lease file, or a
+trusted server's ACK the listener saw) of every host named in the body. Authorisation
+comes first: without a token, every refusal is the same 401, whether the configuration,
+host or name exists or not.
 """
 
 from __future__ import annotations
@@ -19,17 +22,29 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from pxehook import tokens
-from pxehook.errors import Conflict, InvalidInput, NotFound, PxehookError, Unauthorized
-from pxehook.lifecycle.hosts import HostChanges, apply_changes
+from pxehook.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PxehookError,
+    RateLimited,
+    Unauthorized,
+)
+from pxehook.lifecycle.hosts import HostChanges, apply_changes, find_host
 from pxehook.lifecycle.table import action_towards, check, transition
 from pxehook.mac import normalize_mac
 from pxehook.models import STATES, Host, State
 from pxehook.store import Store
 from pxehook.web import context_of
+from pxehook.web.api import bearer
+from pxehook.web.boot import client_ip
 
 bp = Blueprint("pxepilot", __name__)
 LOCAL = "local"
+SELF_ONLY = (
+    "this deploy needs an admin bearer token (a host may deploy 'local' to itself only, "
+    "from the IP a trusted DHCP source recorded for it)"
+)
 
 
 def _store() -> Store:
@@ -41,7 +56,8 @@ def _error(exc: PxehookError):  # type: ignore[no-untyped-def]
         "Message": exc.message,
         "error": {"code": exc.code, "message": str(exc), "status": exc.http_status},
     }
-    return jsonify(body), exc.http_status
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
+    return jsonify(body), exc.http_status, headers
 
 
 @bp.errorhandler(PxehookError)
@@ -88,23 +104,20 @@ def _route(rule: str, **options: Any):  # type: ignore[no-untyped-def]
 
 @_route("/configurations", methods=["GET"])
 def configurations():  # type: ignore[no-untyped-def]
-    store = _store()
-    tokens.authorize(store, request.headers.get("Authorization"), "read")
-    return jsonify([{"name": n} for n in _configurations(store)])
+    bearer("read")
+    return jsonify([{"name": n} for n in _configurations(_store())])
 
 
 @_route("/hosts", methods=["GET"])
 def hosts():  # type: ignore[no-untyped-def]
-    store = _store()
-    tokens.authorize(store, request.headers.get("Authorization"), "read")
-    return jsonify([_pilot_host(h) for h in store.host_list()])
+    bearer("read")
+    return jsonify([_pilot_host(h) for h in _store().host_list()])
 
 
 def _targets(store: Store, body: Any) -> list[Host]:
     """Resolve the body's hosts (by macAddress/mac_address or name), PXE Pilot's rules."""
     if not isinstance(body, dict) or not isinstance(body.get("hosts"), list):
         raise InvalidInput('the body must be {"hosts": [{"macAddress": "…"}]}')
-    by_name = {h.name: h for h in store.host_list() if h.name}
     found: dict[int, Host] = {}
     for item in body["hosts"]:
         if not isinstance(item, dict):
@@ -114,11 +127,9 @@ def _targets(store: Store, body: Any) -> list[Host]:
         mac, name = item.get("macAddress") or item.get("mac_address"), item.get("name")
         if not mac and not name:
             raise InvalidInput("Either name or macAddress must be provided for each host")
-        host = store.host_get(normalize_mac(mac)) if mac else by_name.get(str(name))
+        host = store.host_get(normalize_mac(mac)) if mac else _by_name(store, str(name))
         if host is None:
-            raise NotFound(
-                f"No host declared with {'MAC address' if mac else 'name'} <{mac or name}>"
-            )
+            raise NotFound(f"No host declared with MAC address <{mac}>")
         if name and mac and host.name != name:
             raise Conflict(f"Host <{name}> does not match MAC address <{mac}>")
         if host.id in found:
@@ -127,18 +138,31 @@ def _targets(store: Store, body: Any) -> list[Host]:
     return list(found.values())
 
 
-def _authorise_deploy(store: Store, name: str, targets: list[Host]) -> str:
-    """Admin token, or (for ``local`` only) the request comes from every target's own IP."""
-    header = request.headers.get("Authorization")
-    if header:
-        return "pxepilot:" + tokens.authorize(store, header, "admin")["name"]
-    peer = request.remote_addr or ""
-    if _is_local(store, name) and targets and all(h.ip and h.ip == peer for h in targets):
-        return f"pxepilot:self:{peer}"
-    raise Unauthorized(
-        "this deploy needs an admin bearer token (a host may deploy 'local' to itself only "
-        "from the IP pxehook recorded for it)"
-    )
+def _by_name(store: Store, name: str) -> Host:
+    """The host named ``name`` (``find_host``: an ambiguous name is refused)."""
+    try:
+        return find_host(store, name)
+    except NotFound:
+        raise NotFound(f"No host declared with name <{name[:64]}>") from None
+
+
+def _authorise_deploy(store: Store, name: str, body: Any) -> tuple[str, list[Host]]:
+    """(event source, targets): an admin token, checked before anything is looked up; or,
+    without one, a ``local`` deploy from every target's own trusted IP. Without a token
+    every refusal is the same 401, so it reveals no configuration, host or name."""
+    if request.headers.get("Authorization"):
+        source = "pxepilot:" + bearer("admin")["name"]
+        if name not in _configurations(store):
+            raise NotFound(f"Configuration '{name[:64]}' does not exists")
+        return source, _targets(store, body)
+    peer = client_ip()
+    try:
+        targets = _targets(store, body) if _is_local(store, name) else []
+    except (InvalidInput, NotFound, Conflict):
+        targets = []
+    if targets and all(h.trusted_ip and h.trusted_ip == peer for h in targets):
+        return f"pxepilot:self:{peer}", targets
+    raise Unauthorized(SELF_ONLY)
 
 
 def _is_local(store: Store, name: str) -> bool:
@@ -171,10 +195,8 @@ def _apply(store: Store, name: str, host: Host, source: str) -> None:
 @_route("/configurations/<name>/deploy", methods=["PUT"])
 def deploy(name: str):  # type: ignore[no-untyped-def]
     store = _store()
-    if name not in _configurations(store):
-        raise NotFound(f"Configuration '{name[:64]}' does not exists")
-    targets = _targets(store, request.get_json(force=True, silent=True))
-    source = _authorise_deploy(store, name, targets)
+    body = request.get_json(force=True, silent=True)
+    source, targets = _authorise_deploy(store, name, body)
     local = _is_local(store, name)
     for host in targets:  # check every host first: all or nothing where the table decides
         if not (local and host.state == State.DEPLOYED):

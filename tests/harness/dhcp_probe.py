@@ -5,7 +5,7 @@ Runs *inside* a network namespace the tests created (``ip netns exec NS python -
 refuses to run in the root namespace, so it can never put a packet on a real network.
 
     python dhcp_probe.py --iface IF --arch 7 [--user-class iPXE] [--vendor-class S]
-        [--mac M] [--request] [--pxe-server IP] [--timeout S] [--hostname H]
+        [--mac M] [--request] [--unicast] [--pxe-server IP] [--timeout S] [--hostname H]
 
 Prints one JSON document: {"mac":…, "replies": [{"type": "DHCPOFFER", …}, …]}.
 
@@ -149,7 +149,8 @@ def build(
     if args.client_id:
         opts[dp.OPT_CLIENT_ID] = bytes.fromhex(args.client_id.replace(":", ""))
     opts.update(extra or {})
-    return dp.DhcpPacket(op=1, xid=xid, flags=0x8000, chaddr=mac, options=opts)
+    flags = 0 if getattr(args, "unicast", False) else 0x8000  # broadcast replies, or not
+    return dp.DhcpPacket(op=1, xid=xid, flags=flags, chaddr=mac, options=opts)
 
 
 def describe(pkt: dp.DhcpPacket, src: str, ms: float) -> dict:
@@ -417,6 +418,7 @@ def main() -> int:
     ap.add_argument("--client-id")
     ap.add_argument("--mac")
     ap.add_argument("--request", action="store_true", help="complete DORA, print the ACK")
+    ap.add_argument("--unicast", action="store_true", help="clear the broadcast flag")
     ap.add_argument("--release", action="store_true", help="send DHCPRELEASE after the ACK")
     ap.add_argument("--pxe-server", help="after the OFFERs, ask this proxy on port 4011")
     ap.add_argument("--timeout", type=float, default=2.0)

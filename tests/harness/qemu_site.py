@@ -85,6 +85,8 @@ class PxeSite:
             "PXEHOOK_TFTP_SERVE": "true",
             "PXEHOOK_TFTP_BIND": self.srv_ip,
             "PXEHOOK_LISTEN_INTERFACE": "eth0" if self.dhcp_mode == "proxy" else "",
+            # proxy mode: the site's server ACKs the leases the listener may learn
+            "PXEHOOK_DHCP_TRUSTED_SERVERS": self.dhcp_ip if self.dhcp_mode == "proxy" else "",
         }
 
     def log_path(self, name: str) -> Path:
