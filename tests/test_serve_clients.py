@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -52,10 +52,8 @@ def attack(port: int, idle: int, slow: int) -> Iterator[dict[str, list[socket.so
             deadline = time.monotonic() + 120  # bounded, whatever happens
             while not stop.wait(1.0) and time.monotonic() < deadline:
                 for sock in socks["slow"]:
-                    try:
+                    with suppress(OSError):
                         sock.send(b"X")
-                    except OSError:
-                        pass
 
         threading.Thread(target=drip, daemon=True).start()
         time.sleep(1.5)  # let the workers take them

@@ -22,6 +22,7 @@ Run by gunicorn as ``--worker-class pxehook.web.worker.BoundedThreadWorker``.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections import Counter, deque
@@ -29,10 +30,10 @@ from functools import partial
 from selectors import EVENT_READ
 from typing import Any
 
-from gunicorn.workers.gthread import ThreadWorker, TConn
+from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from pxehook.config import load_settings
 from pxehook import children
+from pxehook.config import load_settings
 
 
 class ClientConn(TConn):
@@ -109,10 +110,8 @@ class BoundedThreadWorker(ThreadWorker):
                 return
 
     def _forget(self, conn: TConn) -> None:
-        try:
+        with contextlib.suppress(OSError, KeyError, ValueError):
             self.poller.unregister(conn.sock)
-        except (OSError, KeyError, ValueError):
-            pass
         self.nr_conns -= 1
         conn.close()
 
@@ -152,10 +151,8 @@ class BoundedThreadWorker(ThreadWorker):
         for conn in list(self.in_threads):
             if not conn.head_done and now > conn.head_deadline:
                 conn.head_deadline = float("inf")  # cut once
-                try:
-                    conn.sock.shutdown(socket.SHUT_RDWR)  # the thread's read returns at once
-                except OSError:
-                    pass
+                with contextlib.suppress(OSError):  # the thread's read returns at once
+                    conn.sock.shutdown(socket.SHUT_RDWR)
         for address, waiting in list(self.parked.items()):
             while waiting and now - waiting[0].parked_at > self.request_timeout:
                 self._forget(waiting.popleft())
