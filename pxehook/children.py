@@ -73,6 +73,8 @@ def remove_stale(pid_file: str, marker: str, owner: str, timeout: float = 5.0) -
     A server whose owner still runs is not stale: RuntimeError names the owner."""
     pid = read_pid(pid_file)
     if pid <= 1 or pid == os.getpid() or marker not in cmdline(pid):
+        with contextlib.suppress(OSError):  # gone (or a zombie): gunicorn refuses the file
+            os.unlink(pid_file)
         return 0
     parent = parent_of(pid)
     if parent > 1 and owner in cmdline(parent):

@@ -18,8 +18,9 @@ from pxehook.web.gunicorn_main import SUPERVISOR_PID
 
 log = logging.getLogger("pxehook.serve")
 
-#: What names a gunicorn that a ``pxehook serve`` started (in its command line).
 GUNICORN_MODULE = "pxehook.web.gunicorn_main"
+#: What names a gunicorn that a ``pxehook serve`` started (in its command line).
+APP = "pxehook.web:create_app()"
 WORKER_CLASS = "pxehook.web.worker.BoundedThreadWorker"
 
 
@@ -47,7 +48,7 @@ def gunicorn_argv(settings: Settings) -> list[str]:
         "--pid", pid_file(s),
         "--no-control-socket",
         "--name", "pxehook",
-        "pxehook.web:create_app()",
+        APP,
     ]  # fmt: skip
 
 
@@ -94,7 +95,7 @@ def serve(
     )
     os.makedirs(s.state_dir, exist_ok=True)
     try:
-        stale = children.remove_stale(pid_file(s), GUNICORN_MODULE, "pxehook serve")
+        stale = children.remove_stale(pid_file(s), APP, "pxehook serve")
     except RuntimeError as exc:
         raise Conflict(str(exc), hint="stop it first, or give this one another state_dir") from None
     if stale:
