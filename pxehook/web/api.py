@@ -8,7 +8,6 @@ carries its own per-deployment token, and the OpenAPI document. Errors use the s
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -55,16 +54,20 @@ def _field(data: dict[str, Any], key: str, kind: type, default: Any = None) -> A
     return value
 
 
+#: The largest whole number a query parameter may be (what the databases store).
+INT_MAX = 2**63 - 1
+
+
 def _int_arg(name: str, default: int | None, minimum: int) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = int(raw[:20])
     except ValueError:
         raise InvalidInput(f"query parameter '{name}' must be a whole number") from None
-    if value < minimum:
-        raise InvalidInput(f"query parameter '{name}' must be at least {minimum}")
+    if value < minimum or value > INT_MAX or len(raw) > 20:
+        raise InvalidInput(f"query parameter '{name}' must be between {minimum} and {INT_MAX}")
     return value
 
 
@@ -216,8 +219,8 @@ def _callback_token() -> str:
     token: Any = request.args.get("token")
     if not token and raw.lstrip().startswith("{"):
         try:
-            data = json.loads(raw)
-        except ValueError:
+            data = current_app.json.loads(raw)
+        except ValueError:  # not JSON the API accepts (strictjson): no token
             data = None
         token = data.get("token") if isinstance(data, dict) else None
     elif not token:
