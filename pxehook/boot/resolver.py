@@ -18,15 +18,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pxehook import arch as archtable
+from pxehook import counters
 from pxehook.boot import neighbours
 from pxehook.boot.decide import BOOT, IGNORE, LOCAL, BootPlan, Facts, Policy, decide
+from pxehook.boot.enlist import EnlistBudget
 from pxehook.boot.hooks import NO_HOOKS, BootHooks
 from pxehook.boot.names import Name
 from pxehook.boot.recorder import EventRecorder
 from pxehook.boot.render import Rendered, local_fallback, render_bootstrap, render_plan
 from pxehook.boot.timeline import boot_hit
 from pxehook.context import Context
-from pxehook.errors import ConfigError
+from pxehook.errors import ConfigError, StoreError
 from pxehook.models import ArchSource, Host, Observation, Profile, State
 
 log = logging.getLogger("pxehook.boot")
@@ -78,6 +80,8 @@ class Resolver:
         self._rendered: dict[tuple[Any, ...], Rendered] = {}
         self._bootstrap: dict[str, Rendered] = {}
         self.recorder = EventRecorder(ctx, hooks)
+        self.budget = EnlistBudget(ctx.store, ctx.settings.enlist_per_hour,
+                                   ctx.settings.enlist_max_new)  # fmt: skip
 
     # cache --------------------------------------------------------------------------------
     def refresh(self) -> int:
@@ -127,9 +131,13 @@ class Resolver:
         return None, "", ""
 
     def enlist(self, host: Host | None, facts: Facts, via: str) -> Host | None:
-        """Record an unknown MAC as ``new`` (and a claimed arch the host lacks)."""
+        """Record an unknown MAC as ``new`` (and a claimed arch the host lacks), within the
+        enlistment budget. A write that fails (a full disk) leaves the host as it was: the
+        machine gets the answer it would have got unrecorded (fail safe, never a 5xx)."""
         if not facts.mac or (host is not None and (host.arch is not None or not facts.claim)):
             return host
+        if host is None and not self.budget.take():
+            return None
         obs = Observation(
             mac=facts.mac,
             source=via,
@@ -137,7 +145,12 @@ class Resolver:
             arch=facts.claim.code if facts.claim else None,
             arch_source=ArchSource.REQUEST,
         )
-        host, _ = self.ctx.store().observe(obs)
+        try:
+            host, _ = self.ctx.store().observe(obs)
+        except StoreError as exc:
+            log.warning("not recording %s (%s): answering unrecorded", facts.mac, exc)
+            counters.count("boot_write_failed")
+            return host
         self._hosts[facts.mac] = host
         return host
 
@@ -154,7 +167,11 @@ class Resolver:
         host = self.enlist(host, facts, via)
         if host is not None and host.state == State.DEPLOYING:
             # a finished boot-once session or an overdue deployment must not lag the sweep
-            host = self.hooks.before_decide(host)
+            try:
+                host = self.hooks.before_decide(host)
+            except StoreError as exc:  # cannot write the change: decide on what is stored
+                log.warning("due transitions of %s not applied: %s", host.mac, exc)
+                counters.count("boot_write_failed")
             self._hosts[host.mac] = host
         plan = decide(host, facts, self._profiles, self.policy)
         answer = self.render(host, plan)
@@ -206,7 +223,7 @@ class Resolver:
         except ConfigError as exc:
             log.error("rendering for %s failed: %s", host.mac if host else "?", exc)
             if self.record_events and host is not None and host.id is not None:
-                self.ctx.store().event_add(host.id, "boot.render_error", "resolver", str(exc))
+                self.recorder.add(host, "boot.render_error", "resolver", str(exc), {}, hook=False)
             plan = local_fallback(plan)
             rendered = render_plan(self.settings, host, plan, {})
         elapsed = time.perf_counter() - started

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from pxehook.config import Settings
@@ -40,19 +41,29 @@ def callback_vars(settings: Settings, store: Store, host: Host) -> dict[str, Any
     }
 
 
-def _refuse(store: Store, host: Host | None, source: str, reason: str) -> Forbidden:
-    if host is not None and host.id is not None:
+def _always(_host_id: int) -> bool:
+    return True
+
+
+def _refuse(
+    store: Store, host: Host | None, source: str, reason: str,
+    record: Callable[[int], bool] = _always,
+) -> Forbidden:  # fmt: skip
+    if host is not None and host.id is not None and record(host.id):
         store.event_add(host.id, "callback.refused", source, reason)
     log.warning("install-done callback refused (%s): %s", source, reason)
     return Forbidden(f"callback refused: {reason}")
 
 
-def install_done(store: Store, mac: str, token: str, *, source: str) -> tuple[Host, bool]:
+def install_done(
+    store: Store, mac: str, token: str, *, source: str, record: Callable[[int], bool] = _always
+) -> tuple[Host, bool]:
     """Verify an installer's callback and move the host deploying -> deployed.
 
     Returns (host, changed). Repeating a good call returns (host, False). A wrong token,
     another host's token, or one from an earlier deployment raises Forbidden, records a
-    ``callback.refused`` event and changes nothing."""
+    ``callback.refused`` event (when ``record(host_id)`` allows: the caller's cap) and
+    changes nothing."""
     try:
         host = store.host_get(normalize_mac(mac))
     except InvalidInput:  # a malformed MAC is just another refused callback
@@ -62,11 +73,11 @@ def install_done(store: Store, mac: str, token: str, *, source: str) -> tuple[Ho
     deployment = deployment_of(host)
     if not deploy_token_ok(store, host.id, deployment, token or ""):
         why = "no deployment in progress" if not deployment else "token does not match"
-        raise _refuse(store, host, source, f"{why} (host is {host.state})")
+        raise _refuse(store, host, source, f"{why} (host is {host.state})", record)
     if host.state == State.DEPLOYED and host.meta.get("done") == deployment:
         return host, False
     if host.state != State.DEPLOYING:
-        raise _refuse(store, host, source, f"host is {host.state}, not deploying")
+        raise _refuse(store, host, source, f"host is {host.state}, not deploying", record)
     try:
         updated = transition(
             store, host, "deployed", source=source, message="installer called back"

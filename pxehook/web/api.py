@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 
 from flask import Blueprint, current_app, jsonify, request
 
-from pxehook import tokens
+from pxehook import counters, tokens
 from pxehook.errors import Conflict, InvalidInput, NotFound
 from pxehook.lifecycle.callback import callback_vars, install_done
 from pxehook.lifecycle.clone import PARTS, clone
@@ -22,6 +22,7 @@ from pxehook.lifecycle.table import host_view, perform, states_view, transition
 from pxehook.mac import normalize_mac
 from pxehook.models import STATES, State, creatable_states
 from pxehook.web import context_of
+from pxehook.web.limits import WindowCap
 from pxehook.web.openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -208,9 +209,26 @@ def hosts_events(mac: str):  # type: ignore[no-untyped-def]
 def hosts_deployed(mac: str):  # type: ignore[no-untyped-def]
     """The installer's callback: its per-deployment token, no bearer token."""
     host, changed = install_done(
-        _ctx().store(), mac, _callback_token(), source=f"callback:{request.remote_addr}"
-    )
+        _ctx().store(), mac, _callback_token(), source=f"callback:{request.remote_addr}",
+        record=_refusal_cap(),
+    )  # fmt: skip
     return jsonify({"mac": host.mac, "state": str(host.state), "changed": changed})
+
+
+def _refusal_cap():  # type: ignore[no-untyped-def]
+    """This worker's cap on refused callbacks put on a host's timeline (``web/limits``)."""
+    cap = current_app.extensions.get("pxehook.callback_cap")
+    if cap is None:
+        cap = WindowCap(_ctx().settings.callback_refusals_logged)
+        current_app.extensions["pxehook.callback_cap"] = cap
+
+    def record(host_id: int) -> bool:
+        if cap.take(host_id):
+            return True
+        counters.count("callback_event_dropped")
+        return False
+
+    return record
 
 
 def _callback_token() -> str:

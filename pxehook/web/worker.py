@@ -32,7 +32,7 @@ from typing import Any
 
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from pxehook import children
+from pxehook import children, counters
 from pxehook.config import load_settings
 
 
@@ -68,7 +68,6 @@ class BoundedThreadWorker(ThreadWorker):
         self.busy_by_client: Counter[str] = Counter()
         self.parked: dict[str, deque[ClientConn]] = {}
         self.in_threads: set[ClientConn] = set()
-        self.refused = 0
 
     def init_process(self) -> None:
         children.die_with_parent(self.ppid)
@@ -84,7 +83,7 @@ class BoundedThreadWorker(ThreadWorker):
             return
         conn = ClientConn(self.cfg, sock, addr, listener.getsockname(), self._closed)
         if self.open_by_client[conn.address] >= self.client_connections:
-            self.refused += 1
+            counters.count("http_connection_refused")
             conn._closed = True  # never counted
             conn.close()
             return
