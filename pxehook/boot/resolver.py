@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from pxehook import arch as archtable
 from pxehook import counters
 from pxehook.boot import neighbours
+from pxehook.boot.changes import Changes
 from pxehook.boot.decide import BOOT, IGNORE, LOCAL, BootPlan, Facts, Policy, decide
 from pxehook.boot.enlist import EnlistBudget
 from pxehook.boot.hooks import NO_HOOKS, BootHooks
@@ -32,6 +33,9 @@ from pxehook.errors import ConfigError, StoreError
 from pxehook.models import ArchSource, Host, Observation, Profile, State
 
 log = logging.getLogger("pxehook.boot")
+
+#: Plans remembered per process at most (then forgotten at once and rebuilt as asked).
+PLAN_CACHE = 50_000
 
 
 @dataclass
@@ -78,21 +82,24 @@ class Resolver:
         self._profiles: dict[str, Profile] = {}
         self._hosts: dict[str, Host | None] = {}
         self._rendered: dict[tuple[Any, ...], Rendered] = {}
+        self._plans: dict[tuple[Any, ...], tuple[Host | None, BootPlan]] = {}
         self._bootstrap: dict[str, Rendered] = {}
         self.recorder = EventRecorder(ctx, hooks)
+        self.changes = Changes(ctx.store, ctx.settings.database)
         self.budget = EnlistBudget(ctx.store, ctx.settings.enlist_per_hour,
                                    ctx.settings.enlist_max_new)  # fmt: skip
 
     # cache --------------------------------------------------------------------------------
     def refresh(self) -> int:
         """Drop cached hosts/renders when the store's generation moved; returns it."""
-        store = self.ctx.store()
-        generation = store.generation()
+        generation = self.changes.generation()
         if generation != self._generation:
+            store = self.ctx.store()
             with self._lock:
                 self._profiles = {p.name: p for p in store.profile_list()}
                 self._hosts.clear()
                 self._rendered.clear()
+                self._plans.clear()
                 self._generation = generation
         return generation
 
@@ -163,7 +170,10 @@ class Resolver:
         host, mac, mac_source = self.find(name, facts.mac, facts.ip)
         if name is not None and name.kind in ("uuid", "ip") and host is None:
             return Answer(404, notes=[f"no host for {name.kind} {name.uuid or name.ip}"])
-        facts = replace(facts, mac=mac, mac_source=mac_source)
+        if (facts.mac, facts.mac_source) != (mac, mac_source):
+            facts = Facts(loader=facts.loader, path=facts.path, mac=mac, ip=facts.ip,
+                          uuid=facts.uuid, claim=facts.claim, claim_note=facts.claim_note,
+                          mac_source=mac_source)  # fmt: skip
         host = self.enlist(host, facts, via)
         if host is not None and host.state == State.DEPLOYING:
             # a finished boot-once session or an overdue deployment must not lag the sweep
@@ -173,12 +183,26 @@ class Resolver:
                 log.warning("due transitions of %s not applied: %s", host.mac, exc)
                 counters.count("boot_write_failed")
             self._hosts[host.mac] = host
-        plan = decide(host, facts, self._profiles, self.policy)
+        plan = self.decide(host, facts)
         answer = self.render(host, plan)
         answer.mac_source = mac_source
         if self.record_events and host is not None:
             self.record(host, facts, answer, via)
         return answer
+
+    def decide(self, host: Host | None, facts: Facts) -> BootPlan:
+        """``decide()``, remembered per host record and the facts it reads until the
+        generation changes (it is pure: same host, facts and profiles, same plan)."""
+        claim = facts.claim.code if facts.claim else None
+        key = (id(host), facts.loader, facts.mac, claim, facts.claim_note)
+        cached = self._plans.get(key)
+        if cached is not None and cached[0] is host:
+            return cached[1]
+        plan = decide(host, facts, self._profiles, self.policy)
+        if len(self._plans) >= PLAN_CACHE:
+            self._plans.clear()  # bounded: a flood of random MACs cannot grow it
+        self._plans[key] = (host, plan)
+        return plan
 
     def by_name(self, path: str, name: Name | None, client_ip: str, via: str) -> Answer:
         """Answer a PXELINUX/U-Boot/GRUB file name (HTTP and TFTP alike)."""

@@ -353,7 +353,7 @@ SETTINGS: tuple[Setting, ...] = (
     _s(
         "http_threads",
         positive_int,
-        32,
+        8,
         "int",
         "Threads per gunicorn worker; one client address holds at most half of them.",
     ),
