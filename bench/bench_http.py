@@ -70,6 +70,7 @@ def build_store(work: Path, hosts: int) -> dict[str, str]:
         "PXEHOOK_STATE_DIR": str(work / "state"),
         "PXEHOOK_FILES_DIR": str(work / "files"),
         "PXEHOOK_TFTP_ROOT": str(work / "tftp"),
+        "PXEHOOK_SPOOL_DIR": str(work / "spool"),
         "PXEHOOK_LOG_LEVEL": "warning",
     }
     shutil.copy(REPO / "templates/samples/inventory.yaml", work / "inventory.yaml")
