@@ -1,21 +1,25 @@
 #!/usr/bin/env python3
-"""HTTP resolver benchmark: pxehook as deployed vs nginx serving the same bytes, same run.
+"""HTTP resolver benchmark: ``pxehook serve`` (defaults) vs its baselines, same run.
 
-Builds a store with N hosts (default 100,000; half deploying, half deployed; BIOS and
-UEFI), then runs wrk (loopback only) with a Lua script picking random per-machine iPXE
-and PXELINUX URLs, against:
+Builds a store with N hosts (default 10,000; half deploying, half deployed; BIOS and
+UEFI), then runs wrk -t2 (loopback only) with a Lua script picking random per-machine
+``/ipxe/<mac>`` URLs, against each target **alone** (started, measured, stopped; the
+targets take turns in interleaved rounds, medians reported):
 
 * ``nginx-static``: nginx serving one rendered iPXE script as a static file (baseline);
-* ``gunicorn``: ``pxehook serve`` alone (every request decided, rendered from the
-  per-worker cache, recorded as a ``boot.config`` event);
-* ``nginx-front``: the recommended deployment — nginx serves the per-MAC files
-  ``pxehook prerender`` keeps current, falls back to gunicorn for anything else, and
-  ``pxehook ingest-access-log`` records every hit on the host's timeline.
+* ``naive-flask``: ``bench/naive_app.py`` under gunicorn, 2 sync workers, one SQLite lookup
+  by MAC and one Jinja2 render per request (the baseline of issue 13);
+* ``pxehook``: ``pxehook serve`` with its default settings, services included (every
+  request decided, rendered from the per-worker cache, recorded as a ``boot.config``
+  event; the timeline must hold every request within 1 s after the load stops);
+* ``nginx-front`` (only when asked): nginx serves the per-MAC files pxehook pre-renders and
+  falls back to gunicorn; the access log is ingested onto the timeline.
 
-Prints req/s, p50/p99, the ratio to nginx-static, memory per worker and how many hits
-reached the timeline. Usage::
+Prints req/s, p50/p99, the ratio to naive-flask and nginx-static, how long after the load
+every request was on the timeline, start-up time and memory. Usage::
 
-    .venv/bin/python bench/bench_http.py --hosts 100000 --duration 10
+    .venv/bin/python bench/bench_http.py --hosts 10000 --duration 10 --rounds 3
+    .venv/bin/python bench/bench_http.py --hosts 100000 --targets naive-flask,pxehook
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ def build_store(work: Path, hosts: int) -> dict[str, str]:
         "PXEHOOK_STATE_DIR": str(work / "state"),
         "PXEHOOK_FILES_DIR": str(work / "files"),
         "PXEHOOK_TFTP_ROOT": str(work / "tftp"),
+        "PXEHOOK_SPOOL_DIR": str(work / "spool"),
         "PXEHOOK_LOG_LEVEL": "warning",
     }
     shutil.copy(REPO / "templates/samples/inventory.yaml", work / "inventory.yaml")
@@ -107,15 +112,12 @@ def build_store(work: Path, hosts: int) -> dict[str, str]:
 
 
 def wrk_script(work: Path, hosts: int, count: int = 20000) -> Path:
-    """A wrk Lua script choosing among ``count`` random per-machine URLs."""
+    """A wrk Lua script choosing among ``count`` random per-machine iPXE URLs."""
     rnd = random.Random(42)
     urls = []
     for _ in range(count):
         mac = mac_of(rnd.randrange(hosts))
-        if rnd.random() < 0.5:
-            urls.append(f"/ipxe/{mac.replace(':', '-')}?buildarch=x86_64&platform=efi")
-        else:
-            urls.append(f"/pxelinux.cfg/01-{mac.replace(':', '-')}")
+        urls.append(f"/ipxe/{mac.replace(':', '-')}?buildarch=x86_64&platform=efi")
     body = "urls = {\n" + ",\n".join(json.dumps(u) for u in urls) + "\n}\n"
     body += (
         "init = function(args) math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16)) end\n"
@@ -163,7 +165,8 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
-def wait_http(url: str, timeout: float = 30) -> None:
+def wait_http(url: str, timeout: float = 60, expect: tuple[str, ...] = ("200", "404")) -> None:
+    assert url.startswith(f"http://{LOOPBACK}:"), "probes run against loopback only"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         done = subprocess.run(
@@ -171,9 +174,9 @@ def wait_http(url: str, timeout: float = 30) -> None:
             capture_output=True,
             text=True,
         )
-        if done.stdout.strip() in ("200", "404"):
+        if done.stdout.strip() in expect:
             return
-        time.sleep(0.2)
+        time.sleep(0.05)
     raise RuntimeError(f"{url} did not answer")
 
 
@@ -279,26 +282,43 @@ def gunicorn_memory(proc: subprocess.Popen[bytes]) -> str:
     return ", ".join(f"{rss_mib(p):.1f} MiB" for p in workers)
 
 
-def up_gunicorn(work: Path, env: dict, args) -> Target:  # type: ignore[no-untyped-def,type-arg]
-    """pxehook serve alone: decide + cached render + a boot.config event per request."""
+def up_naive(work: Path, env: dict, args) -> Target:  # type: ignore[no-untyped-def,type-arg]
+    """The naive Flask app (bench/naive_app.py): 2 sync gunicorn workers."""
+    port = free_port()
+    full = {**os.environ, "NAIVE_DB": str(work / "pxehook.db")}
+    argv = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"{LOOPBACK}:{port}",
+            "--chdir", str(REPO / "bench"), "--log-level", "warning", "naive_app:app"]  # fmt: skip
+    proc = start(argv, full, work / f"naive-{port}.log")
+    wait_http(f"http://{LOOPBACK}:{port}/ipxe/{mac_of(0)}")
+    return Target(
+        "naive-flask", f"http://{LOOPBACK}:{port}", [proc],
+        lambda: "workers " + ", ".join(f"{rss_mib(p):.1f} MiB" for p in children(proc.pid)),
+    )  # fmt: skip
+
+
+def up_pxehook(work: Path, env: dict, args) -> Target:  # type: ignore[no-untyped-def,type-arg]
+    """``pxehook serve`` with its defaults (services on): decide + cached render + a
+    ``boot.config`` event per request. Start-up = launch until the first boot answer."""
     port = free_port()
     full = {
         **os.environ,
         **env,
         "PXEHOOK_PORT": str(port),
         "PXEHOOK_BIND": LOOPBACK,
-        "PXEHOOK_WORKERS": str(args.workers),
         "PXEHOOK_HTTP_BASE_URL": f"http://{LOOPBACK}:{port}",
     }
-    proc = start([str(BIN), "serve", "--no-services"], full, work / f"serve-{port}.log")
-    wait_http(f"http://{LOOPBACK}:{port}/healthz")
-    return Target(
-        "gunicorn",
+    started = time.monotonic()
+    proc = start([str(BIN), "serve"], full, work / f"serve-{port}.log")
+    wait_http(f"http://{LOOPBACK}:{port}/ipxe/{mac_of(0)}", expect=("200",))
+    target = Target(
+        "pxehook",
         f"http://{LOOPBACK}:{port}",
         [proc],
-        lambda: "gunicorn workers " + gunicorn_memory(proc),
+        lambda: f"gunicorn workers {gunicorn_memory(proc)}; supervisor {rss_mib(proc.pid):.1f} MiB",
         source="http",
     )
+    target.startup = time.monotonic() - started  # type: ignore[attr-defined]
+    return target
 
 
 def up_nginx_front(work: Path, env: dict, args) -> Target:  # type: ignore[no-untyped-def,type-arg]
@@ -350,17 +370,22 @@ def up_nginx_front(work: Path, env: dict, args) -> Target:  # type: ignore[no-un
     return Target("nginx-front", f"http://{LOOPBACK}:{nport}", [ngx, proc], memory, source="nginx")
 
 
-UP = {"nginx-static": up_nginx_static, "gunicorn": up_gunicorn, "nginx-front": up_nginx_front}
+UP = {
+    "nginx-static": up_nginx_static,
+    "naive-flask": up_naive,
+    "pxehook": up_pxehook,
+    "nginx-front": up_nginx_front,
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hosts", type=int, default=100_000)
+    parser.add_argument("--hosts", type=int, default=10_000)
     parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", default="64,256")
+    parser.add_argument("--connections", default="64")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per target")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--targets", default="nginx-static,gunicorn,nginx-front")
+    parser.add_argument("--workers", type=int, default=2, help="nginx-front's gunicorn workers")
+    parser.add_argument("--targets", default="nginx-static,naive-flask,pxehook")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="phr-bench-"))
@@ -372,63 +397,84 @@ def main() -> None:
     print(f"store: {args.hosts} hosts in {time.monotonic() - t0:.1f}s ({work})", flush=True)
     script = wrk_script(work, args.hosts)
     conns = [int(c) for c in args.connections.split(",")]
-    targets: list[Target] = []
+    names = args.targets.split(",")
+    results: dict[str, Target] = {}
     try:
-        for name in args.targets.split(","):
-            targets.append(UP[name](work, env, args))
-        for target in targets:
-            target.baseline = count_events(work, target.source) if target.source else 0
         for c in conns:
             for r in range(args.rounds):
-                for target in targets:
-                    result = run_wrk(target.url, script, c, args.duration)
-                    target.runs.setdefault(c, []).append(result)
+                for name in names:
+                    result = measure(name, work, env, args, script, c, results)
                     print(
-                        f"round {r + 1} c={c} {target.name}: {result['req_s']:.0f} req/s "
-                        f"p99 {result['p99_ms']:.1f} ms",
+                        f"round {r + 1} c={c} {name}: {result['req_s']:.0f} req/s "
+                        f"p99 {result['p99_ms']:.1f} ms {result.get('note', '')}",
                         flush=True,
                     )
-        report(targets, conns, args, work)
+        report([results[n] for n in names], conns, args)
     finally:
-        for target in targets:
-            for proc in target.procs:
-                stop(proc)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(name: str, work: Path, env: dict, args, script: Path, conns: int,  # type: ignore[no-untyped-def,type-arg]
+            results: dict[str, Target]) -> dict:  # fmt: skip
+    """Start one target alone, run wrk on it, wait for its timeline, stop it."""
+    target = UP[name](work, env, args)
+    try:
+        baseline = count_events(work, target.source) if target.source else 0
+        result = run_wrk(target.url, script, conns, args.duration)
+        if target.source:
+            got, lag = settle_events(work, target.source, baseline + result["requests"], 30)
+            result["recorded"], result["lag_s"] = got - baseline, lag
+            result["note"] = f"timeline {got - baseline}/{result['requests']} +{lag:.2f}s"
+        if hasattr(target, "startup"):
+            result["startup_s"] = target.startup  # type: ignore[attr-defined]
+        result["memory"] = target.memory()
+    finally:
+        for proc in target.procs:
+            stop(proc)
+    kept = results.setdefault(name, target)
+    kept.runs.setdefault(conns, []).append(result)
+    return result
 
 
 def _median(runs: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
-def report(targets: list[Target], conns: list[int], args, work: Path) -> None:  # type: ignore[no-untyped-def]
-    for target in targets:
-        if target.source:
-            total = sum(r["requests"] for runs in target.runs.values() for r in runs)
-            got, lag = settle_events(work, target.source, target.baseline + total)
-            target.recorded = f"{got - target.baseline}/{total} (+{lag:.1f}s)"  # type: ignore[attr-defined]
+def report(targets: list[Target], conns: list[int], args) -> None:  # type: ignore[no-untyped-def]
     load = Path("/proc/loadavg").read_text().split()[:3]
     print(
         f"\n## {args.hosts} hosts, wrk -t2, {args.duration}s x {args.rounds} interleaved "
-        f"rounds (medians), {args.workers} gunicorn workers"
+        "rounds, each target alone (medians)"
     )
     print(f"(CPUs: {os.cpu_count()}, load average at the end: {' '.join(load)})")
-    print("| target | conns | req/s | vs nginx | p50 ms | p99 ms | non-2xx |")
-    print("|---|---|---|---|---|---|---|")
-    base = {t.name: t for t in targets}.get("nginx-static")
+    print("| target | conns | req/s | vs naive | vs nginx | p50 ms | p99 ms | non-2xx | timeline |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    by_name = {t.name: t for t in targets}
     for target in targets:
         for c in conns:
             runs = target.runs[c]
             rps = _median(runs, "req_s")
-            ratio = f"{rps / _median(base.runs[c], 'req_s'):.2f}x" if base else "-"
+            ratios = []
+            for base in ("naive-flask", "nginx-static"):
+                other = by_name.get(base)
+                ratios.append(f"{rps / _median(other.runs[c], 'req_s'):.2f}x" if other else "-")
             bad = sum(r["non_2xx"] for r in runs)
+            lag = (
+                f"all +{max(r['lag_s'] for r in runs):.2f}s"
+                if all(r.get("recorded") == r["requests"] for r in runs) and target.source
+                else ", ".join(r.get("note", "-") for r in runs)
+            )
             print(
-                f"| {target.name} | {c} | {rps:.0f} | {ratio} | {_median(runs, 'p50_ms'):.2f} "
-                f"| {_median(runs, 'p99_ms'):.2f} | {bad} |"
+                f"| {target.name} | {c} | {rps:.0f} | {ratios[0]} | {ratios[1]} "
+                f"| {_median(runs, 'p50_ms'):.2f} | {_median(runs, 'p99_ms'):.2f} | {bad} "
+                f"| {lag} |"
             )
     for target in targets:
-        recorded = getattr(target, "recorded", "-")
-        print(f"{target.name}: memory {target.memory()}; timeline {recorded}")
+        runs = [r for rs in target.runs.values() for r in rs]
+        startup = [r["startup_s"] for r in runs if "startup_s" in r]
+        extra = f"; start-up to first answer {statistics.median(startup):.1f}s" if startup else ""
+        print(f"{target.name}: memory {runs[-1]['memory']}{extra}")
 
 
 if __name__ == "__main__":

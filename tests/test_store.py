@@ -290,7 +290,7 @@ def test_the_shared_sql_store_implements_the_protocol_as_declared():
     from pxehook.store.sql import SQLStore
 
     methods = [n for n, v in vars(Store).items() if inspect.isfunction(v) and n[0] != "_"]
-    assert len(methods) == 29
+    assert len(methods) == 30
     for name in methods:
         declared = inspect.signature(getattr(Store, name))
         assert inspect.signature(getattr(SQLStore, name)) == declared, name
@@ -303,3 +303,16 @@ def test_the_shared_sql_has_no_percent_sign_for_psycopg_to_misread():
 
     for module in (sqlcore, sql_hosts, sql_records):
         assert "%" not in Path(module.__file__).read_text(), module.__name__
+
+
+def test_host_count_by_state_and_first_seen(any_store) -> None:  # type: ignore[no-untyped-def]
+    """What the enlistment budget asks (boot/enlist.py), on every back end."""
+    from pxehook.models import Observation, State
+
+    for i, at in enumerate((1000.0, 2000.0, 3000.0)):
+        any_store.observe(Observation(mac=f"52:54:00:cc:00:0{i}", source="test", at=at))
+    assert any_store.host_count() == 3
+    assert any_store.host_count(state=State.NEW) == 3
+    assert any_store.host_count(state=State.DEPLOYED) == 0
+    assert any_store.host_count(seen_since=2000.0) == 2
+    assert any_store.host_count(state=State.NEW, seen_since=3000.5) == 0

@@ -14,22 +14,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from pxehook import arch as archtable
+from pxehook import counters
 from pxehook.boot import neighbours
+from pxehook.boot.changes import Changes
 from pxehook.boot.decide import BOOT, IGNORE, LOCAL, BootPlan, Facts, Policy, decide
+from pxehook.boot.enlist import EnlistBudget
 from pxehook.boot.hooks import NO_HOOKS, BootHooks
 from pxehook.boot.names import Name
 from pxehook.boot.recorder import EventRecorder
 from pxehook.boot.render import Rendered, local_fallback, render_bootstrap, render_plan
 from pxehook.boot.timeline import boot_hit
 from pxehook.context import Context
-from pxehook.errors import ConfigError
+from pxehook.errors import ConfigError, StoreError
 from pxehook.models import ArchSource, Host, IpSource, Observation, Profile, State
 
 log = logging.getLogger("pxehook.boot")
+
+#: Plans remembered per process at most (then forgotten at once and rebuilt as asked).
+PLAN_CACHE = 50_000
 
 
 @dataclass
@@ -76,19 +82,24 @@ class Resolver:
         self._profiles: dict[str, Profile] = {}
         self._hosts: dict[str, Host | None] = {}
         self._rendered: dict[tuple[Any, ...], Rendered] = {}
+        self._plans: dict[tuple[Any, ...], tuple[Host | None, BootPlan]] = {}
         self._bootstrap: dict[str, Rendered] = {}
         self.recorder = EventRecorder(ctx, hooks)
+        self.changes = Changes(ctx.store, ctx.settings.database)
+        self.budget = EnlistBudget(ctx.store, ctx.settings.enlist_per_hour,
+                                   ctx.settings.enlist_max_new)  # fmt: skip
 
     # cache --------------------------------------------------------------------------------
     def refresh(self) -> int:
         """Drop cached hosts/renders when the store's generation moved; returns it."""
-        store = self.ctx.store()
-        generation = store.generation()
+        generation = self.changes.generation()
         if generation != self._generation:
+            store = self.ctx.store()
             with self._lock:
                 self._profiles = {p.name: p for p in store.profile_list()}
                 self._hosts.clear()
                 self._rendered.clear()
+                self._plans.clear()
                 self._generation = generation
         return generation
 
@@ -144,9 +155,13 @@ class Resolver:
         return host if not found or found in host.macs else None
 
     def enlist(self, host: Host | None, facts: Facts, via: str) -> Host | None:
-        """Record an unknown MAC as ``new`` (and a claimed arch the host lacks)."""
+        """Record an unknown MAC as ``new`` (and a claimed arch the host lacks), within the
+        enlistment budget. A write that fails (a full disk) leaves the host as it was: the
+        machine gets the answer it would have got unrecorded (fail safe, never a 5xx)."""
         if not facts.mac or (host is not None and (host.arch is not None or not facts.claim)):
             return host
+        if host is None and not self.budget.take():
+            return None
         obs = Observation(
             mac=facts.mac,
             source=via,
@@ -155,7 +170,12 @@ class Resolver:
             arch=facts.claim.code if facts.claim else None,
             arch_source=ArchSource.REQUEST,
         )
-        host, _ = self.ctx.store().observe(obs)
+        try:
+            host, _ = self.ctx.store().observe(obs)
+        except StoreError as exc:
+            log.warning("not recording %s (%s): answering unrecorded", facts.mac, exc)
+            counters.count("boot_write_failed")
+            return host
         self._hosts[facts.mac] = host
         return host
 
@@ -168,18 +188,39 @@ class Resolver:
         host, mac, mac_source = self.find(name, facts.mac, facts.ip)
         if name is not None and name.kind in ("uuid", "ip") and host is None:
             return Answer(404, notes=[f"no host for {name.kind} {name.uuid or name.ip}"])
-        facts = replace(facts, mac=mac, mac_source=mac_source)
+        if (facts.mac, facts.mac_source) != (mac, mac_source):
+            facts = Facts(loader=facts.loader, path=facts.path, mac=mac, ip=facts.ip,
+                          uuid=facts.uuid, claim=facts.claim, claim_note=facts.claim_note,
+                          mac_source=mac_source)  # fmt: skip
         host = self.enlist(host, facts, via)
         if host is not None and host.state == State.DEPLOYING:
             # a finished boot-once session or an overdue deployment must not lag the sweep
-            host = self.hooks.before_decide(host)
+            try:
+                host = self.hooks.before_decide(host)
+            except StoreError as exc:  # cannot write the change: decide on what is stored
+                log.warning("due transitions of %s not applied: %s", host.mac, exc)
+                counters.count("boot_write_failed")
             self._hosts[host.mac] = host
-        plan = decide(host, facts, self._profiles, self.policy)
+        plan = self.decide(host, facts)
         answer = self.render(host, plan)
         answer.mac_source = mac_source
         if self.record_events and host is not None:
             self.record(host, facts, answer, via)
         return answer
+
+    def decide(self, host: Host | None, facts: Facts) -> BootPlan:
+        """``decide()``, remembered per host record and the facts it reads until the
+        generation changes (it is pure: same host, facts and profiles, same plan)."""
+        claim = facts.claim.code if facts.claim else None
+        key = (id(host), facts.loader, facts.mac, claim, facts.claim_note)
+        cached = self._plans.get(key)
+        if cached is not None and cached[0] is host:
+            return cached[1]
+        plan = decide(host, facts, self._profiles, self.policy)
+        if len(self._plans) >= PLAN_CACHE:
+            self._plans.clear()  # bounded: a flood of random MACs cannot grow it
+        self._plans[key] = (host, plan)
+        return plan
 
     def by_name(self, path: str, name: Name | None, client_ip: str, via: str) -> Answer:
         """Answer a PXELINUX/U-Boot/GRUB file name (HTTP and TFTP alike)."""
@@ -224,7 +265,7 @@ class Resolver:
         except ConfigError as exc:
             log.error("rendering for %s failed: %s", host.mac if host else "?", exc)
             if self.record_events and host is not None and host.id is not None:
-                self.ctx.store().event_add(host.id, "boot.render_error", "resolver", str(exc))
+                self.recorder.add(host, "boot.render_error", "resolver", str(exc), {}, hook=False)
             plan = local_fallback(plan)
             rendered = render_plan(self.settings, host, plan, {})
         elapsed = time.perf_counter() - started

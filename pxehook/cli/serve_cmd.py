@@ -10,32 +10,57 @@ import sys
 
 import click
 
-from pxehook import services
+from pxehook import children, services
 from pxehook.cli.root import pass_lazy
+from pxehook.config import Settings
+from pxehook.errors import Conflict
+from pxehook.web.gunicorn_main import SUPERVISOR_PID
+
+log = logging.getLogger("pxehook.serve")
+
+GUNICORN_MODULE = "pxehook.web.gunicorn_main"
+#: What names a gunicorn that a ``pxehook serve`` started (in its command line).
+APP = "pxehook.web:create_app()"
+WORKER_CLASS = "pxehook.web.worker.BoundedThreadWorker"
 
 
 def register(cli: click.Group) -> None:
     cli.add_command(serve)
 
 
-def gunicorn_argv(bind: str, port: int, workers: int, log_level: str) -> list[str]:
-    """The gunicorn command line ``serve`` runs (sync workers, app factory)."""
+def pid_file(settings: Settings) -> str:
+    return os.path.join(settings.state_dir, "gunicorn.pid")
+
+
+def gunicorn_argv(settings: Settings) -> list[str]:
+    """The gunicorn command line ``serve`` runs (bounded threaded workers, app factory)."""
+    s = settings
     return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--bind",
-        f"{bind}:{port}",
-        "--workers",
-        str(workers),
-        "--log-level",
-        log_level,
-        "--graceful-timeout",
-        "10",
-        "--name",
-        "pxehook",
-        "pxehook.web:create_app()",
-    ]
+        sys.executable, "-m", GUNICORN_MODULE,
+        "--bind", f"{s.bind}:{s.port}",
+        "--workers", str(s.workers),
+        "--worker-class", WORKER_CLASS,
+        "--threads", str(s.http_threads),
+        "--keep-alive", str(s.http_keepalive),
+        "--worker-connections", "1000",
+        "--log-level", s.log_level,
+        "--graceful-timeout", "10",
+        "--pid", pid_file(s),
+        "--no-control-socket",
+        "--name", "pxehook",
+        APP,
+    ]  # fmt: skip
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """The environment gunicorn gets: the settings in force as PXEHOOK_*, and our PID."""
+    env = dict(os.environ)
+    for key in settings:
+        value = settings[key]
+        env[f"PXEHOOK_{key.upper()}"] = ",".join(value) if isinstance(value, list) else str(value)
+    env.pop("PXEHOOK_CONFIG", None)
+    env[SUPERVISOR_PID] = str(os.getpid())
+    return env
 
 
 @click.command()
@@ -58,8 +83,9 @@ def serve(
     """Serve boot configs and the API over HTTP with gunicorn.
 
     The supervisor process opens (and migrates) the database, applies and watches the
-    inventory, starts the other background services, then runs gunicorn until it exits
-    or a SIGTERM/SIGINT arrives.
+    inventory, starts the other background services (each supervised: restarted with a
+    back-off if it fails, its status on /healthz), then runs gunicorn until it exits or a
+    SIGTERM/SIGINT arrives. gunicorn dies with the supervisor, whatever kills it.
     """
     ctx = lazy.get(bind=bind, port=port, workers=workers)
     s = ctx.settings
@@ -67,14 +93,16 @@ def serve(
         level=s.log_level.upper(),
         format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
     )
+    os.makedirs(s.state_dir, exist_ok=True)
+    try:
+        stale = children.remove_stale(pid_file(s), APP, "pxehook serve")
+    except RuntimeError as exc:
+        raise Conflict(str(exc), hint="stop it first, or give this one another state_dir") from None
+    if stale:
+        log.warning("stopped gunicorn %d left running by an earlier pxehook serve", stale)
     ctx.store(create=True)
-    running = [] if no_services else services.start_all(ctx)
-    env = dict(os.environ)
-    for key in s:
-        value = s[key]
-        env[f"PXEHOOK_{key.upper()}"] = ",".join(value) if isinstance(value, list) else str(value)
-    env.pop("PXEHOOK_CONFIG", None)
-    proc = subprocess.Popen(gunicorn_argv(s.bind, s.port, s.workers, s.log_level), env=env)
+    supervisor = services.Supervisor(ctx, [] if no_services else None).start()
+    proc = subprocess.Popen(gunicorn_argv(s), env=child_env(s))
 
     def forward(signum: int, _frame: object) -> None:
         proc.send_signal(signum)
@@ -85,5 +113,5 @@ def serve(
     try:
         code = proc.wait()
     finally:
-        services.stop_all(running)
+        supervisor.stop()
     sys.exit(code)

@@ -33,8 +33,11 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_FILE = "/etc/pxehook/pxehook.yaml"
-#: PXEHOOK_* variables that are not settings (the settings file; the test suite's strict flag).
-_NOT_SETTINGS = frozenset({ENV_PREFIX + "CONFIG", ENV_PREFIX + "REQUIRE_ALL"})
+#: PXEHOOK_* variables that are not settings (the settings file; the test suite's strict flag;
+#: the PID ``pxehook serve`` hands its gunicorn so that it dies with it).
+_NOT_SETTINGS = frozenset(
+    {ENV_PREFIX + "CONFIG", ENV_PREFIX + "REQUIRE_ALL", ENV_PREFIX + "SUPERVISOR_PID"}
+)
 
 
 class Settings(Mapping[str, Any]):

@@ -375,6 +375,60 @@ SETTINGS: tuple[Setting, ...] = (
         "choice",
         "Logging level of the server processes.",
     ),
+    # --- what one client may hold, and growth from the network (docs/security.md) ---
+    _s(
+        "http_threads",
+        positive_int,
+        8,
+        "int",
+        "Threads per gunicorn worker; one client address holds at most half of them.",
+    ),
+    _s(
+        "http_keepalive",
+        positive_int,
+        5,
+        "int",
+        "Seconds an HTTP connection may stay idle (before its first request and between "
+        "requests) before it is closed.",
+    ),
+    _s(
+        "http_request_timeout",
+        positive_int,
+        10,
+        "int",
+        "Seconds a client has to send a complete request head once it started; also the "
+        "longest wait for each read or write of a request body or reply.",
+    ),
+    _s(
+        "http_client_connections",
+        positive_int,
+        256,
+        "int",
+        "Open HTTP connections one client address may hold per worker; more are closed.",
+    ),
+    _s(
+        "enlist_per_hour",
+        non_negative_int,
+        1000,
+        "int",
+        "Unknown MACs a boot request may enlist as 'new' hosts per hour (0: none); beyond "
+        "it the machine still gets its answer, unrecorded, and /metrics counts it.",
+    ),
+    _s(
+        "enlist_max_new",
+        non_negative_int,
+        10000,
+        "int",
+        "Boot requests enlist no more unknown MACs while this many hosts are 'new'.",
+    ),
+    _s(
+        "callback_refusals_logged",
+        non_negative_int,
+        10,
+        "int",
+        "Refused install-done callbacks recorded on one host's timeline per "
+        "hour; further refusals are still refused, logged and counted in /metrics.",
+    ),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

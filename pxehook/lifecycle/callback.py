@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from pxehook.config import Settings
@@ -45,15 +46,28 @@ def callback_vars(settings: Settings, store: Store, host: Host) -> dict[str, Any
     }
 
 
-def _refuse(store: Store, host: Host | None, source: str, reason: str) -> Forbidden:
-    if host is not None and host.id is not None:
+def _always(_host_id: int) -> bool:
+    return True
+
+
+def _refuse(
+    store: Store, host: Host | None, source: str, reason: str,
+    record: Callable[[int], bool] = _always,
+) -> Forbidden:  # fmt: skip
+    if host is not None and host.id is not None and record(host.id):
         store.event_add(host.id, "callback.refused", source, reason)
     log.warning("install-done callback refused (%s): %s", source, reason)
     return Forbidden("callback refused", hint="the reason is on the host's timeline")
 
 
 def install_done(
-    store: Store, mac: str, token: str, *, source: str, from_ip: str | None = None
+    store: Store,
+    mac: str,
+    token: str,
+    *,
+    source: str,
+    from_ip: str | None = None,
+    record: Callable[[int], bool] = _always,
 ) -> tuple[Host, bool]:
     """Verify an installer's callback and move the host deploying -> deployed.
 
@@ -61,7 +75,8 @@ def install_done(
     which must then be the host's trusted IP (None: the token alone is enough).
     Returns (host, changed). Repeating a good call returns (host, False). A wrong token,
     another host's token, one from an earlier deployment, or a call from another address
-    raises Forbidden, records a ``callback.refused`` event and changes nothing."""
+    raises Forbidden, records a ``callback.refused`` event (when ``record(host_id)``
+    allows: the caller's cap) and changes nothing."""
     try:
         host: Host | None = find_host(store, mac)
     except (NotFound, InvalidInput, Conflict):  # unknown, malformed, ambiguous: refused
@@ -71,14 +86,15 @@ def install_done(
     deployment = deployment_of(host)
     if not deploy_token_ok(store, host.id, deployment, token or ""):
         why = "no deployment in progress" if not deployment else "token does not match"
-        raise _refuse(store, host, source, f"{why} (host is {host.state})")
+        raise _refuse(store, host, source, f"{why} (host is {host.state})", record)
     if from_ip is not None and from_ip != host.trusted_ip:
         known = host.trusted_ip or "not known from a trusted source"
-        raise _refuse(store, host, source, f"sent from {from_ip}; the host's IP is {known}")
+        reason = f"sent from {from_ip}; the host's IP is {known}"
+        raise _refuse(store, host, source, reason, record)
     if host.state == State.DEPLOYED and host.meta.get("done") == deployment:
         return host, False
     if host.state != State.DEPLOYING:
-        raise _refuse(store, host, source, f"host is {host.state}, not deploying")
+        raise _refuse(store, host, source, f"host is {host.state}, not deploying", record)
     try:
         updated = transition(
             store, host, "deployed", source=source, message="installer called back"

@@ -40,6 +40,9 @@ class Store(Protocol):
         limit: int | None = None,
     ) -> list[Host]: ...
 
+    def host_count(self, *, state: str | None = None, seen_since: float | None = None) -> int:
+        """How many hosts are in ``state`` / were first seen at or after ``seen_since``."""
+
     def host_all(self) -> list[Host]:
         """Every host, read in bulk (two queries): for pre-rendering and exports."""
 

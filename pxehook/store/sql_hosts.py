@@ -63,6 +63,17 @@ class HostSQL(SQLCore):
             sql += f" LIMIT {int(limit)}"
         return self._read(lambda tx: [self._with_macs(tx, row) for row in tx.all(sql, args)])
 
+    def host_count(self, *, state: str | None = None, seen_since: float | None = None) -> int:
+        clauses, args = ["1=1"], []  # type: list[str], list[Any]
+        if state:
+            clauses.append("state=?")
+            args.append(state)
+        if seen_since is not None:
+            clauses.append("first_seen >= ?")
+            args.append(seen_since)
+        sql = "SELECT COUNT(*) FROM hosts WHERE " + " AND ".join(clauses)  # noqa: S608
+        return self._read(lambda tx: int(tx.one(sql, args)[0]))
+
     def host_all(self) -> list[Host]:
         def read(tx: Tx) -> list[Host]:
             macs: dict[int, list[str]] = {}

@@ -9,6 +9,7 @@ from flask import Flask
 from pxehook.config import Settings, load_settings
 from pxehook.context import Context
 from pxehook.web.errors import register_error_handlers
+from pxehook.web.strictjson import StrictJSONProvider
 
 #: Blueprint modules, each exposing ``bp`` (a flask.Blueprint). Order = registration order.
 BLUEPRINTS = ("health", "metrics", "boot", "ui", "api", "pxepilot")
@@ -17,6 +18,7 @@ BLUEPRINTS = ("health", "metrics", "boot", "ui", "api", "pxepilot")
 def create_app(settings: Settings | None = None, *, test_config: dict | None = None) -> Flask:
     """Build the app. Settings come from the usual load order unless given."""
     app = Flask("pxehook")
+    app.json = StrictJSONProvider(app)
     ctx = Context(settings or load_settings())
     app.config["PXEHOOK"] = ctx
     app.config["MAX_CONTENT_LENGTH"] = 1 << 20

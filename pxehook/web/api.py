@@ -10,13 +10,12 @@ IP), and the OpenAPI document. Wrong tokens are limited per client address
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qs
 
 from flask import Blueprint, current_app, jsonify, request
 
-from pxehook import tokens
+from pxehook import counters, tokens
 from pxehook.errors import Conflict, InvalidInput, NotFound
 from pxehook.lifecycle.callback import callback_vars, install_done
 from pxehook.lifecycle.clone import PARTS, clone
@@ -26,6 +25,7 @@ from pxehook.mac import normalize_mac
 from pxehook.models import STATES, State, creatable_states
 from pxehook.web import context_of
 from pxehook.web.boot import client_ip
+from pxehook.web.limits import WindowCap
 from pxehook.web.openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -69,16 +69,20 @@ def _field(data: dict[str, Any], key: str, kind: type, default: Any = None) -> A
     return value
 
 
+#: The largest whole number a query parameter may be (what the databases store).
+INT_MAX = 2**63 - 1
+
+
 def _int_arg(name: str, default: int | None, minimum: int) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = int(raw[:20])
     except ValueError:
         raise InvalidInput(f"query parameter '{name}' must be a whole number") from None
-    if value < minimum:
-        raise InvalidInput(f"query parameter '{name}' must be at least {minimum}")
+    if value < minimum or value > INT_MAX or len(raw) > 20:
+        raise InvalidInput(f"query parameter '{name}' must be between {minimum} and {INT_MAX}")
     return value
 
 
@@ -222,9 +226,26 @@ def hosts_deployed(mac: str):  # type: ignore[no-untyped-def]
     ctx, peer = _ctx(), client_ip()
     from_ip = peer if ctx.settings.callback_require_host_ip else None
     host, changed = install_done(
-        ctx.store(), mac, _callback_token(), source=f"callback:{peer}", from_ip=from_ip
-    )
+        ctx.store(), mac, _callback_token(), source=f"callback:{peer}", from_ip=from_ip,
+        record=_refusal_cap(),
+    )  # fmt: skip
     return jsonify({"mac": host.mac, "state": str(host.state), "changed": changed})
+
+
+def _refusal_cap():  # type: ignore[no-untyped-def]
+    """This worker's cap on refused callbacks put on a host's timeline (``web/limits``)."""
+    cap = current_app.extensions.get("pxehook.callback_cap")
+    if cap is None:
+        cap = WindowCap(_ctx().settings.callback_refusals_logged)
+        current_app.extensions["pxehook.callback_cap"] = cap
+
+    def record(host_id: int) -> bool:
+        if cap.take(host_id):
+            return True
+        counters.count("callback_event_dropped")
+        return False
+
+    return record
 
 
 def _callback_token() -> str:
@@ -233,8 +254,8 @@ def _callback_token() -> str:
     token: Any = request.args.get("token")
     if not token and raw.lstrip().startswith("{"):
         try:
-            data = json.loads(raw)
-        except ValueError:
+            data = current_app.json.loads(raw)
+        except ValueError:  # not JSON the API accepts (strictjson): no token
             data = None
         token = data.get("token") if isinstance(data, dict) else None
     elif not token:

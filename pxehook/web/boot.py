@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -32,6 +33,10 @@ from pxehook.mac import normalize_mac
 from pxehook.web import context_of, metrics
 
 bp = Blueprint("boot", __name__)
+
+#: MAC spellings seen lately and their normal form (netaddr is slow for a hot path);
+#: bounded, so random MACs from a flood only push older ones out.
+mac_of = functools.lru_cache(maxsize=8192)(normalize_mac)
 TEXT = "text/plain; charset=utf-8"
 
 
@@ -75,7 +80,7 @@ def bootstrap_ipxe() -> Response:
 @bp.get("/ipxe/<mac>")
 def ipxe_script(mac: str) -> Response:
     started = time.perf_counter()
-    normal = normalize_mac(mac)
+    normal = mac_of(mac)
     args = request.args
     buildarch, platform = args.get("buildarch", ""), args.get("platform", "")
     claim = archtable.from_ipxe(buildarch, platform) if buildarch and platform else None

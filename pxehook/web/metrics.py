@@ -1,4 +1,5 @@
-"""``/metrics`` in Prometheus text format: requests by route/outcome, latency histograms.
+"""``/metrics`` in Prometheus text format: requests by route/outcome, latency histograms,
+and what was refused or dropped to keep the server bounded (``pxehook.counters``).
 
 Each gunicorn worker counts in memory and writes a snapshot to
 ``<state_dir>/metrics/<pid>.json`` at most once a second; ``/metrics`` sums the snapshots
@@ -15,10 +16,16 @@ from collections import defaultdict
 
 from flask import Blueprint, Response, current_app
 
+from pxehook import counters
 from pxehook.web import context_of
 
 bp = Blueprint("metrics", __name__)
 
+#: What ``pxehook_dropped_total`` counts (always exported, 0 until it happens):
+#: unknown MACs not enlisted (budget), boot-path writes that failed (full disk), refused
+#: callbacks not put on the timeline (cap), HTTP connections refused (per-client cap).
+DROPPED = ("enlist_refused", "boot_write_failed", "callback_event_dropped",
+           "http_connection_refused")  # fmt: skip
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 _lock = threading.Lock()
 _requests: dict[tuple[str, str], int] = defaultdict(int)
@@ -54,6 +61,7 @@ def snapshot() -> dict:
         return {
             "requests": [[r, o, n] for (r, o), n in _requests.items()],
             "hist": {k: list(v) for k, v in _hist.items()},
+            "dropped": counters.snapshot(),
         }
 
 
@@ -108,6 +116,8 @@ def merged() -> dict:
         except (OSError, ValueError):
             continue
         total["requests"].extend(other.get("requests", []))
+        for what, n in (other.get("dropped") or {}).items():
+            total["dropped"][what] = total["dropped"].get(what, 0) + int(n)
         for key, row in other.get("hist", {}).items():
             mine = total["hist"].setdefault(key, [0.0] * len(row))
             total["hist"][key] = [a + b for a, b in zip(mine, row, strict=True)]
@@ -142,6 +152,11 @@ def exposition(data: dict) -> str:
         lines.append(f'{metric}_bucket{{le="+Inf"}} {int(row[-2])}')
         lines.append(f"{metric}_count {int(row[-2])}")
         lines.append(f"{metric}_sum {row[-1]:.6f}")
+    lines.append("# HELP pxehook_dropped_total What was refused or not recorded to stay bounded.")
+    lines.append("# TYPE pxehook_dropped_total counter")
+    for what in DROPPED:
+        n = int(data.get("dropped", {}).get(what, 0))
+        lines.append(f'pxehook_dropped_total{{what="{what}"}} {n}')
     return "\n".join(lines) + "\n"
 
 

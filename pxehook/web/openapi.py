@@ -16,6 +16,7 @@ from pxehook.lifecycle.clone import PARTS
 from pxehook.lifecycle.table import OPERATIONS
 from pxehook.models import STATES, creatable_states
 from pxehook.tokens import SCOPES
+from pxehook.web import openapi_web
 
 _REF = "#/components/schemas/"
 _ERRORS = {
@@ -375,9 +376,10 @@ def document() -> dict[str, Any]:
             "title": "pxehook API",
             "version": __version__,
             "description": "Hosts, life-cycle, callbacks and PXE Pilot compatibility. "
-            "See docs/api.md.",
+            "See docs/api.md. The boot routes, /healthz, /metrics and /ui are here too "
+            "(docs/resolver.md).",
         },
-        "paths": {**_host_paths(), **_other_paths()},
+        "paths": {**_host_paths(), **_other_paths(), **openapi_web.paths()},
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
