@@ -64,7 +64,8 @@ def test_refused_callbacks_reach_the_timeline_a_bounded_number_of_times(
     server: BootServer,
 ) -> None:
     store = server.ctx.store()
-    host = HostMaker(store)(State.DEPLOYING)
+    # the installer calls from the host's trusted IP (the DHCP hook recorded 127.0.0.1)
+    host = HostMaker(store)(State.DEPLOYING, ip="127.0.0.1")
     assert host.id is not None
     url = f"{server.url}/api/v1/hosts/{host.mac}/deployed"
     for _ in range(30):
