@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from pxehook.errors import Conflict, PxehookError, StoreError
 from pxehook.store.dialect import Dialect, Retry, Tx
 from pxehook.store.sql import SQLStore
+from pxehook.store.transactions import DEFAULT_POOL, PoolSettings
 
 
 class SQLiteDialect(Dialect):
@@ -125,13 +126,20 @@ class SQLiteStore(SQLStore):
     """The ``Store`` protocol over one SQLite file."""
 
     def __init__(
-        self, path: str, *, busy_timeout_ms: int = 5000, create: bool = True, migrate: bool = True
+        self,
+        path: str,
+        *,
+        busy_timeout_ms: int = 5000,
+        create: bool = True,
+        migrate: bool = True,
+        pool: PoolSettings = DEFAULT_POOL,
     ) -> None:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
         if path != ":memory:":
             _check_path(path, create=create)
-        super().__init__(SQLiteDialect(path, busy_timeout_ms=busy_timeout_ms), migrate=migrate)
+        dialect = SQLiteDialect(path, busy_timeout_ms=busy_timeout_ms)
+        super().__init__(dialect, migrate=migrate, pool=pool)
 
 
 def _check_path(path: str, *, create: bool) -> None:

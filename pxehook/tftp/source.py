@@ -1,0 +1,73 @@
+"""What a transfer sends: a rendered config (bytes) or a file under ``tftp_root``.
+
+Files are read block by block with ``pread`` and never memory-mapped: a loader truncated
+or rewritten in place while a machine downloads it (what ``cp new.efi grubx64.efi`` does)
+would make a mapped read raise SIGBUS and kill the whole process. Each block is checked
+against the size and modification time the file had when the transfer began; a file that
+changed raises ``SourceChanged`` and only that transfer ends. A file replaced by rename
+(``mv``, ``install``) is not a change: the transfer goes on with the file it opened.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import Protocol
+
+
+class SourceChanged(Exception):
+    """The file changed while it was being sent."""
+
+
+class Source(Protocol):
+    size: int
+
+    def read(self, offset: int, length: int) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class BytesSource:
+    """A body already in memory (a rendered config)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.size = len(body)
+
+    def read(self, offset: int, length: int) -> bytes:
+        return self.body[offset : offset + length]
+
+    def close(self) -> None:
+        return None
+
+
+class FileSource:
+    """A regular file, open for the whole transfer."""
+
+    def __init__(self, path: str) -> None:
+        # O_NONBLOCK: a FIFO swapped in for the file must not block the server on open
+        self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            st = os.fstat(self.fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise IsADirectoryError(path)
+        except BaseException:
+            os.close(self.fd)
+            raise
+        self.size = st.st_size
+        self._stamp = (st.st_size, st.st_mtime_ns)
+
+    def read(self, offset: int, length: int) -> bytes:
+        """``length`` bytes at ``offset`` (fewer at the end); SourceChanged when the file
+        is no longer the one the transfer began with."""
+        data = os.pread(self.fd, length, offset)
+        st = os.fstat(self.fd)
+        expected = max(0, min(length, self.size - offset))
+        if (st.st_size, st.st_mtime_ns) != self._stamp or len(data) != expected:
+            raise SourceChanged("file changed during transfer")
+        return data
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
