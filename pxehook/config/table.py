@@ -354,7 +354,7 @@ SETTINGS: tuple[Setting, ...] = (
         positive_int,
         128,
         "int",
-        "pxehook's own TFTP server: transfers at once (unanswered ones give way to new ones).",
+        "pxehook's own TFTP server: transfers served at once (8x as many may await a first ACK).",
     ),
     _s(
         "tftp_max_per_client",

@@ -10,8 +10,9 @@ of ``admission.py``, sends each first packet once (again only when the client re
 request: one packet out per request in, never a large block to an address that has not
 answered) and forgets it after the time-out. A client that acknowledges gets a worker
 thread (at most ``max_transfers``) for the lock-step rest of the transfer. Config names are
-looked up in a worker too, so a slow database never stalls the port. A fault in one
-transfer ends that transfer; the server records its own health (``healthy``/``error``).
+looked up by a few lookup threads (``lookup_workers``: as many as the database pool lends),
+so a slow database never stalls the port. A fault in one transfer ends that transfer; the
+server records its own health (``healthy``/``error``).
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ import functools
 import heapq
 import itertools
 import logging
-import os
 import queue
 import selectors
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -50,7 +51,7 @@ from pxehook.tftp.packets import (
     parse_request,
 )
 from pxehook.tftp.port import bind_port, ensure_open_files
-from pxehook.tftp.source import BytesSource, FileSource, Source, SourceChanged
+from pxehook.tftp.source import BytesSource, FileSource, Root, Source, SourceChanged
 from pxehook.tftp.transfer import Transfer, send_rest
 
 log = logging.getLogger("pxehook.tftp")
@@ -60,6 +61,12 @@ log = logging.getLogger("pxehook.tftp")
 ConfigLookup = Callable[[str, str], bytes | None]
 FileHook = Callable[[str, str, int], None]
 
+#: transfers that may wait for their first acknowledgement, per active one allowed
+WAITING_PER_ACTIVE = 8
+#: the longest a worker waits for the interpreter lock while the dispatcher runs (seconds)
+SWITCH_INTERVAL = 0.0005
+#: requests read in a row before acknowledgements are looked at again
+REQUEST_BATCH = 32
 #: a repeated request re-sends the first packet at most this often (seconds)
 RESEND_INTERVAL = 0.25
 #: how often a summary of refused requests is logged at most (seconds)
@@ -80,13 +87,18 @@ class TftpServer:
         on_file: FileHook | None = None,
         max_transfers: int = 128,
         max_per_client: int = 8,
+        lookup_workers: int = 8,
     ) -> None:
-        self.root = os.path.realpath(root)
+        self.files = Root(root)
+        self.root = self.files.path
         self.bind, self.port = bind, port
         self.lookup = lookup
         self.on_file = on_file
         self.max_transfers = max_transfers
-        self.admission: Admission[Transfer] = Admission(max_transfers, max_per_client)
+        self.lookup_workers = lookup_workers
+        self.admission: Admission[Transfer] = Admission(
+            max_transfers, WAITING_PER_ACTIVE * max_transfers, max_per_client
+        )
         self.address: tuple[str, int] = (bind, port)
         self.error = ""  # why the server is not serving; "" while healthy
         self._running = False
@@ -105,7 +117,10 @@ class TftpServer:
 
     def start(self) -> TftpServer:
         """Bind and serve in the background; ConfigError (one line) when the port is taken."""
-        ensure_open_files(2 * self.max_transfers + 64)
+        ensure_open_files(2 * (self.admission.max_active + self.admission.max_waiting) + 64)
+        # each block of a transfer needs the GIL once; while the dispatcher is busy (a
+        # flood), the default 5 ms hand-over would be added to every block
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self.sock = bind_port(self.bind, self.port)
         self.address = self.sock.getsockname()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -115,6 +130,7 @@ class TftpServer:
         self._selector.register(self.sock, selectors.EVENT_READ, self._on_requests)
         self._selector.register(self._wake_r, selectors.EVENT_READ, self._on_posted)
         self._workers = ThreadPoolExecutor(self.max_transfers, thread_name_prefix="tftp-xfer")
+        self._lookups = ThreadPoolExecutor(self.lookup_workers, thread_name_prefix="tftp-lookup")
         self._running, self.error = True, ""
         self._thread = threading.Thread(target=self._dispatch, name="tftp", daemon=True)
         self._thread.start()
@@ -128,6 +144,7 @@ class TftpServer:
         self._thread.join(timeout=5)
         for transfer in self.admission.items():
             transfer.end()
+        self._lookups.shutdown(wait=True, cancel_futures=True)
         self._workers.shutdown(wait=True, cancel_futures=True)
         self._selector.close()
         for end in (self.sock, self._wake_r, self._wake_w):
@@ -137,7 +154,11 @@ class TftpServer:
     def _dispatch(self) -> None:
         try:
             while not self._stopping.is_set():
-                for key, _ in self._selector.select(self._next_timer()):
+                ready = self._selector.select(self._next_timer())
+                # acknowledgements first: a client that answered must not be displaced by
+                # requests that arrived meanwhile
+                ready.sort(key=lambda event: event[0].fileobj is self.sock)
+                for key, _ in ready:
                     key.data(key.fileobj)
                 self._expire()
         except Exception as exc:  # the port is gone or a bug: say so, never take others down
@@ -152,7 +173,7 @@ class TftpServer:
 
     # the well-known port ---------------------------------------------------------------------
     def _on_requests(self, sock: socket.socket) -> None:
-        for _ in range(256):  # then let first acknowledgements and timers have their turn
+        for _ in range(REQUEST_BATCH):  # then acknowledgements and timers have their turn
             try:
                 packet, peer = sock.recvfrom(2048)
             except (BlockingIOError, InterruptedError):
@@ -200,7 +221,7 @@ class TftpServer:
             self._end(transfer)
             return
         if transfer.dynamic:  # a config name: the database answers, in a worker
-            self._workers.submit(self._prepare, transfer, posted=True)
+            self._lookups.submit(self._prepare, transfer, posted=True)
         else:
             self._prepare(transfer, posted=False)  # a file: opened here
 
@@ -216,10 +237,10 @@ class TftpServer:
         if now - last >= REPORT_INTERVAL:
             refused = self.admission.refused
             log.warning(
-                "tftp: %d requests refused: %d transfers at once (tftp_max_transfers), "
-                "every one acknowledged",
+                "tftp: %d requests refused (tftp_max_transfers %d, tftp_max_per_client %d)",
                 refused - count,
                 self.max_transfers,
+                self.admission.per_client,
             )
             self._reported = (now, refused)
 
@@ -258,10 +279,8 @@ class TftpServer:
             return None
         if body is not None:
             return BytesSource(body)
-        full = os.path.realpath(os.path.join(self.root, path))
-        if not full.startswith(self.root + os.sep) or not os.path.isfile(full):
-            return None
-        return FileSource(full)
+        full = self.files.resolve(path)
+        return None if full is None else FileSource(full)
 
     def _on_posted(self, wake: socket.socket) -> None:
         try:
@@ -277,7 +296,7 @@ class TftpServer:
 
     def _arm(self, transfer: Transfer) -> None:
         """Send the first packet and wait (in the selector) for its acknowledgement."""
-        if transfer.ended.is_set():
+        if transfer.ended:
             return
         assert transfer.sock is not None
         transfer.sock.setblocking(False)
@@ -292,7 +311,7 @@ class TftpServer:
             transfer.sock, selectors.EVENT_READ, functools.partial(self._on_first_ack, transfer)
         )
         transfer.waiting = True
-        self.admission.waiting(transfer.peer)
+        self.admission.sent(transfer.peer)
         heapq.heappush(self._timers, (transfer.deadline, next(self._seq), transfer))
 
     def _resend_first(self, transfer: Transfer) -> None:
@@ -308,7 +327,7 @@ class TftpServer:
             pass
 
     def _on_first_ack(self, transfer: Transfer, sock: socket.socket) -> None:
-        while True:
+        while not transfer.ended:  # (displaced earlier in this round)
             try:
                 reply = sock.recv(516)
             except BlockingIOError:
@@ -349,7 +368,7 @@ class TftpServer:
             _, _, transfer = heapq.heappop(self._timers)
             if transfer.waiting:
                 self._end(transfer)
-        if len(self._timers) > 4 * self.max_transfers:  # displaced ones: drop their entries
+        if len(self._timers) > 2 * self.admission.max_waiting:  # drop displaced ones' entries
             self._timers = [t for t in self._timers if t[2].waiting]
             heapq.heapify(self._timers)
 
@@ -379,7 +398,7 @@ class TftpServer:
 
     def _fail(self, transfer: Transfer, code: int, message: str) -> None:
         """Tell the client why (one ERROR packet) and end the transfer."""
-        if transfer.sock is not None and not transfer.ended.is_set():
+        if transfer.sock is not None and not transfer.ended:
             with contextlib.suppress(OSError):
                 transfer.send(error_packet(code, message))
         self._end(transfer)

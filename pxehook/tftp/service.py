@@ -49,6 +49,7 @@ def build(ctx: Context, bind: str | None = None, port: int | None = None) -> Tft
         on_file=on_file,
         max_transfers=s.tftp_max_transfers,
         max_per_client=s.tftp_max_per_client,
+        lookup_workers=s.db_pool_size,  # more lookups at once would only wait for the pool
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from typing import Protocol
 
 
@@ -71,3 +72,30 @@ class FileSource:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+class Root:
+    """``tftp_root``: which file a cleaned relative path names, symlinks resolved and the
+    result checked to stay under the root. Answers are kept for ``TTL`` seconds, so a burst
+    of requests for one loader resolves it once."""
+
+    TTL = 1.0
+    KEEP = 4096  # names remembered at most (only names of existing files are)
+
+    def __init__(self, path: str) -> None:
+        self.path = os.path.realpath(path)
+        self._known: dict[str, tuple[str, float]] = {}
+
+    def resolve(self, relative: str) -> str | None:
+        """The file's real path, or None when there is no such file under the root."""
+        now = time.monotonic()
+        known = self._known.get(relative)
+        if known is not None and known[1] > now:
+            return known[0]
+        full = os.path.realpath(os.path.join(self.path, relative))
+        if not full.startswith(self.path + os.sep) or not os.path.isfile(full):
+            return None
+        if len(self._known) >= self.KEEP:
+            self._known.clear()
+        self._known[relative] = (full, now + self.TTL)
+        return full

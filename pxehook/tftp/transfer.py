@@ -27,6 +27,7 @@ from pxehook.tftp.packets import (
 from pxehook.tftp.source import Source
 
 Peer = tuple[str, int]
+_ENDING = threading.Lock()  # one for all: ending is rare next to sending
 
 
 class Transfer:
@@ -45,8 +46,7 @@ class Transfer:
         self.sent_at = 0.0
         self.deadline = 0.0
         self.waiting = False  # first packet out, acknowledgement awaited (dispatcher only)
-        self.ended = threading.Event()
-        self._lock = threading.Lock()
+        self.ended = False
 
     @property
     def client_ip(self) -> str:
@@ -67,10 +67,10 @@ class Transfer:
 
     def end(self) -> None:
         """Close the socket and the source, once; wakes a worker blocked on the socket."""
-        with self._lock:
-            if self.ended.is_set():
+        with _ENDING:
+            if self.ended:
                 return
-            self.ended.set()
+            self.ended = True
             sock, source = self.sock, self.source
         if sock is not None:
             with contextlib.suppress(OSError):  # wakes a recv in another thread
@@ -123,7 +123,7 @@ def exchange(transfer: Transfer, packet: bytes, block: int) -> bool:
                 break
             except OSError:  # port unreachable, or the socket was shut down
                 return False
-            if transfer.ended.is_set():
+            if transfer.ended:
                 return False
             got = parse_ack(reply)
             if got == (ACK, block):
