@@ -2,10 +2,12 @@
 
 Files are read block by block with ``pread`` and never memory-mapped: a loader truncated
 or rewritten in place while a machine downloads it (what ``cp new.efi grubx64.efi`` does)
-would make a mapped read raise SIGBUS and kill the whole process. Each block is checked
-against the size and modification time the file had when the transfer began; a file that
-changed raises ``SourceChanged`` and only that transfer ends. A file replaced by rename
-(``mv``, ``install``) is not a change: the transfer goes on with the file it opened.
+would make a mapped read raise SIGBUS and kill the whole process. A short read (the file
+shrank) is noticed at once; the size and modification time are compared with those the
+file had when the transfer began every ``CHECK_EVERY`` blocks and before the last block, so
+a file rewritten in place never reaches a client as one complete file. A file that changed
+raises ``SourceChanged`` and only that transfer ends. A file replaced by rename (``mv``,
+``install``) is not a change: the transfer goes on with the file it opened.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import os
 import stat
 import time
 from typing import Protocol
+
+#: blocks between two checks of the file's size and modification time (one ``fstat``)
+CHECK_EVERY = 32
 
 
 class SourceChanged(Exception):
@@ -57,15 +62,19 @@ class FileSource:
             raise
         self.size = st.st_size
         self._stamp = (st.st_size, st.st_mtime_ns)
+        self._reads = 0
 
     def read(self, offset: int, length: int) -> bytes:
         """``length`` bytes at ``offset`` (fewer at the end); SourceChanged when the file
         is no longer the one the transfer began with."""
         data = os.pread(self.fd, length, offset)
-        st = os.fstat(self.fd)
-        expected = max(0, min(length, self.size - offset))
-        if (st.st_size, st.st_mtime_ns) != self._stamp or len(data) != expected:
+        self._reads += 1
+        if len(data) != max(0, min(length, self.size - offset)):
             raise SourceChanged("file changed during transfer")
+        if self._reads % CHECK_EVERY == 0 or offset + length >= self.size:
+            st = os.fstat(self.fd)
+            if (st.st_size, st.st_mtime_ns) != self._stamp:
+                raise SourceChanged("file changed during transfer")
         return data
 
     def close(self) -> None:

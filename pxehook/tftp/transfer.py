@@ -17,6 +17,7 @@ from pxehook.tftp.packets import (
     ACK,
     DEFAULT_BLKSIZE,
     ERROR,
+    HEADER,
     RETRIES,
     Request,
     Terms,
@@ -115,7 +116,8 @@ def exchange(transfer: Transfer, packet: bytes, block: int) -> bool:
         except OSError:
             return False
         deadline = time.monotonic() + timeout
-        while (remaining := deadline - time.monotonic()) > 0:
+        remaining = timeout
+        while remaining > 0:
             sock.settimeout(remaining)
             try:
                 reply = sock.recv(516)
@@ -125,9 +127,10 @@ def exchange(transfer: Transfer, packet: bytes, block: int) -> bool:
                 return False
             if transfer.ended:
                 return False
-            got = parse_ack(reply)
-            if got == (ACK, block):
+            if reply[:4] == HEADER.pack(ACK, block):
                 return True
+            got = parse_ack(reply)
             if got is not None and got[0] == ERROR:
                 return False
+            remaining = deadline - time.monotonic()  # a stray packet: wait out the rest
     return False
