@@ -149,7 +149,7 @@ class TftpServer:
         self._selector.close()
         for end in (self.sock, self._wake_r, self._wake_w):
             end.close()
-        self._running = False
+        self._running, self._thread = False, None
 
     def _dispatch(self) -> None:
         try:
