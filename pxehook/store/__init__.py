@@ -1,7 +1,7 @@
 """Storage: ``open_store`` picks the back end from the ``database`` setting.
 
 Layout: ``base`` (the ``Store`` protocol), ``sql`` (every method once, over a dialect),
-``transactions`` (connection per thread, retry loop), ``dialect`` (what differs),
+``transactions`` (the connection pool, retry loop), ``dialect`` (what differs),
 ``sqlite`` / ``postgres`` (the two dialects), ``migrations`` (one list of steps),
 ``merge`` (pure merge rules for observations).
 """

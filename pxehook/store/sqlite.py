@@ -2,8 +2,8 @@
 
 Safe for the DHCP hook, several gunicorn workers and the CLI writing at once: WAL journal,
 a busy timeout, every write in ``BEGIN IMMEDIATE`` (one writer at a time, so no row locks
-are needed) with a bounded retry, one connection per process and thread (re-opened after
-``fork``). The SQL itself is ``SQLStore``'s.
+are needed) with a bounded retry, connections from the store's per-process pool (never
+used across ``fork``). The SQL itself is ``SQLStore``'s.
 """
 
 from __future__ import annotations
