@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pxehook.config import Settings
-from pxehook.store import Store, open_store
+from pxehook.store import PoolSettings, Store, open_store
 
 
 @dataclass
@@ -21,6 +21,7 @@ class Context:
                 self.settings.database,
                 busy_timeout_ms=self.settings.db_busy_timeout_ms,
                 create=create,
+                pool=PoolSettings(self.settings.db_pool_size, self.settings.db_pool_idle_timeout),
             )
         return self._store
 

@@ -20,16 +20,11 @@ from pxehook.inventory.parse import load
 from pxehook.models import Observation
 from tests.boot_server import LOOPBACK, events_when
 from tests.conftest import require_tool
+from tests.tftp_server import free_udp_port, hpa_get
 
 pytestmark = pytest.mark.daemon
 REPO = Path(__file__).resolve().parent.parent
 NODE01, NODE02 = "52-54-00-12-34-01", "52-54-00-12-34-02"
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -74,15 +69,6 @@ def tftp(tmp_path_factory):  # type: ignore[no-untyped-def]
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=10)
     ctx.close()
-
-
-def hpa_get(port: int, remote: str, local: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["tftp", "-m", "binary", LOOPBACK, str(port), "-c", "get", remote, str(local)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def atftp_get(

@@ -27,7 +27,8 @@ def tftp(lazy, bind: str | None, port: int | None) -> None:  # type: ignore[no-u
 
     PXELINUX/U-Boot (pxelinux.cfg/…) and GRUB (grub.cfg…) names go through the same
     decision as the HTTP routes; every answer is recorded on the host's timeline.
-    Runs until SIGTERM or SIGINT.
+    Runs until SIGTERM or SIGINT. A port that cannot be bound is a one-line error
+    (exit code 5).
     """
     ctx = lazy.get()
     logging.basicConfig(

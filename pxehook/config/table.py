@@ -429,6 +429,35 @@ SETTINGS: tuple[Setting, ...] = (
         "Refused install-done callbacks recorded on one host's timeline per "
         "hour; further refusals are still refused, logged and counted in /metrics.",
     ),
+    _s(
+        "tftp_max_transfers",
+        positive_int,
+        128,
+        "int",
+        "pxehook's own TFTP server: transfers served at once (8x as many may await a first ACK).",
+    ),
+    _s(
+        "tftp_max_per_client",
+        positive_int,
+        8,
+        "int",
+        "pxehook's own TFTP server: transfers at once per client address.",
+    ),
+    _s(
+        "db_pool_size",
+        positive_int,
+        8,
+        "int",
+        "Database connections each pxehook process may hold; a caller waits up to "
+        "db_busy_timeout_ms for one, then gets 'database busy' (HTTP 503, TFTP error).",
+    ),
+    _s(
+        "db_pool_idle_timeout",
+        positive_int,
+        60,
+        "int",
+        "Seconds an unused pooled database connection stays open.",
+    ),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -52,7 +52,7 @@ class Dialect(ABC):
     # connections and transactions ------------------------------------------------------
     @abstractmethod
     def connect(self) -> Any:
-        """A new connection (one per thread and process; the store caches it)."""
+        """A new connection (the store's pool lends it to one transaction at a time)."""
 
     def is_open(self, conn: Any) -> bool:
         """False when ``conn`` can no longer be used and must be replaced."""

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from pxehook.errors import Conflict, PxehookError, StoreError
 from pxehook.store.dialect import Dialect, Retry, Tx, dump_json
 from pxehook.store.sql import SQLStore
+from pxehook.store.transactions import DEFAULT_POOL, PoolSettings
 
 try:  # optional dependency: pip install 'pxehook[postgres]'
     import psycopg
@@ -161,7 +162,14 @@ _BUSY: tuple[type[Exception], ...] = (
 class PostgresStore(SQLStore):
     """The ``Store`` protocol over a PostgreSQL database."""
 
-    def __init__(self, dsn: str, *, busy_timeout_ms: int = 5000, migrate: bool = True) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        busy_timeout_ms: int = 5000,
+        migrate: bool = True,
+        pool: PoolSettings = DEFAULT_POOL,
+    ) -> None:
         dialect = PostgresDialect(dsn, busy_timeout_ms=busy_timeout_ms)
         self.dsn, self.where, self.busy_timeout_ms = dsn, dialect.where, busy_timeout_ms
-        super().__init__(dialect, migrate=migrate)
+        super().__init__(dialect, migrate=migrate, pool=pool)

@@ -18,7 +18,7 @@ from pxehook.errors import StoreError
 from pxehook.models import Event, Host, State, now
 from pxehook.store import migrations
 from pxehook.store.dialect import Dialect, Tx
-from pxehook.store.transactions import Transactions
+from pxehook.store.transactions import DEFAULT_POOL, PoolSettings, Transactions
 
 T = TypeVar("T")
 
@@ -33,9 +33,11 @@ BY_ID = "id=?"
 class SQLCore:
     """Transactions, schema and row helpers over one SQL database, through its ``Dialect``."""
 
-    def __init__(self, dialect: Dialect, *, migrate: bool = True) -> None:
+    def __init__(
+        self, dialect: Dialect, *, migrate: bool = True, pool: PoolSettings = DEFAULT_POOL
+    ) -> None:
         self.dialect = dialect
-        self._transactions = Transactions(dialect)
+        self._transactions = Transactions(dialect, pool)
         if migrate:
             self.migrate()
 

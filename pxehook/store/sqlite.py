@@ -2,8 +2,8 @@
 
 Safe for the DHCP hook, several gunicorn workers and the CLI writing at once: WAL journal,
 a busy timeout, every write in ``BEGIN IMMEDIATE`` (one writer at a time, so no row locks
-are needed) with a bounded retry, one connection per process and thread (re-opened after
-``fork``). The SQL itself is ``SQLStore``'s.
+are needed) with a bounded retry, connections from the store's per-process pool (never
+used across ``fork``). The SQL itself is ``SQLStore``'s.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from pxehook.errors import Conflict, PxehookError, StoreError
 from pxehook.store.dialect import Dialect, Retry, Tx
 from pxehook.store.sql import SQLStore
+from pxehook.store.transactions import DEFAULT_POOL, PoolSettings
 
 
 class SQLiteDialect(Dialect):
@@ -126,13 +127,20 @@ class SQLiteStore(SQLStore):
     """The ``Store`` protocol over one SQLite file."""
 
     def __init__(
-        self, path: str, *, busy_timeout_ms: int = 5000, create: bool = True, migrate: bool = True
+        self,
+        path: str,
+        *,
+        busy_timeout_ms: int = 5000,
+        create: bool = True,
+        migrate: bool = True,
+        pool: PoolSettings = DEFAULT_POOL,
     ) -> None:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
         if path != ":memory:":
             _check_path(path, create=create)
-        super().__init__(SQLiteDialect(path, busy_timeout_ms=busy_timeout_ms), migrate=migrate)
+        dialect = SQLiteDialect(path, busy_timeout_ms=busy_timeout_ms)
+        super().__init__(dialect, migrate=migrate, pool=pool)
 
 
 def _check_path(path: str, *, create: bool) -> None:

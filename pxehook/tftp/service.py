@@ -1,4 +1,4 @@
-"""Wire the TFTP server to the resolver: config names through decide(), events recorded."""
+"""Wire the TFTP server to the resolver: config names through decide(), fetches recorded."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def make_lookup(resolver: Resolver):  # type: ignore[no-untyped-def]
 
 
 def build(ctx: Context, bind: str | None = None, port: int | None = None) -> TftpServer:
-    """A TftpServer for the settings (``tftp_root``, ``tftp_bind``, ``tftp_port``)."""
+    """A TftpServer for the settings (``tftp_root``, ``tftp_bind``, ``tftp_port``, bounds);
+    it binds on ``start()``."""
     s = ctx.settings
     resolver = wiring.resolver(ctx)
     address = bind or s.tftp_bind or s.server_ip or "127.0.0.1"
@@ -46,11 +47,18 @@ def build(ctx: Context, bind: str | None = None, port: int | None = None) -> Tft
         port if port is not None else s.tftp_port,
         make_lookup(resolver),
         on_file=on_file,
+        max_transfers=s.tftp_max_transfers,
+        max_per_client=s.tftp_max_per_client,
+        lookup_workers=s.db_pool_size,  # more lookups at once would only wait for the pool
     )
 
 
 class TftpService:
-    """``pxehook serve`` background service (setting ``tftp_serve``)."""
+    """``pxehook serve`` background service (setting ``tftp_serve``).
+
+    Health: ``healthy`` is True while the server answers requests; ``error`` says why not
+    ("tftp: cannot bind 0.0.0.0:69: address already in use", "tftp stopped: …").
+    """
 
     name = "tftp"
 
@@ -58,11 +66,26 @@ class TftpService:
         self.server = build(ctx)
 
     def start(self) -> None:
-        self.server.start()
+        """Bind and serve; ConfigError (one line) when the port cannot be bound."""
+        try:
+            self.server.start()
+        except Exception as exc:
+            self.server.error = str(exc)
+            raise
         log.info("tftp serving %s on %s:%s", self.server.root, *self.server.address)
 
     def stop(self) -> None:
         self.server.stop()
+
+    @property
+    def healthy(self) -> bool:
+        return self.server.healthy
+
+    @property
+    def error(self) -> str:
+        if self.server.healthy:
+            return ""
+        return self.server.error or "tftp is not running"
 
 
 def factory(ctx: Context) -> TftpService | None:
