@@ -24,7 +24,7 @@ from pxehook import servicestatus, wiring
 from pxehook.boot import front
 from pxehook.capture import service as capture_service
 from pxehook.context import Context
-from pxehook.errors import ConfigError
+from pxehook.errors import ConfigError, PxehookError
 from pxehook.inventory.watch import InventoryWatcher
 from pxehook.lifecycle.service import LifecycleSweeper
 from pxehook.tftp import service as tftp_service
@@ -143,8 +143,10 @@ def alive(service: object) -> bool:
 
 
 def one_line(exc: BaseException) -> str:
+    """The first line of an error; pxehook's own errors already say what went wrong."""
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+    first = text[0] if text else ""
+    return (first if isinstance(exc, PxehookError) else f"{type(exc).__name__}: {first}")[:300]
 
 
 @dataclass
