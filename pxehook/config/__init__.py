@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from pxehook.config.table import BY_NAME, ENV_PREFIX, SETTINGS, Setting
+from pxehook.config.setting import ENV_PREFIX, Setting
+from pxehook.config.table import BY_NAME, SETTINGS
 from pxehook.errors import ConfigError, yaml_error
 
 __all__ = [
