@@ -66,6 +66,7 @@ LAYERS: tuple[Layer, ...] = (
             "config",
             "daemons",
             "fswatch",
+            "fsmodes",
         ),
     ),
     Layer("store", ("store",)),

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from pxehook import services
+from pxehook import fsmodes, services
 from pxehook.cli.root import pass_lazy
 
 
@@ -67,6 +67,7 @@ def serve(
         level=s.log_level.upper(),
         format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
     )
+    fsmodes.make_dir(s.state_dir, fsmodes.STATE_DIR)
     ctx.store(create=True)
     running = [] if no_services else services.start_all(ctx)
     env = dict(os.environ)
