@@ -4,7 +4,9 @@ Sources (``models.ArchSource``), strongest first — :data:`RANK` is the order:
 
 1. **setting** — the operator set it (inventory ``arch:``, ``pxehook host set --arch``);
 2. **rule** — a MAC/OUI rule (``arch.MAC_RULES``: Raspberry Pi boot ROMs announce 0 but
-   are ARM), applied here and nowhere else;
+   are ARM), applied here for the resolver and every display (the DHCP generators encode the
+   same table). A rule corrects only the code its firmware lies with (``MacRule.announces``):
+   once DHCP saw that MAC announce another code (a Pi running UEFI or U-Boot), that code holds;
 3. **dhcp** — what a DHCP hook or the listener observed (option 93, vendor class);
 4. **request** — what a boot request claims (iPXE ``${buildarch}``, a GRUB or U-Boot path);
    an arch recorded from an earlier request ranks with it.
@@ -68,7 +70,8 @@ def _evidence(
         yield Evidence(ArchSource.SETTING, recorded, f"arch {recorded.slug} set on the host")
     macs = ((mac,) if mac else ()) + (host.macs if host else ())
     rule = next((r for r in (archtable.rule_for_mac(m, rules) for m in macs) if r), None)
-    if rule is not None:
+    observed = recorded if recorded and source in _OBSERVED else None
+    if rule is not None and (observed is None or observed.code == rule.announces):
         ruled = archtable.lookup(rule.arch)
         note = f"arch {ruled.slug} from MAC rule {rule.prefix}: {rule.note}"
         yield Evidence(ArchSource.RULE, ruled, note)
@@ -96,6 +99,17 @@ def effective(
     if best is None:
         return None, "", ["arch unknown"]
     return best.arch, best.source, [best.reason]
+
+
+def host_json(host: Host) -> dict[str, object]:
+    """``host``'s JSON with the effective arch beside the recorded one (``arch_effective``,
+    ``arch_effective_source``): what the API and the CLI show."""
+    arch, source, _reasons = effective(host)
+    return {
+        **host.as_dict(),
+        "arch_effective": arch.code if arch else None,
+        "arch_effective_source": source,
+    }
 
 
 def settled(source: str) -> bool:

@@ -10,16 +10,22 @@ See docs/ansible.md for why -c local with a prefix rather than a chroot.
 
 from __future__ import annotations
 
+import grp
 import hashlib
+import json
 import os
+import pwd
 import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +43,11 @@ DHCP_MODES = MODES[1:]
 HOST = {m: m.replace("-", "_") for m in MODES}
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 NO_SYSTEMD = not Path("/run/systemd/system").is_dir()
+#: groupadd cannot be prefixed: an existing, unused system group stands in for the spool group
+#: the role creates in production (pxehook-spool); pxehook's own user and group are root here.
+SPOOL_GROUP = "list"
+#: The one scenario whose 'pxehook serve' also serves TFTP (tftp_serve, port 69).
+TFTP_SERVE_MODE = "kea"
 
 
 def tool(name: str) -> str:
@@ -85,11 +96,20 @@ class Lab:
     dhcp_ready: str = ""  # empty when pxehook gen + hook build exist, else why not
     udp67_before: set[str] = field(default_factory=set)
 
-    def playbook(self, *args: str, limit: str = "all", extra: dict | None = None):  # type: ignore[no-untyped-def]
+    def playbook(
+        self,
+        *args: str,
+        limit: str = "all",
+        extra: dict | None = None,
+        env_more: dict | None = None,
+    ):  # type: ignore[no-untyped-def]
         argv = [tool("ansible-playbook"), "-i", str(self.root / "hosts.yml"), "-l", limit]
         argv += ["-e", f"@{self.root / 'vars.yml'}", str(self.root / "converge.yml"), *args]
-        for key, value in (extra or {}).items():
-            argv += ["-e", f"{key}={value}"]
+        for key, value in (extra or {}).items():  # structured values as JSON
+            argv += [
+                "-e",
+                f"{key}={value}" if isinstance(value, str | int) else json.dumps({key: value}),
+            ]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PXEHOOK_", "ANSIBLE_"))}
         env.update(
             ANSIBLE_ROLES_PATH=str(ANSIBLE_DIR / "roles"),
@@ -101,6 +121,7 @@ class Lab:
             ANSIBLE_NOCOLOR="1",
             ANSIBLE_FORCE_COLOR="0",
         )
+        env.update(env_more or {})
         return subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
 
 
@@ -190,6 +211,8 @@ def write_play(root: Path, wheel: Path, venv: Path, scenarios: dict[str, Scenari
             # the optional TFTP unit ('pxehook tftp') in the scenario without DHCP
             "pxehook_tftp_enabled": sc.dhcp_mode == "none",
         }
+        if sc.dhcp_mode == TFTP_SERVE_MODE:  # 'serve' binds TFTP's port 69 (on loopback)
+            hosts[sc.host]["pxehook_settings"] = {"tftp_serve": True, "tftp_bind": "127.0.0.1"}
     inventory = {
         "all": {
             "vars": {
@@ -212,6 +235,7 @@ def write_play(root: Path, wheel: Path, venv: Path, scenarios: dict[str, Scenari
         "pxehook_create_user": False,  # useradd cannot be prefixed: the test runs as root
         "pxehook_user": "root",
         "pxehook_group": "root",
+        "pxehook_spool_group": SPOOL_GROUP,
         "pxehook_apt_update_cache": False,
         "pxehook_manage_services": False,  # the test starts 'pxehook serve' itself
         "pxehook_server_ip": "192.0.2.1",
@@ -232,10 +256,20 @@ def missing_dhcp_features(venv: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+def lab() -> Iterator[Lab]:
     for name in ("dnsmasq", "dhcpd", "kea-dhcp4", "ss"):
         require_tool(name)
-    root = tmp_path_factory.mktemp("ansible")
+    # Outside pytest's root-only tmp, so other accounts can reach the tree as on a real host
+    # (the attack tests act as the DHCP hook's account); only traversable, not listable.
+    root = Path(tempfile.mkdtemp(prefix="pxh-ansible-", dir="/tmp"))
+    root.chmod(0o711)
+    try:
+        yield _converge(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _converge(root: Path) -> Lab:
     wheels = root / "wheel"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(REPO)],
@@ -349,11 +383,103 @@ def assert_common(lab: Lab, sc: Scenario) -> None:
     assert all(sc.path(f"/srv/tftp/{name}").stat().st_size > 0 for name in loaders)
     unit = sc.path("/etc/systemd/system/pxehook.service").read_text()
     assert f"ExecStart={lab.venv}/bin/pxehook --config {config} serve" in unit
+    # 'serve' may bind a port below 1024 only where it must: TFTP's 69 with tftp_serve on.
+    low_ports = "AmbientCapabilities=CAP_NET_BIND_SERVICE" in unit.splitlines()
+    assert low_ports == (sc.dhcp_mode == TFTP_SERVE_MODE), unit
+    assert_secret_modes(sc)
     assert not sc.path("/etc/systemd/system/pxehook-listen.service").exists()
     tftp_unit = sc.path("/etc/systemd/system/pxehook-tftp.service")
     assert tftp_unit.exists() == (sc.dhcp_mode == "none")
     if sc.dhcp_mode == "none":
         assert f"ExecStart={lab.venv}/bin/pxehook --config {config} tftp" in tftp_unit.read_text()
+
+
+def _owner_group_mode(path: Path) -> tuple[str, str, str]:
+    st = path.stat()
+    mode = oct(stat.S_IMODE(st.st_mode))
+    return pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name, mode
+
+
+def assert_secret_modes(sc: Scenario) -> None:
+    """The database is pxehook's alone; the hook's group may only pass to the spool."""
+    state = sc.path("/var/lib/pxehook")
+    assert _owner_group_mode(state) == ("root", SPOOL_GROUP, "0o710")
+    assert _owner_group_mode(state / "spool") == ("root", SPOOL_GROUP, "0o2770")
+    assert _owner_group_mode(state / "pxehook.db") == ("root", "root", "0o600")
+    assert _owner_group_mode(sc.path("/etc/pxehook")) == ("root", "root", "0o750")
+
+
+def hook_account_groups(lab: Lab) -> list[str]:
+    """The groups the role gives a DHCP daemon's account (read from a check-mode run of its
+    user tasks with pxehook_hook_users: [nobody]: nothing is changed)."""
+    run = lab.playbook(
+        "--check",
+        "-vvv",  # results with their module arguments, one JSON object per line
+        "--tags",
+        "pxehook-preflight,pxehook-user",
+        limit="none",
+        extra={"pxehook_hook_users": ["nobody"]},
+        env_more={"ANSIBLE_CALLBACK_RESULT_FORMAT": "json", "ANSIBLE_CALLBACK_FORMAT_PRETTY": "0"},
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    groups = []
+    for line in run.stdout.splitlines():
+        if not line.startswith(("ok: [none]", "changed: [none]")) or "{" not in line:
+            continue
+        args = json.loads(line[line.index("{") :]).get("invocation", {}).get("module_args", {})
+        if args.get("name") == "nobody" and args.get("groups"):
+            groups += args["groups"]
+    assert groups, "no task adds the hook's account to a group:\n" + run.stdout[-4000:]
+    return groups
+
+
+def test_the_hook_account_writes_the_spool_but_cannot_read_the_database(lab: Lab) -> None:
+    """The attack: the DHCP daemon's account, given the groups the role gives it, reads the
+    database (and so the secret deploy tokens are derived from) or the settings."""
+    need_dhcp(lab)
+    sc = lab.scenarios["dnsmasq"]
+    groups = hook_account_groups(lab)
+    hook = sc.path("/usr/local/libexec/pxehook/pxehook-hook")
+    spool = sc.path("/var/lib/pxehook/spool/hook.spool")
+    before = spool.stat().st_size if spool.exists() else 0
+    as_hook = {"user": "nobody", "group": groups[0], "extra_groups": groups, "cwd": "/"}
+    ran = subprocess.run(
+        [str(hook), "add", "52:54:00:00:0a:01", "192.0.2.150"],
+        capture_output=True,
+        text=True,
+        **as_hook,
+    )
+    assert ran.returncode == 0 and spool.stat().st_size > before, ran.stderr
+    secrets = [sc.path("/var/lib/pxehook/pxehook.db"), sc.path("/etc/pxehook/pxehook.yaml")]
+    reader = "import sys\nfor p in sys.argv[1:]:\n    try: open(p,'rb').read(); print(p)\n"
+    reader += "    except OSError: pass\n"
+    read = subprocess.run(
+        [sys.executable, "-c", reader, *map(str, secrets)],
+        capture_output=True,
+        text=True,
+        **as_hook,
+    )
+    assert read.stdout == "", f"the hook's account (groups {groups}) read: {read.stdout}"
+    assert "root" not in groups  # pxehook_group here: never the hook's
+
+
+def test_secret_settings_never_reach_ansibles_output(lab: Lab) -> None:
+    """--diff of the settings file would print a password; the tasks handling it are
+    no_log, whether the secret comes from pxehook_secret_settings or a database URL."""
+    sc = lab.scenarios["none"]
+    settings = sc.path("/etc/pxehook/pxehook.yaml")
+    before = sha256(settings)
+    tags = "pxehook-preflight,pxehook-install,pxehook-config"
+    for extra in (
+        {"pxehook_settings": {"database": "postgresql://px:S3cretDbPw@192.0.2.1/pxehook"}},
+        {"pxehook_secret_settings": {"files_url": "http://m:S3cretMirrorPw@192.0.2.1/files"}},
+    ):
+        run = lab.playbook("--check", "--diff", "-v", "--tags", tags, limit="none", extra=extra)
+        assert_converged(run, ["none"])
+        assert recap(run)["none"]["changed"] >= 1  # the change is still reported
+        assert "S3cret" not in run.stdout + run.stderr, run.stdout[-4000:]
+        assert "censored" in run.stdout or "no_log" in run.stdout, run.stdout[-4000:]
+    assert sha256(settings) == before
 
 
 def test_yamllint_passes_on_the_role() -> None:

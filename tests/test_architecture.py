@@ -69,6 +69,7 @@ LAYERS: tuple[Layer, ...] = (
             "children",
             "counters",
             "servicestatus",
+            "fsmodes",
         ),
     ),
     Layer("store", ("store",)),

@@ -245,7 +245,7 @@ def test_hostile_fields_are_stored_clean_and_shown_escaped(hook, spool_dir, stor
     assert shown.code == 0
     name_line = next(line for line in shown.out.splitlines() if line.startswith("dhcp hostname"))
     assert "evil\\nname\\r$(reboot)" in name_line and "\x1b" not in shown.out
-    assert len(shown.out.splitlines()) == 18  # no field broke out onto its own line
+    assert len(shown.out.splitlines()) == 19  # no field broke out onto its own line
     as_json = json.loads(cli("host", "show", MAC, "--json").out)
     assert as_json["dhcp_hostname"] == host.dhcp_hostname
 

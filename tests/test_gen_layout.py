@@ -123,8 +123,14 @@ def test_proxy_mode_one_service_per_arch_all_excluding_ipxe() -> None:
     lines = _dnsmasq("proxy")
     services = [ln for ln in lines if ln.startswith("pxe-service=")]
     assert all(ln.startswith(f"pxe-service=tag:!{arch.IPXE_TAG},") for ln in services)
-    csas = [ln.split(",")[1] for ln in services]
-    assert len(csas) == len(set(csas))
+    fields = [
+        [f for f in ln.split("=", 1)[1].split(",") if not f.startswith("tag:")] for ln in services
+    ]
+    csas = [f[0] for f in fields]
+    for i, a in enumerate(services):  # one service per arch for any one client: no menu
+        for j in range(i + 1, len(services)):
+            if csas[i] == csas[j]:
+                assert _exclusive(a, services[j]), (a, services[j])
     want = {
         a.dnsmasq_csa or str(a.code)
         for a in arch.TABLE
@@ -133,6 +139,12 @@ def test_proxy_mode_one_service_per_arch_all_excluding_ipxe() -> None:
     assert set(csas) == want
     for ln in services:
         assert "." in ln.rsplit(",", 1)[1]  # basenames keep their extension
+    # A MAC rule's machines get the loader of what they are, under the code they announce.
+    for rule in arch.MAC_RULES:
+        announced = arch.BY_CODE[rule.announces].dnsmasq_csa
+        actual = arch.BY_CODE[rule.arch].loader()
+        line = f"pxe-service=tag:!{arch.IPXE_TAG},tag:{rule.dnsmasq_tag},{announced},"
+        assert f'{line}"{rule.pxe_menu}",{actual}' in services
     assert "dhcp-range=192.0.2.0,proxy,255.255.255.0" in lines
     assert f"dhcp-boot=tag:{arch.IPXE_TAG},http://192.0.2.10:8070/boot.ipxe,,192.0.2.10" in lines
 
@@ -189,3 +201,43 @@ def test_dnsmasq_leaves_tftp_to_pxehook_when_it_serves_tftp(cli):  # type: ignor
     assert "enable-tftp" not in full.out and "served by pxehook itself" in full.out
     empty = cli("gen", "dnsmasq", "--mode", "tftp", extra_env=env)
     assert empty.code == 5 and "would do nothing" in empty.err
+
+
+@pytest.mark.parametrize("rule", arch.MAC_RULES, ids=lambda r: r.prefix)
+def test_mac_rule_answers_what_the_machine_is_not_what_it_announces(rule) -> None:  # type: ignore[no-untyped-def]
+    layout = layout_of()
+    mac = f"{rule.prefix}:01:02:03"
+    actual = arch.BY_CODE[rule.arch].loader()
+    assert actual and layout.answer(rule.announces, ipxe=False, httpclient=False, mac=mac) == (
+        actual,
+        False,
+    )
+    announced = arch.BY_CODE[rule.announces].loader()
+    assert layout.answer(rule.announces, ipxe=False, httpclient=False)[0] == announced
+    assert layout.answer(rule.announces, ipxe=True, httpclient=False, mac=mac)[0] == (
+        layout.ipxe_url
+    )
+    # the same make with firmware that tells the truth keeps its own code's loader
+    assert layout.answer(11, ipxe=False, httpclient=False, mac=mac)[0] == arch.BY_CODE[11].loader()
+
+
+def test_isc_and_kea_put_the_mac_rule_before_the_code_it_corrects() -> None:
+    layout = layout_of()
+    (override,) = layout.overrides  # one group today: Raspberry Pi, announces 0, is 41
+    isc = generator("isc").render(layout, "full")
+    by_mac = isc.index("option pxehook-arch = 00:00 and (substring(hardware, 1, 3) = ")
+    assert by_mac < isc.index("option pxehook-arch = 00:00 {  # bios")
+    for prefix in override.prefixes:
+        assert f"substring(hardware, 1, 3) = {prefix}" in isc
+    doc = json.loads(strip_comments(generator("kea").render(layout, "full")))["Dhcp4"]
+    names = [c["name"] for c in doc["client-classes"]]
+    classes = {c["name"]: c for c in doc["client-classes"]}
+    assert names.index(override.tag) < names.index(override.announced.tag)
+    assert f"not member('{override.tag}')" in classes[override.announced.tag]["test"]
+    boot = classes[f"{override.tag}-pxe"]
+    assert boot["boot-file-name"] == override.actual.boot_file == "bootcode.bin"
+    for prefix in override.prefixes:
+        assert (
+            f"substring(pkt4.mac, 0, 3) == 0x{prefix.replace(':', '')}"
+            in classes[override.tag]["test"]
+        )

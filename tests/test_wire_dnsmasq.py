@@ -96,6 +96,52 @@ def test_full_mode_every_code(netlab, cli, tmp_path):  # type: ignore[no-untyped
         ), line
 
 
+def _rule_errors(results: list[dict], site: wire.Site, *, full: bool) -> list[str]:
+    errors = []
+    for res, (code, variant, mac) in zip(results, wire.RULE_PAIRS, strict=True):
+        oracle = wire.expected if full else wire.expected_proxy
+        want = oracle(code, variant, site, mac)
+        files = [r["boot_file"] for r in res["replies"] if r["boot_file"]]
+        if full:
+            for reply in res["replies"]:
+                errors += [
+                    f"{mac} {code}/{variant} {reply['type']}: {e}"
+                    for e in wire.check_reply(reply, want, variant, site)
+                ]
+        elif any(f != want for f in files) or (want and not files):
+            errors.append(f"{mac} {code}/{variant}: boot files {files} != {want!r}")
+    return errors
+
+
+def test_full_mode_raspberry_pi_gets_the_arm_loader_not_undionly(netlab, cli, tmp_path):  # type: ignore[no-untyped-def]
+    """A Pi announces option 93 = 0: its MAC prefix (arch.MAC_RULES) must win, so it never
+    gets the x86 BIOS loader; a Pi whose firmware tells the truth keeps its own code."""
+    require_tool("dnsmasq")
+    netlab.add_host("srv", 1)
+    netlab.add_host("cli", 250)
+    hook_log = tmp_path / "hook.log"
+    env = wire.gen_env(netlab, tmp_path, wire.write_hook(tmp_path / "hook.sh", hook_log))
+    conf = tmp_path / "pxehook.conf"
+    _generate(cli, env, "full", conf)
+    _dnsmasq(netlab, "srv", "full", str(conf))
+    site = wire.site_of(netlab)
+    cases = [wire.case(c, v, request=True, mac=m) for c, v, m in wire.RULE_PAIRS]
+    results = wire.run_probe(netlab, cases, tmp_path)
+    errors = _rule_errors(results, site, full=True)
+    assert not errors, "\n".join(errors)
+    pi = [res for res, (c, v, _m) in zip(results, wire.RULE_PAIRS, strict=True) if v == "pxe"]
+    assert all(r["replies"][-1]["boot_file"] != "undionly.kpxe" for r in pi)
+    # The hook still records what the Pi sent (option 93 = 0): the rule is applied on read.
+    assert wire.wait_for(
+        lambda: hook_log.exists() and all(r["mac"] in hook_log.read_text() for r in results)
+    )
+    for line in hook_log.read_text().splitlines():
+        tags = line.split("tags=", 1)[1].split()
+        mac = line.split()[1]
+        code = next(c for c, _v, m in wire.RULE_PAIRS if m == mac)
+        assert wire.arch.from_tags(tags) == wire.arch.BY_CODE[code], line
+
+
 def test_proxy_mode_beside_plain_dhcp(netlab, cli, tmp_path):  # type: ignore[no-untyped-def]
     require_tool("dnsmasq")
     netlab.add_host("srv", 1)
@@ -121,18 +167,7 @@ def test_proxy_mode_beside_plain_dhcp(netlab, cli, tmp_path):  # type: ignore[no
     results = wire.run_probe(netlab, cases, tmp_path)
     errors = []
     for res, (code, variant) in zip(results, pairs, strict=True):
-        want = wire.expected(code, variant, site)
-        row = wire.arch.BY_CODE.get(code)
-        if variant == "pxe" and row is not None and (row.is_http or not row.loader()):
-            want = None  # ProxyDHCP serves TFTP loaders to PXE firmware only
-        if (
-            variant == "pxe"
-            and row is not None
-            and row.firmware not in (wire.arch.BIOS, wire.arch.UEFI)
-        ):
-            want = None
-        if variant == "httpclient":
-            want = None  # a dnsmasq 2.90 proxy cannot answer UEFI HTTP boot
+        want = wire.expected_proxy(code, variant, site)
         replies = res["replies"]
         plain_addr = [r for r in replies if r["stage"] == "offer" and r["yiaddr"] != "0.0.0.0"]
         if not plain_addr:
@@ -145,6 +180,35 @@ def test_proxy_mode_beside_plain_dhcp(netlab, cli, tmp_path):  # type: ignore[no
                 errors.append(f"{code}/{variant} {r['stage']}: siaddr {r['siaddr']}")
             if r["src"] == f"{netlab.net}.2" and r["boot_file"]:
                 errors.append(f"{code}/{variant}: the plain server sent a boot file")
+    assert not errors, "\n".join(errors)
+
+
+def test_proxy_mode_raspberry_pi_gets_the_arm_loader_not_undionly(netlab, cli, tmp_path):  # type: ignore[no-untyped-def]
+    require_tool("dnsmasq")
+    netlab.add_host("srv", 1)
+    netlab.add_host("dhcp", 2)
+    netlab.add_host("cli", 250)
+    env = wire.gen_env(netlab, tmp_path, wire.write_hook(tmp_path / "hook.sh", tmp_path / "h.log"))
+    conf = tmp_path / "proxy.conf"
+    _generate(cli, env, "proxy", conf)
+    plain = tmp_path / "plain.conf"
+    plain.write_text(f"dhcp-range={netlab.net}.10,{netlab.net}.249,255.255.255.0,1h\n")
+    _dnsmasq(netlab, "dhcp", "plain", str(plain))
+    _dnsmasq(netlab, "srv", "proxy", str(conf))
+    site = wire.site_of(netlab)
+    cases = [
+        wire.case(
+            c,
+            v,
+            request=True,
+            offers=2,
+            mac=m,
+            **({"pxe_server": site.server_ip} if v == "pxe" else {}),
+        )
+        for c, v, m in wire.RULE_PAIRS
+    ]
+    results = wire.run_probe(netlab, cases, tmp_path)
+    errors = _rule_errors(results, site, full=False)
     assert not errors, "\n".join(errors)
 
 

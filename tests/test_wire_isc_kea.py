@@ -15,12 +15,15 @@ pytestmark = [pytest.mark.netns, pytest.mark.daemon]
 PAIRS = [(c, v) for c in wire.CODES for v in wire.VARIANTS]
 
 
-def _probe_all(lab, tmp_path) -> list[dict]:  # type: ignore[no-untyped-def]
+def _probe_all(lab, tmp_path, pairs=None) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Probe (code, variant[, mac]) cases; every reply must be what the arch table says."""
     site = wire.site_of(lab)
-    results = wire.run_probe(lab, [wire.case(c, v, request=True) for c, v in PAIRS], tmp_path)
+    triples = [(*p, "")[:3] for p in (pairs or PAIRS)]
+    cases = [wire.case(c, v, request=True, **({"mac": m} if m else {})) for c, v, m in triples]
+    results = wire.run_probe(lab, cases, tmp_path)
     errors = []
-    for res, (code, variant) in zip(results, PAIRS, strict=True):
-        want = wire.expected(code, variant, site)
+    for res, (code, variant, mac) in zip(results, triples, strict=True):
+        want = wire.expected(code, variant, site, mac)
         stages = [r["stage"] for r in res["replies"]]
         if stages != ["offer", "ack"] or res["replies"][-1]["type"] != "DHCPACK":
             errors.append(f"{code}/{variant}: replies {stages}")
@@ -39,17 +42,16 @@ def _generate(cli, env, daemon: str, out) -> None:  # type: ignore[no-untyped-de
     assert "checked by" in result.out, result
 
 
-def test_isc_dhcpd_every_code(netlab, cli, tmp_path):  # type: ignore[no-untyped-def]
+def _isc(netlab, cli, tmp_path, hook_log):  # type: ignore[no-untyped-def]
     require_tool("dhcpd")
     netlab.add_host("srv", 1)
     netlab.add_host("cli", 250)
-    hook_log = tmp_path / "hook.log"
     env = wire.gen_env(netlab, tmp_path, wire.write_hook(tmp_path / "hook.sh", hook_log))
     conf = tmp_path / "dhcpd.conf"
     _generate(cli, env, "isc", conf)
     leases = tmp_path / "dhcpd.leases"
     leases.write_text("")
-    proc = netlab.spawn(
+    return netlab.spawn(
         "srv",
         "dhcpd",
         "dhcpd",
@@ -64,6 +66,11 @@ def test_isc_dhcpd_every_code(netlab, cli, tmp_path):  # type: ignore[no-untyped
         str(tmp_path / "dhcpd.pid"),
         "eth0",
     )
+
+
+def test_isc_dhcpd_every_code(netlab, cli, tmp_path):  # type: ignore[no-untyped-def]
+    hook_log = tmp_path / "hook.log"
+    proc = _isc(netlab, cli, tmp_path, hook_log)
     netlab.wait_udp("srv", 67)
     results = _probe_all(netlab, tmp_path)
     assert proc.alive(), proc.log_text()
@@ -77,11 +84,19 @@ def test_isc_dhcpd_every_code(netlab, cli, tmp_path):  # type: ignore[no-untyped
         ), (res["mac"], code)
 
 
-def test_kea_every_code_and_reload(netlab, cli, tmp_path):  # type: ignore[no-untyped-def]
+def test_isc_dhcpd_raspberry_pi_gets_the_arm_loader_not_undionly(netlab, cli, tmp_path):  # type: ignore[no-untyped-def]
+    """A Pi announces option 93 = 0: the class on its hardware-address prefix wins."""
+    proc = _isc(netlab, cli, tmp_path, tmp_path / "hook.log")
+    netlab.wait_udp("srv", 67)
+    results = _probe_all(netlab, tmp_path, wire.RULE_PAIRS)
+    assert proc.alive(), proc.log_text()
+    assert not [r for r in results if r["replies"][-1]["boot_file"] == "undionly.kpxe"]
+
+
+def _kea(netlab, cli, tmp_path, hook_log):  # type: ignore[no-untyped-def]
     require_tool("kea-dhcp4")
     netlab.add_host("srv", 1)
     netlab.add_host("cli", 250)
-    hook_log = tmp_path / "hook.log"
     env = wire.gen_env(netlab, tmp_path, wire.write_hook(tmp_path / "hook.sh", hook_log))
     conf = tmp_path / "kea-dhcp4.conf"
     _generate(cli, env, "kea", conf)
@@ -92,6 +107,20 @@ def test_kea_every_code_and_reload(netlab, cli, tmp_path):  # type: ignore[no-un
     }
     proc = netlab.spawn("srv", "kea", "kea-dhcp4", "-c", str(conf), env=run)
     netlab.wait_udp("srv", 67)
+    return proc, env, conf
+
+
+def test_kea_raspberry_pi_gets_the_arm_loader_not_undionly(netlab, cli, tmp_path):  # type: ignore[no-untyped-def]
+    """A Pi announces option 93 = 0: the class on its hardware-address prefix wins."""
+    proc, _env, _conf = _kea(netlab, cli, tmp_path, tmp_path / "hook.log")
+    results = _probe_all(netlab, tmp_path, wire.RULE_PAIRS)
+    assert proc.alive(), proc.log_text()
+    assert not [r for r in results if r["replies"][-1]["boot_file"] == "undionly.kpxe"]
+
+
+def test_kea_every_code_and_reload(netlab, cli, tmp_path):  # type: ignore[no-untyped-def]
+    hook_log = tmp_path / "hook.log"
+    proc, env, conf = _kea(netlab, cli, tmp_path, hook_log)
     _probe_all(netlab, tmp_path)
     assert proc.alive(), proc.log_text()
     # run_script fired for the committed leases (it is asynchronous: poll).

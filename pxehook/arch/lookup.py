@@ -129,16 +129,31 @@ UBOOT_SYS_ARCH = {"arm": "arm", "riscv": "riscv", "x86": "x86"}
 
 @dataclass(frozen=True)
 class MacRule:
-    """A MAC prefix whose machines announce a misleading arch (data, not code)."""
+    """A MAC prefix whose machines announce a misleading arch (data, not code).
 
-    prefix: str  # lower-case, colon-separated OUI (or longer)
-    arch: int
+    The rule corrects only the code the firmware lies with (``announces``): the same machine
+    running firmware that tells the truth (a Pi with UEFI firmware sends 11, U-Boot sends 22)
+    keeps what it sends. The DHCP generators, the resolver and every display read this.
+    """
+
+    prefix: str  # lower-case, colon-separated whole octets: an OUI (or longer)
+    arch: int  # what these machines are
     note: str
+    announces: int = 0  # the option-93 code their firmware sends instead
+    pxe_menu: str = ""  # PXE menu text their boot ROM looks for in a ProxyDHCP answer
+
+    @property
+    def dnsmasq_tag(self) -> str:
+        """Tag the generated dnsmasq config sets on these MACs; never an arch tag, so the
+        hook still records the code the machine announced."""
+        return f"pxh-mac-{lookup(self.announces).slug}-as-{lookup(self.arch).slug}"
 
 
 #: Raspberry Pi boot ROMs send option 93 = 0 (x86 BIOS) but are ARM: trust the OUI instead.
+#: Their ROM looks for "Raspberry Pi Boot" in a ProxyDHCP answer's PXE menu (Raspberry Pi's
+#: own network-boot guide: ``pxe-service=0,"Raspberry Pi Boot"``).
 MAC_RULES: tuple[MacRule, ...] = tuple(
-    MacRule(p, 41, "Raspberry Pi (boot ROM announces arch 0)")
+    MacRule(p, 41, "Raspberry Pi (boot ROM announces arch 0)", pxe_menu="Raspberry Pi Boot")
     for p in ("b8:27:eb", "dc:a6:32", "e4:5f:01", "28:cd:c1", "d8:3a:dd", "2c:cf:67")
 )
 

@@ -372,7 +372,14 @@ TABLE: tuple[Arch, ...] = (
         "ARM rpiboot",
         RPIBOOT,
         "arm64",
-        note="Listed in copies of the registry; Raspberry Pi boot ROMs send 0 in practice.",
+        loaders={"uboot": "bootcode.bin"},
+        default_boot_mode="uboot",
+        note=(
+            "Listed in copies of the registry; Raspberry Pi boot ROMs send 0 in practice (a MAC "
+            "rule maps them here). The ROM fetches its firmware from the TFTP root (bootcode.bin, "
+            "or <serial>/start4.elf on a Pi 4/5); config.txt's kernel=u-boot.bin hands over to "
+            "U-Boot, which PXE-boots as code 21/22 and reads pxehook's pxelinux.cfg."
+        ),
     ),
 )
 

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pxehook import fsmodes
+
 log = logging.getLogger("pxehook.capture.spool")
 
 SPOOL_NAME = "hook.spool"
@@ -175,7 +177,7 @@ class Spool:
         self.pos_path = self.path.with_name(self.path.name + ".pos")
         self.rotate_bytes = rotate_bytes
         self.rotations = 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fsmodes.make_dir(self.path.parent, fsmodes.SPOOL_DIR)
         self.position = Position.load(self.pos_path)
 
     @contextlib.contextmanager

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from pxehook import fsmodes
 from pxehook.capture import build
 from pxehook.capture.ingest import Ingester
 from pxehook.capture.leases import LeaseWatchService
@@ -67,7 +68,7 @@ def hook_install(
     settings = lazy.get().settings
     path = _build(settings, out or settings.hook_path, spool, use_python, cc)
     spool_dir = Path(spool).parent if spool else Path(settings.spool_dir)
-    spool_dir.mkdir(parents=True, exist_ok=True, mode=0o770)
+    fsmodes.make_dir(spool_dir, fsmodes.SPOOL_DIR)
     click.echo(f"installed {path}; spool in {spool_dir}")
     for daemon in DAEMONS:
         click.echo(f"{daemon.display}: {daemon.hook_wiring.format(hook=path)}")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
+from pxehook import fsmodes
 from pxehook.cli.output import json_option, print_json
 from pxehook.cli.root import pass_lazy
+from pxehook.config import Settings
 from pxehook.inventory import apply
 from pxehook.inventory import parse as inv
-from pxehook.store import migrations
+from pxehook.store import migrations, sqlite_path
 
 
 def register(cli: click.Group) -> None:
@@ -26,8 +30,10 @@ def db() -> None:
 def db_init(lazy, no_inventory: bool) -> None:  # type: ignore[no-untyped-def]
     """Create the database (if needed), migrate it, and load the inventory into it."""
     ctx = lazy.get()
+    fsmodes.make_dir(ctx.settings.state_dir, fsmodes.STATE_DIR)
     store = ctx.store(create=True)
     click.echo(f"database {ctx.settings.database}: schema {store.schema_version()}")
+    _warn(file_warnings(ctx.settings))
     if not no_inventory:
         loaded = inv.load(ctx.settings.inventory)
         counts = apply.sync(loaded, store)
@@ -62,8 +68,25 @@ def db_status(lazy, as_json: bool) -> None:  # type: ignore[no-untyped-def]
         "profiles": len(store.profile_list()),
         "generation": store.generation(),
     }
+    warnings = file_warnings(ctx.settings)
     if as_json:
-        print_json(data)
+        print_json({**data, "warnings": warnings})
     else:
         for key, value in data.items():
             click.echo(f"{key:10} {value}")
+        _warn(warnings)
+
+
+def file_warnings(settings: Settings) -> list[str]:
+    """Database files other accounts may open, pxehook directories others may enter."""
+    path = sqlite_path(settings.database)
+    secrets = fsmodes.db_files(path) if path and path != ":memory:" else []
+    folders = [settings.state_dir, settings.spool_dir]
+    if secrets:
+        folders.insert(0, os.path.dirname(os.path.abspath(path or "")))
+    return fsmodes.exposed(secrets, dict.fromkeys(folders))
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)

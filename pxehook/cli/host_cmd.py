@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from pxehook import arch as archtable
+from pxehook import archsource
 from pxehook.cli.output import fmt_time, json_option, print_fields, print_json, print_table
 from pxehook.cli.root import pass_lazy
 from pxehook.lifecycle.hosts import (
@@ -25,6 +26,14 @@ def register(cli: click.Group) -> None:
 
 def arch_label(code: int | None) -> str:
     return "-" if code is None else f"{code} ({archtable.lookup(code).slug})"
+
+
+def effective_label(h: Host) -> tuple[str, str]:
+    """(label, why) of the arch pxehook uses for ``h`` (``archsource.effective``)."""
+    arch, source, reasons = archsource.effective(h)
+    if arch is None:
+        return "-", ""
+    return arch_label(arch.code), f"{source}: {'; '.join(reasons)}"
 
 
 @click.group()
@@ -52,11 +61,11 @@ def host_list(
         label_pair = (key, value)
     hosts = lazy.get().store().host_list(state=state, profile=profile, label=label_pair)
     if as_json:
-        print_json([h.as_dict() for h in hosts])
+        print_json([archsource.host_json(h) for h in hosts])
         return
     print_table(
         (
-            [h.mac, h.name, arch_label(h.arch), h.ip, h.profile, h.state, fmt_time(h.last_seen)]
+            [h.mac, h.name, effective_label(h)[0], h.ip, h.profile, h.state, fmt_time(h.last_seen)]
             for h in hosts
         ),
         ["mac", "name", "arch", "ip", "profile", "state", "last seen"],
@@ -64,14 +73,17 @@ def host_list(
 
 
 def _show(h: Host) -> None:
+    label, why = effective_label(h)
+    recorded = arch_label(h.arch) + (f" by {h.arch_source}" if h.arch_source else "")
     print_fields(
         [
             ("mac", h.mac),
             ("macs", h.macs),
             ("name", h.name),
             ("uuid", h.uuid),
-            ("arch", arch_label(h.arch)),
-            ("arch source", h.arch_source),
+            ("arch", label),
+            ("arch source", why),
+            ("recorded arch", recorded),
             ("ip", h.ip),
             ("ip source", f"{h.ip_source or '-'} ({'trusted' if h.trusted_ip else 'not trusted'})"),
             ("dhcp hostname", h.dhcp_hostname),
@@ -96,7 +108,7 @@ def host_show(lazy, mac: str, as_json: bool) -> None:  # type: ignore[no-untyped
     """Show one host by any of its MACs (any common spelling) or its name."""
     h = find_host(lazy.get().store(), mac)
     if as_json:
-        print_json(h.as_dict())
+        print_json(archsource.host_json(h))
     else:
         _show(h)
 

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from pxehook import children, services
+from pxehook import children, fsmodes, services
 from pxehook.cli.root import pass_lazy
 from pxehook.config import Settings
 from pxehook.errors import Conflict
@@ -93,7 +93,7 @@ def serve(
         level=s.log_level.upper(),
         format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
     )
-    os.makedirs(s.state_dir, exist_ok=True)
+    fsmodes.make_dir(s.state_dir, fsmodes.STATE_DIR)
     try:
         stale = children.remove_stale(pid_file(s), APP, "pxehook serve")
     except RuntimeError as exc:

@@ -55,6 +55,34 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class MacOverride:
+    """Machines whose MAC prefix says their option 93 lies (``arch.MAC_RULES``, grouped by
+    what they announce and what they are): they get ``actual``'s answer, never ``announced``'s.
+    """
+
+    prefixes: tuple[str, ...]  # whole octets, lower-case, colon-separated
+    announced: Rule  # the code their firmware sends
+    actual: Rule  # what they are: its loader is theirs
+    tag: str  # dnsmasq tag (``MacRule.dnsmasq_tag``)
+    note: str
+    pxe_menu: str  # PXE menu text for a ProxyDHCP answer ('' = pxehook's own)
+
+    @property
+    def dnsmasq_macs(self) -> tuple[str, ...]:
+        """Each prefix as a dnsmasq ``dhcp-mac`` pattern (``b8:27:eb:*:*:*``)."""
+        return tuple(p + ":*" * (6 - len(p.split(":"))) for p in self.prefixes)
+
+    @property
+    def octets(self) -> tuple[tuple[int, str], ...]:
+        """(length, hex) of each prefix: ``(3, "b827eb")`` for ISC's and Kea's substrings."""
+        return tuple((len(p.split(":")), p.replace(":", "")) for p in self.prefixes)
+
+    @property
+    def menu(self) -> str:
+        return self.pxe_menu or f"pxehook {self.actual.arch.name}"
+
+
+@dataclass(frozen=True)
 class SiteLayout:
     """Everything a DHCP template needs (its variable ``site``); built and checked by
     ``build_layout``."""
@@ -77,6 +105,7 @@ class SiteLayout:
     tftp_by_pxehook: bool
     daemon_settings: dict[str, str]  # the settings only one daemon uses (Daemon.settings)
     rules: tuple[Rule, ...]
+    overrides: tuple[MacOverride, ...] = ()
     ipxe_tag: str = archtable.IPXE_TAG
     httpclient_tag: str = archtable.HTTPCLIENT_TAG
 
@@ -97,11 +126,37 @@ class SiteLayout:
             r for r in self.tftp_rules if r.arch.is_efi or r.arch.firmware == archtable.BIOS
         )
 
-    def answer(self, code: int, *, ipxe: bool, httpclient: bool) -> tuple[str | None, bool]:
+    def excluded(self, rule: Rule) -> tuple[str, ...]:
+        """Tags of the overrides whose machines announce ``rule``'s code: its lines skip them."""
+        return tuple(o.tag for o in self.overrides if o.announced.arch.code == rule.arch.code)
+
+    @property
+    def proxy_overrides(self) -> tuple[MacOverride, ...]:
+        """Overrides a ProxyDHCP answers: PXE firmware announcing, a TFTP loader to give."""
+        proxy = {r.arch.code for r in self.proxy_rules}
+        return tuple(
+            o
+            for o in self.overrides
+            if o.announced.arch.code in proxy and o.actual.loader and not o.actual.arch.is_http
+        )
+
+    def answer(
+        self, code: int, *, ipxe: bool, httpclient: bool, mac: str = ""
+    ) -> tuple[str | None, bool]:
         """(boot file, echo option 60 HTTPClient) for a client; the generators encode this."""
         if ipxe:
             return self.ipxe_url, False
         rule = next((r for r in self.rules if r.arch.code == code), None)
+        override = next(
+            (
+                o
+                for o in self.overrides
+                if o.announced.arch.code == code and mac.startswith(o.prefixes)
+            ),
+            None,
+        )
+        if override is not None:
+            rule = override.actual
         if httpclient:
             return (rule.httpclient_url if rule else None), True
         return (rule.boot_file if rule else None), False
@@ -146,6 +201,31 @@ def _rules(overrides: dict[str, str], http_boot_url: str) -> tuple[Rule, ...]:
             _safe(loader, f"loader for {a.slug}")
         rules.append(Rule(arch=a, boot_mode=boot_mode if loader else None, loader=loader, url=url))
     return tuple(rules)
+
+
+def _overrides(rules: tuple[Rule, ...]) -> tuple[MacOverride, ...]:
+    """``arch.MAC_RULES`` grouped into one override per (announced, actual) pair."""
+    by_code = {r.arch.code: r for r in rules}
+    groups: dict[str, list[archtable.MacRule]] = {}
+    for mac_rule in archtable.MAC_RULES:
+        octets = mac_rule.prefix.split(":")
+        if not 1 <= len(octets) <= 6 or any(not re.fullmatch(r"[0-9a-f]{2}", o) for o in octets):
+            raise ConfigError(f"MAC rule prefix {mac_rule.prefix!r} is not whole octets")
+        groups.setdefault(mac_rule.dnsmasq_tag, []).append(mac_rule)
+    out = []
+    for tag, members in groups.items():
+        first = members[0]
+        out.append(
+            MacOverride(
+                prefixes=tuple(m.prefix for m in members),
+                announced=by_code[first.announces],
+                actual=by_code[first.arch],
+                tag=tag,
+                note=first.note,
+                pxe_menu=first.pxe_menu,
+            )
+        )
+    return tuple(out)
 
 
 def _subnets(raw: list[str]) -> tuple[ipaddress.IPv4Network, ...]:
@@ -197,6 +277,7 @@ def build_layout(settings: Any) -> SiteLayout:
     iface = settings.dhcp_interface.strip()
     if iface:
         _safe(iface, "dhcp_interface")
+    rules = _rules(_boot_mode_overrides(settings.boot_modes), http_boot)
     return SiteLayout(
         server_ip=server_ip,
         base_url=base_url,
@@ -217,5 +298,6 @@ def build_layout(settings: Any) -> SiteLayout:
         daemon_settings={
             name: _safe(getattr(settings, name), name) for d in DAEMONS for name in d.settings
         },
-        rules=_rules(_boot_mode_overrides(settings.boot_modes), http_boot),
+        rules=rules,
+        overrides=_overrides(rules),
     )

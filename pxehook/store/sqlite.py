@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
+from pxehook import fsmodes
 from pxehook.errors import Conflict, PxehookError, StoreError
 from pxehook.store.dialect import Dialect, Retry, Tx
 from pxehook.store.sql import SQLStore
@@ -144,17 +145,27 @@ class SQLiteStore(SQLStore):
 
 
 def _check_path(path: str, *, create: bool) -> None:
-    """Create the database's directory if allowed; refuse a missing file unless ``create``."""
+    """Create the database's directory and file if allowed (modes: ``pxehook.fsmodes``);
+    refuse a missing file unless ``create``.
+
+    The file is created here, before SQLite opens it, so that SQLite gives its ``-wal`` and
+    ``-shm`` the same owner-only mode (an empty file is a valid empty database).
+    """
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         if not create:
             raise StoreError(f"database directory {parent} does not exist")
         try:
-            os.makedirs(parent, exist_ok=True)
+            fsmodes.make_dir(parent, fsmodes.STATE_DIR)
         except OSError as exc:
             raise StoreError(f"cannot create database directory {parent}: {exc.strerror}") from None
     if not create and not os.path.exists(path):
         raise StoreError(f"database {path} does not exist", hint="run 'pxehook db init'")
+    if create:
+        try:
+            fsmodes.create_file(path, fsmodes.DB_FILE)
+        except OSError as exc:
+            raise StoreError(f"cannot create database {path}: {exc.strerror}") from None
 
 
 def _is_locked(exc: Exception) -> bool:

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 from flask import Blueprint, current_app, jsonify, request
 
-from pxehook import counters, tokens
+from pxehook import archsource, counters, tokens
 from pxehook.errors import Conflict, InvalidInput, NotFound
 from pxehook.lifecycle.callback import callback_vars, install_done
 from pxehook.lifecycle.clone import PARTS, clone
@@ -139,7 +139,7 @@ def hosts_list():  # type: ignore[no-untyped-def]
             limit=_int_arg("limit", None, 1),
         )
     )
-    return jsonify([h.as_dict() for h in hosts])
+    return jsonify([archsource.host_json(h) for h in hosts])
 
 
 @bp.post("/hosts")
@@ -158,13 +158,13 @@ def hosts_create():  # type: ignore[no-untyped-def]
     action = STATES[State(state)].create_action  # created new, then the table's action
     if action:
         host = transition(store, host, action, source=source, message="added")
-    return jsonify(host.as_dict()), 201
+    return jsonify(archsource.host_json(host)), 201
 
 
 @bp.get("/hosts/<mac>")
 def hosts_show(mac: str):  # type: ignore[no-untyped-def]
     _auth("read")
-    return jsonify(find_host(_ctx().store(), mac).as_dict())
+    return jsonify(archsource.host_json(find_host(_ctx().store(), mac)))
 
 
 @bp.patch("/hosts/<mac>")
@@ -173,7 +173,7 @@ def hosts_update(mac: str):  # type: ignore[no-untyped-def]
     store = _ctx().store()
     found = find_host(store, mac)
     host, _ = apply_changes(store, found.mac, _changes(_body()), source=source)
-    return jsonify(host.as_dict())
+    return jsonify(archsource.host_json(host))
 
 
 @bp.delete("/hosts/<mac>")
@@ -202,7 +202,7 @@ def hosts_action(mac: str, action: str):  # type: ignore[no-untyped-def]
         profile=_field(data, "profile", str, ""),
         message=_field(data, "message", str, "")[:200],
     )
-    body = {"host": host.as_dict(), **host_view(host)}
+    body = {"host": archsource.host_json(host), **host_view(host)}
     body.update(callback_vars(ctx.settings, ctx.store(), host))
     return jsonify(body)
 

@@ -131,7 +131,15 @@ def _schemas() -> dict[str, Any]:
     }
     host_props.update(
         macs={"type": "array", "items": {"type": "string"}},
-        arch={"type": ["integer", "null"]},
+        arch={"type": ["integer", "null"], "description": "Recorded option-93 code"},
+        arch_effective={
+            "type": ["integer", "null"],
+            "description": "The code pxehook boots it as (a MAC rule may correct the recorded one)",
+        },
+        arch_effective_source={
+            "type": "string",
+            "description": "Where arch_effective comes from: setting, rule, dhcp, request or ''",
+        },
         first_seen={"type": ["number", "null"]},
         last_seen={"type": ["number", "null"]},
         state=_ref("State"),

@@ -40,7 +40,11 @@ function el(tag, text, className) {
 
 function when(ts) { return ts ? new Date(ts * 1000).toLocaleString() : "—"; }
 
-function archLabel(h) { return h.arch === null || h.arch === undefined ? "—" : String(h.arch); }
+// The arch pxehook boots the host as (a MAC rule may correct the recorded code).
+function archLabel(h) {
+  const code = h.arch_effective ?? h.arch;
+  return code === null || code === undefined ? "—" : String(code);
+}
 
 function renderHosts() {
   const filter = $("search").value.trim().toLowerCase();
@@ -99,7 +103,8 @@ async function loadDetail() {
     const fields = $("detail-fields");
     fields.replaceChildren();
     const rows = [["MACs", host.macs.join(", ")], ["UUID", host.uuid], ["Arch",
-      `${archLabel(host)} (${host.arch_source || "unknown source"})`], ["IP", host.ip],
+      `${archLabel(host)} (${host.arch_effective_source || "unknown source"})`],
+      ["Recorded arch", host.arch === null ? "" : `${host.arch} (${host.arch_source})`], ["IP", host.ip],
       ["Vendor class", host.vendor_class], ["User class", host.user_class],
       ["Profile", host.profile], ["State", view.state + (view.failure ? ` (${view.failure})` : "")],
       ["First seen", when(host.first_seen)], ["Last seen", when(host.last_seen)],

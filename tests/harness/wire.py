@@ -49,10 +49,26 @@ def case(code: int, variant: str, **extra: object) -> dict:
     return c
 
 
-def expected(code: int, variant: str, site: Site) -> str | None:
-    """The boot file the arch table says this client must get (None: no boot file at all)."""
+#: Clients whose MAC prefix is in arch.MAC_RULES: each rule's machine announcing the code its
+#: firmware lies with (it must get the rule's arch's loader), also as iPXE, plus machines of
+#: the same make whose firmware tells the truth (UEFI 11, U-Boot 22: the rule must not apply).
+RULE_PAIRS = [
+    (rule.announces, variant, f"{rule.prefix}:{0x10 + i:02x}:00:{n:02x}")
+    for i, rule in enumerate(arch.MAC_RULES)
+    for n, variant in enumerate(("pxe", "ipxe-uc"))
+] + [(11, "pxe", f"{arch.MAC_RULES[0].prefix}:20:00:01")]
+RULE_PAIRS += [(22, "pxe", f"{arch.MAC_RULES[-1].prefix}:20:00:02")]
+
+
+def expected(code: int, variant: str, site: Site, mac: str = "") -> str | None:
+    """The boot file the arch table says this client must get (None: no boot file at all).
+
+    A MAC rule (``arch.MAC_RULES``) replaces the code its machines announce wrongly."""
     if variant.startswith("ipxe"):
         return site.ipxe_url
+    rule = arch.rule_for_mac(mac) if mac else None
+    if rule is not None and rule.announces == code:
+        code = rule.arch
     row = arch.BY_CODE.get(code)
     loader = row.loader() if row else None
     if not loader:
@@ -61,6 +77,21 @@ def expected(code: int, variant: str, site: Site) -> str | None:
     if variant == "httpclient":
         return url if (row.is_efi or row.is_http) else None
     return url if row.is_http else loader
+
+
+def expected_proxy(code: int, variant: str, site: Site, mac: str = "") -> str | None:
+    """What a ProxyDHCP answers: TFTP loaders to PXE firmware (BIOS, UEFI) only, by the code
+    the client announces (a MAC rule then picks the loader), nothing to UEFI HTTP boot
+    (dnsmasq 2.90 cannot), the resolver's script to iPXE."""
+    if variant == "httpclient":
+        return None
+    want = expected(code, variant, site, mac)
+    if variant.startswith("ipxe"):
+        return want
+    announced = arch.BY_CODE.get(code)
+    if announced is None or announced.firmware not in (arch.BIOS, arch.UEFI):
+        return None
+    return want if want and not want.startswith("http://") else None
 
 
 def run_probe(lab, cases: list[dict], workdir: Path, timeout: float = 3.0) -> list[dict]:  # type: ignore[no-untyped-def]
