@@ -5,17 +5,19 @@ from __future__ import annotations
 import click
 
 from pxehook import arch as archtable
-from pxehook.cli.output import fmt_time, json_option, print_fields, print_json, print_table
+from pxehook.cli.output import cell, fmt_time, json_option, print_json, print_table
 from pxehook.cli.root import pass_lazy
 from pxehook.lifecycle.hosts import (
     HostChanges,
     apply_changes,
+    declared_where,
     delete_host,
     find_host,
     parse_arch,
     parse_pairs,
 )
 from pxehook.models import Host
+from pxehook.textsafe import printable
 
 
 def register(cli: click.Group) -> None:
@@ -62,27 +64,40 @@ def host_list(
     )
 
 
-def _show(h: Host) -> None:
-    print_fields(
-        [
-            ("mac", h.mac),
-            ("macs", h.macs),
-            ("name", h.name),
-            ("uuid", h.uuid),
-            ("arch", arch_label(h.arch)),
-            ("arch source", h.arch_source),
-            ("ip", h.ip),
-            ("vendor class", h.vendor_class),
-            ("user class", h.user_class),
-            ("profile", h.profile),
-            ("state", h.state),
-            ("state changed", fmt_time(h.state_changed)),
-            ("first seen", fmt_time(h.first_seen)),
-            ("last seen", fmt_time(h.last_seen)),
-            ("labels", h.labels),
-            ("vars", h.vars),
-        ]
-    )
+def _show(h: Host, owned: dict[str, str]) -> None:
+    """The host's fields; those the inventory declares marked with where."""
+
+    def mark(name: str) -> str:
+        if name in ("vars", "labels"):
+            keys = [k.split(".", 1)[1] for k in owned if k.startswith(name + ".")]
+            if not keys:
+                return ""
+            places = {owned[f"{name}.{k}"] for k in keys}
+            where = next(iter(places)) if len(places) == 1 else "the inventory"
+            return f"  [inventory: {', '.join(keys)} at {where}]"
+        return f"  [inventory {owned[name]}]" if name in owned else ""
+
+    rows = [
+        ("mac", h.mac, ""),
+        ("macs", h.macs, mark("macs")),
+        ("name", h.name, mark("name")),
+        ("uuid", h.uuid, mark("uuid")),
+        ("arch", arch_label(h.arch), mark("arch")),
+        ("arch source", h.arch_source, ""),
+        ("ip", h.ip, ""),
+        ("vendor class", h.vendor_class, ""),
+        ("user class", h.user_class, ""),
+        ("profile", h.profile, mark("profile")),
+        ("state", h.state, ""),
+        ("state changed", fmt_time(h.state_changed), ""),
+        ("first seen", fmt_time(h.first_seen), ""),
+        ("last seen", fmt_time(h.last_seen), ""),
+        ("labels", h.labels, mark("labels")),
+        ("vars", h.vars, mark("vars")),
+    ]
+    width = max(len(key) for key, _, _ in rows)
+    for key, value, note in rows:
+        click.echo(f"{key.ljust(width)}  {cell(value)}{printable(note, limit=200)}")
 
 
 @host.command("show")
@@ -90,12 +105,17 @@ def _show(h: Host) -> None:
 @json_option
 @pass_lazy
 def host_show(lazy, mac: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
-    """Show one host by any of its MACs (any common spelling)."""
-    h = find_host(lazy.get().store(), mac)
+    """Show one host by any of its MACs (any common spelling).
+
+    Fields the YAML inventory declares are marked with the file and line that declares them
+    (JSON: "inventory")."""
+    store = lazy.get().store()
+    h = find_host(store, mac)
+    owned = declared_where(store, h)
     if as_json:
-        print_json(h.as_dict())
+        print_json({**h.as_dict(), "inventory": owned})
     else:
-        _show(h)
+        _show(h, owned)
 
 
 @host.command("set")
@@ -109,6 +129,11 @@ def host_show(lazy, mac: str, as_json: bool) -> None:  # type: ignore[no-untyped
 @click.option("--unset-var", multiple=True, metavar="KEY", help="Remove a variable.")
 @click.option("--label", "set_labels", multiple=True, metavar="KEY=VALUE", help="Set a label.")
 @click.option("--unset-label", multiple=True, metavar="KEY", help="Remove a label.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Change fields the inventory declares without a warning (its next apply sets them back).",
+)
 @json_option
 @pass_lazy
 def host_set(
@@ -123,9 +148,13 @@ def host_set(
     unset_var,  # type: ignore[no-untyped-def]
     set_labels,
     unset_label,
+    force: bool,
     as_json: bool,
 ) -> None:
-    """Create a host, or change fields of an existing one."""
+    """Create a host, or change fields of an existing one.
+
+    A field the YAML inventory declares is changed with a warning naming the file and line:
+    the inventory's next apply sets it back (change it there to keep it)."""
     changes = HostChanges(
         name=name,
         uuid=uuid,
@@ -138,7 +167,8 @@ def host_set(
         set_labels=parse_pairs(set_labels, "label"),
         unset_labels=list(unset_label),
     )
-    h, created = apply_changes(lazy.get().store(), mac, changes, source="cli")
+    warn = None if force else (lambda line: click.echo(f"pxehook: warning: {line}", err=True))
+    h, created = apply_changes(lazy.get().store(), mac, changes, source="cli", notice=warn)
     if as_json:
         print_json({"created": created, "host": h.as_dict()})
     else:

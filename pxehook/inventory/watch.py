@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pxehook.errors import ConfigError
 from pxehook.fswatch import stop_all, watch_files
 from pxehook.inventory import apply
-from pxehook.inventory import parse as inventory
 from pxehook.store import Store
 
 log = logging.getLogger("pxehook.inventory.watch")
@@ -21,7 +20,8 @@ class InventoryWatcher:
 
     Editors replace files in many ways (write in place, write-and-rename, delete-and-create),
     so the watcher observes the parent directory and reacts to any event naming the file.
-    A short debounce collapses the bursts one save produces.
+    A short debounce collapses the bursts one save produces. Each apply is incremental
+    (``apply.sync_file``): a save that changed a few hosts parses and writes those hosts.
     """
 
     def __init__(
@@ -45,8 +45,7 @@ class InventoryWatcher:
     def load_now(self) -> bool:
         """Parse and sync the file once. Returns True when it was good."""
         try:
-            inv = inventory.load(self.path)
-            apply.sync(inv, self.store)
+            outcome = apply.sync_file(self.path, self.store)
         except ConfigError as exc:
             self.last_error = exc
             log.error("inventory not applied, last good version stays in force: %s", exc)
@@ -55,7 +54,13 @@ class InventoryWatcher:
             return False
         self.last_error = None
         self.loads += 1
-        log.info("inventory %s applied", self.path)
+        counts = outcome.counts()
+        log.info(
+            "inventory %s applied: %d created, %d updated, %d unchanged",
+            self.path, counts["created"], counts["updated"], counts["unchanged"],
+        )  # fmt: skip
+        for note in outcome.notes:
+            log.warning("inventory: %s", note)
         return True
 
     def changed(self) -> None:
