@@ -9,6 +9,8 @@ declares is the inventory's: an edit of it is refused or reported (``declared_wh
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -26,8 +28,9 @@ T = TypeVar("T")
 #: Functions called with (store, host) before a host is saved; raise PxehookError to refuse.
 VALIDATORS: tuple[Callable[[Store, Host], None], ...] = (validate_profile_vars,)
 
-#: How often a writer whose read went stale reads again before it gives up (Stale).
-ATTEMPTS = 8
+#: How often a writer whose read went stale reads again before it gives up (Stale); it
+#: waits a random moment, growing each time, so writers racing for one host take turns.
+ATTEMPTS = 20
 
 
 def find_host(store: Store, mac: str) -> Host:
@@ -48,6 +51,7 @@ def retry_stale(store: Store, host: Host, write: Callable[[Host], T]) -> T:
         except Stale:
             if attempt == ATTEMPTS - 1:
                 raise
+            time.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.2)))
             fresh = store.host_by_id(host.id or 0)
             if fresh is None:
                 raise NotFound(f"host {host.mac} was deleted meanwhile") from None
@@ -128,12 +132,15 @@ def declared_where(store: Store, host: Host) -> dict[str, str]:
     return {key: declaration.where(key, group_lines) for key in keys}
 
 
-def owned_changes(store: Store, before: Host, after: Host) -> list[str]:
-    """One line for each field the change touches that the inventory declares."""
+def owned_changes(
+    store: Store, before: Host, after: Host, where: dict[str, str] | None = None
+) -> list[str]:
+    """One line for each field the change touches that the inventory declares (``where``:
+    ``declared_where`` of the host, if read already)."""
     changed = changed_fields(before, after)
     if not changed:
         return []
-    where = declared_where(store, before)
+    where = declared_where(store, before) if where is None else where
     return [
         f"{name} is declared by the inventory at {where[name]}: the next apply of the "
         "inventory sets it back"
@@ -169,14 +176,16 @@ def apply_changes(
             validate(store, host)
         return store.host_put(host, source=source), True
     owned: list[str] = []
+    where = declared_where(store, current)  # read once: retries stay short
+    view = _ProfilesOnce(store)
 
     def write(host: Host) -> Host:
         after = patched(host, patch)
         for validate in VALIDATORS:
-            validate(store, after)
+            validate(view, after)
         if after == host:
             return host
-        owned[:] = owned_changes(store, host, after)
+        owned[:] = owned_changes(store, host, after, where)
         if owned and refuse_owned:
             raise Conflict("; ".join(owned), hint=force_hint)
         return store.host_update(host.id or 0, patch, version=host.version, source=source)
@@ -186,6 +195,23 @@ def apply_changes(
         if notice is not None:
             notice(line)
     return updated, False
+
+
+class _ProfilesOnce:
+    """The store, each profile read once (an edit retried after a stale read re-validates
+    without asking the database for the same profile again)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store: Any = store
+        self._profiles: dict[str, Any] = {}
+
+    def profile_get(self, name: str) -> Any:
+        if name not in self._profiles:
+            self._profiles[name] = self._store.profile_get(name)
+        return self._profiles[name]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
 
 
 def delete_host(store: Store, mac: str) -> Host:
