@@ -163,7 +163,7 @@ def test_concurrent_cli_edits_of_one_host_lose_nothing(tmp_path, request, backen
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for n in range(writers)
     ]
     for proc in procs:
