@@ -69,20 +69,20 @@ class Counting:
         return {name for name, _ in self.calls}
 
 
-def test_the_inventory_owns_only_what_it_declares(tmp_path, store) -> None:  # type: ignore[no-untyped-def]
+def test_the_inventory_owns_only_what_it_declares(tmp_path, any_store) -> None:  # type: ignore[no-untyped-def]
     path = _write(tmp_path / "inv.yaml", [_host(1), _host(2)])
-    apply.sync_file(str(path), store)
+    apply.sync_file(str(path), any_store)
     # an operator sets a variable the inventory does not declare, and forces a declared one
-    apply_changes(store, _mac(1), HostChanges(set_vars={"extra": "1"}), source="cli")
-    apply_changes(store, _mac(1), HostChanges(profile="rescue"), source="cli")
+    apply_changes(any_store, _mac(1), HostChanges(set_vars={"extra": "1"}), source="cli")
+    apply_changes(any_store, _mac(1), HostChanges(profile="rescue"), source="cli")
     _write(path, [_host(1), _host(2, name="renamed")])  # an unrelated edit, then a save
-    outcome = apply.sync_file(str(path), store)
-    host = store.host_get(_mac(1))
+    outcome = apply.sync_file(str(path), any_store)
+    host = any_store.host_get(_mac(1))
     assert host.vars == {"release": "bookworm", "extra": "1"}  # not declared: kept
     assert host.profile == "inst"  # declared: the inventory's value again
-    event = store.events(host.id)[-1]
+    event = any_store.events(host.id)[-1]
     assert (event.source, event.data["changed"]) == ("inventory", ["profile"])
-    assert store.host_get(_mac(2)).name == "renamed"
+    assert any_store.host_get(_mac(2)).name == "renamed"
     assert outcome.counts() == {"created": 0, "updated": 2, "unchanged": 0}
 
 
@@ -97,51 +97,57 @@ def test_a_declaration_dropped_from_the_file_is_taken_back_only_if_still_its_own
     assert store.host_get(_mac(1)).vars == {"release": "bookworm", "b": "mine"}
 
 
-def test_a_state_line_applies_when_created_or_changed_never_on_every_save(tmp_path, store) -> None:  # type: ignore[no-untyped-def]
+def test_a_state_line_applies_when_created_or_changed_never_on_every_save(
+    tmp_path, any_store
+) -> None:  # type: ignore[no-untyped-def]
     path = _write(tmp_path / "inv.yaml", [_host(1, state="deploying"), _host(2)])
-    apply.sync_file(str(path), store)
-    host = store.host_get(_mac(1))
+    apply.sync_file(str(path), any_store)
+    host = any_store.host_get(_mac(1))
     assert host.state == State.DEPLOYING and host.state_changed is not None
-    table.transition(store, host, "deployed", source="callback:10.0.0.1")
+    table.transition(any_store, host, "deployed", source="callback:10.0.0.1")
     _write(path, [_host(1, state="deploying"), _host(2, name="x")])  # state line unchanged
-    apply.sync_file(str(path), store)
-    assert store.host_get(_mac(1)).state == State.DEPLOYED  # the installer's word stands
+    apply.sync_file(str(path), any_store)
+    assert any_store.host_get(_mac(1)).state == State.DEPLOYED  # the installer's word stands
     _write(path, [_host(1, state="rescue"), _host(2, name="x")])  # the line itself changed
-    outcome = apply.sync_file(str(path), store)
-    host = store.host_get(_mac(1))
+    outcome = apply.sync_file(str(path), any_store)
+    host = any_store.host_get(_mac(1))
     assert host.state == State.RESCUE and outcome.notes == []
-    change = [e for e in store.events(host.id) if e.kind == "state.changed"][-1]
+    change = [e for e in any_store.events(host.id) if e.kind == "state.changed"][-1]
     assert change.source == "inventory" and f"{path}:" in change.message
     _write(path, [_host(1, state="new"), _host(2, name="x")])  # no action leads there
-    outcome = apply.sync_file(str(path), store)
-    assert store.host_get(_mac(1)).state == State.RESCUE
+    outcome = apply.sync_file(str(path), any_store)
+    assert any_store.host_get(_mac(1)).state == State.RESCUE
     assert "state new not applied" in outcome.notes[0] and f"{path}:" in outcome.notes[0]
 
 
-def test_an_apply_never_undoes_a_change_that_lands_while_it_runs(tmp_path, store) -> None:  # type: ignore[no-untyped-def]
+def test_an_apply_never_undoes_a_change_that_lands_while_it_runs(tmp_path, any_store) -> None:  # type: ignore[no-untyped-def]
     """A callback and an operator's edit land after the apply read the hosts and before
     it writes them: the apply re-reads those hosts and keeps both changes."""
     path = _write(tmp_path / "inv.yaml", [_host(i, state="deploying") for i in range(3)])
-    apply.sync_file(str(path), store)
+    apply.sync_file(str(path), any_store)
     _write(path, [_host(i, state="deploying", vars="{v: '2'}") for i in range(3)])
-    host_writes = store.host_writes
+    host_writes = any_store.host_writes
 
     def others_first(writes):  # type: ignore[no-untyped-def]
         if not getattr(others_first, "done", False):
             others_first.done = True  # type: ignore[attr-defined]
-            table.transition(store, store.host_get(_mac(0)), "deployed", source="callback:x")
-            apply_changes(store, _mac(1), HostChanges(set_vars={"mine": "1"}), source="cli")
+            table.transition(
+                any_store, any_store.host_get(_mac(0)), "deployed", source="callback:x"
+            )
+            apply_changes(any_store, _mac(1), HostChanges(set_vars={"mine": "1"}), source="cli")
         return host_writes(writes)
 
-    store.host_writes = others_first
+    any_store.host_writes = others_first
     try:
-        apply.sync_file(str(path), store)
+        apply.sync_file(str(path), any_store)
     finally:
-        del store.host_writes
-    first, second = store.host_get(_mac(0)), store.host_get(_mac(1))
+        del any_store.host_writes
+    first, second = any_store.host_get(_mac(0)), any_store.host_get(_mac(1))
     assert first.state == State.DEPLOYED and first.vars["v"] == "2"
     assert second.vars == {"release": "bookworm", "v": "2", "mine": "1"}
-    assert [e.source for e in store.events(first.id) if e.kind == "state.changed"] == ["callback:x"]
+    assert [e.source for e in any_store.events(first.id) if e.kind == "state.changed"] == [
+        "callback:x"
+    ]
 
 
 def test_an_unchanged_file_is_not_read_again_and_a_small_edit_touches_one_host(
