@@ -40,8 +40,8 @@ class ProgressBar:
         if now - self.started < self.delay or (now - self._drawn_at < 0.1 and done < total):
             return
         filled = WIDTH * done // total if total else WIDTH
-        line = f"\r{phase:<6} [{'#' * filled}{' ' * (WIDTH - filled)}] {done}/{total}"
-        self.stream.write(line + " " * max(0, self._width - len(line)))
+        line = f"{phase:<6} [{'#' * filled}{' ' * (WIDTH - filled)}] {done}/{total}"
+        self.stream.write("\r" + line + " " * max(0, self._width - len(line)))
         self.stream.flush()
         self._drawn_at, self._width = now, len(line)
 

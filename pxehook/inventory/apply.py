@@ -105,9 +105,13 @@ class _Apply:
     def _triage(
         self, index: dict[int, DeclaredItem]
     ) -> tuple[set[int], dict[int, int], list[HostSpec]]:
-        """(hosts as last applied, their new lines where they moved, specs to plan)."""
+        """(hosts as last applied, their new lines where they moved, specs to plan).
+
+        A host is as last applied when its text is, and neither its profile nor any of its
+        groups changed; MACs of the others are checked against each other here, and against
+        the hosts as last applied when they are planned (``_plan``)."""
         inv = self.inv
-        changed = self._changed_names()
+        profiles, groups = self._changed_names()
         by_digest = {i.digest: i for i in index.values() if i.digest and i.path == inv.path}
         kept: dict[int, Entry] = {}
         moved: dict[int, int] = {}
@@ -119,21 +123,20 @@ class _Apply:
             if (
                 item is not None
                 and item.host_id not in kept
-                and not (changed & {item.profile, *(f"group {g}" for g in item.groups)})
+                and item.profile not in profiles
+                and not (groups and any(g in groups for g in item.groups))
             ):
                 kept[item.host_id] = entry
                 if item.line != entry.line:
                     moved[item.host_id] = entry.line
-                macs: tuple[str, ...] = item.macs
             else:
                 spec = inv.spec(entry)
                 todo.append(spec)
-                macs = spec.macs
-            for mac in macs:
-                if mac in seen:
-                    self._twice(mac, seen[mac], entry)
-                seen[mac] = entry
-            if self.progress is not None and done % 256 == 0:
+                for mac in spec.macs:
+                    if mac in seen:
+                        self._twice(mac, seen[mac], entry)
+                    seen[mac] = entry
+            if self.progress is not None and done % 4096 == 0:
                 self.progress("read", done, total)
         self.kept = kept
         return set(kept), moved, todo
@@ -145,20 +148,22 @@ class _Apply:
             f"{self.inv.path}:{line}: MAC {mac} is listed twice (also on line {first.line})"
         )
 
-    def _changed_names(self) -> set[str]:
-        """Profiles (by name) and groups (``group NAME``) that differ from the last apply."""
+    def _changed_names(self) -> tuple[set[str], set[str]]:
+        """The profiles and the groups (by name) that differ from the last apply."""
         inv = self.inv
         stored = {p.name: p for p in self.store.profile_list()}
-        names = {
+        profiles = {
             n for n in stored.keys() | inv.profiles.keys() if stored.get(n) != inv.profiles.get(n)
         }
         known = self.store.inventory_file(inv.path)
         old = (known[1] if known else {}).get("groups", {})
         new = inv.group_digests()
-        for group in old.keys() | new.keys():
-            if (old.get(group) or {}).get("digest") != (new.get(group) or {}).get("digest"):
-                names.add(f"group {group}")
-        return names
+        groups = {
+            g
+            for g in old.keys() | new.keys()
+            if (old.get(g) or {}).get("digest") != (new.get(g) or {}).get("digest")
+        }
+        return profiles, groups
 
     # planning ------------------------------------------------------------------------------
     def _plan(self, specs: list[HostSpec], *, strict: bool) -> list[_Planned]:
@@ -175,7 +180,9 @@ class _Apply:
             if ids:
                 problem = f"its MACs belong to {len(ids) + 1} different hosts"
             elif host_id is not None and (host_id in targets or host_id in self.kept):
-                problem = "one of its MACs belongs to the host of another entry"
+                mac = next(m for m in spec.macs if owners.get(m) == host_id)
+                other = targets[host_id].line if host_id in targets else self.kept[host_id].line
+                problem = f"MAC {mac} belongs to the host declared on line {other}"
             if problem:
                 self._problem(spec, problem, strict)
                 chosen.append(-1)

@@ -2,22 +2,23 @@
 
 The usual inventory is a block mapping whose ``hosts:`` list has one item per host, each
 starting with ``- `` at one indentation. ``split`` finds those items by their indentation
-alone (no YAML parsing), each with its first line and a fingerprint of its text; the head
-is the text with the items' lines blanked, so its line numbers stay right. A file it cannot
-read that way (flow style, anchors across items, several documents…) gives None, and so
-does any piece that then fails to parse on its own: the caller parses the whole file.
+alone (regular expressions over the text, no YAML parsing), each with its first line and a
+fingerprint of its text; the head is the text with the items' lines blanked, so its line
+numbers stay right. A file it cannot read that way (flow style, tabs, several documents…)
+gives None, and so does any piece that then fails to parse on its own: the caller parses
+the whole file.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import re
 from dataclasses import dataclass
 
-_HOSTS = re.compile(r"^hosts:[ \t]*(#.*)?$")
-_TOP_HOSTS = re.compile(r"^['\"]?hosts['\"]?\s*:")
-_DOCUMENT = re.compile(r"^(---|\.\.\.|%)")
+_TOP_HOSTS = re.compile(r"""^['"]?hosts['"]?[ \t]*:""", re.MULTILINE)
+_HOSTS = re.compile(r"^hosts:[ \t]*(#[^\n]*)?\r?$", re.MULTILINE)
+_DOCUMENT = re.compile(r"^(---|\.\.\.|%)", re.MULTILINE)
+_CONTENT = re.compile(r"^(?![ \t]*(#|\r?$))", re.MULTILINE)  # a line that is not blank/comment
 
 
 def digest(text: str) -> str:
@@ -42,50 +43,42 @@ class Layout:
     items: list[Item]
 
 
-def _blank_or_comment(line: str) -> bool:
-    stripped = line.strip()
-    return not stripped or stripped.startswith("#")
-
-
 def split(text: str) -> Layout | None:
     """The head and host items of ``text``, or None when it is not laid out plainly."""
-    lines = text.split("\n")
-    starts = [i for i, line in enumerate(lines) if _TOP_HOSTS.match(line)]
-    if len(starts) != 1 or not _HOSTS.match(lines[starts[0]].rstrip("\r")):
+    if len(_TOP_HOSTS.findall(text)) != 1 or _DOCUMENT.search(text):
         return None
-    if any(_DOCUMENT.match(line) for line in lines):
+    hosts = _HOSTS.search(text)
+    if hosts is None:
         return None
-    first = starts[0] + 1
-    while first < len(lines) and _blank_or_comment(lines[first]):
-        first += 1
-    if first == len(lines):
+    opening = _CONTENT.search(text, hosts.end() + 1) if hosts.end() < len(text) else None
+    if opening is None:
         return Layout(head=text, items=[])
-    opening = lines[first]
-    indent = len(opening) - len(opening.lstrip(" "))
-    if indent == 0 and opening[:1] != "-":  # the next section: no hosts
+    first = opening.start()
+    indent = len(text[first:]) - len(text[first:].lstrip(" "))
+    if indent == 0 and text[first] != "-":  # the next section: no hosts
         return Layout(head=text, items=[])
-    if opening[indent : indent + 2].rstrip("\r") not in ("-", "- ") or "\t" in opening[:indent]:
+    start = re.compile(rf"^ {{{indent}}}-(?: |\r?$)", re.MULTILINE)
+    if not start.match(text, first):
         return None
-    bounds: list[int] = []
-    end = first
-    for i in range(first, len(lines)):
-        line = lines[i]
-        if _blank_or_comment(line):
-            continue
-        if line[:1] == "\t":
-            return None
-        depth = len(line) - len(line.lstrip(" "))
-        if depth == indent and line[depth : depth + 2].rstrip("\r") in ("-", "- "):
-            bounds.append(i)
-        elif depth <= indent:
-            break
-        end = i + 1
-    else:
-        end = len(lines)
-    bounds.append(end)
+    # the list ends at the first content line that is neither deeper nor a new item
+    end_at = re.compile(
+        rf"^(?! {{{indent + 1}}}| {{{indent}}}-(?: |\r?$)|[ \t]*(?:#|\r?$))", re.MULTILINE
+    )
+    ending = end_at.search(text, first)
+    end = ending.start() if ending else len(text)
+    if end < len(text) and text[end] == "\t":
+        return None
+    region = text[first:end]
+    if "\t" in region and re.search(r"^ *\t", region, re.MULTILINE):
+        return None
+    starts = [m.start() for m in start.finditer(region)]
+    line = text.count("\n", 0, first) + 1
     items = []
-    for start, stop in itertools.pairwise(bounds):
-        piece = "\n".join(lines[start:stop]) + "\n"
-        items.append(Item(line=start + 1, text=piece, digest=digest(piece)))
-    head = lines[:first] + [""] * (end - first) + lines[end:]
-    return Layout(head="\n".join(head), items=items)
+    for begin, stop in zip(starts, [*starts[1:], len(region)], strict=True):
+        piece = region[begin:stop]
+        if not piece.endswith("\n"):
+            piece += "\n"
+        items.append(Item(line=line, text=piece, digest=digest(piece)))
+        line += piece.count("\n")
+    head = text[:first] + "\n" * region.count("\n") + text[end:]
+    return Layout(head=head, items=items)

@@ -27,16 +27,12 @@ class InventorySQL(HostWriteSQL):
 
     def declared_index(self) -> list[DeclaredItem]:
         """The cheap columns of every declaration."""
-        rows = self._read(
-            lambda tx: tx.all(
-                "SELECT host_id, path, line, digest, profile, groups, macs FROM inventory_hosts"
-            )
-        )
+        sql = "SELECT host_id, path, line, digest, profile, groups FROM inventory_hosts"
+        rows = self._read(lambda tx: tx.all(sql))
         return [
-            DeclaredItem(host_id=r[0], path=r[1], line=r[2], digest=r[3], profile=r[4],
-                         groups=_split(r[5]), macs=_split(r[6]))
+            DeclaredItem(r[0], r[1], r[2], r[3], r[4], tuple(r[5].split(",")) if r[5] else ())
             for r in rows
-        ]  # fmt: skip
+        ]
 
     def declarations(self, host_ids: Iterable[int]) -> dict[int, Declaration]:
         """The full declarations of ``host_ids`` (those that have one), by host id."""

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pxehook.errors import Conflict, NotFound, PxehookError
-from pxehook.models import Host, Instant, State, instant
+from pxehook.models import Host, Instant, State, instant, now
 from pxehook.store.dialect import Tx
 from pxehook.store.merge import merged
-from pxehook.store.sql_hosts import _INSERT_HOST, HostReadSQL
+from pxehook.store.sql_hosts import _INSERT_HOST, HostReadSQL, chunks, marks
+from pxehook.store.sqlcore import HOST_COLUMNS
 from pxehook.store.writes import (
     Declaration,
     HostPatch,
@@ -47,23 +48,64 @@ class HostWriteSQL(HostReadSQL):
         return self._write(update)
 
     def host_writes(self, writes: list[HostWrite]) -> list[Host | PxehookError]:
-        """Run ``writes`` in one transaction; each item's result is its host or its error."""
+        """Run ``writes`` in one transaction; each item's result is its host or its error.
 
-        def one(tx: Tx, w: HostWrite) -> tuple[Host, bool]:
-            if w.new is not None:
-                host = self._create(tx, w.new, w.source, w.message)
-                if w.declare is not None:
-                    self._declare(tx, host.id or 0, w.declare)
-                return host, True
-            if w.host_id is None:
-                raise NotFound("a write names no host")
-            return self._patch(tx, w.host_id, w.patch, w.version, w.source, w.message, w.declare)
+        The MACs of every new host are checked in one query, and the batch's events and
+        declarations are inserted at its end, one statement each."""
+        new_macs = [mac for w in writes if w.new is not None for mac in w.new.macs]
 
-        return self._batch(writes, one)
+        def run(tx: Tx) -> list[Host | PxehookError]:
+            later = _Later()
+            owners = self._owners(tx, new_macs)
+            rows = self._lock_many(tx, [w.host_id for w in writes if w.host_id is not None])
 
-    def _create(self, tx: Tx, host: Host, source: str, message: str) -> Host:
+            def one(tx: Tx, w: HostWrite) -> tuple[Host, bool]:
+                if w.new is not None:
+                    taken = [m for m in w.new.macs if m in owners]
+                    if taken:
+                        raise Conflict(f"MAC {taken[0]} already belongs to host {owners[taken[0]]}")
+                    host = self._create(tx, w.new, w.source, w.message, later)
+                    owners.update(dict.fromkeys(w.new.macs, host.id or 0))
+                    if w.declare is not None:
+                        later.declare(host.id or 0, w.declare, self.dialect)
+                    return host, True
+                if w.host_id is None:
+                    raise NotFound("a write names no host")
+                host, changed = self._patch(
+                    tx, w.host_id, w.patch, w.version, w.source, w.message, w.declare, later,
+                    rows,
+                )  # fmt: skip
+                rows[w.host_id] = host
+                return host, changed
+
+            results = self._items(tx, writes, one)
+            later.flush(tx, self.dialect)
+            return results
+
+        return self._write(run) if writes else []
+
+    def _lock_many(self, tx: Tx, host_ids: list[int]) -> dict[int, Host]:
+        """The hosts of ``host_ids``, their rows locked, read in bulk."""
+        rows: list[Any] = []
+        for part in chunks(sorted(set(host_ids))):
+            sql = f"SELECT {HOST_COLUMNS} FROM hosts WHERE id IN ({marks(len(part))}) ORDER BY id"  # noqa: S608
+            rows += tx.all(sql + self.dialect.for_update, part)
+        return {host.id or 0: host for host in self._with_all_macs(tx, rows)}
+
+    @staticmethod
+    def _owners(tx: Tx, macs: list[str]) -> dict[str, int]:
+        owners: dict[str, int] = {}
+        for part in chunks(sorted(set(macs))):
+            sql = f"SELECT mac, host_id FROM host_macs WHERE mac IN ({marks(len(part))})"  # noqa: S608
+            owners.update(tx.all(sql, part))
+        return owners
+
+    def _create(
+        self, tx: Tx, host: Host, source: str, message: str, later: _Later | None = None
+    ) -> Host:
         json_param = self.dialect.json_param
-        self._check_macs(tx, host.macs, None)
+        if later is None:
+            self._check_macs(tx, host.macs, None)
         values = (
             host.name, host.uuid.lower(), host.arch, host.arch_source, host.ip,
             host.vendor_class, host.user_class, host.first_seen, host.last_seen, host.profile,
@@ -72,15 +114,21 @@ class HostWriteSQL(HostReadSQL):
         )  # fmt: skip
         host_id = tx.insert(_INSERT_HOST, values)
         self._set_macs(tx, host_id, host.macs)
-        self._event(tx, host_id, "host.created", source, message, None, host.state_changed)
+        event = (host_id, "host.created", source, message, None, host.state_changed)
+        if later is None:
+            self._event(tx, *event)
+        else:
+            later.events.append(event)
         return host.with_(id=host_id, uuid=host.uuid.lower(), version=0)
 
     def _patch(
         self, tx: Tx, host_id: int, patch: HostPatch, version: int | None, source: str,
-        message: str, declare: Declaration | None,
+        message: str, declare: Declaration | None, later: _Later | None = None,
+        locked: dict[int, Host] | None = None,
     ) -> tuple[Host, bool]:  # fmt: skip
-        """Apply ``patch`` to the row if still at ``version``; (host, whether it changed)."""
-        host = self._locked(tx, host_id, version)
+        """Apply ``patch`` to the row if still at ``version`` (``locked``: rows read and
+        locked already); (host, whether it changed)."""
+        host = self._locked(tx, host_id, version, locked)
         after = patched(host, patch)
         changed = changed_fields(host, after)
         if changed:
@@ -96,23 +144,20 @@ class HostWriteSQL(HostReadSQL):
                  json_param(after.labels), json_param(after.vars), host_id),
             )  # fmt: skip
             note = message or "changed " + ", ".join(changed)
-            self._event(tx, host_id, "host.updated", source, note, {"changed": changed}, None)
+            event = (host_id, "host.updated", source, note, {"changed": changed}, None)
+            if later is None:
+                self._event(tx, *event)
+            else:
+                later.events.append(event)
             if declare is None:
                 self._disown(tx, host_id)
             after = after.with_(version=host.version + 1)
         if declare is not None:
-            self._declare(tx, host_id, declare)
+            if later is None:
+                tx.many(_DECLARE, [_declared_row(host_id, declare, self.dialect)])
+            else:
+                later.declare(host_id, declare, self.dialect)
         return after, bool(changed)
-
-    def _declare(self, tx: Tx, host_id: int, d: Declaration) -> None:
-        """Record what the inventory declared for ``host_id`` (replacing the last record)."""
-        tx.run("DELETE FROM inventory_hosts WHERE host_id=?", (host_id,))
-        tx.run(
-            "INSERT INTO inventory_hosts(host_id, path, line, digest, profile, groups, macs, "
-            "declared) VALUES (?,?,?,?,?,?,?,?)",
-            (host_id, d.path, d.line, d.digest, str(d.fields.get("profile", "")),
-             ",".join(d.groups), ",".join(d.macs), self.dialect.json_param(d.as_json())),
-        )  # fmt: skip
 
     # state ----------------------------------------------------------------------------------
     def set_state(
@@ -134,10 +179,23 @@ class HostWriteSQL(HostReadSQL):
 
     def set_states(self, changes: list[StateChange]) -> list[Host | PxehookError]:
         """Apply ``changes`` in one transaction; each item's result is its host or error."""
-        return self._batch(changes, lambda tx, change: (self._change_state(tx, change), True))
 
-    def _change_state(self, tx: Tx, change: StateChange) -> Host:
-        host = self._locked(tx, change.host_id, change.version)
+        def run(tx: Tx) -> list[Host | PxehookError]:
+            rows = self._lock_many(tx, [change.host_id for change in changes])
+
+            def one(tx: Tx, change: StateChange) -> tuple[Host, bool]:
+                host = self._change_state(tx, change, rows)
+                rows[change.host_id] = host
+                return host, True
+
+            return self._items(tx, changes, one)
+
+        return self._write(run) if changes else []
+
+    def _change_state(
+        self, tx: Tx, change: StateChange, locked: dict[int, Host] | None = None
+    ) -> Host:
+        host = self._locked(tx, change.host_id, change.version, locked)
         if change.expected is not None and host.state != change.expected:
             raise Conflict(f"host {host.mac} is {host.state}, not {change.expected}")
         at = change.at or instant()
@@ -191,20 +249,62 @@ class HostWriteSQL(HostReadSQL):
         self, items: list[T], one: Callable[[Tx, T], tuple[Host, bool]]
     ) -> list[Host | PxehookError]:
         """Run ``one`` for each item in one transaction; bump the generation once."""
+        return self._write(lambda tx: self._items(tx, items, one)) if items else []
 
-        def run(tx: Tx) -> list[Host | PxehookError]:
-            results: list[Host | PxehookError] = []
-            wrote = False
-            for item in items:
-                try:
-                    host, changed = one(tx, item)
-                except ITEM_ERRORS as exc:  # raised before the item wrote anything
-                    results.append(exc)
-                    continue
-                results.append(host)
-                wrote = wrote or changed
-            if wrote:
-                self._bump(tx)
-            return results
+    def _items(
+        self, tx: Tx, items: list[T], one: Callable[[Tx, T], tuple[Host, bool]]
+    ) -> list[Host | PxehookError]:
+        results: list[Host | PxehookError] = []
+        wrote = False
+        for item in items:
+            try:
+                host, changed = one(tx, item)
+            except ITEM_ERRORS as exc:  # raised before the item wrote anything
+                results.append(exc)
+                continue
+            results.append(host)
+            wrote = wrote or changed
+        if wrote:
+            self._bump(tx)
+        return results
 
-        return self._write(run) if items else []
+
+_DECLARE = (
+    "INSERT INTO inventory_hosts(host_id, path, line, digest, profile, groups, macs, declared) "
+    "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(host_id) DO UPDATE SET path=excluded.path, "
+    "line=excluded.line, digest=excluded.digest, profile=excluded.profile, "
+    "groups=excluded.groups, macs=excluded.macs, declared=excluded.declared"
+)
+
+
+def _declared_row(host_id: int, d: Declaration, dialect: Any) -> tuple[Any, ...]:
+    """The ``inventory_hosts`` row of what the inventory declared for ``host_id``."""
+    return (host_id, d.path, d.line, d.digest, str(d.fields.get("profile", "")),
+            ",".join(d.groups), ",".join(d.macs), dialect.json_param(d.as_json()))  # fmt: skip
+
+
+class _Later:
+    """Rows a batch inserts at its end, one statement each: its events and declarations."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
+        self.declared: list[tuple[Any, ...]] = []
+
+    def declare(self, host_id: int, d: Declaration, dialect: Any) -> None:
+        self.declared.append(_declared_row(host_id, d, dialect))
+
+    def flush(self, tx: Tx, dialect: Any) -> None:
+        if self.events:
+            tx.many(
+                "INSERT INTO events(host_id, at, kind, source, message, data) "
+                "VALUES (?,?,?,?,?,?)",
+                [(h, instant_wall(at), kind, source, message, dialect.json_param(data or {}))
+                 for h, kind, source, message, data, at in self.events],
+            )  # fmt: skip
+        if self.declared:
+            tx.many(_DECLARE, self.declared)
+
+
+def instant_wall(at: float | None) -> float:
+    """An event's time: ``at``, or now."""
+    return now() if at is None else at

@@ -105,9 +105,16 @@ class SQLCore:
         assert host is not None
         return host
 
-    def _locked(self, tx: Tx, host_id: int, version: int | None) -> Host:
-        """The host, its row locked, if it is still at ``version`` (None: any)."""
-        host = self._host_where(tx, BY_ID, (host_id,), lock=True)
+    def _locked(
+        self, tx: Tx, host_id: int, version: int | None, read: dict[int, Host] | None = None
+    ) -> Host:
+        """The host, its row locked, if it is still at ``version`` (None: any); ``read``:
+        rows this transaction read and locked already."""
+        host = (
+            read.get(host_id)
+            if read is not None
+            else self._host_where(tx, BY_ID, (host_id,), lock=True)
+        )
         if host is None:
             raise NotFound(f"host {host_id} does not exist")
         if version is not None and host.version != version:

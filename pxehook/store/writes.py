@@ -130,7 +130,6 @@ class DeclaredItem:
     digest: str
     profile: str
     groups: tuple[str, ...]
-    macs: tuple[str, ...]
 
 
 @dataclass(frozen=True)
