@@ -11,6 +11,7 @@ changed meanwhile is read and planned again, so no apply ever undoes a newer cha
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from pxehook.errors import ConfigError, Conflict, PxehookError, Stale
@@ -61,7 +62,7 @@ def sync_file(
 ) -> Outcome:
     """Apply the inventory file at ``path``, parsing only what changed since the last apply."""
     text = read_text(path)
-    known = store.inventory_file(path)
+    known = store.inventory_file(os.path.abspath(path))
     if known is not None and known[0] == digest(text):
         return Outcome(unchanged=int(known[1].get("hosts", 0)))  # as last applied, nothing since
     inv = parse(text, path, lazy=True)
@@ -79,6 +80,7 @@ class _Apply:
         self, inv: Inventory, store: Store, source: str, progress: Progress | None
     ) -> None:
         self.inv, self.store, self.source, self.progress = inv, store, source, progress
+        self.key = os.path.abspath(inv.path)  # the file, however it was named
         self.view = ProfileView(store, inv.profiles)
         self.outcome = Outcome()
         self.at = instant()
@@ -90,7 +92,7 @@ class _Apply:
         inv, store = self.inv, self.store
         check_profiles(inv)
         index = {item.host_id: item for item in store.declared_index()}
-        self.file_known = store.inventory_file(inv.path) is not None
+        self.file_known = store.inventory_file(self.key) is not None
         kept, moved, todo = self._triage(index)
         planned = self._plan(todo, strict=True)
         store.profiles_replace(inv.profiles.values())
@@ -98,7 +100,7 @@ class _Apply:
         self.outcome.unchanged += len(kept)
         dropped = [host_id for host_id in index if host_id not in kept and host_id not in self.seen]
         info = {"hosts": len(inv.entries), "groups": inv.group_digests()}
-        store.inventory_commit(inv.path, inv.digest, info, moved=moved, dropped=dropped)
+        store.inventory_commit(self.key, inv.digest, info, moved=moved, dropped=dropped)
         return self.outcome
 
     # which hosts need a look -------------------------------------------------------------
@@ -112,7 +114,7 @@ class _Apply:
         the hosts as last applied when they are planned (``_plan``)."""
         inv = self.inv
         profiles, groups = self._changed_names()
-        by_digest = {i.digest: i for i in index.values() if i.digest and i.path == inv.path}
+        by_digest = {i.digest: i for i in index.values() if i.digest and i.path == self.key}
         kept: dict[int, Entry] = {}
         moved: dict[int, int] = {}
         todo: list[HostSpec] = []
@@ -155,7 +157,7 @@ class _Apply:
         profiles = {
             n for n in stored.keys() | inv.profiles.keys() if stored.get(n) != inv.profiles.get(n)
         }
-        known = self.store.inventory_file(inv.path)
+        known = self.store.inventory_file(self.key)
         old = (known[1] if known else {}).get("groups", {})
         new = inv.group_digests()
         groups = {
@@ -208,7 +210,7 @@ class _Apply:
         return planned
 
     def _plan_one(self, spec: HostSpec, host: Host | None, before: Declaration | None) -> _Planned:
-        decl = declaration(self.inv, spec)
+        decl = declaration(self.inv, spec, self.key)
         message = f"from {self.inv.path}:{spec.line}"
         if host is None:
             new = created_host(decl, self.at)

@@ -19,8 +19,9 @@ from pxehook.store.writes import Declaration, HostPatch
 _MISSING = object()
 
 
-def declaration(inv: Inventory, spec: HostSpec) -> Declaration:
-    """What ``spec`` declares (group variables included), with where each was declared."""
+def declaration(inv: Inventory, spec: HostSpec, path: str = "") -> Declaration:
+    """What ``spec`` declares (group variables included), with where each was declared
+    (``path``: the file's name to record, by default the inventory's)."""
     fields: dict[str, Any] = {}
     for name in ("name", "uuid", "profile"):
         value = getattr(spec, name)
@@ -46,7 +47,7 @@ def declaration(inv: Inventory, spec: HostSpec) -> Declaration:
         lines["labels.groups"] = spec.lines.get("groups", 0)
     lines["macs"] = spec.lines.get("macs", 0)
     return Declaration(
-        path=inv.path, line=spec.line, digest=spec.digest, fields=fields, macs=spec.macs,
+        path=path or inv.path, line=spec.line, digest=spec.digest, fields=fields, macs=spec.macs,
         groups=spec.groups, vars=variables, labels=labels, lines=lines,
     )  # fmt: skip
 
