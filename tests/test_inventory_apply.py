@@ -201,7 +201,7 @@ def test_lines_follow_the_file_without_rewriting_hosts(tmp_path, store) -> None:
     assert after["profile"].startswith(f"{path}:")
     assert line(after["profile"]) == line(before["profile"]) + len(_host(0).splitlines())
     assert path.read_text().splitlines()[line(after["profile"]) - 1] == "    profile: inst"
-    assert after["vars.release"] == f"{path}:9 (group lab)"
+    assert after["vars.release"] == f"{path}:11 (group lab)"  # release: bookworm
 
 
 def test_a_host_no_longer_in_the_file_is_no_longer_owned(tmp_path, store) -> None:  # type: ignore[no-untyped-def]

@@ -39,7 +39,7 @@ def test_host_set_of_a_declared_field_warns_naming_file_and_line(cli, store, app
     r = cli("host", "set", NODE01, "--profile", "debian-installer", "--force")
     assert (r.code, r.err) == (0, "")
     r = cli("host", "set", NODE01, "--var", "disk=sdb", "--var", "preseed=mine")
-    group_line = _line(applied, "lab:", after="groups:")
+    group_line = _line(applied, "preseed: lab", after="groups:")
     assert r.err == (
         f"pxehook: warning: vars.preseed is declared by the inventory at {applied}:"
         f"{group_line} (group lab): the next apply of the inventory sets it back\n"

@@ -128,9 +128,14 @@ class Inventory:
         return merged
 
     def group_digests(self) -> dict[str, dict[str, Any]]:
-        """Each group's line and fingerprint (what the store keeps between applies)."""
+        """Each group's line, the line of each of its variables, and its fingerprint (what
+        the store keeps between applies)."""
         return {
-            name: {"line": self.group_lines.get(name, 0), "digest": digest(_canonical(body))}
+            name: {
+                "line": self.group_lines.get(name, 0),
+                "vars": dict(getattr(body.get("vars"), "lines", {})),
+                "digest": digest(_canonical(body)),
+            }
             for name, body in self.groups.items()
         }
 

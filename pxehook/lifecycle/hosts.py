@@ -121,7 +121,6 @@ def declared_where(store: Store, host: Host) -> dict[str, str]:
         return {}
     known = store.inventory_file(declaration.path)
     groups = (known[1] if known else {}).get("groups", {})
-    group_lines = {name: int(group.get("line", 0)) for name, group in groups.items()}
     keys = [
         *(k for k in declaration.fields if k != "state"),
         *(f"vars.{k}" for k in declaration.vars),
@@ -129,7 +128,7 @@ def declared_where(store: Store, host: Host) -> dict[str, str]:
     ]
     if declaration.macs:
         keys.append("macs")
-    return {key: declaration.where(key, group_lines) for key in keys}
+    return {key: declaration.where(key, groups) for key in keys}
 
 
 def owned_changes(

@@ -71,6 +71,8 @@ class HostWriteSQL(HostReadSQL):
                     return host, True
                 if w.host_id is None:
                     raise NotFound("a write names no host")
+                if w.patch.macs is not None or w.patch.add_macs:
+                    later.flush_macs(tx)  # its MAC check must see the new hosts' MACs
                 host, changed = self._patch(
                     tx, w.host_id, w.patch, w.version, w.source, w.message, w.declare, later,
                     rows,
@@ -113,11 +115,12 @@ class HostWriteSQL(HostReadSQL):
             json_param(host.meta), host.state_clock, host.state_boot,
         )  # fmt: skip
         host_id = tx.insert(_INSERT_HOST, values)
-        self._set_macs(tx, host_id, host.macs)
         event = (host_id, "host.created", source, message, None, host.state_changed)
         if later is None:
+            self._set_macs(tx, host_id, host.macs)
             self._event(tx, *event)
         else:
+            later.macs += [(mac, host_id, i) for i, mac in enumerate(host.macs)]
             later.events.append(event)
         return host.with_(id=host_id, uuid=host.uuid.lower(), version=0)
 
@@ -284,16 +287,24 @@ def _declared_row(host_id: int, d: Declaration, dialect: Any) -> tuple[Any, ...]
 
 
 class _Later:
-    """Rows a batch inserts at its end, one statement each: its events and declarations."""
+    """Rows a batch inserts at its end, one statement each: new hosts' MACs, events and
+    declarations."""
 
     def __init__(self) -> None:
+        self.macs: list[tuple[str, int, int]] = []
         self.events: list[tuple[Any, ...]] = []
         self.declared: list[tuple[Any, ...]] = []
+
+    def flush_macs(self, tx: Tx) -> None:
+        if self.macs:
+            tx.many("INSERT INTO host_macs(mac, host_id, position) VALUES (?,?,?)", self.macs)
+            self.macs = []
 
     def declare(self, host_id: int, d: Declaration, dialect: Any) -> None:
         self.declared.append(_declared_row(host_id, d, dialect))
 
     def flush(self, tx: Tx, dialect: Any) -> None:
+        self.flush_macs(tx)
         if self.events:
             tx.many(
                 "INSERT INTO events(host_id, at, kind, source, message, data) "

@@ -110,13 +110,14 @@ class Declaration:
             "lines": dict(self.lines),
         }
 
-    def where(self, key: str, group_lines: Mapping[str, int] | None = None) -> str:
-        """``path:line`` of a declared key (``profile``, ``vars.x``, ``labels.y``)."""
+    def where(self, key: str, groups: Mapping[str, Any] | None = None) -> str:
+        """``path:line`` of a declared key (``profile``, ``vars.x``, ``labels.y``);
+        ``groups``: each group's ``line`` and its ``vars``' lines, for group variables."""
         at = self.lines.get(key, 0)
-        if isinstance(at, str):  # "group NAME": the group's line in the file, if known
-            group = at.removeprefix("group ")
-            line = (group_lines or {}).get(group)
-            return f"{self.path}:{line} (group {group})" if line else f"{self.path} ({at})"
+        if isinstance(at, str):  # "group NAME": the variable's line in that group, if known
+            group = (groups or {}).get(at.removeprefix("group "), {})
+            line = group.get("vars", {}).get(key.removeprefix("vars."), group.get("line"))
+            return f"{self.path}:{line} ({at})" if line else f"{self.path} ({at})"
         return f"{self.path}:{self.line + at}"
 
 
