@@ -65,6 +65,7 @@ def test_a_broken_edit_keeps_the_last_good_inventory_in_force(tmp_path, store):
     watcher = InventoryWatcher(str(path), store, debounce=0.05, on_error=errors.append)
     watcher.start()
     try:
+        watcher.wait_loaded(10)
         assert store.host_get("52:54:00:aa:00:01").name == "a1"
         path.write_text(
             GOOD.replace("name: a1", "name: a2").replace("profile: inst", "profile: gone")

@@ -40,10 +40,16 @@ class InventoryWatcher:
         self.loads = 0
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
+        self._applying = threading.Lock()
         self._observers: list = []
+        self._first: threading.Thread | None = None
 
     def load_now(self) -> bool:
-        """Parse and sync the file once. Returns True when it was good."""
+        """Parse and sync the file once (one apply at a time). Returns True when it was good."""
+        with self._applying:
+            return self._load()
+
+    def _load(self) -> bool:
         try:
             outcome = apply.sync_file(self.path, self.store)
         except ConfigError as exc:
@@ -73,9 +79,17 @@ class InventoryWatcher:
             self._timer.start()
 
     def start(self) -> None:
-        """Load once, then watch the file's directory in a background thread."""
-        self.load_now()
+        """Watch the file's directory, and load the file once in a thread of its own: the
+        store holds the last good inventory already, so serving need not wait for a large
+        apply (a file as last applied takes no time at all)."""
         self._observers = watch_files([self.path], self.changed)
+        self._first = threading.Thread(target=self.load_now, name="inventory-load", daemon=True)
+        self._first.start()
+
+    def wait_loaded(self, timeout: float | None = None) -> None:
+        """Wait for the first load ``start`` began."""
+        if self._first is not None:
+            self._first.join(timeout)
 
     def stop(self) -> None:
         stop_all(self._observers)
