@@ -32,13 +32,13 @@ def declaration(inv: Inventory, spec: HostSpec, path: str = "") -> Declaration:
     if spec.state is not None:
         fields["state"] = str(spec.state)
     lines: dict[str, int | str] = {k: v for k, v in spec.lines.items() if k in fields}
-    variables = inv.host_vars(spec.groups, spec.vars)
+    origins = _origins(inv, spec.groups)
+    variables = {**{k: v for k, (v, _) in origins.items()}, **spec.vars}
     for key in variables:
         if key in spec.vars:
             lines[f"vars.{key}"] = spec.lines.get(f"vars.{key}", spec.lines.get("vars", 0))
-        else:  # the last listed group that sets it wins, as in ``host_vars``
-            group = next(g for g in reversed(spec.groups) if key in _group_vars(inv, g))
-            lines[f"vars.{key}"] = f"group {group}"
+        else:
+            lines[f"vars.{key}"] = origins[key][1]
     labels = dict(spec.labels)
     for key in labels:
         lines[f"labels.{key}"] = spec.lines.get(f"labels.{key}", spec.lines.get("labels", 0))
@@ -52,8 +52,17 @@ def declaration(inv: Inventory, spec: HostSpec, path: str = "") -> Declaration:
     )  # fmt: skip
 
 
-def _group_vars(inv: Inventory, group: str) -> dict[str, Any]:
-    return dict(inv.groups.get(group, {}).get("vars") or {})
+def _origins(inv: Inventory, groups: tuple[str, ...]) -> dict[str, tuple[Any, str]]:
+    """Each variable ``groups`` set, its value and ``group NAME`` (the last listed group
+    that sets it wins, as in ``Inventory.host_vars``); computed once per list of groups."""
+    known = inv.origins.get(groups)
+    if known is None:
+        known = {}
+        for group in groups:
+            for key, value in (inv.groups.get(group, {}).get("vars") or {}).items():
+                known[key] = (value, f"group {group}")
+        inv.origins[groups] = known
+    return known
 
 
 def created_host(decl: Declaration, at: Instant) -> Host:

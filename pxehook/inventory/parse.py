@@ -76,6 +76,8 @@ class Inventory:
     profile_lines: dict[str, int] = field(default_factory=dict)
     group_lines: dict[str, int] = field(default_factory=dict)
     text: str = field(default="", repr=False)
+    #: group variables by list of groups (``declare`` fills it)
+    origins: dict[tuple[str, ...], dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def hosts(self) -> list[HostSpec]:
