@@ -80,6 +80,11 @@ class Conflict(PxehookError):
     code = "conflict"
 
 
+class Stale(Conflict):
+    """A conditional write found the host changed since it was read (its version moved):
+    the writer reads again and re-applies its change, or reports this."""
+
+
 class Unauthorized(PxehookError):
     """A state-changing request came without a valid token."""
 

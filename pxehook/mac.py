@@ -29,6 +29,8 @@ def normalize_mac(value: object) -> str:
     prefixed = _ARP_PREFIXED.match(text)
     if prefixed:
         text = prefixed.group(1)
+    if _FORMS[0].match(text):  # already the canonical form (the common case): as it is
+        return text
     if not any(form.match(text) for form in _FORMS):
         raise InvalidInput(
             f"invalid MAC address {value[:64]!r}",

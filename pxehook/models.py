@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 
@@ -143,6 +144,40 @@ def now() -> float:
 
 
 @dataclass(frozen=True)
+class Instant:
+    """A moment read from two clocks: the wall clock (shown, compared across machines and
+    reboots) and this machine's boot-time clock (``clock``, seconds since it booted, never
+    stepped), with the id of that boot. Elapsed times between two instants of the same boot
+    come from ``clock`` alone, so a wall-clock step cannot fake them (lifecycle/clock.py)."""
+
+    wall: float
+    clock: float | None = None
+    boot: str = ""
+
+
+def instant() -> Instant:
+    """Now, on both clocks."""
+    return Instant(wall=time.time(), clock=_boot_clock(), boot=boot_id())
+
+
+def _boot_clock() -> float:
+    # CLOCK_BOOTTIME counts a suspend too; both are shared by every process of one boot
+    clock_id = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+    return time.clock_gettime(clock_id)
+
+
+@cache
+def boot_id() -> str:
+    """This machine's boot id ('' where the kernel does not say): boot-clock readings are
+    comparable only within one boot."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
+
+
+@dataclass(frozen=True)
 class Host:
     """A machine: one or more MACs plus what was observed and what the operator wants."""
 
@@ -165,6 +200,12 @@ class Host:
     meta: dict[str, Any] = field(default_factory=dict)
     ip_source: str = IpSource.NONE
     dhcp_hostname: str = ""  # what the client called itself in DHCP: a claim, not a name
+    #: grows with every write to the row: a write conditional on it fails if the host
+    #: changed since it was read (``errors.Stale``)
+    version: int = 0
+    #: the boot-time clock and boot id of the last state change (see ``Instant``)
+    state_clock: float | None = None
+    state_boot: str = ""
 
     @property
     def mac(self) -> str:
@@ -202,6 +243,7 @@ class Host:
             "labels": dict(self.labels),
             "vars": dict(self.vars),
             "meta": dict(self.meta),
+            "version": self.version,
         }
 
 

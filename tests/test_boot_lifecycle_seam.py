@@ -18,7 +18,9 @@ def test_an_overdue_deployment_fails_and_boots_local_on_the_very_next_request(en
     apply.sync(inventory.load(settings.inventory), store)
     host = store.host_get("52:54:00:12:34:01")  # node01: deploying the Debian installer
     assert host.state == State.DEPLOYING
-    store.update_meta(host.id, {"deploy_started": time.time() - 3600})
+    # it entered deploying an hour ago (both clocks say so)
+    started = host.with_(state_changed=time.time() - 3600, state_clock=host.state_clock - 3600)
+    store.host_put(started, source="test")
 
     body = app.test_client().get("/ipxe/52-54-00-12-34-01?buildarch=x86_64&platform=efi").text
 

@@ -65,6 +65,7 @@ def test_a_broken_edit_keeps_the_last_good_inventory_in_force(tmp_path, store):
     watcher = InventoryWatcher(str(path), store, debounce=0.05, on_error=errors.append)
     watcher.start()
     try:
+        watcher.wait_loaded(10)
         assert store.host_get("52:54:00:aa:00:01").name == "a1"
         path.write_text(
             GOOD.replace("name: a1", "name: a2").replace("profile: inst", "profile: gone")
@@ -104,6 +105,7 @@ def test_a_host_missing_a_profile_variable_is_refused_before_anything_is_written
     with pytest.raises(ConfigError) as info:
         apply.sync(inventory.load(str(path)), store)
     message = str(info.value)
-    assert f"{path}:6: host 52:54:00:aa:00:01" in message and "release" in message
+    expected = f"{path}:6: host renamed (52:54:00:aa:00:01): profile inst: kernel: 'release'"
+    assert message.startswith(expected) and message.count("host ") == 1  # no repeated prefix
     assert store.host_get("52:54:00:aa:00:01").name == "a1"  # nothing written
     assert "{{ release }}" not in store.profile_get("inst").kernel["x86"]

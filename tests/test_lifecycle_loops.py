@@ -203,7 +203,9 @@ def test_before_decide_applies_what_is_due(ctx, store, make_host) -> None:  # ty
     }
     host = store.update_meta(host.id, old)
     assert LifecycleBootHooks(ctx).before_decide(host).state == S.DEPLOYED
-    stale = store.host_put(_deploying(store, make_host).with_(state_changed=1.0), source="t")
+    # started long ago during another boot of the server: only the wall clock can tell
+    started = _deploying(store, make_host).with_(state_changed=1.0, state_clock=None)
+    stale = store.host_put(started, source="t")
     assert LifecycleBootHooks(ctx).before_decide(stale).state == S.FAILED
     fresh = _deploying(store, make_host)
     assert LifecycleBootHooks(ctx).before_decide(fresh) == fresh

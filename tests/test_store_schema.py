@@ -14,6 +14,7 @@ from pxehook.models import Host, Observation, Profile, State
 from pxehook.store import PostgresStore, SQLiteStore, migrations
 from pxehook.store.postgres import PostgresDialect
 from pxehook.store.sqlite import SQLiteDialect, split_sql
+from pxehook.store.writes import HostPatch
 
 # The step texts as released before the lists were merged (SQLite's, then PostgreSQL's),
 # kept here verbatim: the schema a database created by that code has.
@@ -384,4 +385,38 @@ def test_postgres_identity_step_keeps_names_unique_and_logs_each_move(pg_server)
             conn.execute(row)
     store = PostgresStore(dsn)
     _check_identities(store)
+    store.close()
+
+
+def _host_of_the_released_schema(store) -> None:  # type: ignore[no-untyped-def]
+    """A host the released code wrote gets version 0 and no clock stamp, and takes a
+    conditional write; its inventory declaration is simply not there yet."""
+    host = store.host_get("52:54:00:0b:00:01")
+    assert (host.version, host.state_clock, host.state_boot) == (0, None, "")
+    assert store.declarations([host.id]) == {} and store.inventory_file("/x.yaml") is None
+    updated = store.host_update(host.id, HostPatch(name="b"), version=0, source="test")
+    assert (updated.name, updated.version) == ("b", 1)
+
+
+def test_sqlite_hosts_of_the_released_code_take_conditional_writes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = str(tmp_path / "old.db")
+    legacy_sqlite(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO hosts(id, name) VALUES (1, 'a')")
+        conn.execute("INSERT INTO host_macs(mac, host_id) VALUES ('52:54:00:0b:00:01', 1)")
+    store = SQLiteStore(path, create=False)
+    _host_of_the_released_schema(store)
+    store.close()
+
+
+def test_postgres_hosts_of_the_released_code_take_conditional_writes(pg_server) -> None:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    dsn = pg_server.new_database()
+    legacy_pg(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO hosts(id, name) VALUES (1, 'a')")
+        conn.execute("INSERT INTO host_macs(mac, host_id) VALUES ('52:54:00:0b:00:01', 1)")
+    store = PostgresStore(dsn)
+    _host_of_the_released_schema(store)
     store.close()

@@ -1,18 +1,55 @@
 """Refuse a host edit whose profile cannot render for it (one of lifecycle.hosts.VALIDATORS).
 
 A missing variable is reported when the operator runs ``pxehook host set`` or calls the
-API, naming the host and the field, not at 3 a.m. when the machine boots.
+API, naming the host and the field, not at 3 a.m. when the machine boots. An expression made
+only of text and plain ``{{ name }}`` outputs renders whenever its names are defined, so
+such a profile is checked by looking the names up (an inventory of 100,000 hosts is checked
+in moments); anything else, and any failure, is rendered for real, which gives the error.
 """
 
 from __future__ import annotations
 
-from pxehook.boot.render import boot_entry, profile_vars
+from functools import lru_cache
+
+import jinja2
+from jinja2 import nodes
+
+from pxehook.boot.render import boot_entry, environment, profile_vars
 from pxehook.errors import ConfigError, InvalidInput
-from pxehook.models import Host
+from pxehook.models import Host, Profile
 from pxehook.store import Store
 
 #: Stand-ins for values only known at boot time (the life-cycle's boot_vars).
 _PLACEHOLDERS = {"callback_url": "http://callback.invalid/", "deploy_token": "token"}
+
+
+@lru_cache(maxsize=4096)
+def _plain_names(expr: str) -> frozenset[str] | None:
+    """The names an expression of only text and ``{{ name }}`` outputs needs; None for an
+    expression with anything else (filters, attributes, tags) or a syntax error."""
+    try:
+        tree = environment("").parse(expr)
+    except jinja2.TemplateSyntaxError:
+        return None
+    names = set()
+    for node in tree.body:
+        if not isinstance(node, nodes.Output):
+            return None
+        for child in node.nodes:
+            if isinstance(child, nodes.Name) and child.ctx == "load":
+                names.add(child.name)
+            elif not isinstance(child, nodes.TemplateData):
+                return None
+    return frozenset(names)
+
+
+def _renders_surely(profile: Profile, cpu: str, defined: set[str]) -> bool:
+    exprs = [profile.kernel[cpu], *profile.initrd.get(cpu, []), profile.cmdline]
+    for expr in exprs:
+        names = _plain_names(expr)
+        if names is None or not names <= defined:
+            return False
+    return True
 
 
 def validate_profile_vars(store: Store, host: Host) -> None:
@@ -23,7 +60,10 @@ def validate_profile_vars(store: Store, host: Host) -> None:
     if profile is None or profile.kind == "local":
         return
     variables = profile_vars(host, profile, "http://files.invalid", _PLACEHOLDERS)
+    defined = set(variables)
     for cpu in profile.kernel:
+        if _renders_surely(profile, cpu, defined):
+            continue
         try:
             boot_entry(host, profile, cpu, variables, site_dir="")
         except ConfigError as exc:

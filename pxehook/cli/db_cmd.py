@@ -8,10 +8,10 @@ import click
 
 from pxehook import fsmodes
 from pxehook.cli.output import json_option, print_json
+from pxehook.cli.progress import ProgressBar
 from pxehook.cli.root import pass_lazy
 from pxehook.config import Settings
 from pxehook.inventory import apply
-from pxehook.inventory import parse as inv
 from pxehook.store import migrations, sqlite_path
 
 
@@ -35,13 +35,16 @@ def db_init(lazy, no_inventory: bool) -> None:  # type: ignore[no-untyped-def]
     click.echo(f"database {ctx.settings.database}: schema {store.schema_version()}")
     _warn(file_warnings(ctx.settings))
     if not no_inventory:
-        loaded = inv.load(ctx.settings.inventory)
-        counts = apply.sync(loaded, store)
+        with ProgressBar() as bar:
+            outcome = apply.sync_file(ctx.settings.inventory, store, progress=bar)
+        counts = outcome.counts()
         click.echo(
-            f"inventory {ctx.settings.inventory}: {len(loaded.profiles)} profiles, "
+            f"inventory {ctx.settings.inventory}: {len(store.profile_list())} profiles, "
             f"hosts {counts['created']} created, {counts['updated']} updated, "
             f"{counts['unchanged']} unchanged"
         )
+        for note in outcome.notes:
+            click.echo(f"pxehook: note: {note}", err=True)
 
 
 @db.command("migrate")

@@ -6,11 +6,12 @@ import click
 
 from pxehook import arch as archtable
 from pxehook import archsource
-from pxehook.cli.output import fmt_time, json_option, print_fields, print_json, print_table
+from pxehook.cli.output import cell, fmt_time, json_option, print_json, print_table
 from pxehook.cli.root import pass_lazy
 from pxehook.lifecycle.hosts import (
     HostChanges,
     apply_changes,
+    declared_where,
     delete_host,
     find_host,
     host_or_mac,
@@ -18,6 +19,7 @@ from pxehook.lifecycle.hosts import (
     parse_pairs,
 )
 from pxehook.models import Host
+from pxehook.textsafe import printable
 
 
 def register(cli: click.Group) -> None:
@@ -72,32 +74,46 @@ def host_list(
     )
 
 
-def _show(h: Host) -> None:
+def _show(h: Host, owned: dict[str, str]) -> None:
+    """The host's fields; those the inventory declares marked with where."""
+
+    def mark(name: str) -> str:
+        if name in ("vars", "labels"):
+            keys = [k.split(".", 1)[1] for k in owned if k.startswith(name + ".")]
+            if not keys:
+                return ""
+            places = {owned[f"{name}.{k}"] for k in keys}
+            where = next(iter(places)) if len(places) == 1 else "the inventory"
+            return f"  [inventory: {', '.join(keys)} at {where}]"
+        return f"  [inventory {owned[name]}]" if name in owned else ""
+
     label, why = effective_label(h)
     recorded = arch_label(h.arch) + (f" by {h.arch_source}" if h.arch_source else "")
-    print_fields(
-        [
-            ("mac", h.mac),
-            ("macs", h.macs),
-            ("name", h.name),
-            ("uuid", h.uuid),
-            ("arch", label),
-            ("arch source", why),
-            ("recorded arch", recorded),
-            ("ip", h.ip),
-            ("ip source", f"{h.ip_source or '-'} ({'trusted' if h.trusted_ip else 'not trusted'})"),
-            ("dhcp hostname", h.dhcp_hostname),
-            ("vendor class", h.vendor_class),
-            ("user class", h.user_class),
-            ("profile", h.profile),
-            ("state", h.state),
-            ("state changed", fmt_time(h.state_changed)),
-            ("first seen", fmt_time(h.first_seen)),
-            ("last seen", fmt_time(h.last_seen)),
-            ("labels", h.labels),
-            ("vars", h.vars),
-        ]
-    )
+    trusted = "trusted" if h.trusted_ip else "not trusted"
+    rows = [
+        ("mac", h.mac, ""),
+        ("macs", h.macs, mark("macs")),
+        ("name", h.name, mark("name")),
+        ("uuid", h.uuid, mark("uuid")),
+        ("arch", label, mark("arch")),
+        ("arch source", why, ""),
+        ("recorded arch", recorded, ""),
+        ("ip", h.ip, ""),
+        ("ip source", f"{h.ip_source or '-'} ({trusted})", ""),
+        ("dhcp hostname", h.dhcp_hostname, ""),
+        ("vendor class", h.vendor_class, ""),
+        ("user class", h.user_class, ""),
+        ("profile", h.profile, mark("profile")),
+        ("state", h.state, ""),
+        ("state changed", fmt_time(h.state_changed), ""),
+        ("first seen", fmt_time(h.first_seen), ""),
+        ("last seen", fmt_time(h.last_seen), ""),
+        ("labels", h.labels, mark("labels")),
+        ("vars", h.vars, mark("vars")),
+    ]
+    width = max(len(key) for key, _, _ in rows)
+    for key, value, note in rows:
+        click.echo(f"{key.ljust(width)}  {cell(value)}{printable(note, limit=200)}")
 
 
 @host.command("show")
@@ -105,12 +121,17 @@ def _show(h: Host) -> None:
 @json_option
 @pass_lazy
 def host_show(lazy, mac: str, as_json: bool) -> None:  # type: ignore[no-untyped-def]
-    """Show one host by any of its MACs (any common spelling) or its name."""
-    h = find_host(lazy.get().store(), mac)
+    """Show one host by any of its MACs (any common spelling) or its name.
+
+    Fields the YAML inventory declares are marked with the file and line that declares them
+    (JSON: "inventory")."""
+    store = lazy.get().store()
+    h = find_host(store, mac)
+    owned = declared_where(store, h)
     if as_json:
-        print_json(archsource.host_json(h))
+        print_json({**archsource.host_json(h), "inventory": owned})
     else:
-        _show(h)
+        _show(h, owned)
 
 
 @host.command("set")
@@ -124,6 +145,11 @@ def host_show(lazy, mac: str, as_json: bool) -> None:  # type: ignore[no-untyped
 @click.option("--unset-var", multiple=True, metavar="KEY", help="Remove a variable.")
 @click.option("--label", "set_labels", multiple=True, metavar="KEY=VALUE", help="Set a label.")
 @click.option("--unset-label", multiple=True, metavar="KEY", help="Remove a label.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Change fields the inventory declares without a warning (its next apply sets them back).",
+)
 @json_option
 @pass_lazy
 def host_set(
@@ -138,9 +164,13 @@ def host_set(
     unset_var,  # type: ignore[no-untyped-def]
     set_labels,
     unset_label,
+    force: bool,
     as_json: bool,
 ) -> None:
-    """Create a host (give its MAC), or change fields of an existing one (MAC or name)."""
+    """Create a host (give its MAC), or change fields of an existing one (MAC or name).
+
+    A field the YAML inventory declares is changed with a warning naming the file and line:
+    the inventory's next apply sets it back (change it there to keep it)."""
     changes = HostChanges(
         name=name,
         uuid=uuid,
@@ -155,7 +185,8 @@ def host_set(
     )
     store = lazy.get().store()
     _, target = host_or_mac(store, mac)
-    h, created = apply_changes(store, target, changes, source="cli")
+    warn = None if force else (lambda line: click.echo(f"pxehook: warning: {line}", err=True))
+    h, created = apply_changes(store, target, changes, source="cli", notice=warn)
     if as_json:
         print_json({"created": created, "host": h.as_dict()})
     else:

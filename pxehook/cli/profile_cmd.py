@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from pxehook.cli.output import json_option, print_json, print_table
+from pxehook.cli.progress import ProgressBar
 from pxehook.cli.root import pass_lazy
 from pxehook.errors import NotFound
-from pxehook.inventory import apply
+from pxehook.inventory import apply, check
 from pxehook.inventory import parse as inv
 
 
@@ -64,19 +65,36 @@ def inventory() -> None:
 @click.argument("path", required=False)
 @pass_lazy
 def inventory_check(lazy, path: str | None) -> None:  # type: ignore[no-untyped-def]
-    """Validate an inventory file without applying it (default: the configured one)."""
+    """Validate an inventory file without applying it (default: the configured one).
+
+    Runs exactly the validation an apply runs: every profile expression must compile and
+    every host must render with its profile."""
     target = path or lazy.get().settings.inventory
-    loaded = inv.load(target)
-    click.echo(f"{target}: OK ({len(loaded.profiles)} profiles, {len(loaded.hosts)} hosts)")
+    with ProgressBar() as bar:
+        loaded = inv.parse(inv.read_text(target), target, lazy=True)
+        hosts = check.check(loaded, progress=bar)
+    click.echo(f"{target}: OK ({len(loaded.profiles)} profiles, {hosts} hosts)")
 
 
 @inventory.command("sync")
 @pass_lazy
 def inventory_sync(lazy) -> None:  # type: ignore[no-untyped-def]
-    """Apply the inventory file to the store now (the server also does this on change)."""
+    """Apply the inventory file to the store now (the server also does this on change).
+
+    Only what changed since the last apply is parsed and written; a host's life-cycle
+    state changes only where its state: line is new or changed."""
     ctx = lazy.get()
-    counts = apply.sync(inv.load(ctx.settings.inventory), ctx.store())
+    with ProgressBar() as bar:
+        outcome = apply.sync_file(ctx.settings.inventory, ctx.store(), progress=bar)
+    echo_outcome(outcome)
+
+
+def echo_outcome(outcome: apply.Outcome) -> None:
+    """The counts of an apply on stdout, each note on stderr."""
+    counts = outcome.counts()
     click.echo(
         f"hosts {counts['created']} created, {counts['updated']} updated, "
         f"{counts['unchanged']} unchanged"
     )
+    for note in outcome.notes:
+        click.echo(f"pxehook: note: {note}", err=True)

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pxehook.errors import ConfigError
 from pxehook.fswatch import stop_all, watch_files
 from pxehook.inventory import apply
-from pxehook.inventory import parse as inventory
 from pxehook.store import Store
 
 log = logging.getLogger("pxehook.inventory.watch")
@@ -21,7 +20,8 @@ class InventoryWatcher:
 
     Editors replace files in many ways (write in place, write-and-rename, delete-and-create),
     so the watcher observes the parent directory and reacts to any event naming the file.
-    A short debounce collapses the bursts one save produces.
+    A short debounce collapses the bursts one save produces. Each apply is incremental
+    (``apply.sync_file``): a save that changed a few hosts parses and writes those hosts.
     """
 
     def __init__(
@@ -40,13 +40,18 @@ class InventoryWatcher:
         self.loads = 0
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
+        self._applying = threading.Lock()
         self._observers: list = []
+        self._first: threading.Thread | None = None
 
     def load_now(self) -> bool:
-        """Parse and sync the file once. Returns True when it was good."""
+        """Parse and sync the file once (one apply at a time). Returns True when it was good."""
+        with self._applying:
+            return self._load()
+
+    def _load(self) -> bool:
         try:
-            inv = inventory.load(self.path)
-            apply.sync(inv, self.store)
+            outcome = apply.sync_file(self.path, self.store)
         except ConfigError as exc:
             self.last_error = exc
             log.error("inventory not applied, last good version stays in force: %s", exc)
@@ -55,7 +60,13 @@ class InventoryWatcher:
             return False
         self.last_error = None
         self.loads += 1
-        log.info("inventory %s applied", self.path)
+        counts = outcome.counts()
+        log.info(
+            "inventory %s applied: %d created, %d updated, %d unchanged",
+            self.path, counts["created"], counts["updated"], counts["unchanged"],
+        )  # fmt: skip
+        for note in outcome.notes:
+            log.warning("inventory: %s", note)
         return True
 
     def changed(self) -> None:
@@ -68,9 +79,17 @@ class InventoryWatcher:
             self._timer.start()
 
     def start(self) -> None:
-        """Load once, then watch the file's directory in a background thread."""
-        self.load_now()
+        """Watch the file's directory, and load the file once in a thread of its own: the
+        store holds the last good inventory already, so serving need not wait for a large
+        apply (a file as last applied takes no time at all)."""
         self._observers = watch_files([self.path], self.changed)
+        self._first = threading.Thread(target=self.load_now, name="inventory-load", daemon=True)
+        self._first.start()
+
+    def wait_loaded(self, timeout: float | None = None) -> None:
+        """Wait for the first load ``start`` began."""
+        if self._first is not None:
+            self._first.join(timeout)
 
     def stop(self) -> None:
         stop_all(self._observers)

@@ -2,8 +2,10 @@
 
 With the install-done callback (``lifecycle.callback``) these are the three ways a
 reinstall loop ends (callback, boot-once, time-out) plus the enlistment rules. All of them
-go through ``lifecycle.table.transition`` (the one table) with compare-and-set, so a racing
-operator or a second worker never gets overwritten.
+go through the one transition table (``lifecycle.table``), each written only if the host is
+still at the version it was decided on: a host a racing operator, callback or second worker
+changed meanwhile is read and decided again, never overwritten. Timers measure elapsed time
+with ``lifecycle.clock`` (immune to wall-clock steps within one boot).
 """
 
 from __future__ import annotations
@@ -17,10 +19,18 @@ from typing import Any
 from pxehook import arch as archtable
 from pxehook.config import Settings
 from pxehook.context import Context
-from pxehook.errors import Conflict, NotFound
-from pxehook.lifecycle.table import deployment_of, transition
-from pxehook.models import STATES, Host, Profile, State, now
+from pxehook.errors import Conflict, NotFound, PxehookError, Stale
+from pxehook.lifecycle.clock import as_instant, elapsed
+from pxehook.lifecycle.hosts import retry_stale
+from pxehook.lifecycle.table import (
+    apply_state_changes,
+    deployment_of,
+    state_change,
+    transition,
+)
+from pxehook.models import STATES, Host, Instant, Profile, State
 from pxehook.store import Store
+from pxehook.store.writes import StateChange
 
 log = logging.getLogger("pxehook.lifecycle")
 
@@ -43,58 +53,113 @@ def _install_file(profile: Profile, kind: str, data: dict[str, Any]) -> bool:
     return bool(name) and any(posixpath.basename(str(f)) == name for f in files)
 
 
-def record_install_fetch(settings: Settings, store: Store, host: Host, at: float) -> Host:
+def _since_fetch(seen: dict[str, Any], at: Instant) -> float:
+    """Seconds since the last install fetch ``seen`` records (0 when it records none)."""
+    since = elapsed(seen.get("last"), seen.get("clock"), str(seen.get("boot", "")), at)
+    return 0.0 if since is None else since
+
+
+def record_install_fetch(
+    settings: Settings, store: Store, host: Host, at: Instant | float | None = None
+) -> Host:
     """Note a kernel/initrd fetch of a one-shot deployment; counts boot sessions."""
-    assert host.id is not None
-    deployment = deployment_of(host)
-    seen = host.meta.get("boot_once") or {}
-    if seen.get("deployment") != deployment:
-        seen = {"deployment": deployment, "first": at, "last": at, "sessions": 1, "fetches": 0}
-    elif at - float(seen["last"]) > settings.boot_once_window:
-        seen = {**seen, "sessions": int(seen["sessions"]) + 1}
-    seen = {**seen, "last": at, "fetches": int(seen["fetches"]) + 1}
-    return store.update_meta(host.id, {"boot_once": seen})
+    moment = as_instant(at)
+
+    def write(current: Host) -> Host:
+        deployment = deployment_of(current)
+        seen = current.meta.get("boot_once") or {}
+        if seen.get("deployment") != deployment:
+            seen = {"deployment": deployment, "first": moment.wall, "sessions": 1, "fetches": 0}
+        elif _since_fetch(seen, moment) > settings.boot_once_window:
+            seen = {**seen, "sessions": int(seen["sessions"]) + 1}
+        seen = {**seen, "last": moment.wall, "clock": moment.clock, "boot": moment.boot,
+                "fetches": int(seen["fetches"]) + 1}  # fmt: skip
+        assert current.id is not None
+        return store.update_meta(current.id, {"boot_once": seen}, version=current.version)
+
+    return retry_stale(store, host, write)
 
 
-def boot_once_due(settings: Settings, host: Host, at: float) -> bool:
+def boot_once_due(settings: Settings, host: Host, at: Instant | float | None = None) -> bool:
     """True when a one-shot host's install session is over (no fetch for a whole window)."""
     seen = host.meta.get("boot_once") or {}
     if host.state != State.DEPLOYING or seen.get("deployment") != deployment_of(host):
         return False
-    return at - float(seen.get("last", at)) > settings.boot_once_window
+    return _since_fetch(seen, as_instant(at)) > settings.boot_once_window
 
 
-def deploy_overdue(settings: Settings, host: Host, at: float) -> bool:
+# --- the deploy time-out --------------------------------------------------------------------
+def deploy_elapsed(
+    changed: float | None, clock: float | None, boot: str, at: Instant
+) -> float | None:
+    """Seconds a host has been deploying, from its state-change stamp (None: no stamp)."""
+    return elapsed(changed, clock, boot, at)
+
+
+def _deploying_for(host: Host, at: Instant) -> float | None:
+    if host.state_changed is not None:
+        return deploy_elapsed(host.state_changed, host.state_clock, host.state_boot, at)
+    meta = host.meta  # declared deploying before pxehook stamped that: the sweep's stamp
+    return deploy_elapsed(
+        meta.get("deploy_started"), meta.get("deploy_clock"), str(meta.get("deploy_boot", "")),
+        at,
+    )  # fmt: skip
+
+
+def deploy_overdue(settings: Settings, host: Host, at: Instant | float | None = None) -> bool:
     """True when ``host`` entered ``deploying`` more than ``deploy_timeout`` seconds ago."""
-    started = host.state_changed or host.meta.get("deploy_started")
-    if host.state != State.DEPLOYING or not started:
+    if host.state != State.DEPLOYING:
         return False
-    return at - float(started) > settings.deploy_timeout
+    since = _deploying_for(host, as_instant(at))
+    return since is not None and since > settings.deploy_timeout
 
 
-def apply_due(settings: Settings, store: Store, host: Host, at: float | None = None) -> Host:
+def _unstamped(host: Host) -> bool:
+    """Deploying with no moment to start its time-out from (declared before stamps)."""
+    return (
+        host.state == State.DEPLOYING
+        and host.state_changed is None
+        and not host.meta.get("deploy_started")
+    )
+
+
+def _stamp(host: Host, at: Instant) -> dict[str, Any]:
+    """The start of the time-out of an unstamped host: now (its token stays the same)."""
+    return {"deployment": deployment_of(host), "deploy_started": at.wall,
+            "deploy_clock": at.clock, "deploy_boot": at.boot}  # fmt: skip
+
+
+def due_action(settings: Settings, host: Host, at: Instant) -> tuple[str, str, str] | None:
+    """(action, source, message) of the automatic transition due for ``host`` now."""
+    if boot_once_due(settings, host, at):
+        return "deployed", "boot-once", "install session over"
+    if deploy_overdue(settings, host, at):
+        return "fail", "timeout", f"deploying longer than {settings.deploy_timeout}s"
+    return None
+
+
+def apply_due(
+    settings: Settings, store: Store, host: Host, at: Instant | float | None = None
+) -> Host:
     """Apply boot-once and the deploy time-out to one host if they are due."""
-    at = now() if at is None else at
-    if host.state == State.DEPLOYING and not (
-        host.state_changed or host.meta.get("deploy_started")
-    ):
-        # declared deploying (inventory) with no start time: the time-out clock starts now
-        assert host.id is not None
-        start = {"deployment": deployment_of(host), "deploy_started": at}
-        host = store.update_meta(host.id, start)
+    moment = as_instant(at)
+    if _unstamped(host):
+        host = retry_stale(
+            store, host,
+            lambda h: store.update_meta(h.id or 0, _stamp(h, moment), version=h.version)
+            if _unstamped(h) else h,
+        )  # fmt: skip
+    due = due_action(settings, host, moment)
+    if due is None:
+        return host
+    action, source, message = due
     try:
-        if boot_once_due(settings, host, at):
-            return transition(
-                store, host, "deployed", source="boot-once", message="install session over"
-            )
-        if deploy_overdue(settings, host, at):
-            return transition(
-                store, host, "fail", source="timeout",
-                message=f"deploying longer than {settings.deploy_timeout}s",
-            )  # fmt: skip
+        return transition(
+            store, host, action, source=source, message=message,
+            still=lambda fresh: due_action(settings, fresh, moment) == due,
+        )  # fmt: skip
     except (Conflict, NotFound):  # changed or deleted meanwhile: the other writer wins
         return store.host_by_id(host.id or 0) or host
-    return host
 
 
 def on_boot_event(ctx: Context, host: Host, kind: str, data: dict[str, Any]) -> Host:
@@ -106,7 +171,7 @@ def on_boot_event(ctx: Context, host: Host, kind: str, data: dict[str, Any]) -> 
     if profile is None:
         return host
     if _install_file(profile, kind, data):
-        return record_install_fetch(settings, store, host, now())
+        return record_install_fetch(settings, store, host)
     return apply_due(settings, store, host)
 
 
@@ -139,24 +204,89 @@ def adopt_if_matching(settings: Settings, store: Store, host: Host) -> Host:
         return host
     action = STATES[State(settings.adopt_state)].create_action  # adopt (deployed), accept
     try:
-        return transition(store, host, action, source="auto-adopt", message=rule)
+        return transition(
+            store, host, action, source="auto-adopt", message=rule,
+            still=lambda fresh: fresh.state == State.NEW and adopt_rule(settings, fresh) == rule,
+        )  # fmt: skip
     except (Conflict, NotFound):
         return host
 
 
 # --- the sweep --------------------------------------------------------------------------------
-def sweep(settings: Settings, store: Store, at: float | None = None) -> list[dict[str, Any]]:
-    """One pass: boot-once, deploy time-outs, auto-adopt. Returns the changes made."""
-    at = now() if at is None else at
+def _maybe_due(settings: Settings, row: tuple[Any, ...], one_shot: set[str], at: Instant) -> bool:
+    """From the cheap columns of a deploying host: could anything be due for it now?"""
+    _id, profile, changed, clock, boot = row
+    if changed is None or profile in one_shot:
+        return True  # unstamped, or a boot session to look at: read it whole
+    since = deploy_elapsed(changed, clock, boot, at)
+    return since is not None and since > settings.deploy_timeout
+
+
+def _due_changes(
+    settings: Settings, store: Store, hosts: list[Host], at: Instant
+) -> list[StateChange]:
     changes = []
-    candidates = store.host_list(state=State.DEPLOYING)
-    if settings.adopt_mac_prefixes or settings.adopt_arches or settings.adopt_subnets:
-        candidates += store.host_list(state=State.NEW)
-    for host in candidates:
-        if host.state == State.NEW:
-            after = adopt_if_matching(settings, store, host)
-        else:
-            after = apply_due(settings, store, host, at)
-        if after.state != host.state:
-            changes.append({"mac": host.mac, "from": str(host.state), "to": str(after.state)})
+    for host in hosts:
+        due = due_action(settings, host, at)
+        if due is not None:
+            action, source, message = due
+            changes.append(state_change(store, host, action, source=source, message=message, at=at))
     return changes
+
+
+def _adopt_changes(settings: Settings, store: Store, hosts: list[Host]) -> list[StateChange]:
+    action = STATES[State(settings.adopt_state)].create_action  # adopt (deployed), accept
+    return [
+        state_change(store, host, action, source="auto-adopt", message=rule)
+        for host in hosts
+        if (rule := adopt_rule(settings, host))
+    ]
+
+
+def sweep(
+    settings: Settings, store: Store, at: Instant | float | None = None
+) -> list[dict[str, Any]]:
+    """One pass: boot-once, deploy time-outs, auto-adopt. Returns the changes made.
+
+    Reads the cheap columns of every deploying host and only the few that may be due in
+    full; writes only hosts whose state changes, in batched transactions. A host another
+    writer changed meanwhile is read again and decided again (once; the next sweep retries)."""
+    moment = as_instant(at)
+    one_shot = {p.name for p in store.profile_list() if p.one_shot}
+    ids = [
+        r[0]
+        for r in store.state_clocks(State.DEPLOYING)
+        if _maybe_due(settings, r, one_shot, moment)
+    ]
+    deploying = list(store.host_many(ids).values())
+    unstamped = [h for h in deploying if _unstamped(h)]
+    if unstamped:  # one transaction for all of them, however many
+        store.update_metas([(h.id or 0, _stamp(h, moment), h.version) for h in unstamped])
+    changes = _due_changes(settings, store, [h for h in deploying if not _unstamped(h)], moment)
+    if settings.adopt_mac_prefixes or settings.adopt_arches or settings.adopt_subnets:
+        changes += _adopt_changes(settings, store, store.host_list(state=State.NEW))
+    done = _write(store, changes)
+    stale = [
+        c.host_id for c, result in zip(changes, done, strict=True) if isinstance(result, Stale)
+    ]
+    if stale:  # decided on a read another writer overtook: decide again on a fresh one
+        fresh = list(store.host_many(stale).values())
+        again = _due_changes(
+            settings, store, [h for h in fresh if h.state == State.DEPLOYING], moment
+        )
+        if settings.adopt_mac_prefixes or settings.adopt_arches or settings.adopt_subnets:
+            again += _adopt_changes(settings, store, [h for h in fresh if h.state == State.NEW])
+        changes, done = changes + again, done + _write(store, again)
+    return [
+        {"mac": result.mac, "from": str(change.expected), "to": str(result.state)}
+        for change, result in zip(changes, done, strict=True)
+        if isinstance(result, Host)
+    ]
+
+
+def _write(store: Store, changes: list[StateChange]) -> list[Host | PxehookError]:
+    results = apply_state_changes(store, changes)
+    for change, result in zip(changes, results, strict=True):
+        if isinstance(result, PxehookError) and not isinstance(result, Stale):
+            log.info("host %s: %s", change.host_id, result)  # changed or deleted: it wins
+    return results

@@ -1,23 +1,36 @@
-"""Host operations shared by the CLI and the API: find, create/update, delete.
+"""Host operations shared by the CLI and the API: find, create/update, delete, ownership.
 
 Every edit path (CLI, API, clone, inventory) runs the same ``VALIDATORS`` before saving:
 what a change means for booting (templates, profile variables) and for identity (names and
 UUIDs are unique; a name never looks like a MAC, a UUID is never a firmware placeholder).
 ``find_host`` is the one way a command or a route turns "a MAC or a name" into a host.
+Every edit is a patch of the fields it names, written only if the host is still as it was
+read (``retry_stale`` reads again and re-applies the change when another writer came
+first). A field the YAML inventory declares is the inventory's: an edit of it is refused or
+reported (``declared_where``).
 """
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pxehook import arch as archtable
 from pxehook.boot.validate import validate_profile_vars
-from pxehook.errors import Conflict, InvalidInput, NotFound
+from pxehook.errors import Conflict, InvalidInput, NotFound, Stale
 from pxehook.mac import normalize_mac
-from pxehook.models import ArchSource, Host, State, usable_uuid
+from pxehook.models import Host, State, usable_uuid
 from pxehook.store import Store
+from pxehook.store.writes import HostPatch, changed_fields, patched
+
+T = TypeVar("T")
+
+#: How often a writer whose read went stale reads again before it gives up (Stale); it
+#: waits a random moment, growing each time, so writers racing for one host take turns.
+ATTEMPTS = 20
 
 
 def find_host(store: Store, key: str) -> Host:
@@ -101,6 +114,23 @@ def _check_name(name: str) -> None:
 VALIDATORS: tuple[Callable[[Store, Host], None], ...] = (validate_identity, validate_profile_vars)
 
 
+def retry_stale(store: Store, host: Host, write: Callable[[Host], T]) -> T:
+    """``write(host)``; while it fails because the host changed since it was read, read the
+    host again and call ``write`` with it (which re-applies its change to what is there)."""
+    for attempt in range(ATTEMPTS):
+        try:
+            return write(host)
+        except Stale:
+            if attempt == ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.2)))
+            fresh = store.host_by_id(host.id or 0)
+            if fresh is None:
+                raise NotFound(f"host {host.mac} was deleted meanwhile") from None
+            host = fresh
+    raise AssertionError("unreachable")
+
+
 def parse_arch(value: str | int) -> int:
     """An option-93 code from a number (decimal/hex) or a table slug such as ``efi-x64``."""
     code = archtable.code_of(value)
@@ -139,49 +169,120 @@ class HostChanges:
     unset_labels: list[str] = field(default_factory=list)
     initial_state: State | None = None
 
+    def patch(self) -> HostPatch:
+        """The store's patch for these changes (MACs normalised)."""
+        return HostPatch(
+            name=self.name,
+            uuid=self.uuid,
+            profile=self.profile,
+            arch=self.arch,
+            clear_arch=self.clear_arch,
+            add_macs=tuple(normalize_mac(m) for m in self.add_macs),
+            vars={**self.set_vars, **dict.fromkeys(self.unset_vars)},
+            labels={**self.set_labels, **dict.fromkeys(self.unset_labels)},
+        )
+
+
+def declared_where(store: Store, host: Host) -> dict[str, str]:
+    """Each field of ``host`` the inventory declares (``profile``, ``vars.x``…) and where
+    (``file:line``)."""
+    if host.id is None:
+        return {}
+    declaration = store.declarations([host.id]).get(host.id)
+    if declaration is None:
+        return {}
+    known = store.inventory_file(declaration.path)
+    groups = (known[1] if known else {}).get("groups", {})
+    keys = [
+        *(k for k in declaration.fields if k != "state"),
+        *(f"vars.{k}" for k in declaration.vars),
+        *(f"labels.{k}" for k in declaration.labels),
+    ]
+    if declaration.macs:
+        keys.append("macs")
+    return {key: declaration.where(key, groups) for key in keys}
+
+
+def owned_changes(
+    store: Store, before: Host, after: Host, where: dict[str, str] | None = None
+) -> list[str]:
+    """One line for each field the change touches that the inventory declares (``where``:
+    ``declared_where`` of the host, if read already)."""
+    changed = changed_fields(before, after)
+    if not changed:
+        return []
+    where = declared_where(store, before) if where is None else where
+    return [
+        f"{name} is declared by the inventory at {where[name]}: the next apply of the "
+        "inventory sets it back"
+        for name in changed
+        if name in where and name != "macs"  # extra MACs are never taken away
+    ]
+
 
 def apply_changes(
-    store: Store, mac: str, changes: HostChanges, *, source: str
-) -> tuple[Host, bool]:
-    """Create or update the host owning ``mac``. Returns (host, created)."""
+    store: Store, mac: str, changes: HostChanges, *, source: str,
+    refuse_owned: bool = False, notice: Callable[[str], None] | None = None,
+    force_hint: str = "change it in the inventory, or force the edit",
+    version: int | None = None,
+) -> tuple[Host, bool]:  # fmt: skip
+    """Create or update the host owning ``mac``. Returns (host, created).
+
+    An edit of a field the inventory declares raises Conflict naming file and line (and
+    ``force_hint``) when ``refuse_owned``, else each such field is passed to ``notice``.
+    ``version``: the version the caller read; a host at another one is not changed
+    (Stale) — the caller decided on what it no longer is."""
     normal = normalize_mac(mac)
-    current = store.host_get(normal)
-    created = current is None
-    host = current or Host(id=None, macs=(normal,), state=changes.initial_state or State.NEW)
-    if (
-        changes.profile is not None
-        and changes.profile
-        and store.profile_get(changes.profile) is None
-    ):
+    if changes.profile and store.profile_get(changes.profile) is None:
         raise NotFound(f"no profile named {changes.profile!r}", hint="see 'pxehook profile list'")
-    macs = list(host.macs)
-    for extra in changes.add_macs:
-        extra_normal = normalize_mac(extra)
-        if extra_normal not in macs:
-            macs.append(extra_normal)
-    variables = {**host.vars, **changes.set_vars}
-    for key in changes.unset_vars:
-        variables.pop(key, None)
-    labels = {**host.labels, **changes.set_labels}
-    for key in changes.unset_labels:
-        labels.pop(key, None)
-    updated = host.with_(
-        macs=tuple(macs),
-        name=host.name if changes.name is None else changes.name,
-        uuid=host.uuid if changes.uuid is None else changes.uuid.lower(),
-        profile=host.profile if changes.profile is None else changes.profile,
-        vars=variables,
-        labels=labels,
-    )
-    if changes.arch is not None:
-        updated = updated.with_(arch=changes.arch, arch_source=ArchSource.SETTING)
-    elif changes.clear_arch:
-        updated = updated.with_(arch=None, arch_source="")
-    for validate in VALIDATORS:
-        validate(store, updated)
-    if not created and updated == current:
-        return updated, False
-    return store.host_put(updated, source=source), created
+    patch = changes.patch()
+    current = store.host_get(normal)
+    if version is not None and (current is None or current.version != version):
+        now = "does not exist" if current is None else f"is at version {current.version}"
+        raise Stale(f"host {normal} {now}, not version {version}", hint="read it again")
+    if current is None:
+        new = Host(id=None, macs=(normal,), state=changes.initial_state or State.NEW)
+        host = patched(new, patch)
+        for validate in VALIDATORS:
+            validate(store, host)
+        return store.host_put(host, source=source), True
+    owned: list[str] = []
+    where = declared_where(store, current)  # read once: retries stay short
+    view = _ProfilesOnce(store)
+
+    def write(host: Host) -> Host:
+        after = patched(host, patch)
+        for validate in VALIDATORS:
+            validate(view, after)
+        if after == host:
+            return host
+        owned[:] = owned_changes(store, host, after, where)
+        if owned and refuse_owned:
+            raise Conflict("; ".join(owned), hint=force_hint)
+        return store.host_update(host.id or 0, patch, version=host.version, source=source)
+
+    updated = retry_stale(store, current, write)
+    for line in owned:
+        if notice is not None:
+            notice(line)
+    return updated, False
+
+
+class _ProfilesOnce:
+    """The store, each profile read once (an edit retried after a stale read re-validates
+    without asking the database for the same profile again)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store: Any = store
+        self._profiles: dict[str, Any] = {}
+
+    def profile_get(self, name: str) -> Any:
+        if name not in self._profiles:
+            self._profiles[name] = self._store.profile_get(name)
+        return self._profiles[name]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
 
 
 def delete_host(store: Store, mac: str) -> Host:

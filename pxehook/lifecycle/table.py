@@ -11,13 +11,16 @@ caused it.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pxehook.errors import Conflict, InvalidInput, NotFound
-from pxehook.lifecycle.hosts import HostChanges, apply_changes, find_host
-from pxehook.models import STATES, Host, State, now
+from pxehook.errors import Conflict, InvalidInput, NotFound, PxehookError
+from pxehook.lifecycle.clock import as_instant
+from pxehook.lifecycle.hosts import HostChanges, apply_changes, find_host, retry_stale
+from pxehook.models import STATES, Host, Instant, State
 from pxehook.store import Store
+from pxehook.store.writes import StateChange
 
 S = State
 
@@ -109,14 +112,16 @@ def check(state: State, action: str) -> Operation:
     return op
 
 
-def _meta_changes(host: Host, op: Operation, target: State, profile: str) -> dict[str, Any]:
+def _meta_changes(
+    host: Host, op: Operation, target: State, profile: str, at: Instant
+) -> dict[str, Any]:
     """What ``op`` records in host.meta besides the state."""
     changes: dict[str, Any] = {}
     if host.state == S.FAILED and target != S.FAILED:
         changes["failure"] = None
     if target == S.DEPLOYING:
         changes.update(
-            deployment=secrets.token_hex(8), deploy_started=now(), boot_once=None, done=None
+            deployment=secrets.token_hex(8), deploy_started=at.wall, boot_once=None, done=None
         )
     if op.name in ("release", "adopt"):
         changes.update(deployment=None, deploy_started=None, boot_once=None, done=None)
@@ -131,16 +136,12 @@ def _meta_changes(host: Host, op: Operation, target: State, profile: str) -> dic
     return changes
 
 
-def transition(
-    store: Store,
-    host: Host,
-    action: str,
-    *,
-    source: str,
-    message: str = "",
-    profile: str = "",
-) -> Host:
-    """Apply ``action`` to ``host`` (compare-and-set on its current state)."""
+def state_change(
+    store: Store, host: Host, action: str, *, source: str, message: str = "",
+    profile: str = "", at: Instant | float | None = None,
+) -> StateChange:  # fmt: skip
+    """The state change ``action`` makes to ``host`` as read (refused as ``check`` says),
+    conditional on its state and version."""
     op = check(host.state, action)
     target = op.target
     if target is None:
@@ -149,15 +150,61 @@ def transition(
     assert host.id is not None
     if target == S.DEPLOYING:
         _require_profile(store, host)
+    moment = as_instant(at)
     note = f"{action}: {host.state} -> {target}" + (f" ({message})" if message else "")
-    return store.set_state(
-        host.id,
-        target,
-        expected=host.state,
-        source=source,
-        message=note,
-        meta=_meta_changes(host, op, target, profile),
-    )
+    return StateChange(
+        host_id=host.id, state=target, source=source, message=note, expected=host.state,
+        version=host.version, meta=_meta_changes(host, op, target, profile, moment), at=moment,
+    )  # fmt: skip
+
+
+def _same_state(first: Host) -> Callable[[Host], bool]:
+    """No transition happened since ``first`` was read (only other fields changed)."""
+    return lambda fresh: (fresh.state, fresh.state_changed) == (first.state, first.state_changed)
+
+
+def transition(
+    store: Store,
+    host: Host,
+    action: str,
+    *,
+    source: str,
+    message: str = "",
+    profile: str = "",
+    still: Callable[[Host], bool] | None = None,
+) -> Host:
+    """Apply ``action`` to ``host``, written only if the host is still as read.
+
+    When another writer changed the host meanwhile, it is read again: if ``still(fresh)``
+    holds (by default: no state change happened in between) the action is applied to it,
+    else Conflict says what the host is now."""
+    holds = still or _same_state(host)
+
+    def write(current: Host) -> Host:
+        if current is not host and not holds(current):
+            raise Conflict(f"host {current.mac} changed meanwhile: it is {current.state} now")
+        change = state_change(
+            store, current, action, source=source, message=message, profile=profile
+        )
+        return store.set_state(
+            change.host_id, change.state, expected=change.expected, version=change.version,
+            source=source, message=change.message, meta=dict(change.meta), at=change.at,
+        )  # fmt: skip
+
+    return retry_stale(store, host, write)
+
+
+#: State changes per transaction when many are written at once (sweeps)
+BATCH = 500
+
+
+def apply_state_changes(store: Store, changes: list[StateChange]) -> list[Host | PxehookError]:
+    """Write ``changes`` in transactions of ``BATCH``; each result is the host or its error
+    (Stale when the host changed since it was read: decide again on a fresh read)."""
+    results: list[Host | PxehookError] = []
+    for start in range(0, len(changes), BATCH):
+        results += store.set_states(changes[start : start + BATCH])
+    return results
 
 
 def _require_profile(store: Store, host: Host) -> None:

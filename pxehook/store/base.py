@@ -9,11 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from pxehook.models import Event, Host, Observation, Profile, State
+from pxehook.errors import PxehookError
+from pxehook.models import Event, Host, Instant, Observation, Profile, State
+from pxehook.store.writes import Declaration, DeclaredItem, HostPatch, HostWrite, StateChange
 
 
 class Store(Protocol):
-    """Narrow storage interface. Every method is one transaction."""
+    """Narrow storage interface. Every method is one transaction.
+
+    Every host write is conditional on what its writer read: it names the ``version`` of the
+    host it read and fails with ``errors.Stale`` when the row changed since (the writer reads
+    again and re-applies its change), and changes only the fields it means to change.
+    """
 
     # hosts -----------------------------------------------------------------
     def host_get(self, mac: str) -> Host | None:
@@ -46,8 +53,30 @@ class Store(Protocol):
     def host_all(self) -> list[Host]:
         """Every host, read in bulk (two queries): for pre-rendering and exports."""
 
+    def host_many(self, host_ids: Iterable[int]) -> dict[int, Host]:
+        """The hosts of ``host_ids`` that exist, by id, read in bulk."""
+
+    def mac_owners(self, macs: Iterable[str]) -> dict[str, int]:
+        """The host id owning each of ``macs`` that some host owns."""
+
+    def state_clocks(self, state: State) -> list[tuple[Any, ...]]:
+        """(id, profile, state_changed, state_clock, state_boot) of every host in ``state``,
+        read cheaply (the sweep's first look)."""
+
     def host_put(self, host: Host, *, source: str = "api", message: str = "") -> Host:
-        """Create (id None) or replace a host and its MAC list; records an event."""
+        """Create (id None) or replace a host and its MAC list; records an event. Replacing
+        is conditional on ``host.version`` (Stale if the row moved on)."""
+
+    def host_update(
+        self, host_id: int, patch: HostPatch, *, version: int | None, source: str,
+        message: str = "",
+    ) -> Host:  # fmt: skip
+        """Apply ``patch`` if the host is still at ``version`` (None: unconditionally);
+        records a ``host.updated`` event naming the fields that changed."""
+
+    def host_writes(self, writes: list[HostWrite]) -> list[Host | PxehookError]:
+        """Several creates and patches in one transaction; each item's result is its host or
+        the error it met (Stale, Conflict, NotFound), the others are still applied."""
 
     def host_delete(self, host_id: int) -> None: ...
 
@@ -63,14 +92,43 @@ class Store(Protocol):
         state: State,
         *,
         expected: State | None = None,
+        version: int | None = None,
         source: str,
         message: str = "",
         meta: dict[str, Any] | None = None,
+        at: Instant | None = None,
     ) -> Host:
-        """Change state atomically (compare-and-set on ``expected``) and record an event."""
+        """Change state if still ``expected`` and at ``version``; stamp the change on both
+        clocks (``at``, default now), merge ``meta``, record an event."""
 
-    def update_meta(self, host_id: int, changes: dict[str, Any]) -> Host:
+    def set_states(self, changes: list[StateChange]) -> list[Host | PxehookError]:
+        """Several ``set_state`` in one transaction; each item's result is its host or error."""
+
+    def update_meta(
+        self, host_id: int, changes: dict[str, Any], *, version: int | None = None
+    ) -> Host:
         """Merge ``changes`` into the host's meta (None values delete keys)."""
+
+    def update_metas(
+        self, items: list[tuple[int, dict[str, Any], int | None]]
+    ) -> list[Host | PxehookError]:
+        """Several ``update_meta`` (host_id, changes, version) in one transaction."""
+
+    # what the inventory declared ---------------------------------------------------------
+    def declared_index(self) -> list[DeclaredItem]:
+        """The cheap columns of every host's declaration."""
+
+    def declarations(self, host_ids: Iterable[int]) -> dict[int, Declaration]:
+        """The full declarations of ``host_ids`` that have one."""
+
+    def inventory_file(self, path: str) -> tuple[str, dict[str, Any]] | None:
+        """(fingerprint, info: host count and groups) of the last apply of ``path``."""
+
+    def inventory_commit(
+        self, path: str, digest: str, info: dict[str, Any], *,
+        moved: dict[int, int] | None = None, dropped: Iterable[int] = (),
+    ) -> None:  # fmt: skip
+        """Finish an apply: the file's fingerprint, moved lines, dropped declarations."""
 
     # events ----------------------------------------------------------------
     def event_add(

@@ -145,6 +145,9 @@ class Tx:
         return self.dialect.insert_id(self.cursor, self.dialect.sql(sql), args)
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True)  # built once: json.dumps would build one per call
+
+
 def dump_json(value: Any) -> str:
     """The one JSON text of ``value`` the store writes (keys sorted)."""
-    return json.dumps(value, sort_keys=True)
+    return "{}" if value == {} else _ENCODER.encode(value)

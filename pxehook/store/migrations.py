@@ -119,6 +119,33 @@ STEPS: tuple[str, ...] = (
     CREATE UNIQUE INDEX hosts_name_unique ON hosts(name) WHERE name <> '';
     CREATE UNIQUE INDEX hosts_uuid_unique ON hosts(uuid) WHERE uuid <> '';
     """,
+    # 4: conditional writes and what the inventory owns. hosts.version grows with every
+    # write to the row (a write conditional on it fails when the row changed since it was
+    # read); state_clock/state_boot stamp a state change on the boot-time clock, so time-outs
+    # survive wall-clock steps. inventory_hosts: per host, what the inventory declared at
+    # its last apply (fields, values, lines) and a fingerprint of its text; inventory_files:
+    # the fingerprint of the whole file last applied ('' once anything it owns changed
+    # elsewhere), its host count and the line and fingerprint of each group.
+    """
+    ALTER TABLE hosts ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE hosts ADD COLUMN state_clock {real};
+    ALTER TABLE hosts ADD COLUMN state_boot TEXT NOT NULL DEFAULT '';
+    CREATE TABLE inventory_hosts (
+        host_id  {ref} PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,
+        path     TEXT NOT NULL,
+        line     INTEGER NOT NULL,
+        digest   TEXT NOT NULL,
+        profile  TEXT NOT NULL DEFAULT '',
+        groups   TEXT NOT NULL DEFAULT '',
+        macs     TEXT NOT NULL DEFAULT '',
+        declared {json} NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE inventory_files (
+        path   TEXT PRIMARY KEY,
+        digest TEXT NOT NULL,
+        info   {json} NOT NULL DEFAULT '{}'
+    );
+    """,
 )
 
 LATEST = len(STEPS)

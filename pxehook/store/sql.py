@@ -1,16 +1,18 @@
 """The ``Store`` protocol written once, in SQL both back ends run, over a ``Dialect``.
 
-Assembled from ``sql_hosts.HostSQL`` (hosts, MACs, observations, states) and
-``sql_records.RecordSQL`` (timeline, profiles, tokens, server values) over
-``sqlcore.SQLCore`` (transactions, schema, row helpers). A dialect module per database
-(``sqlite.py``, ``postgres.py``) holds only what really differs.
+Assembled from ``sql_hosts.HostReadSQL`` (host reads, whole-host writes, observations),
+``sql_writes.HostWriteSQL`` (conditional patches, state changes, batches),
+``sql_inventory.InventorySQL`` (what the inventory declared) and ``sql_records.RecordSQL``
+(timeline, profiles, tokens, server values) over ``sqlcore.SQLCore`` (transactions, schema,
+row helpers). A dialect module per database (``sqlite.py``, ``postgres.py``) holds only what
+really differs.
 """
 
 from __future__ import annotations
 
-from pxehook.store.sql_hosts import HostSQL
+from pxehook.store.sql_inventory import InventorySQL
 from pxehook.store.sql_records import RecordSQL
 
 
-class SQLStore(HostSQL, RecordSQL):
+class SQLStore(InventorySQL, RecordSQL):
     """The ``Store`` protocol over one SQL database, through its ``Dialect``."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pxehook.errors import StoreError
+from pxehook.errors import NotFound, Stale, StoreError
 from pxehook.models import Event, Host, State, now
 from pxehook.store import migrations
 from pxehook.store.dialect import Dialect, Tx
@@ -24,7 +24,8 @@ T = TypeVar("T")
 
 HOST_COLUMNS = (
     "id, name, uuid, arch, arch_source, ip, vendor_class, user_class, first_seen, last_seen, "
-    "profile, state, state_changed, labels, vars, meta, ip_source, dhcp_hostname"
+    "profile, state, state_changed, labels, vars, meta, ip_source, dhcp_hostname, version, "
+    "state_clock, state_boot"
 )
 BY_MAC = "id = (SELECT host_id FROM host_macs WHERE mac=?)"
 BY_ID = "id=?"
@@ -98,7 +99,8 @@ class SQLCore:
             ip=row[5], vendor_class=row[6], user_class=row[7], first_seen=row[8],
             last_seen=row[9], profile=row[10], state=State(row[11]), state_changed=row[12],
             labels=json_value(row[13]), vars=json_value(row[14]), meta=json_value(row[15]),
-            ip_source=row[16], dhcp_hostname=row[17],
+            ip_source=row[16], dhcp_hostname=row[17], version=row[18], state_clock=row[19],
+            state_boot=row[20],
         )  # fmt: skip
 
     def _reread(self, tx: Tx, host_id: int) -> Host:
@@ -106,6 +108,37 @@ class SQLCore:
         host = self._host_where(tx, BY_ID, (host_id,))
         assert host is not None
         return host
+
+    def _locked(
+        self, tx: Tx, host_id: int, version: int | None, read: dict[int, Host] | None = None
+    ) -> Host:
+        """The host, its row locked, if it is still at ``version`` (None: any); ``read``:
+        rows this transaction read and locked already."""
+        host = (
+            read.get(host_id)
+            if read is not None
+            else self._host_where(tx, BY_ID, (host_id,), lock=True)
+        )
+        if host is None:
+            raise NotFound(f"host {host_id} does not exist")
+        if version is not None and host.version != version:
+            raise Stale(
+                f"host {host.mac} changed since it was read (version {version}, now "
+                f"{host.version})",
+                hint="read it again and repeat the change",
+            )
+        return host
+
+    @staticmethod
+    def _disown(tx: Tx, host_id: int) -> None:
+        """Something other than the inventory changed this host's operator fields: its
+        declaration (and the whole file's) must be looked at again on the next apply."""
+        tx.run("UPDATE inventory_hosts SET digest='' WHERE host_id=?", (host_id,))
+        tx.run(
+            "UPDATE inventory_files SET digest='' "
+            "WHERE path IN (SELECT path FROM inventory_hosts WHERE host_id=?)",
+            (host_id,),
+        )
 
     @staticmethod
     def _bump(tx: Tx) -> None:

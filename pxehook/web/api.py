@@ -10,6 +10,7 @@ IP), and the OpenAPI document. Wrong tokens are limited per client address
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -95,6 +96,48 @@ def _str_map(data: dict[str, Any], key: str) -> tuple[dict[str, Any], list[str]]
     return sets, [str(k) for k, v in raw.items() if v is None]
 
 
+#: What PATCH /hosts/<mac> may change; POST /hosts also takes ``mac`` and ``state``.
+EDITABLE = ("name", "uuid", "profile", "arch", "add_macs", "vars", "labels")
+#: Fields a host shows that no edit sets (each has its own way, or is observed).
+READ_ONLY = {
+    "state": "change it with an action: POST /api/v1/hosts/<mac>/actions/<action> "
+    "(GET /api/v1/hosts/<mac>/state lists the allowed ones)",
+    "id": "it is the store's",
+    "mac": "the first of 'macs'; add others with 'add_macs'",
+    "macs": "add one with 'add_macs'",
+    "meta": "it is the life-cycle's bookkeeping",
+    "arch_source": "it follows 'arch' (setting) or what was observed",
+    "state_changed": "it is when the state last changed",
+}
+READ_ONLY.update(
+    dict.fromkeys(
+        ("ip", "vendor_class", "user_class", "first_seen", "last_seen"),
+        "it is observed on the network",
+    )
+)
+
+
+def _only_fields(data: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    """A field the request may not set is a 400 naming it (and what to do instead)."""
+    for key in data:
+        if key in allowed:
+            continue
+        if key in READ_ONLY:
+            raise InvalidInput(f"'{key}' cannot be set here", hint=READ_ONLY[key])
+        close = difflib.get_close_matches(str(key), allowed, n=1)
+        raise InvalidInput(
+            f"unknown field {str(key)[:40]!r}",
+            hint=(f"did you mean '{close[0]}'? " if close else "")
+            + "fields: "
+            + ", ".join(allowed),
+        )
+
+
+def _force() -> bool:
+    """``?force=true``: change fields the inventory declares (its next apply sets them back)."""
+    return request.args.get("force", "").lower() in ("1", "true", "yes")
+
+
 def _changes(data: dict[str, Any]) -> HostChanges:
     set_vars, unset_vars = _str_map(data, "vars")
     set_labels, unset_labels = _str_map(data, "labels")
@@ -146,6 +189,7 @@ def hosts_list():  # type: ignore[no-untyped-def]
 def hosts_create():  # type: ignore[no-untyped-def]
     source = _auth("admin")
     data = _body()
+    _only_fields(data, ("mac", "state", *EDITABLE))
     mac = normalize_mac(data.get("mac"))
     state = _field(data, "state", str, State.NEW.value)
     initial = creatable_states()
@@ -169,10 +213,21 @@ def hosts_show(mac: str):  # type: ignore[no-untyped-def]
 
 @bp.patch("/hosts/<mac>")
 def hosts_update(mac: str):  # type: ignore[no-untyped-def]
+    """Change the fields named; ``version`` (optional) makes the change conditional on the
+    host being as read; a field the inventory declares is a 409 unless ``?force=true``."""
     source = _auth("admin")
     store = _ctx().store()
+    data = _body()
+    _only_fields(data, (*EDITABLE, "version"))
+    version = data.get("version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise InvalidInput("'version' must be an integer (the host's version as read)")
     found = find_host(store, mac)
-    host, _ = apply_changes(store, found.mac, _changes(_body()), source=source)
+    host, _ = apply_changes(
+        store, found.mac, _changes(data), source=source, refuse_owned=not _force(),
+        force_hint="change it in the inventory, or add ?force=true (its next apply sets it back)",
+        version=version,
+    )  # fmt: skip
     return jsonify(archsource.host_json(host))
 
 
@@ -297,7 +352,11 @@ def clone_hosts():  # type: ignore[no-untyped-def]
     src = _field(data, "source", str)
     if not src:
         raise InvalidInput("'source' (a MAC) is required")
-    return jsonify(clone(_ctx().store(), src, destinations, parts=tuple(parts), source=source))
+    result = clone(
+        _ctx().store(), src, destinations, parts=tuple(parts), source=source,
+        refuse_owned=not _force(),
+    )  # fmt: skip
+    return jsonify(result)
 
 
 @bp.get("/tokens")

@@ -148,6 +148,7 @@ def _schemas() -> dict[str, Any]:
         labels={"type": "object", "additionalProperties": {"type": "string"}},
         vars=_ANY_MAP,
         meta=_ANY_MAP,
+        version={"type": "integer", "description": "Grows with every write to the host"},
     )
     return {
         "Error": {
@@ -218,6 +219,12 @@ def _schemas() -> dict[str, Any]:
     }
 
 
+_FORCE = _query(
+    "force", {"type": "boolean"},
+    "Change fields the inventory declares (its next apply sets them back)",
+)  # fmt: skip
+
+
 def _host_paths() -> dict[str, Any]:
     array = {"type": "array"}
     list_params = [
@@ -246,6 +253,14 @@ def _host_paths() -> dict[str, Any]:
         "type": "object",
         "properties": {"profile": {"type": "string"}, "message": {"type": "string"}},
     }
+    patch = {
+        "allOf": [
+            _ref("HostChanges"),
+            {"type": "object", "properties": {"version": {
+                "type": "integer",
+                "description": "The host's version as read: 409 if it changed since"}}},
+        ]
+    }  # fmt: skip
     return {
         "/api/v1/hosts": {
             "get": _op("List hosts", {"200": _json({**array, "items": _ref("Host")})},
@@ -258,7 +273,8 @@ def _host_paths() -> dict[str, Any]:
             "parameters": [_MAC],
             "get": _op("Show a host", {"200": _json(_ref("Host"))}),
             "patch": _op("Change a host's fields", {"200": _json(_ref("Host"))}, scope="admin",
-                         body=_ref("HostChanges"), errors=("400", "401", "403", "404", "409")),
+                         body=patch, errors=("400", "401", "403", "404", "409"),
+                         params=[_FORCE]),
             "delete": _op("Delete a host and its events", {"204": {"description": "Deleted"}},
                           scope="admin"),
         },
@@ -329,7 +345,8 @@ def _other_paths() -> dict[str, Any]:
         },
         "/api/v1/clone": {
             "post": _op("Copy a host's profile/vars/labels to other hosts",
-                        {"200": _json({"type": "object"})}, scope="admin", body=clone_body),
+                        {"200": _json({"type": "object"})}, scope="admin", body=clone_body,
+                        errors=("400", "401", "403", "404", "409"), params=[_FORCE]),
         },
         "/api/v1/tokens": {
             "get": _op("List tokens (never their secrets)",

@@ -1,0 +1,322 @@
+"""Conditional host writes of the SQL store: patches, batches, state changes, bookkeeping.
+
+Each write locks the host's row, checks the version the writer read (``errors.Stale`` when
+it moved) and changes only what the writer means to change; the row's ``version`` grows
+with it. A batch (``host_writes``, ``set_states``, ``update_metas``) is one transaction in
+which each item succeeds or fails on its own: a stale item is reported, never applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pxehook.errors import Conflict, NotFound, PxehookError
+from pxehook.models import Host, Instant, State, instant, now
+from pxehook.store.dialect import Tx
+from pxehook.store.merge import merged
+from pxehook.store.sql_hosts import _INSERT_HOST, HostReadSQL, chunks, marks
+from pxehook.store.sqlcore import HOST_COLUMNS
+from pxehook.store.writes import (
+    Declaration,
+    HostPatch,
+    HostWrite,
+    StateChange,
+    changed_fields,
+    patched,
+)
+
+T = TypeVar("T")
+#: what a batch item may fail with, reported in its place
+ITEM_ERRORS = (NotFound, Conflict)
+
+
+class HostWriteSQL(HostReadSQL):
+    """Partial, conditional host writes of the ``Store`` protocol."""
+
+    # patches --------------------------------------------------------------------------------
+    def host_update(
+        self, host_id: int, patch: HostPatch, *, version: int | None, source: str,
+        message: str = "",
+    ) -> Host:  # fmt: skip
+        def update(tx: Tx) -> Host:
+            host, changed = self._patch(tx, host_id, patch, version, source, message, None)
+            if changed:
+                self._bump(tx)
+            return host
+
+        return self._write(update)
+
+    def host_writes(self, writes: list[HostWrite]) -> list[Host | PxehookError]:
+        """Run ``writes`` in one transaction; each item's result is its host or its error.
+
+        The MACs of every new host are checked in one query, and the batch's events and
+        declarations are inserted at its end, one statement each."""
+        new_macs = [mac for w in writes if w.new is not None for mac in w.new.macs]
+
+        def run(tx: Tx) -> list[Host | PxehookError]:
+            later = _Later()
+            owners = self._owners(tx, new_macs)
+            rows = self._lock_many(tx, [w.host_id for w in writes if w.host_id is not None])
+
+            def one(tx: Tx, w: HostWrite) -> tuple[Host, bool]:
+                if w.new is not None:
+                    taken = [m for m in w.new.macs if m in owners]
+                    if taken:
+                        raise Conflict(f"MAC {taken[0]} already belongs to host {owners[taken[0]]}")
+                    host = self._create(tx, w.new, w.source, w.message, later)
+                    owners.update(dict.fromkeys(w.new.macs, host.id or 0))
+                    if w.declare is not None:
+                        later.declare(host.id or 0, w.declare, self.dialect)
+                    return host, True
+                if w.host_id is None:
+                    raise NotFound("a write names no host")
+                if w.patch.macs is not None or w.patch.add_macs:
+                    later.flush_macs(tx)  # its MAC check must see the new hosts' MACs
+                host, changed = self._patch(
+                    tx, w.host_id, w.patch, w.version, w.source, w.message, w.declare, later,
+                    rows,
+                )  # fmt: skip
+                rows[w.host_id] = host
+                return host, changed
+
+            results = self._items(tx, writes, one)
+            later.flush(tx, self.dialect)
+            return results
+
+        return self._write(run) if writes else []
+
+    def _lock_many(self, tx: Tx, host_ids: list[int]) -> dict[int, Host]:
+        """The hosts of ``host_ids``, their rows locked, read in bulk."""
+        rows: list[Any] = []
+        for part in chunks(sorted(set(host_ids))):
+            sql = f"SELECT {HOST_COLUMNS} FROM hosts WHERE id IN ({marks(len(part))}) ORDER BY id"  # noqa: S608
+            rows += tx.all(sql + self.dialect.for_update, part)
+        return {host.id or 0: host for host in self._with_all_macs(tx, rows)}
+
+    @staticmethod
+    def _owners(tx: Tx, macs: list[str]) -> dict[str, int]:
+        owners: dict[str, int] = {}
+        for part in chunks(sorted(set(macs))):
+            sql = f"SELECT mac, host_id FROM host_macs WHERE mac IN ({marks(len(part))})"  # noqa: S608
+            owners.update(tx.all(sql, part))
+        return owners
+
+    def _create(
+        self, tx: Tx, host: Host, source: str, message: str, later: _Later | None = None
+    ) -> Host:
+        json_param = self.dialect.json_param
+        if later is None:
+            self._check_macs(tx, host.macs, None)
+        values = (
+            host.name, host.uuid.lower(), host.arch, host.arch_source, host.ip,
+            host.vendor_class, host.user_class, host.first_seen, host.last_seen, host.profile,
+            str(host.state), host.state_changed, json_param(host.labels), json_param(host.vars),
+            json_param(host.meta), str(host.ip_source), host.dhcp_hostname, host.state_clock,
+            host.state_boot,
+        )  # fmt: skip
+        host_id = tx.insert(_INSERT_HOST, values)
+        event = (host_id, "host.created", source, message, None, host.state_changed)
+        if later is None:
+            self._set_macs(tx, host_id, host.macs)
+            self._event(tx, *event)
+        else:
+            later.macs += [(mac, host_id, i) for i, mac in enumerate(host.macs)]
+            later.events.append(event)
+        return host.with_(id=host_id, uuid=host.uuid.lower(), version=0)
+
+    def _patch(
+        self, tx: Tx, host_id: int, patch: HostPatch, version: int | None, source: str,
+        message: str, declare: Declaration | None, later: _Later | None = None,
+        locked: dict[int, Host] | None = None,
+    ) -> tuple[Host, bool]:  # fmt: skip
+        """Apply ``patch`` to the row if still at ``version`` (``locked``: rows read and
+        locked already); (host, whether it changed)."""
+        host = self._locked(tx, host_id, version, locked)
+        after = patched(host, patch)
+        changed = changed_fields(host, after)
+        if changed:
+            json_param = self.dialect.json_param
+            if "macs" in changed:
+                self._check_macs(tx, tuple(m for m in after.macs if m not in host.macs), host_id)
+                tx.run("DELETE FROM host_macs WHERE host_id=?", (host_id,))
+                self._set_macs(tx, host_id, after.macs)
+            tx.run(
+                "UPDATE hosts SET name=?, uuid=?, arch=?, arch_source=?, profile=?, labels=?, "
+                "vars=?, version=version+1 WHERE id=?",
+                (after.name, after.uuid, after.arch, after.arch_source, after.profile,
+                 json_param(after.labels), json_param(after.vars), host_id),
+            )  # fmt: skip
+            note = message or "changed " + ", ".join(changed)
+            event = (host_id, "host.updated", source, note, {"changed": changed}, None)
+            if later is None:
+                self._event(tx, *event)
+            else:
+                later.events.append(event)
+            if declare is None:
+                self._disown(tx, host_id)
+            after = after.with_(version=host.version + 1)
+        if declare is not None:
+            if later is None:
+                tx.many(_DECLARE, [_declared_row(host_id, declare, self.dialect)])
+            else:
+                later.declare(host_id, declare, self.dialect)
+        return after, bool(changed)
+
+    # state ----------------------------------------------------------------------------------
+    def set_state(
+        self, host_id: int, state: State, *, expected: State | None = None,
+        version: int | None = None, source: str, message: str = "",
+        meta: dict[str, Any] | None = None, at: Instant | None = None,
+    ) -> Host:  # fmt: skip
+        change = StateChange(
+            host_id=host_id, state=state, source=source, message=message, expected=expected,
+            version=version, meta=meta or {}, at=at,
+        )  # fmt: skip
+
+        def one(tx: Tx) -> Host:
+            host = self._change_state(tx, change)
+            self._bump(tx)
+            return host
+
+        return self._write(one)
+
+    def set_states(self, changes: list[StateChange]) -> list[Host | PxehookError]:
+        """Apply ``changes`` in one transaction; each item's result is its host or error."""
+
+        def run(tx: Tx) -> list[Host | PxehookError]:
+            rows = self._lock_many(tx, [change.host_id for change in changes])
+
+            def one(tx: Tx, change: StateChange) -> tuple[Host, bool]:
+                host = self._change_state(tx, change, rows)
+                rows[change.host_id] = host
+                return host, True
+
+            return self._items(tx, changes, one)
+
+        return self._write(run) if changes else []
+
+    def _change_state(
+        self, tx: Tx, change: StateChange, locked: dict[int, Host] | None = None
+    ) -> Host:
+        host = self._locked(tx, change.host_id, change.version, locked)
+        if change.expected is not None and host.state != change.expected:
+            raise Conflict(f"host {host.mac} is {host.state}, not {change.expected}")
+        at = change.at or instant()
+        meta = merged(host.meta, dict(change.meta))
+        tx.run(
+            "UPDATE hosts SET state=?, state_changed=?, state_clock=?, state_boot=?, meta=?, "
+            "version=version+1 WHERE id=?",
+            (str(change.state), at.wall, at.clock, at.boot, self.dialect.json_param(meta),
+             host.id),
+        )  # fmt: skip
+        self._event(tx, host.id or 0, "state.changed", change.source,
+                    change.message or f"{host.state} -> {change.state}",
+                    {"from": str(host.state), "to": str(change.state)}, at.wall)  # fmt: skip
+        return host.with_(
+            state=change.state,
+            state_changed=at.wall,
+            state_clock=at.clock,
+            state_boot=at.boot,
+            meta=meta,
+            version=host.version + 1,
+        )
+
+    # bookkeeping ----------------------------------------------------------------------------
+    def update_meta(
+        self, host_id: int, changes: dict[str, Any], *, version: int | None = None
+    ) -> Host:
+        def update(tx: Tx) -> Host:
+            host = self._meta(tx, host_id, changes, version)
+            self._bump(tx)
+            return host
+
+        return self._write(update)
+
+    def update_metas(
+        self, items: list[tuple[int, dict[str, Any], int | None]]
+    ) -> list[Host | PxehookError]:
+        """``update_meta`` for each (host_id, changes, version), in one transaction."""
+        return self._batch(items, lambda tx, item: (self._meta(tx, *item), True))
+
+    def _meta(self, tx: Tx, host_id: int, changes: dict[str, Any], version: int | None) -> Host:
+        host = self._locked(tx, host_id, version)
+        meta = merged(host.meta, changes)
+        tx.run(
+            "UPDATE hosts SET meta=?, version=version+1 WHERE id=?",
+            (self.dialect.json_param(meta), host_id),
+        )
+        return host.with_(meta=meta, version=host.version + 1)
+
+    # batches --------------------------------------------------------------------------------
+    def _batch(
+        self, items: list[T], one: Callable[[Tx, T], tuple[Host, bool]]
+    ) -> list[Host | PxehookError]:
+        """Run ``one`` for each item in one transaction; bump the generation once."""
+        return self._write(lambda tx: self._items(tx, items, one)) if items else []
+
+    def _items(
+        self, tx: Tx, items: list[T], one: Callable[[Tx, T], tuple[Host, bool]]
+    ) -> list[Host | PxehookError]:
+        results: list[Host | PxehookError] = []
+        wrote = False
+        for item in items:
+            try:
+                host, changed = one(tx, item)
+            except ITEM_ERRORS as exc:  # raised before the item wrote anything
+                results.append(exc)
+                continue
+            results.append(host)
+            wrote = wrote or changed
+        if wrote:
+            self._bump(tx)
+        return results
+
+
+_DECLARE = (
+    "INSERT INTO inventory_hosts(host_id, path, line, digest, profile, groups, macs, declared) "
+    "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(host_id) DO UPDATE SET path=excluded.path, "
+    "line=excluded.line, digest=excluded.digest, profile=excluded.profile, "
+    "groups=excluded.groups, macs=excluded.macs, declared=excluded.declared"
+)
+
+
+def _declared_row(host_id: int, d: Declaration, dialect: Any) -> tuple[Any, ...]:
+    """The ``inventory_hosts`` row of what the inventory declared for ``host_id``."""
+    return (host_id, d.path, d.line, d.digest, str(d.fields.get("profile", "")),
+            ",".join(d.groups), ",".join(d.macs), dialect.json_param(d.as_json()))  # fmt: skip
+
+
+class _Later:
+    """Rows a batch inserts at its end, one statement each: new hosts' MACs, events and
+    declarations."""
+
+    def __init__(self) -> None:
+        self.macs: list[tuple[str, int, int]] = []
+        self.events: list[tuple[Any, ...]] = []
+        self.declared: list[tuple[Any, ...]] = []
+
+    def flush_macs(self, tx: Tx) -> None:
+        if self.macs:
+            tx.many("INSERT INTO host_macs(mac, host_id, position) VALUES (?,?,?)", self.macs)
+            self.macs = []
+
+    def declare(self, host_id: int, d: Declaration, dialect: Any) -> None:
+        self.declared.append(_declared_row(host_id, d, dialect))
+
+    def flush(self, tx: Tx, dialect: Any) -> None:
+        self.flush_macs(tx)
+        if self.events:
+            tx.many(
+                "INSERT INTO events(host_id, at, kind, source, message, data) "
+                "VALUES (?,?,?,?,?,?)",
+                [(h, instant_wall(at), kind, source, message, dialect.json_param(data or {}))
+                 for h, kind, source, message, data, at in self.events],
+            )  # fmt: skip
+        if self.declared:
+            tx.many(_DECLARE, self.declared)
+
+
+def instant_wall(at: float | None) -> float:
+    """An event's time: ``at``, or now."""
+    return now() if at is None else at
