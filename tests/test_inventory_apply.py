@@ -257,6 +257,8 @@ def _inventories(draw: Any) -> str:
 def test_parsing_host_by_host_reads_exactly_what_parsing_the_whole_file_reads(text: str) -> None:
     try:
         whole = inventory._parse(text, "f.yaml", whole=True)
+        # the same checks across hosts (a MAC, name or UUID given twice) as parse() runs
+        inventory.check_duplicates("f.yaml", [e.spec for e in whole.entries if e.spec])
         expected = [
             (e.spec.macs, e.spec.vars, e.spec.labels, e.spec.name, e.spec.line)
             for e in whole.entries

@@ -33,6 +33,13 @@ class ProfileView:
     def profile_get(self, name: str) -> Profile | None:
         return self._profiles.get(name)
 
+    def host_by_name(self, name: str) -> Host | None:
+        """Who holds a name (nobody, when checking a file without a database)."""
+        return None if self._store is None else self._store.host_by_name(name)
+
+    def host_by_uuid(self, uuid: str) -> Host | None:
+        return None if self._store is None else self._store.host_by_uuid(uuid)
+
     def __getattr__(self, name: str) -> Any:
         if self._store is None:
             raise AttributeError(name)

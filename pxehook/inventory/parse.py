@@ -284,8 +284,11 @@ def _parse_groups(path: str, raw: Any, parent: Any) -> dict[str, dict[str, Any]]
 
 
 def check_duplicates(path: str, specs: list[HostSpec]) -> None:
-    """A MAC listed twice is an error naming both lines."""
+    """A MAC, a name or a UUID listed twice is an error naming both lines (each identifies
+    one machine)."""
     seen: dict[str, int] = {}
+    names: dict[str, int] = {}
+    uuids: dict[str, int] = {}
     for spec in specs:
         for mac in spec.macs:
             if mac in seen:
@@ -294,6 +297,14 @@ def check_duplicates(path: str, specs: list[HostSpec]) -> None:
                     f"{path}:{line}: MAC {mac} is listed twice (also on line {seen[mac]})"
                 )
             seen[mac] = spec.line
+        for what, value, taken in (("name", spec.name, names), ("UUID", spec.uuid.lower(), uuids)):
+            if value and value in taken:
+                raise ConfigError(
+                    f"{path}:{spec.line}: {what} {value} is given twice (also on line "
+                    f"{taken[value]}): it must identify one machine"
+                )
+            if value:
+                taken[value] = spec.line
 
 
 def host_spec(
