@@ -71,6 +71,9 @@ class _InventoryService:
     def stop(self) -> None:
         self.watcher.stop()
 
+    def alive(self) -> bool:
+        return self.watcher.alive()
+
     def inventory(self) -> dict[str, Any]:
         error: ConfigError | None = self.watcher.last_error
         return {

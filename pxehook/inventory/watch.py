@@ -86,6 +86,13 @@ class InventoryWatcher:
         self._first = threading.Thread(target=self.load_now, name="inventory-load", daemon=True)
         self._first.start()
 
+    def alive(self) -> bool:
+        """Still watching? (The first apply runs in a thread of its own that ends.)"""
+        return bool(self._observers) and all(
+            o.is_alive() and all(e.is_alive() for e in getattr(o, "emitters", ()))
+            for o in self._observers
+        )
+
     def wait_loaded(self, timeout: float | None = None) -> None:
         """Wait for the first load ``start`` began."""
         if self._first is not None:
