@@ -21,6 +21,9 @@ class Store(Protocol):
 
     def host_by_id(self, host_id: int) -> Host | None: ...
 
+    def hosts_by_mac(self, macs: list[str]) -> dict[str, Host]:
+        """MAC -> host for each of ``macs`` that is known (one read for many)."""
+
     def host_by_ip(self, ip: str) -> Host | None:
         """Host last seen with ``ip`` (most recently seen wins)."""
 
@@ -47,6 +50,9 @@ class Store(Protocol):
         """Merge what a source saw into the MAC's host (creating a ``new`` host on first
         sighting). Never replaces a known arch with unknown, nor a stronger arch source with
         a weaker one. Returns (host, created)."""
+
+    def observe_many(self, observations: list[Observation]) -> list[tuple[Host, bool]]:
+        """``observe`` each of ``observations`` in order, in one transaction."""
 
     def set_state(
         self,

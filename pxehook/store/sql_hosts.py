@@ -10,6 +10,9 @@ from pxehook.store.dialect import Tx
 from pxehook.store.merge import merged, observation_changes
 from pxehook.store.sqlcore import BY_ID, BY_MAC, HOST_COLUMNS, SQLCore
 
+#: MACs per query when reading many hosts at once (below every database's parameter limit)
+CHUNK = 500
+
 
 class HostSQL(SQLCore):
     """The host half of the ``Store`` protocol."""
@@ -116,37 +119,83 @@ class HostSQL(SQLCore):
 
         self._write(delete)
 
-    def observe(self, obs: Observation) -> tuple[Host, bool]:
-        at = now() if obs.at is None else obs.at
+    def hosts_by_mac(self, macs: list[str]) -> dict[str, Host]:
+        found = self._read(lambda tx: self._hosts_of(tx, macs))
+        return {mac: found[mac] for mac in macs if mac in found}
 
-        def merge(tx: Tx) -> tuple[Host, bool]:
-            host = self._host_where(tx, BY_MAC, (obs.mac,), lock=True)
-            created = host is None
-            if host is None:
-                host_id = tx.insert(
-                    "INSERT INTO hosts(first_seen, last_seen, state, state_changed) "
-                    "VALUES (?,?,?,?)",
-                    (at, at, str(State.NEW), at),
-                )
-                # two first sightings of one MAC at once: the second one's insert fails on
-                # the key and its transaction runs again, finding the first one's host
-                tx.run(
-                    "INSERT INTO host_macs(mac, host_id, position) VALUES (?,?,0)",
-                    (obs.mac, host_id),
-                )
-                host = self._reread(tx, host_id)
-                message = f"first seen by {obs.source}"
-                self._event(tx, host_id, "host.discovered", obs.source, message, None, at)
-            changes = observation_changes(host, obs, at)
-            if changes:
-                sets = ", ".join(f"{column}=?" for column in changes)
-                sql = f"UPDATE hosts SET {sets} WHERE id=?"  # noqa: S608 - names from merge
-                tx.run(sql, (*changes.values(), host.id))
-            if created or "arch" in changes:
+    def _hosts_of(self, tx: Tx, macs: list[str], *, lock: bool = False) -> dict[str, Host]:
+        """MAC -> host for every MAC of the hosts owning one of ``macs`` (chunked reads)."""
+        found: dict[str, Host] = {}
+        wanted = sorted(set(macs))
+        for start in range(0, len(wanted), CHUNK):
+            part = wanted[start : start + CHUNK]
+            marks = ",".join("?" * len(part))
+            ids = f"SELECT host_id FROM host_macs WHERE mac IN ({marks})"  # noqa: S608
+            sql = f"SELECT {HOST_COLUMNS} FROM hosts WHERE id IN ({ids}) ORDER BY id"  # noqa: S608
+            rows = tx.all(sql + (self.dialect.for_update if lock else ""), part)
+            if not rows:
+                continue
+            owned: dict[int, list[str]] = {}
+            id_marks = ",".join("?" * len(rows))
+            for mac, host_id in tx.all(
+                f"SELECT mac, host_id FROM host_macs WHERE host_id IN ({id_marks}) "  # noqa: S608
+                "ORDER BY host_id, position, mac",
+                [row[0] for row in rows],
+            ):
+                owned.setdefault(host_id, []).append(mac)
+            for row in rows:
+                host = self._host_from_row(row, tuple(owned.get(row[0], ())))
+                found.update((mac, host) for mac in host.macs)
+        return found
+
+    def observe(self, obs: Observation) -> tuple[Host, bool]:
+        return self.observe_many([obs])[0]
+
+    def observe_many(self, observations: list[Observation]) -> list[tuple[Host, bool]]:
+        def merge(tx: Tx) -> list[tuple[Host, bool]]:
+            hosts = self._hosts_of(tx, [obs.mac for obs in observations], lock=True)
+            out, bump = [], False
+            for obs in observations:
+                at = now() if obs.at is None else obs.at
+                host = hosts.get(obs.mac)
+                created = host is None
+                if host is None:
+                    host = self._insert_observed(tx, obs, at)
+                    changes: dict[str, Any] = {}
+                else:
+                    changes = observation_changes(host, obs, at)
+                if changes:
+                    sets = ", ".join(f"{column}=?" for column in changes)
+                    sql = f"UPDATE hosts SET {sets} WHERE id=?"  # noqa: S608 - names from merge
+                    tx.run(sql, (*changes.values(), host.id))
+                    host = host.with_(**changes)
+                hosts.update((mac, host) for mac in host.macs)
+                bump = bump or created or "arch" in changes
+                out.append((host, created))
+            if bump:
                 self._bump(tx)
-            return self._reread(tx, host.id), created
+            return out
 
         return self._write(merge)
+
+    def _insert_observed(self, tx: Tx, obs: Observation, at: float) -> Host:
+        """A MAC's first sighting: a ``new`` host with what was observed, and its event."""
+        blank = Host(None, (obs.mac,), first_seen=at, last_seen=at, state=State.NEW,
+                     state_changed=at)  # fmt: skip
+        fields = {"first_seen": at, "last_seen": at, "state": str(State.NEW),
+                  "state_changed": at, **observation_changes(blank, obs, at)}  # fmt: skip
+        marks = ",".join("?" * len(fields))
+        host_id = tx.insert(
+            f"INSERT INTO hosts({', '.join(fields)}) VALUES ({marks})",  # noqa: S608
+            tuple(fields.values()),
+        )
+        # two first sightings of one MAC at once: the second one's insert fails on the key
+        # and its transaction runs again, finding the first one's host
+        tx.run("INSERT INTO host_macs(mac, host_id, position) VALUES (?,?,0)",
+               (obs.mac, host_id))  # fmt: skip
+        self._event(tx, host_id, "host.discovered", obs.source, f"first seen by {obs.source}",
+                    None, at)  # fmt: skip
+        return Host(host_id, (obs.mac,), **{**fields, "state": State.NEW})
 
     def set_state(
         self, host_id: int, state: State, *, expected: State | None = None, source: str,
