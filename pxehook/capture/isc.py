@@ -9,18 +9,21 @@ trailing arguments may be missing or empty; dhcpd's ``\\nnn`` octal escapes are 
 
 from __future__ import annotations
 
-import calendar
 import re
-import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from pxehook.capture.sightings import (
     GONE,
     GONE_ACTIONS,
     LEASE,
+    BadLine,
     DhcpSighting,
     Lease,
+    LeaseParse,
     Reader,
     arch_from,
+    is_ipv4,
     lease_mac,
     pad_mac,
     text,
@@ -62,32 +65,117 @@ def hook_sightings(rec: Record) -> list[DhcpSighting]:
     ]
 
 
-_LEASE = re.compile(r"^lease ([0-9.]+) \{(.*?)^\}", re.M | re.S)
-_TIME = re.compile(r"^\s*(?:cltt|starts) \d+ (\d{4}/\d\d/\d\d \d\d:\d\d:\d\d);", re.M)
-_HW = re.compile(r"^\s*hardware ethernet ([0-9a-fA-F:]+);", re.M)
-_STATE = re.compile(r"^\s*binding state (\w+);", re.M)
-_NAME = re.compile(r'^\s*client-hostname "((?:[^"\\]|\\.)*)";', re.M)
+_LEASE_START = re.compile(r"lease\s+(\S+)\s*\{")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+_DATE = re.compile(r"\d (\d{4})/(\d\d)/(\d\d) (\d\d):(\d\d):(\d\d)")
+_NAME = re.compile(r'client-hostname "((?:[^"\\]|\\.)*)";')
 
 
-def parse_leases(data: str) -> list[Lease]:
-    """The last ``lease`` block per IP in ``binding state active``."""
+@dataclass
+class _Block:
+    """One ``lease <ip> { ... }`` block being read."""
+
+    line: int
+    ip: str
+    state: str = ""
+    mac: str | None = None
+    name: str = ""
+    times: list[float] = field(default_factory=list)
+    depth: int = 0  # inside nested blocks (``on commit { ... }``)
+
+    def lease(self) -> Lease | None:
+        if self.state != "active" or self.mac is None:
+            return None
+        return Lease(self.mac, self.ip, self.name, max(self.times) if self.times else None)
+
+
+def parse_time(value: str) -> float | None:
+    """``<weekday> YYYY/MM/DD HH:MM:SS`` (UTC) or ``epoch <seconds>``; None for ``never``.
+    Raises ValueError for anything else."""
+    value = value.split("#", 1)[0].strip().rstrip(";").strip()
+    if value == "never":
+        return None
+    if value.startswith("epoch ") and value[6:].strip().isdigit():
+        return float(value[6:].strip())
+    match = _DATE.fullmatch(value)
+    if not match:
+        raise ValueError(value)
+    y, mo, d, h, mi, sec = (int(g) for g in match.groups())
+    return datetime(y, mo, d, h, mi, sec, tzinfo=UTC).timestamp()
+
+
+def parse_leases(data: str) -> LeaseParse:
+    """The last ``lease`` block per IP in ``binding state active``. A malformed statement is
+    reported and skipped (a bad time loses only that time); a block left open where the
+    next ``lease`` starts is reported and dropped; one open at the end is ``partial``."""
+    lines = data.split("\n")
+    partial = lines[-1].strip() != ""
     latest: dict[str, Lease | None] = {}
-    for match in _LEASE.finditer(data):
-        ip, body = match.group(1), match.group(2)
-        state = _STATE.search(body)
-        hw = _HW.search(body)
-        mac = lease_mac(hw.group(1)) if hw else None
-        if not state or state.group(1) != "active" or not mac:
-            latest[ip] = None
+    bad: list[BadLine] = []
+    block: _Block | None = None
+    other = 0  # depth inside a block that is not a lease (host, failover peer, class)
+    for number, raw in enumerate(lines[:-1] if partial else lines, 1):
+        line = _QUOTED.sub('""', raw).strip()
+        if not line or line.startswith("#"):
             continue
-        name = _NAME.search(body)
-        raw_name = unescape(name.group(1).encode("latin-1", "replace")) if name else b""
-        raw_name = raw_name.replace(b'\\"', b'"')
-        times = [
-            calendar.timegm(time.strptime(t, "%Y/%m/%d %H:%M:%S")) for t in _TIME.findall(body)
-        ]
-        latest[ip] = Lease(mac, ip, text(raw_name), float(max(times)) if times else None)
-    return [lease for lease in latest.values() if lease is not None]
+        start = _LEASE_START.fullmatch(line)
+        if block is not None and start and block.depth == 0:
+            bad.append(BadLine(block.line, f"lease {block.ip} not closed before line {number}"))
+            block = None
+        if block is None:
+            if other == 0 and start:
+                if is_ipv4(start.group(1)):
+                    block = _Block(number, start.group(1))
+                else:
+                    bad.append(BadLine(number, f"bad lease address {text(start.group(1), 40)!r}"))
+                    other = 1
+            elif other == 0 and line.startswith("lease"):
+                bad.append(BadLine(number, f"malformed lease line {text(raw.strip(), 60)!r}"))
+                other = max(0, line.count("{") - line.count("}"))
+            else:
+                other = max(0, other + line.count("{") - line.count("}"))
+            continue
+        if block.depth == 0 and line == "}":
+            latest[block.ip] = block.lease()
+            block = None
+            continue
+        block.depth = max(0, block.depth + line.count("{") - line.count("}"))
+        if block.depth == 0 and "{" not in line and "}" not in line:
+            reason = _statement(block, raw.strip())
+            if reason:
+                bad.append(BadLine(number, reason))
+    return LeaseParse(
+        [lease for lease in latest.values() if lease is not None],
+        bad,
+        partial or block is not None or other > 0,
+    )
+
+
+def _statement(block: _Block, statement: str) -> str:
+    """Read one statement of a lease block into ``block``; why it is malformed, or ''."""
+    word, _, rest = statement.partition(" ")
+    if word in ("starts", "cltt"):
+        try:
+            at = parse_time(rest)
+        except ValueError:
+            return f"bad time {text(statement, 60)!r}"
+        if at is not None:
+            block.times.append(at)
+    elif word == "hardware":
+        kind, _, value = rest.rstrip(";").partition(" ")
+        if kind == "ethernet":
+            block.mac = lease_mac(value.strip())
+            if block.mac is None:
+                return f"bad hardware address {text(statement, 60)!r}"
+    elif statement.startswith("binding state "):
+        block.state = statement[14:].rstrip(";").strip()
+    elif word == "client-hostname":
+        name = _NAME.fullmatch(statement)
+        if name is None:
+            return f"bad client-hostname {text(statement, 60)!r}"
+        raw_name = unescape(name.group(1).encode("latin-1", "replace")).replace(b'\\"', b'"')
+        block.name = text(raw_name)
+    return ""
 
 
 READER = Reader(

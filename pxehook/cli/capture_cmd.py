@@ -183,7 +183,9 @@ def watch_leases(lazy, once: bool, as_json: bool, **lease_files: tuple[str, ...]
     for _kind, path in specs:
         if not os.path.exists(path):
             click.echo(f"warning: {path} does not exist yet", err=True)
-    service = LeaseWatchService(lazy.get().store(), specs)
+    service = LeaseWatchService(
+        lazy.get().store(), specs, warn=lambda text: click.echo(f"warning: {text}", err=True)
+    )
     if once:
         counts = service.scan_all()
         if as_json:
