@@ -14,6 +14,7 @@ place on every change), so one read is never trusted to say a lease is gone:
 * a record the text stops inside (a line without its newline, an open ISC block) is
   left for the next read (``LeaseParse.partial``);
 * new and changed leases are applied at once — every complete record is real;
+* a big file that keeps changing is read at most a fifth of the time (``BUSY_FACTOR``);
 * a lease missing from a read is a deletion only when the file was *quiet* (unchanged for
   ``quiet`` seconds, complete) and the lease is still missing from a quiet read ``confirm``
   seconds later. A half-written file therefore costs a short delay, never a false
@@ -51,6 +52,10 @@ QUIET_SECONDS = 1.0
 CONFIRM_SECONDS = 2.0
 #: how soon to look again at a file that was changing while it was read
 RETRY_SECONDS = 0.2
+#: a read that took longer than this is not repeated for ``BUSY_FACTOR`` times as long, so a
+#: big file changing all the time costs at most 1 / (1 + BUSY_FACTOR) of a core
+SLOW_READ_SECONDS = 0.05
+BUSY_FACTOR = 4.0
 #: sightings applied per transaction group (``capture.apply.apply_sightings``)
 BATCH = 2000
 #: malformed lines logged per read (the rest are only counted)
@@ -103,6 +108,7 @@ class LeaseFile:
         self.busy_reads = 0  # reads that found the file being written (since start)
         self.last_read = 0.0
         self._read_stat: tuple[int, ...] = ()  # (inode, size, mtime_ns) of the last read
+        self.not_before = 0.0  # a slow read is not repeated before this
 
     def scan(self) -> dict[str, int]:
         """Read the file if it changed or a re-check is due, apply changes; returns counts."""
@@ -116,6 +122,9 @@ class LeaseFile:
             self.due is None or self.due > now
         ):
             return {}  # the file as last read, nothing to re-check: no parse when idle
+        if now < self.not_before:
+            self.due = self.not_before  # read again once the last read's cost is paid off
+            return {}
         self.due = None
         try:
             read = read_settled(self.path)
@@ -154,6 +163,8 @@ class LeaseFile:
             counts["bad_lines"] = len(parsed.bad)
         kept = {mac: lease for mac, lease in previous.items() if mac not in gone}
         self.known = {**kept, **current} if not quiet else {**self._pending(previous), **current}
+        cost = time.time() - now
+        self.not_before = now + cost * (1 + BUSY_FACTOR) if cost > SLOW_READ_SECONDS else 0.0
         return counts
 
     def _sighting(self, lease: Lease, kind: str, now: float) -> DhcpSighting:

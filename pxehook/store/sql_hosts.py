@@ -154,14 +154,17 @@ class HostSQL(SQLCore):
     def observe_many(self, observations: list[Observation]) -> list[tuple[Host, bool]]:
         def merge(tx: Tx) -> list[tuple[Host, bool]]:
             hosts = self._hosts_of(tx, [obs.mac for obs in observations], lock=True)
-            out, bump = [], False
+            out: list[tuple[Host, bool]] = []
+            discovered: list[tuple[Any, ...]] = []
+            bump = False
             for obs in observations:
                 at = now() if obs.at is None else obs.at
                 host = hosts.get(obs.mac)
                 created = host is None
+                changes: dict[str, Any] = {}
                 if host is None:
                     host = self._insert_observed(tx, obs, at)
-                    changes: dict[str, Any] = {}
+                    discovered.append((host.id, at, obs.source, f"first seen by {obs.source}"))
                 else:
                     changes = observation_changes(host, obs, at)
                 if changes:
@@ -172,6 +175,19 @@ class HostSQL(SQLCore):
                 hosts.update((mac, host) for mac in host.macs)
                 bump = bump or created or "arch" in changes
                 out.append((host, created))
+            if discovered:
+                # two first sightings of one MAC at once: the second one's insert fails on
+                # the key and its transaction runs again, finding the first one's host
+                tx.many(
+                    "INSERT INTO host_macs(mac, host_id, position) VALUES (?,?,0)",
+                    [(host.mac, host.id) for host, created in out if created],
+                )
+                empty = self.dialect.json_param({})
+                tx.many(
+                    "INSERT INTO events(host_id, at, kind, source, message, data) "
+                    "VALUES (?,?,'host.discovered',?,?,?)",
+                    [(*row, empty) for row in discovered],
+                )
             if bump:
                 self._bump(tx)
             return out
@@ -179,7 +195,8 @@ class HostSQL(SQLCore):
         return self._write(merge)
 
     def _insert_observed(self, tx: Tx, obs: Observation, at: float) -> Host:
-        """A MAC's first sighting: a ``new`` host with what was observed, and its event."""
+        """The host row of a MAC's first sighting: ``new``, with what was observed (its MAC
+        and ``host.discovered`` event are written by ``observe_many`` for the batch)."""
         blank = Host(None, (obs.mac,), first_seen=at, last_seen=at, state=State.NEW,
                      state_changed=at)  # fmt: skip
         fields = {"first_seen": at, "last_seen": at, "state": str(State.NEW),
@@ -189,12 +206,6 @@ class HostSQL(SQLCore):
             f"INSERT INTO hosts({', '.join(fields)}) VALUES ({marks})",  # noqa: S608
             tuple(fields.values()),
         )
-        # two first sightings of one MAC at once: the second one's insert fails on the key
-        # and its transaction runs again, finding the first one's host
-        tx.run("INSERT INTO host_macs(mac, host_id, position) VALUES (?,?,0)",
-               (obs.mac, host_id))  # fmt: skip
-        self._event(tx, host_id, "host.discovered", obs.source, f"first seen by {obs.source}",
-                    None, at)  # fmt: skip
         return Host(host_id, (obs.mac,), **{**fields, "state": State.NEW})
 
     def set_state(
