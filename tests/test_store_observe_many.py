@@ -31,3 +31,18 @@ def test_observe_many_merges_in_order_and_returns_what_the_store_holds(any_store
     assert sorted(found) == ["52:54:00:00:09:02", "52:54:00:00:09:03"]
     assert found["52:54:00:00:09:02"].id == two.id and found["52:54:00:00:09:02"].macs == two.macs
     assert any_store.observe_many([]) == [] and any_store.hosts_by_mac([]) == {}
+
+
+def test_host_page_walks_every_host_once_in_id_order(any_store):
+    made = [
+        any_store.host_put(
+            Host(id=None, macs=(f"52:54:00:00:0a:{i:02x}", f"52:54:00:00:0b:{i:02x}"))
+        )
+        for i in range(7)
+    ]
+    seen, after = [], 0
+    while page := any_store.host_page(after, 3):
+        assert len(page) <= 3
+        seen += page
+        after = page[-1].id
+    assert seen == made and seen == any_store.host_all()

@@ -20,14 +20,14 @@ from typing import Any
 from pxehook import arch as archtable
 from pxehook.boot import neighbours
 from pxehook.boot.decide import BOOT, IGNORE, LOCAL, BootPlan, Facts, Policy, decide
-from pxehook.boot.hooks import NO_HOOKS, BootHooks
+from pxehook.boot.hooks import CLOCKED_STATES, NO_HOOKS, BootHooks
 from pxehook.boot.names import Name
 from pxehook.boot.recorder import EventRecorder
 from pxehook.boot.render import Rendered, local_fallback, render_bootstrap, render_plan
 from pxehook.boot.timeline import boot_hit
 from pxehook.context import Context
 from pxehook.errors import ConfigError
-from pxehook.models import ArchSource, Host, Observation, Profile, State
+from pxehook.models import ArchSource, Host, Observation, Profile
 
 log = logging.getLogger("pxehook.boot")
 
@@ -152,7 +152,7 @@ class Resolver:
             return Answer(404, notes=[f"no host for {name.kind} {name.uuid or name.ip}"])
         facts = replace(facts, mac=mac, mac_source=mac_source)
         host = self.enlist(host, facts, via)
-        if host is not None and host.state == State.DEPLOYING:
+        if host is not None and host.state in CLOCKED_STATES:
             # a finished boot-once session or an overdue deployment must not lag the sweep
             host = self.hooks.before_decide(host)
             self._hosts[host.mac] = host

@@ -39,7 +39,11 @@ class Store(Protocol):
     ) -> list[Host]: ...
 
     def host_all(self) -> list[Host]:
-        """Every host, read in bulk (two queries): for pre-rendering and exports."""
+        """Every host, read in bulk (two queries): for exports."""
+
+    def host_page(self, after_id: int, limit: int) -> list[Host]:
+        """Up to ``limit`` hosts with an id above ``after_id``, in id order: for walking every
+        host (the nginx pre-render) without holding them all in memory."""
 
     def host_put(self, host: Host, *, source: str = "api", message: str = "") -> Host:
         """Create (id None) or replace a host and its MAC list; records an event."""

@@ -66,6 +66,23 @@ class HostSQL(SQLCore):
 
         return self._read(read)
 
+    def host_page(self, after_id: int, limit: int) -> list[Host]:
+        def read(tx: Tx) -> list[Host]:
+            sql = f"SELECT {HOST_COLUMNS} FROM hosts WHERE id > ? ORDER BY id LIMIT ?"  # noqa: S608
+            rows = tx.all(sql, (after_id, limit))
+            if not rows:
+                return []
+            macs: dict[int, list[str]] = {}
+            for mac, host_id in tx.all(
+                "SELECT mac, host_id FROM host_macs WHERE host_id BETWEEN ? AND ? "
+                "ORDER BY host_id, position, mac",
+                (rows[0][0], rows[-1][0]),
+            ):
+                macs.setdefault(host_id, []).append(mac)
+            return [self._host_from_row(row, tuple(macs.get(row[0], ()))) for row in rows]
+
+        return self._read(read)
+
     def host_put(self, host: Host, *, source: str = "api", message: str = "") -> Host:
         if not host.macs:
             raise Conflict("a host needs at least one MAC address")
