@@ -21,6 +21,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs
 
 from pxehook import arch as archtable
@@ -28,19 +29,16 @@ from pxehook.boot import loaders
 from pxehook.boot.decide import Facts, decide
 from pxehook.boot.hooks import NO_HOOKS, BootHooks
 from pxehook.boot.logfollow import LogFollower
-from pxehook.boot.names import clean_path, fast_mac
 from pxehook.boot.resolver import Resolver
 from pxehook.boot.timeline import Entry, boot_hit
 from pxehook.context import Context
-from pxehook.errors import InvalidInput
-from pxehook.models import Host
+from pxehook.models import Host, Profile
 
 log = logging.getLogger("pxehook.boot.accesslog")
 
 LOG_FORMAT = "$msec $remote_addr $status $body_bytes_sent $upstream_addr $args $uri"
 #: statuses of a static answer that sent (part of) the file or confirmed the client's copy
 SERVED = frozenset({"200", "206", "304"})
-_IPXE_PATH = re.compile(r"^/ipxe/([^/?]+)$")
 #: cached answers (per host, loader, claim and path) kept at most until the store changes
 CACHE_LIMIT = 50_000
 
@@ -77,24 +75,41 @@ def parse_line(line: str) -> Hit | None:
     return Hit(when, ip, path, "" if query == "-" else query)
 
 
-def hit_facts(hit: Hit) -> Facts | None:
-    """The request facts of a hit (the MAC comes from its path); None when none names one."""
-    try:
-        path = clean_path(hit.path.lstrip("/"))
-        match = _IPXE_PATH.match("/" + path)
-        if match:
-            query = parse_qs(hit.query)
-            build = query.get("buildarch", [""])[0]
-            plat = query.get("platform", [""])[0]
-            claim = archtable.from_ipxe(build, plat) if build and plat else None
-            mac, loader = fast_mac(match.group(1)), loaders.IPXE.name
-            return Facts(loader, hit.path, mac, hit.client_ip, claim=claim, mac_source="request")
-        name = loaders.parse_name(path)
-        if name is not None and name.mac:
-            return Facts(name.loader, hit.path, name.mac, hit.client_ip, mac_source="request")
-    except InvalidInput:
-        return None
+def _file_pattern(loader: loaders.Loader) -> re.Pattern[str]:
+    """The URI of a file the pre-renderer writes for ``loader`` (group 1: the dashed MAC)."""
+    assert loader.front is not None
+    before, _, after = loader.front.file.partition("{mac}")
+    return re.compile(f"/{re.escape(before)}({_DASHED}){re.escape(after)}")
+
+
+_DASHED = r"[0-9a-f]{2}(?:-[0-9a-f]{2}){5}"
+#: (loader, URI of its pre-rendered files) for every loader nginx serves from files
+_SERVED = tuple((loader, _file_pattern(loader)) for loader in loaders.PRERENDERED)
+
+
+def served_file(path: str) -> tuple[str, str] | None:
+    """(loader, MAC) of the pre-rendered file ``path`` names, or None.
+
+    ``$uri`` after ``try_files`` is exactly such a file; a line of the old format carries
+    the raw request URI instead, read as it was then (a PXELINUX prefix is dropped)."""
+    for loader, pattern in _SERVED:
+        match = pattern.fullmatch(path)
+        if match is None and "/pxelinux.cfg/" in path:
+            match = pattern.fullmatch(path[path.rindex("/pxelinux.cfg/") :])
+        if match is not None:
+            return loader.name, match.group(1).replace("-", ":")
     return None
+
+
+def hit_facts(hit: Hit, loader: str, mac: str) -> Facts:
+    """The request facts of a hit on ``loader``'s file for ``mac`` (``served_file``): an
+    iPXE script's arch claim comes from its query."""
+    claim = None
+    if loader == loaders.IPXE.name and hit.query:
+        query = parse_qs(hit.query)
+        build, plat = query.get("buildarch", [""])[0], query.get("platform", [""])[0]
+        claim = archtable.from_ipxe(build, plat) if build and plat else None
+    return Facts(loader, hit.path, mac, hit.client_ip, claim=claim, mac_source="request")
 
 
 class AccessLogIngester:
@@ -107,11 +122,12 @@ class AccessLogIngester:
         self.resolver = Resolver(ctx, hooks=hooks, record=False)
         self.hooks = hooks
         self._hosts: dict[str, Host | None] = {}
-        self._answers: dict[tuple[str, str, int | None, str], list[Entry]] = {}
+        self._answers: dict[tuple[str, str, str, str], list[Entry]] = {}
         self._generation = -1
+        self._profiles: dict[str, Profile] = {}
         self.unmatched = 0  # hits of a file whose MAC no host owns (a file left behind)
 
-    def poll(self, limit: int = 4 << 20) -> int:
+    def poll(self, limit: int = 1 << 20) -> int:
         """Record the log's new lines (about ``limit`` bytes). Returns lines read."""
         lines = self.follower.read(limit)
         if lines:
@@ -121,28 +137,31 @@ class AccessLogIngester:
         return len(lines)
 
     def record(self, hits: list[Hit]) -> int:
-        """Turn static hits into timeline rows (one decide() per host, loader, claim, path)."""
+        """Turn static hits into timeline rows (one decide() per host, loader, query and
+        path until the store changes; the client's address is filled in per hit)."""
         generation = self.resolver.refresh()
         if generation != self._generation or len(self._answers) > CACHE_LIMIT:
             self._hosts.clear()
             self._answers.clear()
             self._generation = generation
-        facts = [(hit, hit_facts(hit)) for hit in hits]
-        wanted = {f.mac for _, f in facts if f is not None and f.mac not in self._hosts}
+        self._profiles = self.resolver.profiles()
+        files = [(hit, served_file(hit.path)) for hit in hits]
+        wanted = {f[1] for _, f in files if f is not None and f[1] not in self._hosts}
         found = self.ctx.store().hosts_by_mac(sorted(wanted)) if wanted else {}
         self._hosts.update((mac, found.get(mac)) for mac in wanted)
-        rows, calls = [], []
-        for hit, fact in facts:
-            host = self._hosts.get(fact.mac) if fact else None
-            if fact is None or host is None or host.id is None:
+        rows: list[tuple[int, str, str, str, dict[str, Any], float]] = []
+        calls = []
+        for hit, file in files:
+            host = self._hosts.get(file[1]) if file else None
+            if file is None or host is None or host.id is None:
                 self.unmatched += 1
                 continue
-            for entry in self._answer(host, fact):
-                data = (
-                    {**entry.data, "client_ip": fact.ip}
-                    if "client_ip" in entry.data
-                    else entry.data
-                )
+            key = (file[0], file[1], hit.query, hit.path)
+            entries = self._answers.get(key) or self._answer(key, host, hit)
+            for entry in entries:
+                data = entry.data
+                if "client_ip" in data:
+                    data = {**data, "client_ip": hit.client_ip}
                 rows.append((host.id, entry.kind, "nginx", entry.message, data, hit.at))
                 if entry.hook:
                     calls.append((host, entry.kind, data))
@@ -152,14 +171,10 @@ class AccessLogIngester:
             self.hooks.on_boot_event(host, kind, data)
         return len(calls)
 
-    def _answer(self, host: Host, facts: Facts) -> list[Entry]:
-        """boot_hit's rows for this host, loader, claim and path, until the store changes
-        (the client's address is filled in per hit)."""
-        key = (facts.mac, facts.loader, facts.claim.code if facts.claim else None, facts.path)
-        entries = self._answers.get(key)
-        if entries is None:
-            resolver = self.resolver
-            plan = decide(host, facts, resolver.profiles(), resolver.policy)
-            entries = boot_hit(plan, facts, template="", via="nginx")
-            self._answers[key] = entries
+    def _answer(self, key: tuple[str, str, str, str], host: Host, hit: Hit) -> list[Entry]:
+        """boot_hit's rows for the first hit of this host, loader, query and path."""
+        facts = hit_facts(hit, key[0], key[1])
+        plan = decide(host, facts, self._profiles, self.resolver.policy)
+        entries = boot_hit(plan, facts, template="", via="nginx")
+        self._answers[key] = entries
         return entries
