@@ -54,17 +54,20 @@ class FrontService:
         with contextlib.suppress(OSError, AttributeError):  # background work yields to nginx
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         while not self._stop.is_set():
+            took = 0.0
             try:
                 generation = self.ctx.store().generation()
                 if generation != self._generation:
                     self._generation = generation
                     started = time.monotonic()
                     count = self.pre.sync()
-                    log.info("pre-rendered %d hosts in %.1fs", count, time.monotonic() - started)
+                    took = time.monotonic() - started
+                    log.info("pre-rendered %d hosts in %.1fs", count, took)
             except Exception:  # keep serving; the next round retries
                 log.exception("nginx front: pre-render failed")
                 self._generation = -1
-            self._stop.wait(IDLE_SECONDS)
+            # a walk over many hosts is not repeated at once: the log thread shares the GIL
+            self._stop.wait(max(IDLE_SECONDS, took))
 
     def _ingest(self) -> None:
         assert self.ingester is not None

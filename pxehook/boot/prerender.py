@@ -51,9 +51,10 @@ RENDER_SETTINGS = (
 
 #: Hosts read from the store at a time (memory holds one page, not every host).
 PAGE = 2000
-#: Changed hosts rendered together; from this many a first run forks renderer processes
-#: (CLI only: no threads there).
+#: From this many changed hosts a first run forks renderer processes (CLI only: no threads
+#: there), handing them up to ``RENDER_BATCH`` hosts at a time.
 PARALLEL_FROM = 2000
+RENDER_BATCH = 10_000
 #: The index of what is on disk: one line per host, ``<id> <fingerprint> <mac>,<mac>``.
 INDEX_HEADER = "pxehook-prerender-index 2\n"
 
@@ -183,7 +184,7 @@ class Prerenderer:
                     self._drop(before[1] if before else ())
                     changed.append(host)
                     self.rendered[host.id] = (fp.digest(), host.macs)
-            if len(changed) >= PARALLEL_FROM:
+            if len(changed) >= (RENDER_BATCH if self.parallel else PAGE):
                 rendered += self._render_all(changed)
                 changed = []
         rendered += self._render_all(changed)

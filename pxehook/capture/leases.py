@@ -37,7 +37,15 @@ from typing import Any
 from pxehook.capture import status
 from pxehook.capture.apply import apply_sightings
 from pxehook.capture.readers import parse_leases
-from pxehook.capture.sightings import GONE, LEASE, REPLAY, BadLine, DhcpSighting, Lease
+from pxehook.capture.sightings import (
+    GONE,
+    LEASE,
+    REPLAY,
+    BadLine,
+    DhcpSighting,
+    Lease,
+    LeaseParse,
+)
 from pxehook.daemons import NAMES
 from pxehook.errors import PxehookError
 from pxehook.fswatch import stop_all, watch_files
@@ -114,30 +122,14 @@ class LeaseFile:
         """Read the file if it changed or a re-check is due, apply changes; returns counts."""
         now = time.time()
         try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            self.due = None  # its creation wakes the watcher
-            return {}
-        if (st.st_ino, st.st_size, st.st_mtime_ns) == self._read_stat and (
-            self.due is None or self.due > now
-        ):
-            return {}  # the file as last read, nothing to re-check: no parse when idle
-        if now < self.not_before:
-            self.due = self.not_before  # read again once the last read's cost is paid off
-            return {}
-        self.due = None
-        try:
-            read = read_settled(self.path)
+            read = self._read(now)
         except BlockingIOError:
             self.busy_reads += 1
             self.due = now + RETRY_SECONDS
             return {"busy": 1}
         if read is None:
             return {}
-        data, mtime, self._read_stat = read
-        parsed = parse_leases(self.kind, data)
-        self.last_read = now
-        self._report(parsed.bad)
+        parsed, mtime = read
         quiet = not parsed.partial and now - mtime >= self.quiet
         if not quiet:
             self.busy_reads += 1
@@ -166,6 +158,31 @@ class LeaseFile:
         cost = time.time() - now
         self.not_before = now + cost * (1 + BUSY_FACTOR) if cost > SLOW_READ_SECONDS else 0.0
         return counts
+
+    def _read(self, now: float) -> tuple[LeaseParse, float] | None:
+        """The file parsed and its mtime; None when it is missing or needs no read now.
+        Raises BlockingIOError while it keeps changing."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            self.due = None  # its creation wakes the watcher
+            return None
+        if (st.st_ino, st.st_size, st.st_mtime_ns) == self._read_stat and (
+            self.due is None or self.due > now
+        ):
+            return None  # the file as last read, nothing to re-check: no parse when idle
+        if now < self.not_before:
+            self.due = self.not_before  # read again once the last read's cost is paid off
+            return None
+        self.due = None
+        read = read_settled(self.path)
+        if read is None:
+            return None
+        data, mtime, self._read_stat = read
+        parsed = parse_leases(self.kind, data)
+        self.last_read = now
+        self._report(parsed.bad)
+        return parsed, mtime
 
     def _sighting(self, lease: Lease, kind: str, now: float) -> DhcpSighting:
         return DhcpSighting(
