@@ -10,18 +10,16 @@ them itself.
 
 :class:`AccessLogIngester` reads the log with ``boot/logfollow.py`` (each line once, across
 rotation, truncation and restarts), decides each hit against the host as the store holds it
-(one decide() per host, loader, claim and path until the store changes), writes the rows
+(one decide() per host, loader, query and path until the store changes), writes the rows
 ``boot.timeline.boot_hit`` builds — the same ``boot.config`` / ``boot.arch_mismatch`` as a
 gunicorn answer, ``via: nginx`` — in batches, then calls ``BootHooks.on_boot_event``.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 from pxehook import arch as archtable
@@ -33,18 +31,16 @@ from pxehook.boot.resolver import Resolver
 from pxehook.boot.timeline import Entry, boot_hit
 from pxehook.context import Context
 from pxehook.models import Host, Profile
-
-log = logging.getLogger("pxehook.boot.accesslog")
+from pxehook.store.dialect import EventData, encode_json
 
 LOG_FORMAT = "$msec $remote_addr $status $body_bytes_sent $upstream_addr $args $uri"
 #: statuses of a static answer that sent (part of) the file or confirmed the client's copy
 SERVED = frozenset({"200", "206", "304"})
-#: cached answers (per host, loader, claim and path) kept at most until the store changes
+#: cached answers (per host, loader, query and path) kept at most until the store changes
 CACHE_LIMIT = 50_000
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """One access-log line nginx answered itself from a file."""
 
     at: float
@@ -121,8 +117,10 @@ class AccessLogIngester:
         self.follower = LogFollower(path, os.path.join(ctx.settings.state_dir, "access-log.offset"))
         self.resolver = Resolver(ctx, hooks=hooks, record=False)
         self.hooks = hooks
+        self._files: dict[str, tuple[str, str] | None] = {}  # path -> (loader, MAC)
         self._hosts: dict[str, Host | None] = {}
         self._answers: dict[tuple[str, str, str, str], list[Entry]] = {}
+        self._rows: dict[tuple[Any, ...], list[tuple[Entry, EventData, dict[str, Any]]]] = {}
         self._generation = -1
         self._profiles: dict[str, Profile] = {}
         self.unmatched = 0  # hits of a file whose MAC no host owns (a file left behind)
@@ -138,18 +136,13 @@ class AccessLogIngester:
 
     def record(self, hits: list[Hit]) -> int:
         """Turn static hits into timeline rows (one decide() per host, loader, query and
-        path until the store changes; the client's address is filled in per hit)."""
-        generation = self.resolver.refresh()
-        if generation != self._generation or len(self._answers) > CACHE_LIMIT:
-            self._hosts.clear()
-            self._answers.clear()
-            self._generation = generation
-        self._profiles = self.resolver.profiles()
-        files = [(hit, served_file(hit.path)) for hit in hits]
+        path until the store changes; one payload per such answer and client address)."""
+        self._refresh()
+        files = [(hit, self._file(hit.path)) for hit in hits]
         wanted = {f[1] for _, f in files if f is not None and f[1] not in self._hosts}
         found = self.ctx.store().hosts_by_mac(sorted(wanted)) if wanted else {}
         self._hosts.update((mac, found.get(mac)) for mac in wanted)
-        rows: list[tuple[int, str, str, str, dict[str, Any], float]] = []
+        rows: list[tuple[int, str, str, str, EventData, float]] = []
         calls = []
         for hit, file in files:
             host = self._hosts.get(file[1]) if file else None
@@ -157,12 +150,8 @@ class AccessLogIngester:
                 self.unmatched += 1
                 continue
             key = (file[0], file[1], hit.query, hit.path)
-            entries = self._answers.get(key) or self._answer(key, host, hit)
-            for entry in entries:
-                data = entry.data
-                if "client_ip" in data:
-                    data = {**data, "client_ip": hit.client_ip}
-                rows.append((host.id, entry.kind, "nginx", entry.message, data, hit.at))
+            for entry, payload, data in self._payloads(key, host, hit):
+                rows.append((host.id, entry.kind, "nginx", entry.message, payload, hit.at))
                 if entry.hook:
                     calls.append((host, entry.kind, data))
         if rows:
@@ -170,6 +159,38 @@ class AccessLogIngester:
         for host, kind, data in calls:
             self.hooks.on_boot_event(host, kind, data)
         return len(calls)
+
+    def _refresh(self) -> None:
+        """Forget every decision when the store changed (or the caches grew too big)."""
+        generation = self.resolver.refresh()
+        if generation != self._generation or len(self._rows) > CACHE_LIMIT:
+            self._hosts.clear()
+            self._answers.clear()
+            self._rows.clear()
+            self._generation = generation
+        if len(self._files) > CACHE_LIMIT:
+            self._files.clear()
+        self._profiles = self.resolver.profiles()
+
+    def _file(self, path: str) -> tuple[str, str] | None:
+        if path not in self._files:
+            self._files[path] = served_file(path)
+        return self._files[path]
+
+    def _payloads(
+        self, key: tuple[str, str, str, str], host: Host, hit: Hit
+    ) -> list[tuple[Entry, EventData, dict[str, Any]]]:
+        """Each row of this answer to this client: (entry, its encoded payload, the data)."""
+        rows = self._rows.get((*key, hit.client_ip))
+        if rows is None:
+            rows = []
+            for entry in self._answers.get(key) or self._answer(key, host, hit):
+                data = entry.data
+                if "client_ip" in data:
+                    data = {**data, "client_ip": hit.client_ip}
+                rows.append((entry, encode_json(data), data))
+            self._rows[(*key, hit.client_ip)] = rows
+        return rows
 
     def _answer(self, key: tuple[str, str, str, str], host: Host, hit: Hit) -> list[Entry]:
         """boot_hit's rows for the first hit of this host, loader, query and path."""

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from pxehook.models import Event, Host, Observation, Profile, State
+from pxehook.store.dialect import EventData
 
 
 class Store(Protocol):
@@ -84,8 +85,9 @@ class Store(Protocol):
         at: float | None = None,
     ) -> Event: ...
 
-    def event_add_many(self, rows: list[tuple[int, str, str, str, dict[str, Any], float]]) -> int:
-        """Append (host_id, kind, source, message, data, at) rows in one transaction."""
+    def event_add_many(self, rows: list[tuple[int, str, str, str, EventData, float]]) -> int:
+        """Append (host_id, kind, source, message, data, at) rows in one transaction; ``data``
+        may come encoded (``store.dialect.encode_json``) when many rows share it."""
 
     def events(
         self, host_id: int, *, since_id: int = 0, limit: int | None = None

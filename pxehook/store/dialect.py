@@ -144,6 +144,20 @@ class Tx:
         return self.dialect.insert_id(self.cursor, self.dialect.sql(sql), args)
 
 
+class EncodedJson(str):
+    """JSON text ``encode_json`` made: written as it is (one payload encoded once for the
+    many timeline rows that carry it)."""
+
+
+#: A timeline row's payload: a dict, or its JSON text encoded once for many rows.
+EventData = dict[str, Any] | EncodedJson
+
+
+def encode_json(value: Any) -> EncodedJson:
+    """``value`` as the store would write it, encoded now."""
+    return EncodedJson(json.dumps(value, sort_keys=True))
+
+
 def dump_json(value: Any) -> str:
     """The one JSON text of ``value`` the store writes (keys sorted)."""
-    return json.dumps(value, sort_keys=True)
+    return value if isinstance(value, EncodedJson) else json.dumps(value, sort_keys=True)
