@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from urllib.parse import parse_qs
 
 from pxehook import arch as archtable
@@ -36,8 +36,9 @@ from pxehook.store.dialect import EventData, encode_json
 LOG_FORMAT = "$msec $remote_addr $status $body_bytes_sent $upstream_addr $args $uri"
 #: statuses of a static answer that sent (part of) the file or confirmed the client's copy
 SERVED = frozenset({"200", "206", "304"})
-#: cached answers (per host, loader, query and path) kept at most until the store changes
-CACHE_LIMIT = 50_000
+#: entries each cache (files, hosts, answers) holds at most; all are dropped when the store
+#: changes. About 1 kB each: the supervisor's memory stays bounded however many hosts boot.
+CACHE_LIMIT = 20_000
 
 
 class Hit(NamedTuple):
@@ -119,8 +120,7 @@ class AccessLogIngester:
         self.hooks = hooks
         self._files: dict[str, tuple[str, str] | None] = {}  # path -> (loader, MAC)
         self._hosts: dict[str, Host | None] = {}
-        self._answers: dict[tuple[str, str, str, str], list[Entry]] = {}
-        self._rows: dict[tuple[Any, ...], list[tuple[Entry, EventData, dict[str, Any]]]] = {}
+        self._rows: dict[tuple[str, ...], list[tuple[Entry, EventData]]] = {}
         self._generation = -1
         self._profiles: dict[str, Profile] = {}
         self.unmatched = 0  # hits of a file whose MAC no host owns (a file left behind)
@@ -135,8 +135,8 @@ class AccessLogIngester:
         return len(lines)
 
     def record(self, hits: list[Hit]) -> int:
-        """Turn static hits into timeline rows (one decide() per host, loader, query and
-        path until the store changes; one payload per such answer and client address)."""
+        """Turn static hits into timeline rows (one decide() and one encoded payload per
+        host, loader, query, path and client until the store changes)."""
         self._refresh()
         files = [(hit, self._file(hit.path)) for hit in hits]
         wanted = {f[1] for _, f in files if f is not None and f[1] not in self._hosts}
@@ -149,11 +149,10 @@ class AccessLogIngester:
             if file is None or host is None or host.id is None:
                 self.unmatched += 1
                 continue
-            key = (file[0], file[1], hit.query, hit.path)
-            for entry, payload, data in self._payloads(key, host, hit):
+            for entry, payload in self._payloads(file, host, hit):
                 rows.append((host.id, entry.kind, "nginx", entry.message, payload, hit.at))
                 if entry.hook:
-                    calls.append((host, entry.kind, data))
+                    calls.append((host, entry.kind, entry.data))
         if rows:
             self.ctx.store().event_add_many(rows)
         for host, kind, data in calls:
@@ -161,15 +160,15 @@ class AccessLogIngester:
         return len(calls)
 
     def _refresh(self) -> None:
-        """Forget every decision when the store changed (or the caches grew too big)."""
+        """Forget every decision when the store changed; keep each cache bounded."""
         generation = self.resolver.refresh()
-        if generation != self._generation or len(self._rows) > CACHE_LIMIT:
+        if generation != self._generation:
             self._hosts.clear()
-            self._answers.clear()
             self._rows.clear()
             self._generation = generation
-        if len(self._files) > CACHE_LIMIT:
-            self._files.clear()
+        for cache in (self._files, self._hosts, self._rows):
+            if len(cache) > CACHE_LIMIT:
+                cache.clear()
         self._profiles = self.resolver.profiles()
 
     def _file(self, path: str) -> tuple[str, str] | None:
@@ -178,24 +177,15 @@ class AccessLogIngester:
         return self._files[path]
 
     def _payloads(
-        self, key: tuple[str, str, str, str], host: Host, hit: Hit
-    ) -> list[tuple[Entry, EventData, dict[str, Any]]]:
-        """Each row of this answer to this client: (entry, its encoded payload, the data)."""
-        rows = self._rows.get((*key, hit.client_ip))
+        self, file: tuple[str, str], host: Host, hit: Hit
+    ) -> list[tuple[Entry, EventData]]:
+        """The rows (entry, encoded payload) of this answer to this client."""
+        key = (*file, hit.query, hit.path, hit.client_ip)
+        rows = self._rows.get(key)
         if rows is None:
-            rows = []
-            for entry in self._answers.get(key) or self._answer(key, host, hit):
-                data = entry.data
-                if "client_ip" in data:
-                    data = {**data, "client_ip": hit.client_ip}
-                rows.append((entry, encode_json(data), data))
-            self._rows[(*key, hit.client_ip)] = rows
+            facts = hit_facts(hit, *file)
+            plan = decide(host, facts, self._profiles, self.resolver.policy)
+            entries = boot_hit(plan, facts, template="", via="nginx")
+            rows = [(entry, encode_json(entry.data)) for entry in entries]
+            self._rows[key] = rows
         return rows
-
-    def _answer(self, key: tuple[str, str, str, str], host: Host, hit: Hit) -> list[Entry]:
-        """boot_hit's rows for the first hit of this host, loader, query and path."""
-        facts = hit_facts(hit, key[0], key[1])
-        plan = decide(host, facts, self._profiles, self.resolver.policy)
-        entries = boot_hit(plan, facts, template="", via="nginx")
-        self._answers[key] = entries
-        return entries

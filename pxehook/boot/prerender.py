@@ -101,6 +101,15 @@ def cacheable(plan: BootPlan) -> bool:
     return plan.action == LOCAL and plan.arch is None and not kernel_missing
 
 
+def _mac_bytes(macs: tuple[str, ...] | list[str]) -> bytes:
+    return b"".join(bytes.fromhex(mac.replace(":", "")) for mac in macs)
+
+
+def unpack_macs(packed: bytes) -> tuple[str, ...]:
+    """The MACs of a ``Prerenderer.rendered`` value (after its 16 bytes of fingerprint)."""
+    return tuple(packed[i : i + 6].hex(":") for i in range(16, len(packed), 6))
+
+
 def write_atomic(path: str, body: bytes) -> None:
     """Temp file in the same directory, then rename: readers never see half a file."""
     tmp = f"{path}.{os.getpid()}.tmp"
@@ -112,8 +121,8 @@ def write_atomic(path: str, body: bytes) -> None:
 class Prerenderer:
     """Keeps ``prerender_dir`` equal to what decide()+render would answer, per MAC.
 
-    ``rendered`` maps each host id to (fingerprint, MACs) of the files on disk; ``generation``
-    bumps on every sync."""
+    ``rendered`` maps each host id to its files on disk: 16 bytes of fingerprint, then 6 per
+    MAC (:func:`pack`) — 100,000 hosts in about 10 MB; ``generation`` bumps on every sync."""
 
     def __init__(
         self,
@@ -127,13 +136,13 @@ class Prerenderer:
         self.outdir = outdir
         self.parallel = parallel  # fork workers for big batches (CLI only: no threads there)
         self.resolver = Resolver(ctx, hooks=hooks, record=False)
-        self.rendered: dict[int, tuple[bytes, tuple[str, ...]]] = {}
+        self.rendered: dict[int, bytes] = {}
         self.synced = False
         self.generation = 0
         for sub in {os.path.dirname(lo.front.file) for lo in loaders.PRERENDERED if lo.front}:
             os.makedirs(os.path.join(outdir, sub), exist_ok=True)
         self.index = os.path.join(outdir, ".pxehook-index")
-        with contextlib.suppress(FileNotFoundError):  # the JSON index of pxehook <= 0.x
+        with contextlib.suppress(FileNotFoundError):  # the index format before this one
             os.unlink(os.path.join(outdir, ".pxehook-index.json"))
         self._load_index()
 
@@ -146,7 +155,7 @@ class Prerenderer:
                     return
                 for line in fh:
                     host_id, fp, macs = line.split()
-                    self.rendered[int(host_id)] = (bytes.fromhex(fp), tuple(macs.split(",")))
+                    self.rendered[int(host_id)] = bytes.fromhex(fp) + _mac_bytes(macs.split(","))
         except (OSError, ValueError):
             self.rendered = {}  # no index (or a damaged one): render everything again
 
@@ -154,8 +163,8 @@ class Prerenderer:
         tmp = f"{self.index}.{os.getpid()}.tmp"
         with open(tmp, "w", encoding="ascii") as fh:
             fh.write(INDEX_HEADER)
-            for host_id, (fp, macs) in self.rendered.items():
-                fh.write(f"{host_id} {fp.hex()} {','.join(macs)}\n")
+            for host_id, packed in self.rendered.items():
+                fh.write(f"{host_id} {packed[:16].hex()} {','.join(unpack_macs(packed))}\n")
         os.replace(tmp, self.index)
 
     def _global_digest(self) -> str:
@@ -180,17 +189,17 @@ class Prerenderer:
                 seen.add(host.id)
                 fp = hashlib.blake2b((digest + host_fingerprint(host)).encode(), digest_size=16)
                 before = self.rendered.get(host.id)
-                if before is None or before[0] != fp.digest():
-                    self._drop(before[1] if before else ())
+                if before is None or before[:16] != fp.digest():
+                    self._drop(unpack_macs(before) if before else ())
                     changed.append(host)
-                    self.rendered[host.id] = (fp.digest(), host.macs)
+                    self.rendered[host.id] = fp.digest() + _mac_bytes(host.macs)
             if len(changed) >= (RENDER_BATCH if self.parallel else PAGE):
                 rendered += self._render_all(changed)
                 changed = []
         rendered += self._render_all(changed)
         vanished = set(self.rendered) - seen
         for host_id in vanished:
-            self._drop(self.rendered.pop(host_id)[1])
+            self._drop(unpack_macs(self.rendered.pop(host_id)))
         self.synced = True
         self.generation += 1
         if rendered or vanished:
