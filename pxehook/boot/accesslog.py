@@ -17,6 +17,7 @@ gunicorn answer, ``via: nginx`` — in batches, then calls ``BootHooks.on_boot_e
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from typing import NamedTuple
@@ -32,6 +33,8 @@ from pxehook.boot.timeline import Entry, boot_hit
 from pxehook.context import Context
 from pxehook.models import Host, Profile
 from pxehook.store.dialect import EventData, encode_json
+
+log = logging.getLogger("pxehook.boot.accesslog")
 
 LOG_FORMAT = "$msec $remote_addr $status $body_bytes_sent $upstream_addr $args $uri"
 #: statuses of a static answer that sent (part of) the file or confirmed the client's copy
@@ -130,7 +133,11 @@ class AccessLogIngester:
         lines = self.follower.read(limit)
         if lines:
             hits = [h for h in (parse_line(ln.decode("utf-8", "replace")) for ln in lines) if h]
-            self.record(hits)
+            try:
+                self.record(hits)
+            except BaseException:
+                self.follower.rewind()  # not recorded: read these lines again next time
+                raise
             self.follower.commit()
         return len(lines)
 
@@ -156,7 +163,10 @@ class AccessLogIngester:
         if rows:
             self.ctx.store().event_add_many(rows)
         for host, kind, data in calls:
-            self.hooks.on_boot_event(host, kind, data)
+            try:
+                self.hooks.on_boot_event(host, kind, data)
+            except Exception:  # recorded already: a failing hook must not record it twice
+                log.exception("on_boot_event for %s failed", host.mac)
         return len(calls)
 
     def _refresh(self) -> None:

@@ -91,6 +91,12 @@ class LogFollower:
         os.replace(tmp, self.state_file)
         self._committed = self.pos
 
+    def rewind(self) -> None:
+        """Forget the lines read since the last commit: the next read returns them again."""
+        if self.fh is not None and os.fstat(self.fh.fileno()).st_ino != self._committed.inode:
+            self.close()  # read on into another file: reopen the committed one by its inode
+        self.pos = self._committed
+
     def close(self) -> None:
         if self.fh is not None:
             self.fh.close()
