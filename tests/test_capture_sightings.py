@@ -171,7 +171,7 @@ def test_lease_file_parsers_keep_the_last_active_entry_and_clean_names() -> None
         "lease 10.0.0.6 {\n  binding state active;\n  hardware ethernet 52:54:00:0a:00:08;\n}\n"
         "lease 10.0.0.6 {\n  binding state free;\n  hardware ethernet 52:54:00:0a:00:08;\n}\n"
     )
-    (one,) = readers.parse_leases("isc", isc)
+    (one,) = readers.parse_leases("isc", isc).leases
     assert (one.mac, one.ip, one.hostname) == ("52:54:00:0a:00:07", "10.0.0.5", 'we"ird\nname')
     assert one.at == 1795514400.0
     kea = (
@@ -180,11 +180,11 @@ def test_lease_file_parsers_keep_the_last_active_entry_and_clean_names() -> None
         "10.0.0.8,52:54:00:0b:00:02,,3600,1800003600,1,0,0,,0,\n"
         "10.0.0.8,52:54:00:0b:00:02,,0,1800000000,1,0,0,,2,\n"
     )
-    (k,) = readers.parse_leases("kea", kea)
+    (k,) = readers.parse_leases("kea", kea).leases
     assert (k.mac, k.hostname, k.at) == ("52:54:00:0b:00:01", "a,b", 1_800_000_000.0)
     dnsmasq = "1800000000 52:54:00:0c:00:01 10.0.0.9 * 01:52:54:00:0c:00:01\nduid 00:01\n"
     dnsmasq += "1800000000 1234 2001:db8::5 * 00:01:00:01\n"
-    assert [(d.mac, d.ip, d.hostname) for d in readers.parse_leases("dnsmasq", dnsmasq)] == [
+    assert [(d.mac, d.ip, d.hostname) for d in readers.parse_leases("dnsmasq", dnsmasq).leases] == [
         ("52:54:00:0c:00:01", "10.0.0.9", "")
     ]
 

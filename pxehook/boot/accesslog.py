@@ -1,38 +1,51 @@
 """nginx's access log back on the timeline: every pre-rendered file nginx served is a hit.
 
 nginx logs in the ``pxehook`` format (:data:`LOG_FORMAT`, declared by ``front.nginx_config``).
-:class:`AccessLogIngester` follows the log from where it stopped (offset and inode kept in
-``state_dir``, so rotation and restarts lose nothing), keeps only the static 200s nginx
-answered itself, decides each against the snapshot the files were rendered from (one
-decide() per host, loader and claim) and writes the rows ``boot.timeline.boot_hit`` builds —
-the same ``boot.config`` / ``boot.arch_mismatch`` as a gunicorn answer, ``via: nginx`` — in
-batches, then calls ``BootHooks.on_boot_event``.
+The path logged is ``$uri`` — after nginx decoded percent-escapes, resolved ``.``/``..``,
+merged ``//`` and ``try_files`` chose the file — so ``/ipxe/../ipxe/52-54-…``,
+``/ipxe%2F52-54-…`` and ``//ipxe//52-54-…`` all log as the file they were answered from, and
+land on that file's host. Static answers of any success status count (200, a ``Range``
+request's 206, a 304); proxied lines (``$upstream_addr`` set) are gunicorn's, which records
+them itself.
+
+:class:`AccessLogIngester` reads the log with ``boot/logfollow.py`` (each line once, across
+rotation, truncation and restarts), decides each hit against the host as the store holds it
+(one decide() per host, loader, query and path until the store changes), writes the rows
+``boot.timeline.boot_hit`` builds — the same ``boot.config`` / ``boot.arch_mismatch`` as a
+gunicorn answer, ``via: nginx`` — in batches, then calls ``BootHooks.on_boot_event``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
+from typing import NamedTuple
+from urllib.parse import parse_qs
 
 from pxehook import arch as archtable
 from pxehook.boot import loaders
-from pxehook.boot.decide import BootPlan, Facts, decide
-from pxehook.boot.names import clean_path, fast_mac
-from pxehook.boot.prerender import Prerenderer, write_atomic
-from pxehook.boot.timeline import boot_hit
+from pxehook.boot.decide import Facts, decide
+from pxehook.boot.hooks import NO_HOOKS, BootHooks
+from pxehook.boot.logfollow import LogFollower
+from pxehook.boot.resolver import Resolver
+from pxehook.boot.timeline import Entry, boot_hit
 from pxehook.context import Context
-from pxehook.errors import InvalidInput
-from pxehook.models import Host
+from pxehook.models import Host, Profile
+from pxehook.store.dialect import EventData, encode_json
 
-LOG_FORMAT = "$msec $remote_addr $status $body_bytes_sent $request_uri $upstream_addr"
-_IPXE_PATH = re.compile(r"^/ipxe/([^/?]+)$")
+log = logging.getLogger("pxehook.boot.accesslog")
+
+LOG_FORMAT = "$msec $remote_addr $status $body_bytes_sent $upstream_addr $args $uri"
+#: statuses of a static answer that sent (part of) the file or confirmed the client's copy
+SERVED = frozenset({"200", "206", "304"})
+#: entries each cache (files, hosts, answers) holds at most; all are dropped when the store
+#: changes. About 1 kB each: the supervisor's memory stays bounded however many hosts boot.
+CACHE_LIMIT = 20_000
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One access-log line nginx answered itself."""
+class Hit(NamedTuple):
+    """One access-log line nginx answered itself from a file."""
 
     at: float
     client_ip: str
@@ -41,110 +54,148 @@ class Hit:
 
 
 def parse_line(line: str) -> Hit | None:
-    """A static 200 from a ``pxehook`` log line; None for proxied/failed/garbled lines."""
-    fields = line.split()
-    if len(fields) != 6 or fields[2] != "200" or fields[5] != "-":
+    """A static success from a ``pxehook`` log line; None for proxied/failed/garbled lines.
+
+    Lines of the format before ``$uri`` was logged (``… $request_uri $upstream_addr``) are
+    still read, as they were then."""
+    fields = line.split(" ", 6)
+    if len(fields) == 7:
+        at, ip, status, _size, upstream, query, path = fields
+    elif len(fields) == 6:
+        at, ip, status, _size, path, upstream = fields
+        path, _, query = path.partition("?")
+    else:
+        return None
+    if status not in SERVED or upstream != "-":
         return None
     try:
-        at = float(fields[0])
+        when = float(at)
     except ValueError:
         return None
-    parts = urlsplit(fields[4])
-    return Hit(at, fields[1], parts.path, parts.query)
+    return Hit(when, ip, path, "" if query == "-" else query)
 
 
-def hit_facts(hit: Hit) -> Facts | None:
-    """The request facts of a hit (the MAC comes from its path); None when none names one."""
-    try:
-        path = clean_path(hit.path.lstrip("/"))
-        match = _IPXE_PATH.match("/" + path)
-        if match:
-            query = parse_qs(hit.query)
-            build = query.get("buildarch", [""])[0]
-            plat = query.get("platform", [""])[0]
-            claim = archtable.from_ipxe(build, plat) if build and plat else None
-            mac, loader = fast_mac(match.group(1)), loaders.IPXE.name
-            return Facts(loader, hit.path, mac, hit.client_ip, claim=claim, mac_source="request")
-        name = loaders.parse_name(path)
-        if name is not None and name.mac:
-            return Facts(name.loader, hit.path, name.mac, hit.client_ip, mac_source="request")
-    except InvalidInput:
-        return None
+def _file_pattern(loader: loaders.Loader) -> re.Pattern[str]:
+    """The URI of a file the pre-renderer writes for ``loader`` (group 1: the dashed MAC)."""
+    assert loader.front is not None
+    before, _, after = loader.front.file.partition("{mac}")
+    return re.compile(f"/{re.escape(before)}({_DASHED}){re.escape(after)}")
+
+
+_DASHED = r"[0-9a-f]{2}(?:-[0-9a-f]{2}){5}"
+#: (loader, URI of its pre-rendered files) for every loader nginx serves from files
+_SERVED = tuple((loader, _file_pattern(loader)) for loader in loaders.PRERENDERED)
+
+
+def served_file(path: str) -> tuple[str, str] | None:
+    """(loader, MAC) of the pre-rendered file ``path`` names, or None.
+
+    ``$uri`` after ``try_files`` is exactly such a file; a line of the old format carries
+    the raw request URI instead, read as it was then (a PXELINUX prefix is dropped)."""
+    for loader, pattern in _SERVED:
+        match = pattern.fullmatch(path)
+        if match is None and "/pxelinux.cfg/" in path:
+            match = pattern.fullmatch(path[path.rindex("/pxelinux.cfg/") :])
+        if match is not None:
+            return loader.name, match.group(1).replace("-", ":")
     return None
 
 
-class AccessLogIngester:
-    """Follows the access log from where it stopped (offset kept in state_dir)."""
+def hit_facts(hit: Hit, loader: str, mac: str) -> Facts:
+    """The request facts of a hit on ``loader``'s file for ``mac`` (``served_file``): an
+    iPXE script's arch claim comes from its query."""
+    claim = None
+    if loader == loaders.IPXE.name and hit.query:
+        query = parse_qs(hit.query)
+        build, plat = query.get("buildarch", [""])[0], query.get("platform", [""])[0]
+        claim = archtable.from_ipxe(build, plat) if build and plat else None
+    return Facts(loader, hit.path, mac, hit.client_ip, claim=claim, mac_source="request")
 
-    def __init__(self, ctx: Context, path: str, prerenderer: Prerenderer) -> None:
+
+class AccessLogIngester:
+    """Follows the access log (position kept in state_dir) and records what nginx served."""
+
+    def __init__(self, ctx: Context, path: str, hooks: BootHooks = NO_HOOKS) -> None:
         self.ctx = ctx
         self.path = path
-        self.pre = prerenderer
-        self.offset_file = os.path.join(ctx.settings.state_dir, "access-log.offset")
-        self.inode, self.offset = self._load_offset()
-        self._plans: dict[tuple[str, str, int | None], BootPlan] = {}
-        self._plans_generation = -1
+        self.follower = LogFollower(path, os.path.join(ctx.settings.state_dir, "access-log.offset"))
+        self.resolver = Resolver(ctx, hooks=hooks, record=False)
+        self.hooks = hooks
+        self._files: dict[str, tuple[str, str] | None] = {}  # path -> (loader, MAC)
+        self._hosts: dict[str, Host | None] = {}
+        self._rows: dict[tuple[str, ...], list[tuple[Entry, EventData]]] = {}
+        self._generation = -1
+        self._profiles: dict[str, Profile] = {}
+        self.unmatched = 0  # hits of a file whose MAC no host owns (a file left behind)
 
-    def _load_offset(self) -> tuple[int, int]:
-        try:
-            with open(self.offset_file, encoding="ascii") as fh:
-                inode, offset = fh.read().split()
-                return int(inode), int(offset)
-        except (OSError, ValueError):
-            return 0, 0
-
-    def _save_offset(self) -> None:
-        os.makedirs(os.path.dirname(self.offset_file), exist_ok=True)
-        write_atomic(self.offset_file, f"{self.inode} {self.offset}".encode())
-
-    def poll(self, limit: int = 20000) -> int:
-        """Ingest up to ``limit`` new lines. Returns how many hits were recorded."""
-        if not self.pre.synced:
-            return 0  # no host snapshot yet: keep the lines for later
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            return 0
-        if st.st_ino != self.inode or st.st_size < self.offset:  # rotated or truncated
-            self.inode, self.offset = st.st_ino, 0
-        if st.st_size == self.offset:
-            return 0
-        with open(self.path, "rb") as fh:
-            fh.seek(self.offset)
-            chunk = fh.read(min(st.st_size - self.offset, limit * 200))
-        end = chunk.rfind(b"\n") + 1
-        lines = chunk[:end].decode("utf-8", "replace").splitlines()
-        recorded = self.record([h for h in map(parse_line, lines) if h])
-        self.offset += end
-        self._save_offset()
-        return recorded
+    def poll(self, limit: int = 1 << 20) -> int:
+        """Record the log's new lines (about ``limit`` bytes). Returns lines read."""
+        lines = self.follower.read(limit)
+        if lines:
+            hits = [h for h in (parse_line(ln.decode("utf-8", "replace")) for ln in lines) if h]
+            try:
+                self.record(hits)
+            except BaseException:
+                self.follower.rewind()  # not recorded: read these lines again next time
+                raise
+            self.follower.commit()
+        return len(lines)
 
     def record(self, hits: list[Hit]) -> int:
-        """Turn static hits into timeline rows (one decide() per host, loader and claim)."""
-        rows, calls = [], []
-        if self.pre.generation != self._plans_generation:
-            self._plans.clear()
-            self._plans_generation = self.pre.generation
-        for hit in hits:
-            facts = hit_facts(hit)
-            host = self.pre.hosts.get(facts.mac) if facts else None
-            if facts is None or host is None or host.id is None:
+        """Turn static hits into timeline rows (one decide() and one encoded payload per
+        host, loader, query, path and client until the store changes)."""
+        self._refresh()
+        files = [(hit, self._file(hit.path)) for hit in hits]
+        wanted = {f[1] for _, f in files if f is not None and f[1] not in self._hosts}
+        found = self.ctx.store().hosts_by_mac(sorted(wanted)) if wanted else {}
+        self._hosts.update((mac, found.get(mac)) for mac in wanted)
+        rows: list[tuple[int, str, str, str, EventData, float]] = []
+        calls = []
+        for hit, file in files:
+            host = self._hosts.get(file[1]) if file else None
+            if file is None or host is None or host.id is None:
+                self.unmatched += 1
                 continue
-            for entry in boot_hit(self._plan(host, facts), facts, template="", via="nginx"):
-                rows.append((host.id, entry.kind, "nginx", entry.message, entry.data, hit.at))
+            for entry, payload in self._payloads(file, host, hit):
+                rows.append((host.id, entry.kind, "nginx", entry.message, payload, hit.at))
                 if entry.hook:
                     calls.append((host, entry.kind, entry.data))
-        self.ctx.store().event_add_many(rows)
+        if rows:
+            self.ctx.store().event_add_many(rows)
         for host, kind, data in calls:
-            self.pre.resolver.hooks.on_boot_event(host, kind, data)
+            try:
+                self.hooks.on_boot_event(host, kind, data)
+            except Exception:  # recorded already: a failing hook must not record it twice
+                log.exception("on_boot_event for %s failed", host.mac)
         return len(calls)
 
-    def _plan(self, host: Host, facts: Facts) -> BootPlan:
-        """decide() for this host, loader and claim, cached until the next sync."""
-        key = (facts.mac, facts.loader, facts.claim.code if facts.claim else None)
-        plan = self._plans.get(key)
-        if plan is None:
-            resolver = self.pre.resolver
-            plan = decide(host, facts, resolver.profiles(), resolver.policy)
-            self._plans[key] = plan
-        return plan
+    def _refresh(self) -> None:
+        """Forget every decision when the store changed; keep each cache bounded."""
+        generation = self.resolver.refresh()
+        if generation != self._generation:
+            self._hosts.clear()
+            self._rows.clear()
+            self._generation = generation
+        for cache in (self._files, self._hosts, self._rows):
+            if len(cache) > CACHE_LIMIT:
+                cache.clear()
+        self._profiles = self.resolver.profiles()
+
+    def _file(self, path: str) -> tuple[str, str] | None:
+        if path not in self._files:
+            self._files[path] = served_file(path)
+        return self._files[path]
+
+    def _payloads(
+        self, file: tuple[str, str], host: Host, hit: Hit
+    ) -> list[tuple[Entry, EventData]]:
+        """The rows (entry, encoded payload) of this answer to this client."""
+        key = (*file, hit.query, hit.path, hit.client_ip)
+        rows = self._rows.get(key)
+        if rows is None:
+            facts = hit_facts(hit, *file)
+            plan = decide(host, facts, self._profiles, self.resolver.policy)
+            entries = boot_hit(plan, facts, template="", via="nginx")
+            rows = [(entry, encode_json(entry.data)) for entry in entries]
+            self._rows[key] = rows
+        return rows

@@ -1,8 +1,10 @@
 """The nginx front: a ``pxehook serve`` service and the nginx server block it expects.
 
 nginx answers per-MAC configs from ``prerender_dir`` (``boot/prerender.py``) and proxies
-everything else to gunicorn; :class:`FrontService` re-renders on every store change and
-ingests nginx's access log (``boot/accesslog.py``) so those answers reach the timeline.
+everything else to gunicorn. :class:`FrontService` runs two threads: one re-renders on every
+store change (at a lower priority: nginx and gunicorn come first), one follows nginx's access
+log (``boot/accesslog.py``) so every answer nginx gave reaches the timeline within a second
+or so, even while a large re-render runs.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from pxehook.context import Context
 
 log = logging.getLogger("pxehook.frontend")
 
+#: how often each thread looks for work when it found none
+IDLE_SECONDS = 0.2
+
 
 class FrontService:
     """``pxehook serve`` service: pre-render on change, ingest the access log."""
@@ -31,39 +36,60 @@ class FrontService:
         self.ctx = ctx
         self.pre = Prerenderer(ctx, ctx.settings.prerender_dir, hooks=hooks)
         path = ctx.settings.access_log
-        self.ingester = AccessLogIngester(ctx, path, self.pre) if path else None
+        self.ingester = AccessLogIngester(ctx, path, hooks) if path else None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="nginx-front", daemon=True)
+        self._threads = [threading.Thread(target=self._render, name="nginx-front", daemon=True)]
+        if self.ingester is not None:
+            self._threads.append(
+                threading.Thread(target=self._ingest, name="nginx-front-log", daemon=True)
+            )
+        self._generation = -1
 
     def start(self) -> None:
         """Start in the background: until the first sync, nginx falls back to gunicorn."""
-        self._generation = -1
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
-    def _run(self) -> None:
+    def _render(self) -> None:
         with contextlib.suppress(OSError, AttributeError):  # background work yields to nginx
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         while not self._stop.is_set():
+            took = 0.0
             try:
                 generation = self.ctx.store().generation()
                 if generation != self._generation:
                     self._generation = generation
                     started = time.monotonic()
                     count = self.pre.sync()
-                    log.info("pre-rendered %d hosts in %.1fs", count, time.monotonic() - started)
-                recorded = self.ingester.poll() if self.ingester else 0
+                    took = time.monotonic() - started
+                    log.info("pre-rendered %d hosts in %.1fs", count, took)
             except Exception:  # keep serving; the next round retries
-                log.exception("nginx front round failed")
-                recorded = 0
-            if not recorded:
-                self._stop.wait(0.2)
+                log.exception("nginx front: pre-render failed")
+                self._generation = -1
+            # a walk over many hosts is not repeated at once: the log thread shares the GIL
+            self._stop.wait(max(IDLE_SECONDS, took))
+
+    def _ingest(self) -> None:
+        assert self.ingester is not None
+        while not self._stop.is_set():
+            try:
+                lines = self.ingester.poll()
+            except Exception:  # keep following; the position is kept until lines are recorded
+                log.exception("nginx front: access log %s", self.ingester.path)
+                lines = 0
+            if not lines:
+                self._stop.wait(IDLE_SECONDS)
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-        if self.ingester:
-            self.ingester.poll()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=10)
+        if self.ingester is not None:
+            with contextlib.suppress(Exception):
+                while self.ingester.poll():
+                    pass
+            self.ingester.follower.close()
 
 
 def factory(ctx: Context, hooks: BootHooks = NO_HOOKS) -> FrontService | None:

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from pxehook.models import Host
+from pxehook.models import Host, State
+
+#: States whose boot answer the life-cycle may change with no write, by the clock alone
+#: (a boot-once session running out, a deploy time-out): the resolver asks
+#: ``BootHooks.before_decide`` before every answer for them, and the nginx front never
+#: pre-renders them (a file cannot notice its deadline).
+CLOCKED_STATES = frozenset({State.DEPLOYING})
 
 
 class BootHooks(Protocol):

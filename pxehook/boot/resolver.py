@@ -23,14 +23,14 @@ from pxehook.boot import neighbours
 from pxehook.boot.changes import Changes
 from pxehook.boot.decide import BOOT, IGNORE, LOCAL, BootPlan, Facts, Policy, decide
 from pxehook.boot.enlist import EnlistBudget
-from pxehook.boot.hooks import NO_HOOKS, BootHooks
+from pxehook.boot.hooks import CLOCKED_STATES, NO_HOOKS, BootHooks
 from pxehook.boot.names import Name
 from pxehook.boot.recorder import EventRecorder
 from pxehook.boot.render import Rendered, local_fallback, render_bootstrap, render_plan
 from pxehook.boot.timeline import boot_hit
 from pxehook.context import Context
 from pxehook.errors import ConfigError, StoreError
-from pxehook.models import ArchSource, Host, IpSource, Observation, Profile, State
+from pxehook.models import ArchSource, Host, IpSource, Observation, Profile
 
 log = logging.getLogger("pxehook.boot")
 
@@ -193,7 +193,7 @@ class Resolver:
                           uuid=facts.uuid, claim=facts.claim, claim_note=facts.claim_note,
                           mac_source=mac_source)  # fmt: skip
         host = self.enlist(host, facts, via)
-        if host is not None and host.state == State.DEPLOYING:
+        if host is not None and host.state in CLOCKED_STATES:
             # a finished boot-once session or an overdue deployment must not lag the sweep
             try:
                 host = self.hooks.before_decide(host)

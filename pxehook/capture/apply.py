@@ -14,14 +14,18 @@ DHCPACKs, see ``capture/listener.py``).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from pxehook.capture.sightings import GONE, LEASE, REPLAY, SEEN, TFTP, DhcpSighting
 from pxehook.daemons import NAMES as DAEMON_NAMES
-from pxehook.models import IpSource, Observation
+from pxehook.models import Host, IpSource, Observation
 from pxehook.store import Store
 from pxehook.store.merge import ip_changes
 
 log = logging.getLogger("pxehook.capture.apply")
+
+#: A timeline row for ``Store.event_add_many``: (host_id, kind, source, message, data, at).
+Row = tuple[int, str, str, str, dict[str, Any], float]
 
 #: How many recent events of a host are searched for a duplicate record id.
 DEDUPE_WINDOW = 50
@@ -77,55 +81,68 @@ def _timeline_data(sighting: DhcpSighting) -> dict[str, object]:
 
 def apply_sighting(store: Store, sighting: DhcpSighting, *, dedupe: bool = False) -> str:
     """Apply one sighting; returns what happened (for counters and logs)."""
-    if sighting.kind == TFTP:
-        host = store.host_by_ip(sighting.ip) if sighting.ip else None
-        if host is None or host.id is None:
-            log.info("tftp transfer to %s: no host owns that IP", sighting.ip)
-            return "unmatched"
-        if dedupe and _seen(store, host.id, sighting.rid):
-            return "duplicate"
-        message = f"sent {sighting.data.get('path', '')} ({sighting.data.get('size', '?')} bytes)"
-        store.event_add(
-            host.id, "tftp.sent", sighting.source, message, _timeline_data(sighting), sighting.at
-        )
-        return "event"
-    if sighting.kind == REPLAY:
-        known = store.host_get(sighting.mac)
-        if known is not None and not ip_changes(known, observation(sighting)):
-            return "unchanged"  # fills gaps only: a new host, or an IP the rules take
-        store.observe(observation(sighting))
-        return "observed"
-    if sighting.kind == GONE:
-        host = store.host_get(sighting.mac)
-        if host is None or host.id is None:
-            return "unknown"
-        if dedupe and _seen(store, host.id, sighting.rid):
-            return "duplicate"
-        store.event_add(
-            host.id,
-            f"dhcp.{sighting.action}",
-            sighting.source,
-            f"{sighting.action} {sighting.ip}",
-            _timeline_data(sighting),
-            sighting.at,
-        )
-        return "event"
-    if sighting.kind == SEEN:
-        store.observe(observation(sighting))
-        return "observed"
-    if sighting.kind != LEASE:
-        return "ignored"
-    host, _created = store.observe(observation(sighting))
-    assert host.id is not None
+    return apply_sightings(store, [sighting], dedupe=dedupe)[0]
+
+
+def apply_sightings(
+    store: Store, sightings: list[DhcpSighting], *, dedupe: bool = False
+) -> list[str]:
+    """Apply ``sightings`` in order with one read, one ``observe_many`` and one batch of
+    timeline rows (a lease file's thousands of leases cost three transactions, not
+    thousands); returns what happened to each (for counters and logs)."""
+    outcomes = ["ignored"] * len(sightings)
+    known = store.hosts_by_mac([s.mac for s in sightings if s.kind in (REPLAY, GONE) and s.mac])
+    rows: list[Row] = []
+    observing: list[int] = []
+    for i, sighting in enumerate(sightings):
+        if sighting.kind == TFTP:
+            outcomes[i] = _tftp(store, sighting, dedupe, rows)
+        elif sighting.kind == REPLAY:
+            host = known.get(sighting.mac)
+            if host is not None and not ip_changes(host, observation(sighting)):
+                outcomes[i] = "unchanged"  # fills gaps only: a new host, or an IP the rules take
+            else:
+                observing.append(i)
+        elif sighting.kind == GONE:
+            host = known.get(sighting.mac)
+            outcomes[i] = _event_row(store, host, sighting, dedupe, rows)
+        elif sighting.kind in (LEASE, SEEN):
+            observing.append(i)
+    merged = store.observe_many([observation(sightings[i]) for i in observing])
+    for i, (host, _created) in zip(observing, merged, strict=True):
+        sighting = sightings[i]
+        if sighting.kind == LEASE:
+            outcomes[i] = _event_row(store, host, sighting, dedupe, rows)
+        else:
+            outcomes[i] = "observed"
+    if rows:
+        store.event_add_many(rows)
+    return outcomes
+
+
+def _tftp(store: Store, sighting: DhcpSighting, dedupe: bool, rows: list[Row]) -> str:
+    host = store.host_by_ip(sighting.ip) if sighting.ip else None
+    if host is None or host.id is None:
+        log.info("tftp transfer to %s: no host owns that IP", sighting.ip)
+        return "unmatched"
+    if dedupe and _seen(store, host.id, sighting.rid):
+        return "duplicate"
+    message = f"sent {sighting.data.get('path', '')} ({sighting.data.get('size', '?')} bytes)"
+    rows.append(
+        (host.id, "tftp.sent", sighting.source, message, _timeline_data(sighting), sighting.at)
+    )
+    return "event"
+
+
+def _event_row(
+    store: Store, host: Host | None, sighting: DhcpSighting, dedupe: bool, rows: list[Row]
+) -> str:
+    """Queue the ``dhcp.<action>`` row of a lease or gone sighting for ``host``."""
+    if host is None or host.id is None:
+        return "unknown"
     if dedupe and _seen(store, host.id, sighting.rid):
         return "duplicate"
     message = f"{sighting.action} {sighting.ip}".strip()
-    store.event_add(
-        host.id,
-        f"dhcp.{sighting.action}",
-        sighting.source,
-        message,
-        _timeline_data(sighting),
-        sighting.at,
-    )
+    data = _timeline_data(sighting)
+    rows.append((host.id, f"dhcp.{sighting.action}", sighting.source, message, data, sighting.at))
     return "event"

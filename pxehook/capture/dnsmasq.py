@@ -19,11 +19,14 @@ from pxehook.capture.sightings import (
     LEASE,
     REPLAY,
     TFTP,
+    BadLine,
     DhcpSighting,
     Lease,
+    LeaseParse,
     Reader,
     arch_from,
     env_text,
+    is_ipv4,
     lease_mac,
     text,
 )
@@ -87,18 +90,45 @@ def hook_sightings(rec: Record) -> list[DhcpSighting]:
     ]
 
 
-def parse_leases(data: str) -> list[Lease]:
-    """``<expiry> <mac> <ip> <hostname|*> <client-id|*>`` per line (IPv4 leases only)."""
-    out = []
-    for line in data.splitlines():
+#: A hardware address dnsmasq writes with its ARP type first: not Ethernet, not ours.
+_OTHER_HW = re.compile(r"[0-9a-fA-F]{2}-(?:[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2})*)?")
+
+
+def parse_leases(data: str) -> LeaseParse:
+    """``<expiry> <mac> <ip> <hostname|*> <client-id|*>`` per line; IPv4 leases only
+    (after the ``duid`` line come DHCPv6 leases, skipped). A malformed line is reported."""
+    lines = data.split("\n")
+    partial = lines[-1] != ""  # dnsmasq ends every line: the last one is still being written
+    leases, bad, v6 = [], [], False
+    for number, line in enumerate(lines[:-1], 1):
         parts = line.split(" ")
-        if len(parts) < 4 or parts[0] == "duid":
+        if parts[0] == "duid" or v6:
+            v6 = True  # DHCPv6 leases follow the server DUID
+            continue
+        if line == "":
+            continue
+        reason = _bad_lease_line(parts)
+        if reason:
+            bad.append(BadLine(number, reason))
             continue
         mac = lease_mac(parts[1])
-        if mac and "." in parts[2]:
-            host = "" if parts[3] == "*" else text(parts[3])
-            out.append(Lease(mac, parts[2], host))
-    return out
+        if mac is None:
+            if not _OTHER_HW.fullmatch(parts[1]):
+                bad.append(BadLine(number, f"bad MAC address {text(parts[1], 40)!r}"))
+            continue
+        leases.append(Lease(mac, parts[2], "" if parts[3] == "*" else text(parts[3])))
+    return LeaseParse(leases, bad, partial)
+
+
+def _bad_lease_line(parts: list[str]) -> str:
+    """Why a split IPv4 lease line is malformed ('' when it is not)."""
+    if len(parts) not in (4, 5):
+        return f"{len(parts)} fields, expected 5"
+    if not parts[0].isdigit():
+        return f"bad expiry time {text(parts[0], 40)!r}"
+    if not is_ipv4(parts[2]):
+        return f"bad IPv4 address {text(parts[2], 40)!r}"
+    return ""
 
 
 READER = Reader(

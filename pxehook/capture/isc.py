@@ -9,32 +9,22 @@ trailing arguments may be missing or empty; dhcpd's ``\\nnn`` octal escapes are 
 
 from __future__ import annotations
 
-import calendar
 import re
-import time
 
+from pxehook.capture.isc_leases import parse_leases, unescape
 from pxehook.capture.sightings import (
     GONE,
     GONE_ACTIONS,
     LEASE,
     DhcpSighting,
-    Lease,
     Reader,
     arch_from,
-    lease_mac,
     pad_mac,
     text,
 )
 from pxehook.capture.spool import Record
 from pxehook.daemons import ISC
 from pxehook.errors import InvalidInput
-
-_OCTAL = re.compile(rb"\\([0-7]{3})")
-
-
-def unescape(raw: bytes) -> bytes:
-    """Decode the ``\\nnn`` octal escapes dhcpd puts in execute() arguments and leases."""
-    return _OCTAL.sub(lambda m: bytes([int(m.group(1), 8) & 0xFF]), raw)
 
 
 def hook_sightings(rec: Record) -> list[DhcpSighting]:
@@ -60,34 +50,6 @@ def hook_sightings(rec: Record) -> list[DhcpSighting]:
             data={"ip": ip} if ip else {},
         )
     ]
-
-
-_LEASE = re.compile(r"^lease ([0-9.]+) \{(.*?)^\}", re.M | re.S)
-_TIME = re.compile(r"^\s*(?:cltt|starts) \d+ (\d{4}/\d\d/\d\d \d\d:\d\d:\d\d);", re.M)
-_HW = re.compile(r"^\s*hardware ethernet ([0-9a-fA-F:]+);", re.M)
-_STATE = re.compile(r"^\s*binding state (\w+);", re.M)
-_NAME = re.compile(r'^\s*client-hostname "((?:[^"\\]|\\.)*)";', re.M)
-
-
-def parse_leases(data: str) -> list[Lease]:
-    """The last ``lease`` block per IP in ``binding state active``."""
-    latest: dict[str, Lease | None] = {}
-    for match in _LEASE.finditer(data):
-        ip, body = match.group(1), match.group(2)
-        state = _STATE.search(body)
-        hw = _HW.search(body)
-        mac = lease_mac(hw.group(1)) if hw else None
-        if not state or state.group(1) != "active" or not mac:
-            latest[ip] = None
-            continue
-        name = _NAME.search(body)
-        raw_name = unescape(name.group(1).encode("latin-1", "replace")) if name else b""
-        raw_name = raw_name.replace(b'\\"', b'"')
-        times = [
-            calendar.timegm(time.strptime(t, "%Y/%m/%d %H:%M:%S")) for t in _TIME.findall(body)
-        ]
-        latest[ip] = Lease(mac, ip, text(raw_name), float(max(times)) if times else None)
-    return [lease for lease in latest.values() if lease is not None]
 
 
 READER = Reader(

@@ -8,18 +8,19 @@ listener or the boot request.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 
 from pxehook.capture.sightings import (
     GONE,
     GONE_ACTIONS,
     LEASE,
+    BadLine,
     DhcpSighting,
     Lease,
+    LeaseParse,
     Reader,
     env_text,
+    is_ipv4,
     lease_mac,
     pad_mac,
     text,
@@ -83,21 +84,62 @@ def hook_sightings(rec: Record) -> list[DhcpSighting]:
     return out
 
 
-def parse_leases(data: str) -> list[Lease]:
-    """Kea memfile CSV: the last row per address wins; state 0 is an active lease."""
+#: Columns of Kea's memfile CSV that pxehook reads (Kea 1.x-2.x write more).
+_COLUMNS = ("address", "hwaddr", "valid_lifetime", "expire", "hostname", "state")
+_HEX = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2})*")
+
+
+def parse_leases(data: str) -> LeaseParse:
+    """Kea memfile CSV: the last row per address wins; state 0 is an active lease. A row
+    that does not fit the header is reported and skipped."""
+    lines = data.split("\n")
+    partial = lines[-1] != ""  # Kea ends every row: the last one is still being written
     latest: dict[str, Lease | None] = {}
-    for row in csv.DictReader(io.StringIO(data)):
-        ip, mac = row.get("address") or "", lease_mac(row.get("hwaddr") or "")
-        if not ip or row.get("state", "0") != "0" or not mac:
-            latest[ip] = None
+    bad: list[BadLine] = []
+    col: dict[str, int] | None = None
+    width = 0
+    for number, line in enumerate(lines[:-1], 1):
+        if not line:
             continue
-        try:
-            at = float(row["expire"]) - float(row["valid_lifetime"])
-        except (KeyError, ValueError):
-            at = None
-        name = (row.get("hostname") or "").replace("&#x2c", ",").rstrip(".")
-        latest[ip] = Lease(mac, ip, text(name), at)
-    return [lease for lease in latest.values() if lease is not None]
+        row = line.split(",")  # Kea escapes commas inside fields as &#x2c
+        if row[0] == "address":
+            col, width = {name: i for i, name in enumerate(row)}, len(row)
+            if not all(name in col for name in _COLUMNS):
+                bad.append(BadLine(number, f"header lacks one of {', '.join(_COLUMNS)}"))
+                col = None
+            continue
+        if col is None:
+            bad.append(BadLine(number, "row before a CSV header"))
+            continue
+        reason = _bad_row(row, col, width)
+        if reason:
+            bad.append(BadLine(number, reason))
+            continue
+        address, hw = row[col["address"]], row[col["hwaddr"]]
+        mac = lease_mac(hw) if hw else None
+        if row[col["state"]] != "0" or mac is None:
+            latest[address] = None  # not active, or not Ethernet
+            continue
+        name = row[col["hostname"]].replace("&#x2c", ",").rstrip(".")
+        at = float(row[col["expire"]]) - float(row[col["valid_lifetime"]])
+        latest[address] = Lease(mac, address, text(name), at)
+    leases = [lease for lease in latest.values() if lease is not None]
+    return LeaseParse(leases, bad, partial)
+
+
+def _bad_row(row: list[str], col: dict[str, int], width: int) -> str:
+    """Why a memfile row is malformed ('' when it is not)."""
+    if len(row) != width:
+        return f"{len(row)} fields, the header has {width}"
+    if not is_ipv4(row[col["address"]]):
+        return f"bad IPv4 address {text(row[col['address']], 40)!r}"
+    for name in ("valid_lifetime", "expire", "state"):
+        if not row[col[name]].isdigit():
+            return f"bad {name} {text(row[col[name]], 40)!r}"
+    hw = row[col["hwaddr"]]
+    if hw and not _HEX.fullmatch(hw):
+        return f"bad hwaddr {text(hw, 40)!r}"
+    return ""
 
 
 READER = Reader(

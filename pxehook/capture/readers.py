@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 
-from pxehook.capture.sightings import DhcpSighting, Lease, Reader, text
+from pxehook.capture.sightings import DhcpSighting, LeaseParse, Reader, text
 from pxehook.capture.spool import Record
 from pxehook.daemons import DAEMONS
 from pxehook.errors import InvalidInput
@@ -47,6 +47,6 @@ def from_record(rec: Record) -> list[DhcpSighting]:
         return []
 
 
-def parse_leases(daemon: str, data: str) -> list[Lease]:
-    """The active leases in the text of ``daemon``'s lease file."""
+def parse_leases(daemon: str, data: str) -> LeaseParse:
+    """The active leases (and the malformed lines) in the text of ``daemon``'s lease file."""
     return READERS[daemon].parse_leases(data)

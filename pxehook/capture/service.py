@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from pxehook.capture import status
 from pxehook.capture.ingest import IngestService
 from pxehook.capture.leases import LeaseWatchService, parse_spec
 from pxehook.capture.listener import Listener
@@ -22,7 +23,8 @@ class CaptureServices:
         self.parts: list = [IngestService(store, settings.spool_dir)]
         if settings.lease_files:
             specs = [parse_spec(spec) for spec in settings.lease_files]
-            self.parts.append(LeaseWatchService(store, specs))
+            path = status.path_in(settings.state_dir)
+            self.parts.append(LeaseWatchService(store, specs, status_file=path))
         if settings.listen_interface:
             trusted = settings.dhcp_trusted_servers
             self.parts.append(Listener(store, settings.listen_interface, trusted_servers=trusted))

@@ -87,12 +87,43 @@ class Lease:
     at: float | None = None  # when the client last talked (None: unknown)
 
 
+@dataclass(frozen=True)
+class BadLine:
+    """A lease-file line that was skipped, and why (``line`` counts from 1)."""
+
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class LeaseParse:
+    """What one read of a lease file holds: the active leases, the lines skipped as
+    malformed, and whether the text stops inside a record (``partial``: a writer is
+    mid-write, or the file was cut short; the unfinished record is not in ``leases``)."""
+
+    leases: list[Lease]
+    bad: list[BadLine] = field(default_factory=list)
+    partial: bool = False
+
+
+_CANONICAL_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
 def lease_mac(value: str) -> str | None:
     """A lease file's MAC normalised, or None for what is not Ethernet (DHCPv6 DUIDs, ...)."""
+    if _CANONICAL_MAC.fullmatch(value):
+        return value  # already the normal form: skip the normaliser (100,000-lease files)
     try:
         return pad_mac(value)
     except InvalidInput:
         return None
+
+
+def is_ipv4(value: str) -> bool:
+    """A dotted-quad IPv4 address (how every lease file writes one)."""
+    return _IPV4.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -102,4 +133,4 @@ class Reader:
     daemon: Daemon
     first_arg: re.Pattern[str]  # the first hook argument(s) it passes, matched whole
     hook_sightings: Callable[[Record], list[DhcpSighting]]  # may raise InvalidInput
-    parse_leases: Callable[[str], list[Lease]]  # the lease file's text -> active leases
+    parse_leases: Callable[[str], LeaseParse]  # a lease file's text -> leases, bad lines

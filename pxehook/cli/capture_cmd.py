@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from pxehook import fsmodes
-from pxehook.capture import build
+from pxehook.capture import build, status
 from pxehook.capture.ingest import Ingester
 from pxehook.capture.leases import LeaseWatchService
 from pxehook.capture.listener import Listener
@@ -187,7 +187,13 @@ def watch_leases(lazy, once: bool, as_json: bool, **lease_files: tuple[str, ...]
     for _kind, path in specs:
         if not os.path.exists(path):
             click.echo(f"warning: {path} does not exist yet", err=True)
-    service = LeaseWatchService(lazy.get().store(), specs)
+    ctx = lazy.get()
+    service = LeaseWatchService(
+        ctx.store(),
+        specs,
+        status_file="" if once else status.path_in(ctx.settings.state_dir),  # for /metrics
+        warn=lambda text: click.echo(f"warning: {text}", err=True),
+    )
     if once:
         counts = service.scan_all()
         if as_json:

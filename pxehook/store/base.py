@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from pxehook.errors import PxehookError
 from pxehook.models import Event, Host, Instant, Observation, Profile, State
+from pxehook.store.dialect import EventData
 from pxehook.store.writes import Declaration, DeclaredItem, HostPatch, HostWrite, StateChange
 
 
@@ -27,6 +28,9 @@ class Store(Protocol):
         """Host owning ``mac`` (normalised), or None."""
 
     def host_by_id(self, host_id: int) -> Host | None: ...
+
+    def hosts_by_mac(self, macs: list[str]) -> dict[str, Host]:
+        """MAC -> host for each of ``macs`` that is known (one read for many)."""
 
     def host_by_ip(self, ip: str) -> Host | None:
         """Host holding ``ip`` as its trusted IP (``Host.trusted_ip``), or None. An IP
@@ -51,7 +55,11 @@ class Store(Protocol):
         """How many hosts are in ``state`` / were first seen at or after ``seen_since``."""
 
     def host_all(self) -> list[Host]:
-        """Every host, read in bulk (two queries): for pre-rendering and exports."""
+        """Every host, read in bulk (two queries): for exports."""
+
+    def host_page(self, after_id: int, limit: int) -> list[Host]:
+        """Up to ``limit`` hosts with an id above ``after_id``, in id order: for walking every
+        host (the nginx pre-render) without holding them all in memory."""
 
     def host_many(self, host_ids: Iterable[int]) -> dict[int, Host]:
         """The hosts of ``host_ids`` that exist, by id, read in bulk."""
@@ -85,6 +93,9 @@ class Store(Protocol):
         sighting). Never replaces a known arch with unknown, nor a stronger arch source with
         a weaker one, nor a trusted IP with a claimed one; never takes a UUID another host
         holds; every IP change is an ``ip.changed`` event. Returns (host, created)."""
+
+    def observe_many(self, observations: list[Observation]) -> list[tuple[Host, bool]]:
+        """``observe`` each of ``observations`` in order, in one transaction."""
 
     def set_state(
         self,
@@ -141,8 +152,9 @@ class Store(Protocol):
         at: float | None = None,
     ) -> Event: ...
 
-    def event_add_many(self, rows: list[tuple[int, str, str, str, dict[str, Any], float]]) -> int:
-        """Append (host_id, kind, source, message, data, at) rows in one transaction."""
+    def event_add_many(self, rows: list[tuple[int, str, str, str, EventData, float]]) -> int:
+        """Append (host_id, kind, source, message, data, at) rows in one transaction; ``data``
+        may come encoded (``store.dialect.encode_json``) when many rows share it."""
 
     def events(
         self, host_id: int, *, since_id: int = 0, limit: int | None = None

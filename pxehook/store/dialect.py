@@ -148,6 +148,22 @@ class Tx:
 _ENCODER = json.JSONEncoder(sort_keys=True)  # built once: json.dumps would build one per call
 
 
+class EncodedJson(str):
+    """JSON text ``encode_json`` made: written as it is (one payload encoded once for the
+    many timeline rows that carry it)."""
+
+
+#: A timeline row's payload: a dict, or its JSON text encoded once for many rows.
+EventData = dict[str, Any] | EncodedJson
+
+
+def encode_json(value: Any) -> EncodedJson:
+    """``value`` as the store would write it, encoded now."""
+    return EncodedJson(dump_json(value))
+
+
 def dump_json(value: Any) -> str:
     """The one JSON text of ``value`` the store writes (keys sorted)."""
+    if isinstance(value, EncodedJson):
+        return value
     return "{}" if value == {} else _ENCODER.encode(value)

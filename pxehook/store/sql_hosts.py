@@ -154,6 +154,23 @@ class HostReadSQL(SQLCore):
                     macs.setdefault(host_id, []).append(mac)
         return [self._host_from_row(row, tuple(macs.get(row[0], ()))) for row in rows]
 
+    def host_page(self, after_id: int, limit: int) -> list[Host]:
+        def read(tx: Tx) -> list[Host]:
+            sql = f"SELECT {HOST_COLUMNS} FROM hosts WHERE id > ? ORDER BY id LIMIT ?"  # noqa: S608
+            rows = tx.all(sql, (after_id, limit))
+            if not rows:
+                return []
+            macs: dict[int, list[str]] = {}
+            for mac, host_id in tx.all(
+                "SELECT mac, host_id FROM host_macs WHERE host_id BETWEEN ? AND ? "
+                "ORDER BY host_id, position, mac",
+                (rows[0][0], rows[-1][0]),
+            ):
+                macs.setdefault(host_id, []).append(mac)
+            return [self._host_from_row(row, tuple(macs.get(row[0], ()))) for row in rows]
+
+        return self._read(read)
+
     # whole-host writes ----------------------------------------------------------------------
     def host_put(self, host: Host, *, source: str = "api", message: str = "") -> Host:
         if not host.macs:
@@ -215,65 +232,112 @@ class HostReadSQL(SQLCore):
 
         self._write(delete)
 
-    def observe(self, obs: Observation) -> tuple[Host, bool]:
-        at = now() if obs.at is None else obs.at
+    def hosts_by_mac(self, macs: list[str]) -> dict[str, Host]:
+        found = self._read(lambda tx: self._hosts_of(tx, macs))
+        return {mac: found[mac] for mac in macs if mac in found}
 
-        def merge(tx: Tx) -> tuple[Host, bool]:
-            # read-modify-write in one transaction, the row locked: never a stale merge
-            host = self._host_where(tx, BY_MAC, (obs.mac,), lock=True)
-            created = host is None
-            if host is None:
-                host_id = tx.insert(
-                    "INSERT INTO hosts(first_seen, last_seen, state, state_changed) "
-                    "VALUES (?,?,?,?)",
-                    (at, at, str(State.NEW), at),
-                )
-                # two first sightings of one MAC at once: the second one's insert fails on
-                # the key and its transaction runs again, finding the first one's host
-                tx.run(
-                    "INSERT INTO host_macs(mac, host_id, position) VALUES (?,?,0)",
-                    (obs.mac, host_id),
-                )
-                host = self._reread(tx, host_id)
-            changes = observation_changes(host, obs, at)
-            if "uuid" in changes and self._uuid_holder(tx, changes["uuid"], host.id):
-                del changes["uuid"]  # another machine's identity: never a second holder
-            if changes:
-                sets = ", ".join(f"{column}=?" for column in changes)
-                sql = f"UPDATE hosts SET {sets}, version=version+1 WHERE id=?"  # noqa: S608 - names from merge
-                tx.run(sql, (*changes.values(), host.id))
-            after = self._reread(tx, host.id)
-            ip_moved = "ip" in changes or "ip_source" in changes
-            if created:
-                message = f"first seen by {obs.source}"
-                if after.ip:
-                    message += f" at {after.ip}" + ("" if after.trusted_ip else " (not trusted)")
-                data = _ip_data(host, after) if after.ip else None
-                self._event(tx, after.id, "host.discovered", obs.source, message, data, at)
-            elif ip_moved:
-                self._event(tx, after.id, *_ip_event(host, after, obs), at)
-            if ip_moved and after.trusted_ip:
-                self._take_ip(tx, after, obs, at)
-            if created or "arch" in changes:
+    def _hosts_of(self, tx: Tx, macs: list[str], *, lock: bool = False) -> dict[str, Host]:
+        """MAC -> host for every MAC of the hosts owning one of ``macs`` (chunked reads)."""
+        found: dict[str, Host] = {}
+        for part in chunks(sorted(set(macs))):
+            ids = f"SELECT host_id FROM host_macs WHERE mac IN ({marks(len(part))})"  # noqa: S608
+            sql = f"SELECT {HOST_COLUMNS} FROM hosts WHERE id IN ({ids}) ORDER BY id"  # noqa: S608
+            rows = tx.all(sql + (self.dialect.for_update if lock else ""), part)
+            for host in self._with_all_macs(tx, rows):
+                found.update((mac, host) for mac in host.macs)
+        return found
+
+    def observe(self, obs: Observation) -> tuple[Host, bool]:
+        return self.observe_many([obs])[0]
+
+    def observe_many(self, observations: list[Observation]) -> list[tuple[Host, bool]]:
+        def merge(tx: Tx) -> list[tuple[Host, bool]]:
+            # read-modify-write in one transaction, the rows locked: never a stale merge
+            hosts = self._hosts_of(tx, [obs.mac for obs in observations], lock=True)
+            out: list[tuple[Host, bool]] = []
+            events: list[tuple[Any, ...]] = []
+            bump = False
+            for obs in observations:
+                at = now() if obs.at is None else obs.at
+                before = hosts.get(obs.mac)
+                created = before is None
+                if before is None:
+                    before = Host(None, (obs.mac,), first_seen=at, last_seen=at,
+                                  state=State.NEW, state_changed=at)  # fmt: skip
+                changes = self._identity_checked(tx, observation_changes(before, obs, at), before)
+                if created:
+                    after = self._insert_observed(tx, before, changes)
+                elif changes:
+                    sets = ", ".join(f"{column}=?" for column in changes)
+                    sql = f"UPDATE hosts SET {sets}, version=version+1 WHERE id=?"  # noqa: S608 - names from merge
+                    tx.run(sql, (*changes.values(), before.id))
+                    after = before.with_(**changes, version=before.version + 1)
+                else:
+                    after = before
+                events += _sighting_events(before, after, obs, at, created)
+                if ("ip" in changes or "ip_source" in changes) and after.trusted_ip:
+                    for other in self._take_ip(tx, after, obs, at):
+                        hosts.update((m, other) for m in other.macs)
+                hosts.update((mac, after) for mac in after.macs)
+                bump = bump or created or "arch" in changes
+                out.append((after, created))
+            # two first sightings of one MAC at once: the second one's insert fails on
+            # the key and its transaction runs again, finding the first one's host
+            tx.many(
+                "INSERT INTO host_macs(mac, host_id, position) VALUES (?,?,0)",
+                [(host.mac, host.id) for host, created in out if created],
+            )
+            json_param = self.dialect.json_param
+            tx.many(
+                "INSERT INTO events(host_id, at, kind, source, message, data) VALUES (?,?,?,?,?,?)",
+                [
+                    (h, at, k, src, msg, json_param(data or {}))
+                    for h, k, src, msg, data, at in events
+                ],
+            )
+            if bump:
                 self._bump(tx)
-            return after, created
+            return out
 
         return self._write(merge)
 
-    def _uuid_holder(self, tx: Tx, uuid: str, host_id: int) -> int | None:
+    def _identity_checked(self, tx: Tx, changes: dict[str, Any], host: Host) -> dict[str, Any]:
+        """``changes`` without a UUID another host holds (never a second holder)."""
+        if "uuid" in changes and self._uuid_holder(tx, changes["uuid"], host.id):
+            return {k: v for k, v in changes.items() if k != "uuid"}
+        return changes
+
+    def _insert_observed(self, tx: Tx, blank: Host, changes: dict[str, Any]) -> Host:
+        """The row of a MAC's first sighting: ``new``, with what was observed (its MAC and
+        events are written by ``observe_many`` for the whole batch)."""
+        fields = {
+            "first_seen": blank.first_seen,
+            "last_seen": blank.last_seen,
+            "state": str(State.NEW),
+            "state_changed": blank.state_changed,
+            **changes,
+        }
+        host_id = tx.insert(
+            f"INSERT INTO hosts({', '.join(fields)}) VALUES ({marks(len(fields))})",  # noqa: S608
+            tuple(fields.values()),
+        )
+        return blank.with_(id=host_id, **{**fields, "state": State.NEW})
+
+    def _uuid_holder(self, tx: Tx, uuid: str, host_id: int | None) -> int | None:
         """The id of another host that holds ``uuid``, if any."""
-        row = tx.one("SELECT id FROM hosts WHERE uuid=? AND id<>?", (uuid, host_id))
+        row = tx.one("SELECT id FROM hosts WHERE uuid=? AND id<>?", (uuid, host_id or 0))
         return None if row is None else int(row[0])
 
-    def _take_ip(self, tx: Tx, lessee: Host, obs: Observation, at: float) -> None:
+    def _take_ip(self, tx: Tx, lessee: Host, obs: Observation, at: float) -> list[Host]:
         """A trusted lease of an IP takes it from every other host that still shows it (one
-        address, one lessee), with an ``ip.changed`` event on each."""
+        address, one lessee), with an ``ip.changed`` event on each; returns those hosts."""
         rows = tx.all("SELECT id FROM hosts WHERE ip=? AND id<>?", (lessee.ip, lessee.id))
         for (other,) in rows:
             tx.run("UPDATE hosts SET ip='', ip_source='', version=version+1 WHERE id=?", (other,))
             note = f"IP {lessee.ip} -> none: now leased to {obs.mac} ({obs.source})"
             data = {"from": lessee.ip, "to": "", "ip_source": "", "trusted": False}
             self._event(tx, other, "ip.changed", obs.source, note, data, at)
+        return [self._reread(tx, other) for (other,) in rows]
 
 
 def _ip_data(before: Host, after: Host) -> dict[str, Any]:
@@ -291,3 +355,19 @@ def _ip_event(before: Host, after: Host, obs: Observation) -> tuple[Any, ...]:
         message = f"IP {before.ip or 'none'} -> {after.ip} from {obs.source}"
         message += "" if after.trusted_ip else " (not trusted: a client's claim)"
     return kind, obs.source, message, _ip_data(before, after)
+
+
+def _sighting_events(
+    before: Host, after: Host, obs: Observation, at: float, created: bool
+) -> list[tuple[Any, ...]]:
+    """(host_id, kind, source, message, data, at) rows a sighting adds to the timeline: a
+    first sighting, or an IP that appeared, moved or was confirmed."""
+    if created:
+        message = f"first seen by {obs.source}"
+        if after.ip:
+            message += f" at {after.ip}" + ("" if after.trusted_ip else " (not trusted)")
+        data = _ip_data(before.with_(ip=""), after) if after.ip else None
+        return [(after.id, "host.discovered", obs.source, message, data, at)]
+    if after.ip == before.ip and after.ip_source == before.ip_source:
+        return []
+    return [(after.id, *_ip_event(before, after, obs), at)]

@@ -7,7 +7,7 @@ from typing import Any
 
 from pxehook.errors import Conflict, NotFound
 from pxehook.models import Event, Profile
-from pxehook.store.dialect import Tx, dump_json
+from pxehook.store.dialect import EventData, Tx, dump_json
 from pxehook.store.sqlcore import SQLCore
 
 
@@ -21,7 +21,7 @@ class RecordSQL(SQLCore):
     ) -> Event:  # fmt: skip
         return self._write(lambda tx: self._event(tx, host_id, kind, source, message, data, at))
 
-    def event_add_many(self, rows: list[tuple[int, str, str, str, dict[str, Any], float]]) -> int:
+    def event_add_many(self, rows: list[tuple[int, str, str, str, EventData, float]]) -> int:
         json_param = self.dialect.json_param
         payload = [
             (host_id, at, kind, source, message, json_param(data or {}), host_id)

@@ -17,6 +17,7 @@ from collections import defaultdict
 from flask import Blueprint, Response, current_app
 
 from pxehook import counters
+from pxehook.capture import status as lease_status
 from pxehook.web import context_of
 
 bp = Blueprint("metrics", __name__)
@@ -157,10 +158,33 @@ def exposition(data: dict) -> str:
     for what in DROPPED:
         n = int(data.get("dropped", {}).get(what, 0))
         lines.append(f'pxehook_dropped_total{{what="{what}"}} {n}')
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + lease_file_lines(data.get("lease_files", []))) + "\n"
+
+
+#: Per lease file: (status key, metric, type, help).
+LEASE_FILE_METRICS = (
+    ("leases", "pxehook_lease_file_leases", "gauge", "Active leases in the lease file."),
+    ("bad_lines", "pxehook_lease_file_bad_lines", "gauge", "Malformed lines skipped (last read)."),
+    ("busy_reads", "pxehook_lease_file_busy_reads_total", "counter", "Reads of a file mid-write."),
+    ("pending_deletions", "pxehook_lease_file_pending_deletions", "gauge",
+     "Leases missing from one read, not yet confirmed gone."),
+)  # fmt: skip
+
+
+def lease_file_lines(files: list[dict]) -> list[str]:
+    """The lease-file watcher's status (``capture/leases.py``) as Prometheus lines."""
+    lines: list[str] = []
+    for key, metric, kind, text in LEASE_FILE_METRICS if files else ():
+        lines += [f"# HELP {metric} {text}", f"# TYPE {metric} {kind}"]
+        for item in files:
+            labels = f'kind="{_esc(str(item.get("kind")))}",path="{_esc(str(item.get("path")))}"'
+            lines.append(f"{metric}{{{labels}}} {int(item.get(key, 0))}")
+    return lines
 
 
 @bp.get("/metrics")
 def metrics() -> Response:
     _maybe_dump(force=True)
-    return Response(exposition(merged()), mimetype="text/plain; version=0.0.4")
+    state_dir = context_of(current_app).settings.state_dir
+    data = {**merged(), "lease_files": lease_status.read(state_dir)}
+    return Response(exposition(data), mimetype="text/plain; version=0.0.4")
