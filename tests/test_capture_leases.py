@@ -61,7 +61,7 @@ def test_watch_leases_once_skips_a_bad_isc_time_and_an_unclosed_block(cli, tmp_p
     assert f"{leases} line 9 skipped: lease 10.0.0.6 not closed before line 13" in result.err
     five = json.loads(cli("host", "show", "52:54:00:0e:00:05", "--json").out)
     seven = json.loads(cli("host", "show", "52:54:00:0e:00:07", "--json").out)
-    assert (five["ip"], seven["ip"], seven["name"]) == ("10.0.0.5", "10.0.0.7", "seven")
+    assert (five["ip"], seven["ip"], seven["dhcp_hostname"]) == ("10.0.0.5", "10.0.0.7", "seven")
     assert cli("host", "show", "52:54:00:0e:00:06").code != 0  # the unclosed one: skipped
 
 

@@ -16,17 +16,18 @@ def test_observe_many_merges_in_order_and_returns_what_the_store_holds(any_store
     out = any_store.observe_many(batch)
     assert [created for _, created in out] == [True, False, False, False]
     first, again = out[0][0], out[1][0]
-    assert (first.state, first.ip, first.name, first.first_seen) == (
+    assert (first.state, first.ip, first.dhcp_hostname, first.first_seen) == (
         State.NEW,
         "10.0.0.3",
         "n3",
         100.0,
     )
     assert (again.id, again.ip, again.arch, again.last_seen) == (first.id, "10.0.0.4", 7, 200.0)
-    assert out[3][0].ip == "10.0.0.1" and out[3][0].name == "second"  # one host, both MACs
+    assert out[3][0].ip == "10.0.0.1" and out[3][0].dhcp_hostname == "second"  # one host, both MACs
     for host, _ in (out[1], out[3]):  # each host as its last observation left it
         assert any_store.host_by_id(host.id) == host
-    assert [e.kind for e in any_store.events(first.id)] == ["host.discovered"]
+    # a DHCP hostname is a fact of its own, never the name; the moved IP is on the timeline
+    assert [e.kind for e in any_store.events(first.id)] == ["host.discovered", "ip.changed"]
     found = any_store.hosts_by_mac(["52:54:00:00:09:02", "52:54:00:00:09:03", "52:54:00:00:09:99"])
     assert sorted(found) == ["52:54:00:00:09:02", "52:54:00:00:09:03"]
     assert found["52:54:00:00:09:02"].id == two.id and found["52:54:00:00:09:02"].macs == two.macs
