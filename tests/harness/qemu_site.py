@@ -85,8 +85,15 @@ class PxeSite:
             "PXEHOOK_TFTP_SERVE": "true",
             "PXEHOOK_TFTP_BIND": self.srv_ip,
             "PXEHOOK_LISTEN_INTERFACE": "eth0" if self.dhcp_mode == "proxy" else "",
-            # proxy mode: the site's server ACKs the leases the listener may learn
+            # proxy mode: the site's server ACKs the leases the listener may learn (OVMF asks
+            # for broadcast ACKs) and its lease file gives the rest (iPXE's ACKs are unicast,
+            # never seen here): the two trusted sources of a host's IP (docs/api.md)
             "PXEHOOK_DHCP_TRUSTED_SERVERS": self.dhcp_ip if self.dhcp_mode == "proxy" else "",
+            "PXEHOOK_LEASE_FILES": (
+                f"dnsmasq:{self.workdir / 'dnsmasq-plain.leases'}"
+                if self.dhcp_mode == "proxy"
+                else ""
+            ),
         }
 
     def log_path(self, name: str) -> Path:
