@@ -63,8 +63,16 @@ class CliResult:
 
 @pytest.fixture
 def cli(env: dict[str, str]):  # type: ignore[no-untyped-def]
-    """Run ``pxehook ARGS`` in-process with the test environment; returns CliResult."""
+    """Run ``pxehook ARGS`` in-process with the test environment; returns CliResult.
+
+    The database exists (as after ``pxehook db init --no-inventory``): read commands refuse
+    a missing one. Tests of a fresh machine point ``--database`` elsewhere.
+    """
     from pxehook.cli import main
+
+    fresh = Context(load_settings(env=env))
+    fresh.store(create=True)
+    fresh.close()
 
     def run(
         *args: str, input: str | None = None, extra_env: dict[str, str] | None = None

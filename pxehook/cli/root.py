@@ -63,7 +63,8 @@ class _LazyContext:
     def get(self, **extra_flags: object) -> Context:
         if self._ctx is None:
             flags = {**self.flags, **{k: v for k, v in extra_flags.items() if v is not None}}
-            self._ctx = Context(load_settings(self.config_file, flags=flags))
+            # Commands read an existing database; db init and the servers create it.
+            self._ctx = Context(load_settings(self.config_file, flags=flags), create_store=False)
         return self._ctx
 
     def close(self) -> None:
