@@ -87,10 +87,7 @@ Factory = Callable[[Context], Service | None]
 
 
 def _inventory(ctx: Context) -> Service | None:
-    if not os.path.exists(ctx.settings.inventory):
-        log.warning("inventory %s does not exist: not watching", ctx.settings.inventory)
-        return None
-    return _InventoryService(ctx)
+    return _InventoryService(ctx)  # a file not there yet is watched for (InventoryWatcher)
 
 
 def _lifecycle(ctx: Context) -> Service | None:

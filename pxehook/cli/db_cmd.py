@@ -34,7 +34,12 @@ def db_init(lazy, no_inventory: bool) -> None:  # type: ignore[no-untyped-def]
     store = ctx.store(create=True)
     click.echo(f"database {ctx.settings.database}: schema {store.schema_version()}")
     _warn(file_warnings(ctx.settings))
-    if not no_inventory:
+    if not no_inventory and not os.path.exists(ctx.settings.inventory):
+        click.echo(
+            f"inventory {ctx.settings.inventory} does not exist: nothing loaded "
+            "('pxehook serve' loads it when it appears; hosts may also come by API)"
+        )
+    elif not no_inventory:
         with ProgressBar() as bar:
             outcome = apply.sync_file(ctx.settings.inventory, store, progress=bar)
         counts = outcome.counts()

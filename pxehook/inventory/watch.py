@@ -30,9 +30,13 @@ class InventoryWatcher:
         store: Store,
         *,
         debounce: float = 0.2,
+        dir_poll: float = 2.0,
         on_error: Callable[[ConfigError], None] | None = None,
     ) -> None:
         self.path = os.path.abspath(path)
+        self._folder = os.path.dirname(self.path)
+        self.dir_poll = dir_poll
+        self._stopping = threading.Event()
         self.store = store
         self.debounce = debounce
         self.on_error = on_error
@@ -50,6 +54,12 @@ class InventoryWatcher:
             return self._load()
 
     def _load(self) -> bool:
+        if not os.path.exists(self.path):
+            # a fresh machine: no inventory yet is no error (hosts may come by API); the
+            # watched directory reports the file when it is created
+            log.info("inventory %s does not exist (yet): watching for it", self.path)
+            self.last_error = None
+            return False
         try:
             outcome = apply.sync_file(self.path, self.store)
         except ConfigError as exc:
@@ -81,14 +91,33 @@ class InventoryWatcher:
     def start(self) -> None:
         """Watch the file's directory, and load the file once in a thread of its own: the
         store holds the last good inventory already, so serving need not wait for a large
-        apply (a file as last applied takes no time at all)."""
-        self._observers = watch_files([self.path], self.changed)
-        self._first = threading.Thread(target=self.load_now, name="inventory-load", daemon=True)
+        apply (a file as last applied takes no time at all). A directory that does not
+        exist yet (``/etc/pxehook`` on a fresh machine) is looked for every
+        ``dir_poll`` seconds until it appears, then watched."""
+        self._stopping.clear()
+        target = self._watch if os.path.isdir(self._folder) else self._await_folder
+        self._first = threading.Thread(target=target, name="inventory-load", daemon=True)
         self._first.start()
 
+    def _watch(self) -> None:
+        if self._stopping.is_set():
+            return
+        self._observers = watch_files([self.path], self.changed)
+        self.load_now()
+
+    def _await_folder(self) -> None:
+        log.info("inventory directory %s does not exist (yet): waiting for it", self._folder)
+        while not self._stopping.wait(self.dir_poll):
+            if os.path.isdir(self._folder):
+                self._watch()
+                return
+
     def alive(self) -> bool:
-        """Still watching? (The first apply runs in a thread of its own that ends.)"""
-        return bool(self._observers) and all(
+        """Still watching, or waiting for the directory? (The first apply runs in a thread
+        of its own that ends.)"""
+        if not self._observers:
+            return self._first is not None and self._first.is_alive()
+        return all(
             o.is_alive() and all(e.is_alive() for e in getattr(o, "emitters", ()))
             for o in self._observers
         )
@@ -99,6 +128,7 @@ class InventoryWatcher:
             self._first.join(timeout)
 
     def stop(self) -> None:
+        self._stopping.set()
         stop_all(self._observers)
         with self._lock:
             if self._timer is not None:
