@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from pxehook.config import load_settings
 from pxehook.context import Context
+from pxehook.store import open_store
 from pxehook.templating import packaged_templates_dir
 from tests.harness import netns
 
@@ -70,9 +71,8 @@ def cli(env: dict[str, str]):  # type: ignore[no-untyped-def]
     """
     from pxehook.cli import main
 
-    fresh = Context(load_settings(env=env))
-    fresh.store(create=True)
-    fresh.close()
+    if "PXEHOOK_DATABASE" in env:  # (a test may pass its own "env", overriding the fixture)
+        open_store(env["PXEHOOK_DATABASE"]).close()
 
     def run(
         *args: str, input: str | None = None, extra_env: dict[str, str] | None = None

@@ -6,7 +6,8 @@ import click
 
 from pxehook.cli.root import pass_lazy
 from pxehook.daemons import DAEMONS, DHCP_MODES, NAMES
-from pxehook.gen import generator, lint
+from pxehook.errors import ConfigError
+from pxehook.gen import generator, lint, needs
 from pxehook.gen.layout import build_layout
 from pxehook.gen.writer import Drift, diff, write_checked
 
@@ -34,6 +35,11 @@ def _render(lazy, daemon: str, dhcp_mode: str) -> tuple[str, list[str]]:  # type
     settings = lazy.get().settings
     layout = build_layout(settings)
     gen_ = generator(daemon)
+    missing = needs.problems(daemon, dhcp_mode, layout)
+    for line in missing[:-1]:  # one line each; the last is the error that ends the command
+        click.echo(f"pxehook: error: {line}", err=True)
+    if missing:
+        raise ConfigError(missing[-1])
     text = gen_.render(layout, dhcp_mode, site_dir=settings.site_templates)
     return text, lint.warnings(gen_, layout, dhcp_mode, text)
 

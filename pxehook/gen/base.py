@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pxehook.daemons import Daemon
-from pxehook.errors import DaemonRejected, PxehookError
+from pxehook.errors import ConfigError, DaemonRejected, PxehookError
+from pxehook.gen import needs
 from pxehook.gen.layout import SiteLayout
 from pxehook.templating import render
 
@@ -90,6 +91,9 @@ class Generator:
         if dhcp_mode not in self.dhcp_modes:
             choices = ", ".join(self.dhcp_modes)
             raise PxehookError(f"{self.name} has no mode {dhcp_mode!r}; choose one of {choices}")
+        missing = needs.problems(self.name, dhcp_mode, layout)
+        if missing:
+            raise ConfigError("; ".join(missing))
         self.precheck(layout, dhcp_mode)
         text = render(
             f"{self.name}/{dhcp_mode}.{self.suffix}.j2", {"site": layout}, site_dir=site_dir
