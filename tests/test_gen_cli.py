@@ -117,6 +117,7 @@ def test_lint_clean_site(cli, tmp_path, env) -> None:  # type: ignore[no-untyped
             (root / loader).parent.mkdir(parents=True, exist_ok=True)
             (root / loader).write_bytes(b"x")
     site = {**SITE, "PXEHOOK_TFTP_ROOT": str(root), "PXEHOOK_FLEET_SIZE": "200"}
+    site["PXEHOOK_LEASE_FILES"] = "isc:/var/lib/dhcp/dhcpd.leases"  # the trusted IPs' source
     result = cli("lint", "dnsmasq", "--mode", "proxy", extra_env=site)
     assert result.code == 0, result
     assert "no warnings" in result.out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from pxehook.cli.root import pass_lazy
@@ -10,6 +12,7 @@ from pxehook.errors import ConfigError
 from pxehook.gen import generator, lint, needs
 from pxehook.gen.layout import build_layout
 from pxehook.gen.writer import Drift, diff, write_checked
+from pxehook.lifecycle.callback import trusted_ip_warning
 
 
 def register(cli: click.Group) -> None:
@@ -112,6 +115,11 @@ def lint_cmd(lazy, daemon: str, dhcp_mode: str, files: tuple[str, ...]) -> None:
     per UEFI arch, UEFI basenames without extension).
     """
     _text, warnings = _render(lazy, daemon, dhcp_mode)
+    settings = lazy.get().settings
+    # only a full-DHCP server's hook sees leases (a ProxyDHCP or TFTP-only dnsmasq gives none)
+    hook = dhcp_mode == "full" and os.access(settings.hook_path, os.X_OK)
+    unsourced = trusted_ip_warning(settings, hook_installed=hook)
+    warnings += [unsourced] if unsourced else []
     text_lint = generator(daemon).text_lint
     for path in files:
         with open(path, encoding="utf-8") as fh:

@@ -14,6 +14,7 @@ from pxehook import children, fsmodes, services
 from pxehook.cli.root import pass_lazy
 from pxehook.config import Settings
 from pxehook.errors import Conflict
+from pxehook.lifecycle.callback import trusted_ip_warning
 from pxehook.web.gunicorn_main import SUPERVISOR_PID
 
 log = logging.getLogger("pxehook.serve")
@@ -101,6 +102,9 @@ def serve(
     if stale:
         log.warning("stopped gunicorn %d left running by an earlier pxehook serve", stale)
     ctx.store(create=True)
+    unsourced = trusted_ip_warning(s, hook_installed=os.access(s.hook_path, os.X_OK))
+    if unsourced:
+        log.warning("%s", unsourced)
     supervisor = services.Supervisor(ctx, [] if no_services else None).start()
     proc = subprocess.Popen(gunicorn_argv(s), env=child_env(s))
 

@@ -124,3 +124,23 @@ def deploy_token_ok(store: Store, host_id: int, deployment: str, offered: str) -
         return False
     expected = deploy_token(store, host_id, deployment)
     return hmac.compare_digest(expected.encode(), offered.encode("utf-8", "replace"))
+
+
+# --- start-up check ---------------------------------------------------------------------
+def trusted_ip_warning(settings: Settings, *, hook_installed: bool) -> str | None:
+    """One line when the callback needs a host's trusted IP and nothing configured can give
+    one (no DHCP hook, no lease file, no listener with trusted servers): every install
+    would then loop, its done-callback refused. None when a source is there or not needed.
+    The sources per set-up are docs/api.md's table."""
+    if not settings.callback_require_host_ip:
+        return None
+    listener = bool(settings.listen_interface and settings.dhcp_trusted_servers)
+    if hook_installed or settings.lease_files or listener:
+        return None
+    return (
+        "callback_require_host_ip is on but nothing gives pxehook a host's trusted IP "
+        f"(no DHCP hook at {settings.hook_path}, no lease_files, no listen_interface with "
+        "dhcp_trusted_servers): install-done callbacks will be refused and installs loop. "
+        "Fix: 'pxehook hook install' for full DHCP, or lease_files / dhcp_trusted_servers "
+        "for proxy DHCP (docs/api.md)"
+    )
