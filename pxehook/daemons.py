@@ -18,6 +18,7 @@ from dataclasses import dataclass
 #: DHCP modes a generator may offer (``pxehook gen --mode``), with what each means.
 DHCP_MODES = {
     "full": "full DHCP",
+    "boot": "boot lines only, for a dnsmasq that already serves the range",
     "proxy": "ProxyDHCP beside another server",
     "tftp": "TFTP only",
 }
@@ -52,7 +53,7 @@ class Daemon:
 DNSMASQ = Daemon(
     name="dnsmasq",
     display="dnsmasq",
-    dhcp_modes=("full", "proxy", "tftp"),
+    dhcp_modes=("full", "boot", "proxy", "tftp"),
     check=("dnsmasq", "--test", "--conf-file={file}"),
     config_path="/etc/dnsmasq.d/pxehook.conf",
     # dnsmasq re-reads its config files only at start.

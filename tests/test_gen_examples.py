@@ -9,7 +9,7 @@ from tests.conftest import REPO, run
 EXAMPLES = REPO / "dnsmasq-conf"
 
 
-@pytest.mark.parametrize("dhcp_mode", ["full", "proxy", "tftp"])
+@pytest.mark.parametrize("dhcp_mode", ["full", "boot", "proxy", "tftp"])
 def test_example_is_generator_output(pxehook_bin: str, dhcp_mode: str) -> None:
     settings = str(EXAMPLES / "example-settings.yaml")
     argv = [pxehook_bin, "--config", settings, "gen", "dnsmasq", "--mode", dhcp_mode]

@@ -30,6 +30,7 @@ SITE = {
 }
 CASES = [
     ("dnsmasq", "full", "full.conf"),
+    ("dnsmasq", "boot", "boot.conf"),
     ("dnsmasq", "proxy", "proxy.conf"),
     ("dnsmasq", "tftp", "tftp.conf"),
     ("isc", "full", "full.conf"),

@@ -13,11 +13,15 @@ from pathlib import Path
 import pytest
 
 from pxehook.daemons import DAEMONS
-from pxehook.gen.needs import NEEDS
+from pxehook.gen import GENERATORS
 
 SERVER = {"PXEHOOK_SERVER_IP": "192.0.2.10"}
 SUBNETS = {"PXEHOOK_DHCP_SUBNETS": "192.0.2.0/24"}
 RANGE = {"PXEHOOK_DHCP_RANGE": "192.0.2.100,192.0.2.199"}
+
+
+#: (daemon, DHCP mode) -> the settings it needs
+NEEDS = {(g.name, mode): names for g in GENERATORS.values() for mode, names in g.needs.items()}
 
 
 def _line(daemon: str, mode: str, setting: str) -> str:

@@ -6,6 +6,9 @@ addresses and the generated ProxyDHCP answers boot requests (port 4011 included)
 
 from __future__ import annotations
 
+import subprocess
+import time
+
 import pytest
 
 from tests.conftest import require_tool
@@ -237,3 +240,64 @@ def test_tftp_mode_serves_loaders_and_no_dhcp(netlab, cli, tmp_path):  # type: i
     assert got.read_bytes() == payload
     res = wire.run_probe(netlab, [wire.case(7, "pxe")], tmp_path, timeout=1.0)[0]
     assert res["replies"] == []  # TFTP only: no DHCP answer at all
+
+
+def test_boot_mode_beside_the_sites_own_range(netlab, cli, tmp_path):  # type: ignore[no-untyped-def]
+    """``--mode boot`` adds only boot lines to a dnsmasq that serves the range already: the
+    site's ``dhcp-range`` (and its lease time) stays the only one, every code boots right.
+    Before: the only choice was the full drop-in, whose own interface=/dhcp-range= doubled
+    the site's (dnsmasq logged the range twice; which lease time won was unsaid)."""
+    require_tool("dnsmasq")
+    netlab.add_host("srv", 1)
+    netlab.add_host("cli", 250)
+    hook = wire.write_hook(tmp_path / "hook.sh", tmp_path / "hook.log")
+    env = wire.gen_env(netlab, tmp_path, hook)
+    dropins = tmp_path / "dnsmasq.d"
+    dropins.mkdir()
+    _generate(cli, env, "boot", dropins / "pxehook.conf")
+    text = (dropins / "pxehook.conf").read_text()
+    assert not [ln for ln in text.splitlines() if ln.startswith(("interface=", "dhcp-range="))]
+    site_conf = tmp_path / "dnsmasq.conf"  # the site's own lines, as they were
+    site_conf.write_text(
+        f"interface=eth0\ndhcp-range={netlab.net}.10,{netlab.net}.249,255.255.255.0,2h\n"
+        f"dhcp-lease-max=300\nconf-dir={dropins}\n"
+    )
+    checked = subprocess.run(
+        ["dnsmasq", "--test", f"--conf-file={site_conf}"], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr
+    proc = _dnsmasq(netlab, "srv", "site", str(site_conf))
+    site = wire.site_of(netlab)
+
+    pairs = [(c, v) for c in wire.CODES for v in wire.VARIANTS]
+    results = wire.run_probe(netlab, [wire.case(c, v, request=True) for c, v in pairs], tmp_path)
+    errors = []
+    for res, (code, variant) in zip(results, pairs, strict=True):
+        want = wire.expected(code, variant, site)
+        for reply in res["replies"]:
+            errors += [
+                f"{code}/{variant} {reply['type']}: {e}"
+                for e in wire.check_reply(reply, want, variant, site)
+            ]
+    assert not errors, "\n".join(errors)
+    log = (netlab.workdir / "site.dnsmasq.log").read_text()
+    assert log.count("DHCP, IP range") == 1, proc.log_text()
+    leases = (netlab.workdir / "site.leases").read_text().split()
+    expiry = int(leases[0])
+    assert 7000 < expiry - time.time() <= 7200  # the site's 2h, not the drop-in's
+
+
+def test_boot_mode_refused_beside_a_second_dhcp_script(cli, tmp_path):  # type: ignore[no-untyped-def]
+    """dnsmasq allows one dhcp-script: the site's own one and the drop-in's are refused by
+    dnsmasq's own check, before anything starts (docs/dhcp/dnsmasq.md says what to do)."""
+    require_tool("dnsmasq")
+    dropins = tmp_path / "dnsmasq.d"
+    dropins.mkdir()
+    env = {"PXEHOOK_SERVER_IP": "192.0.2.10", "PXEHOOK_TFTP_ROOT": str(tmp_path)}
+    _generate(cli, env, "boot", dropins / "pxehook.conf")
+    site_conf = tmp_path / "dnsmasq.conf"
+    site_conf.write_text(f"dhcp-script=/bin/true\nconf-dir={dropins}\n")
+    checked = subprocess.run(
+        ["dnsmasq", "--test", f"--conf-file={site_conf}"], capture_output=True, text=True
+    )
+    assert checked.returncode != 0 and "illegal repeated keyword" in checked.stderr

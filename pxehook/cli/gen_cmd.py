@@ -9,7 +9,7 @@ import click
 from pxehook.cli.root import pass_lazy
 from pxehook.daemons import DAEMONS, DHCP_MODES, NAMES
 from pxehook.errors import ConfigError
-from pxehook.gen import generator, lint, needs
+from pxehook.gen import generator, lint
 from pxehook.gen.layout import build_layout
 from pxehook.gen.writer import Drift, diff, write_checked
 from pxehook.lifecycle.callback import trusted_ip_warning
@@ -38,7 +38,7 @@ def _render(lazy, daemon: str, dhcp_mode: str) -> tuple[str, list[str]]:  # type
     settings = lazy.get().settings
     layout = build_layout(settings)
     gen_ = generator(daemon)
-    missing = needs.problems(daemon, dhcp_mode, layout)
+    missing = gen_.missing(layout, dhcp_mode)
     for line in missing[:-1]:  # one line each; the last is the error that ends the command
         click.echo(f"pxehook: error: {line}", err=True)
     if missing:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from pxehook.daemons import Daemon
 from pxehook.errors import ConfigError, DaemonRejected, PxehookError
@@ -62,7 +62,8 @@ class Generator:
     see the ``SiteLayout`` as ``site``); the optional steps default to nothing:
     ``precheck`` refuses a layout before rendering, ``postprocess`` checks or rewrites the
     text, ``layout_lint``/``text_lint`` warn about daemon-specific traps (see gen/lint.py),
-    ``reload`` overrides the registry's reload command.
+    ``reload`` overrides the registry's reload command; ``needs`` names the settings each
+    DHCP mode cannot do without.
     """
 
     daemon: Daemon
@@ -74,6 +75,8 @@ class Generator:
     # (layout, dhcp_mode) -> warnings
     layout_lint: Callable[[SiteLayout, str], list[str]] = _no_warnings
     text_lint: Callable[[str], list[str]] = _no_warnings  # (config text) -> warnings
+    # DHCP mode -> the settings it needs (names in gen/needs.py's SETTINGS)
+    needs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -91,7 +94,7 @@ class Generator:
         if dhcp_mode not in self.dhcp_modes:
             choices = ", ".join(self.dhcp_modes)
             raise PxehookError(f"{self.name} has no mode {dhcp_mode!r}; choose one of {choices}")
-        missing = needs.problems(self.name, dhcp_mode, layout)
+        missing = self.missing(layout, dhcp_mode)
         if missing:
             raise ConfigError("; ".join(missing))
         self.precheck(layout, dhcp_mode)
@@ -99,6 +102,10 @@ class Generator:
             f"{self.name}/{dhcp_mode}.{self.suffix}.j2", {"site": layout}, site_dir=site_dir
         )
         return self.postprocess(text)
+
+    def missing(self, layout: SiteLayout, dhcp_mode: str) -> list[str]:
+        """One line per setting ``dhcp_mode`` needs and ``layout`` lacks."""
+        return needs.problems(self.name, dhcp_mode, self.needs.get(dhcp_mode, ()), layout)
 
     def reload(self, layout: SiteLayout, path: str) -> str:
         """Make the daemon re-read ``path``; returns what was done."""

@@ -97,4 +97,6 @@ GENERATOR = Generator(
     precheck=_refuse_empty_tftp_mode,
     layout_lint=layout_warnings,
     text_lint=text_warnings,
+    # "boot" and "tftp" add to a DHCP server that has its own subnets and range
+    needs={"full": ("dhcp_subnets", "dhcp_range"), "proxy": ("dhcp_subnets",)},
 )

@@ -5,4 +5,4 @@ from __future__ import annotations
 from pxehook.daemons import ISC
 from pxehook.gen.base import Generator
 
-GENERATOR = Generator(daemon=ISC, suffix="conf")
+GENERATOR = Generator(daemon=ISC, suffix="conf", needs={"full": ("dhcp_subnets", "dhcp_range")})

@@ -55,4 +55,10 @@ def _reload(layout: SiteLayout, path: str) -> str:
     return f"config-reload via {control_socket}"
 
 
-GENERATOR = Generator(daemon=KEA, suffix="json", reload_with=_reload, postprocess=_parse_check)
+GENERATOR = Generator(
+    daemon=KEA,
+    suffix="json",
+    reload_with=_reload,
+    postprocess=_parse_check,
+    needs={"full": ("dhcp_subnets", "dhcp_range")},
+)
