@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "gen_cmd",
     "host_cmd",
     "lifecycle_cmd",
+    "loaders_cmd",
     "profile_cmd",
     "serve_cmd",
     "tftp_cmd",

@@ -214,6 +214,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Per-arch boot mode overrides SLUG=MODE (e.g. bios=pxelinux); default: the arch table.",
     ),
     _s(
+        "loader_arches",
+        string_list,
+        ["bios", "efi-x64", "efi-bc", "http-x64", "efi-arm64", "http-arm64"],
+        "list",
+        "Architectures (slugs) this site boots: the loaders 'pxehook loaders install' fetches "
+        "and the only ones gen/lint warn about when missing from tftp_root.",
+    ),
+    _s(
         "http_boot_url",
         string,
         "",

@@ -106,6 +106,7 @@ class SiteLayout:
     daemon_settings: dict[str, str]  # the settings only one daemon uses (Daemon.settings)
     rules: tuple[Rule, ...]
     overrides: tuple[MacOverride, ...] = ()
+    loader_arches: tuple[str, ...] = ()  # the architectures the site boots (setting)
     ipxe_tag: str = archtable.IPXE_TAG
     httpclient_tag: str = archtable.HTTPCLIENT_TAG
 
@@ -171,7 +172,7 @@ def _safe(value: str, what: str) -> str:
     return value
 
 
-def _boot_mode_overrides(entries: list[str]) -> dict[str, str]:
+def boot_mode_overrides(entries: list[str]) -> dict[str, str]:
     """Setting ``boot_modes`` (``SLUG=MODE`` entries) as arch slug -> boot mode."""
     out: dict[str, str] = {}
     for entry in entries:
@@ -184,6 +185,18 @@ def _boot_mode_overrides(entries: list[str]) -> dict[str, str]:
             )
         out[slug] = boot_mode
     return out
+
+
+def check_slugs(slugs: list[str], what: str) -> tuple[str, ...]:
+    """``slugs`` when each is an architecture pxehook boots; else a ConfigError naming it."""
+    for slug in slugs:
+        row = archtable.BY_SLUG.get(slug)
+        if row is None or not row.loaders:
+            raise ConfigError(
+                f"{what}: {slug!r} is not an architecture pxehook boots",
+                hint="see 'pxehook arch list --supported'",
+            )
+    return tuple(slugs)
 
 
 def _rules(overrides: dict[str, str], http_boot_url: str) -> tuple[Rule, ...]:
@@ -277,7 +290,7 @@ def build_layout(settings: Any) -> SiteLayout:
     iface = settings.dhcp_interface.strip()
     if iface:
         _safe(iface, "dhcp_interface")
-    rules = _rules(_boot_mode_overrides(settings.boot_modes), http_boot)
+    rules = _rules(boot_mode_overrides(settings.boot_modes), http_boot)
     return SiteLayout(
         server_ip=server_ip,
         base_url=base_url,
@@ -300,4 +313,5 @@ def build_layout(settings: Any) -> SiteLayout:
         },
         rules=rules,
         overrides=_overrides(rules),
+        loader_arches=check_slugs(settings.loader_arches, "setting 'loader_arches'"),
     )

@@ -1,6 +1,6 @@
 """Warnings about the known traps of network-boot DHCP configs (never fatal).
 
-Checks every layout (missing loader files, UEFI loaders without extension, a base URL that
+Checks every layout (missing loader files of the ``loader_arches``, UEFI loaders without extension, a base URL that
 needs DNS) and adds the generator's own checks (``layout_lint``, ``text_lint``: for dnsmasq,
 fleet size against its limits and the pxe-service traps, see gen/dnsmasq.py).
 """
@@ -30,9 +30,15 @@ def layout_warnings(layout: SiteLayout) -> list[str]:
     for r in layout.tftp_rules:
         if r.arch.is_efi and r.loader and "." not in os.path.basename(r.loader):
             out.append(f"UEFI loader {r.loader} for {r.arch.slug} has no extension")
-    for name in sorted({r.loader for r in layout.tftp_rules if r.loader}):
+    # only the architectures the site boots (setting loader_arches): codes it never sees
+    # need no file
+    wanted = [r for r in layout.tftp_rules if r.loader and r.arch.slug in layout.loader_arches]
+    for name in sorted({r.loader for r in wanted if r.loader}):
         if not os.path.isfile(os.path.join(layout.tftp_root, name)):
-            out.append(f"loader {name} is missing from tftp_root {layout.tftp_root}")
+            out.append(
+                f"loader {name} is missing from tftp_root {layout.tftp_root} "
+                "(run 'pxehook loaders install')"
+            )
     host = urlsplit(layout.base_url).hostname or ""
     try:
         ipaddress.ip_address(host)
