@@ -26,26 +26,36 @@ DEMO=.demo
 if [ "${1:-}" = "--check" ]; then DEMO=.demo/check; rm -rf "$DEMO"; fi
 mkdir -p "$DEMO/state" "$DEMO/spool" "$DEMO/tftp"
 [ -f "$DEMO/inventory.yaml" ] || cp templates/samples/inventory.yaml "$DEMO/inventory.yaml"
-export PXEHOOK_DATABASE="sqlite:///$ROOT/$DEMO/pxehook.db"
-export PXEHOOK_INVENTORY="$ROOT/$DEMO/inventory.yaml"
-export PXEHOOK_STATE_DIR="$ROOT/$DEMO/state"
-export PXEHOOK_SPOOL_DIR="$ROOT/$DEMO/spool"
-export PXEHOOK_TFTP_ROOT="$ROOT/$DEMO/tftp"
-export PXEHOOK_BIND=127.0.0.1 PXEHOOK_PORT="$PORT"
-.venv/bin/pxehook db init
+# The demo's settings, in a file every later command can name with --config (written on
+# each run: PXEHOOK_PORT=8081 bash scripts/quickstart.sh moves it to another port).
+CONFIG="$DEMO/pxehook.yaml"
+cat > "$CONFIG" <<YAML
+# Written by scripts/quickstart.sh on each run; pick the port with PXEHOOK_PORT=NNNN.
+database: 'sqlite:///$ROOT/$DEMO/pxehook.db'
+inventory: '$ROOT/$DEMO/inventory.yaml'
+state_dir: '$ROOT/$DEMO/state'
+spool_dir: '$ROOT/$DEMO/spool'
+tftp_root: '$ROOT/$DEMO/tftp'
+bind: 127.0.0.1
+port: $PORT
+YAML
+PXH=(.venv/bin/pxehook --config "$CONFIG")
+"${PXH[@]}" db init
 
 cat <<MSG
-pxehook is serving the sample inventory on http://127.0.0.1:$PORT/
-  curl http://127.0.0.1:$PORT/boot.ipxe                                  # iPXE bootstrap
-  curl 'http://127.0.0.1:$PORT/ipxe/52-54-00-12-34-01?buildarch=x86_64&platform=efi'  # node01: installer
-  curl http://127.0.0.1:$PORT/pxelinux.cfg/01-52-54-00-12-34-02          # node02: local disk
+pxehook is serving the sample inventory on http://127.0.0.1:$PORT/ (Ctrl-C stops it).
+In another shell, from $ROOT:
   curl http://127.0.0.1:$PORT/healthz
-  .venv/bin/pxehook --database "$PXEHOOK_DATABASE" host list
-  edit $DEMO/inventory.yaml: the server applies it on save
+  curl 'http://127.0.0.1:$PORT/ipxe/52-54-00-12-34-01?buildarch=x86_64&platform=efi'
+  .venv/bin/pxehook --config $CONFIG host list
+  .venv/bin/pxehook --config $CONFIG explain node01
+  .venv/bin/pxehook --config $CONFIG inventory check $DEMO/inventory.yaml
+Edit $DEMO/inventory.yaml: the server applies it on save. Another port:
+  PXEHOOK_PORT=8081 bash scripts/quickstart.sh
 MSG
 
 if [ "${1:-}" = "--check" ]; then
-  .venv/bin/pxehook serve & pid=$!
+  "${PXH[@]}" serve & pid=$!
   trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
   deadline=$((SECONDS + ${PXEHOOK_CHECK_WAIT:-90}))  # a loaded machine starts slowly
   while [ "$SECONDS" -lt "$deadline" ]; do
@@ -66,4 +76,4 @@ PY
   done
   echo "quickstart: server did not answer on 127.0.0.1:$PORT" >&2; exit 1
 fi
-exec .venv/bin/pxehook serve
+exec "${PXH[@]}" serve
