@@ -14,6 +14,7 @@ import os
 import tempfile
 from typing import Any
 
+from pxehook import fsmodes
 from pxehook.errors import ConfigError
 
 NAME = "loaders.json"
@@ -55,7 +56,7 @@ class Manifest:
 
     def save(self) -> None:
         folder = os.path.dirname(self.path)
-        os.makedirs(folder, exist_ok=True)
+        fsmodes.make_dir(folder, fsmodes.STATE_DIR)
         fd, tmp = tempfile.mkstemp(prefix=".loaders.", dir=folder)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:

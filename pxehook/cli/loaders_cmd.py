@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from pxehook.boot.loaders import BOOT_MODES
@@ -47,7 +49,7 @@ _http_dir = click.option(
 
 
 def _roots(settings, http_dir: str | None) -> list[str]:  # type: ignore[no-untyped-def]
-    return [settings.tftp_root] + ([http_dir] if http_dir else [])
+    return [os.path.abspath(d) for d in [settings.tftp_root] + ([http_dir] if http_dir else [])]
 
 
 def _table(rows: list[install.Row]) -> None:
