@@ -9,8 +9,10 @@ import socket
 from pathlib import Path
 
 import pytest
+from gunicorn.config import Config
 
 from pxehook.models import State
+from pxehook.web.onewrite import OneWriteResponse
 from tests.boot_server import LOOPBACK, BootServer
 from tests.conftest import SAMPLE_INVENTORY
 from tests.lifecycle_fixtures import HostMaker
@@ -49,7 +51,9 @@ class Conn:
         self.sock.close()
 
 
-def test_every_kind_of_answer_is_framed_right_on_one_connection(tmp_path: Path, pxehook_bin) -> None:  # type: ignore[no-untyped-def]
+def test_every_kind_of_answer_is_framed_right_on_one_connection(
+    tmp_path: Path, pxehook_bin: str
+) -> None:
     srv = BootServer(tmp_path, SAMPLE_INVENTORY, pxehook_bin)
     host = HostMaker(srv.ctx.store())(State.DEPLOYED)
     big = os.urandom(3 * 1024 * 1024 + 17)  # past the join limit: sendfile, as before
@@ -75,3 +79,39 @@ def test_every_kind_of_answer_is_framed_right_on_one_connection(tmp_path: Path, 
     finally:
         conn.close()
         srv.stop()
+
+
+class Wire:
+    """Stands in for the client socket: keeps each write (unit test of the joining)."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+
+class Req:
+    def __init__(self, method: str) -> None:
+        self.method, self.version, self.headers, self.path = method, (1, 1), [], "/"
+
+    def should_close(self) -> bool:
+        return False
+
+
+def respond(method: str, body: bytes) -> list[bytes]:
+    wire = Wire()
+    resp = OneWriteResponse(Req(method), wire, Config())
+    resp.start_response("200 OK", [("Content-Length", str(len(body)))])
+    resp.write(body)
+    resp.close()
+    return wire.writes
+
+
+def test_a_small_answer_leaves_in_one_write_a_large_one_as_before() -> None:
+    small = respond("GET", b"#!ipxe\n" * 100)
+    assert len(small) == 1 and small[0].endswith(b"\r\n\r\n" + b"#!ipxe\n" * 100)
+    big = respond("GET", b"x" * (1 << 20))
+    assert len(big) == 2 and big[0].endswith(b"\r\n\r\n") and big[1] == b"x" * (1 << 20)
+    head = respond("HEAD", b"#!ipxe\n")
+    assert len(head) == 1 and head[0].endswith(b"\r\n\r\n") and b"#!ipxe" not in head[0]

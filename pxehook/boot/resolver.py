@@ -123,7 +123,7 @@ class Resolver:
         return generation
 
     def profiles(self) -> dict[str, Profile]:
-        self.refresh()
+        self.refresh(templates_within=TEMPLATE_POLL)
         return self._profiles
 
     def _host_by_mac(self, mac: str) -> Host | None:
