@@ -161,3 +161,19 @@ def test_a_boot_request_moves_last_seen_at_most_once_a_minute(ctx, store) -> Non
     other.flush()
     assert store.host_get(host.mac).last_seen == after.last_seen
     assert len(store.events(host.id)) >= 7
+
+
+def test_the_store_moves_last_seen_only_when_older_on_every_back_end(any_store) -> None:  # type: ignore[no-untyped-def]
+    host = HostMaker(any_store)(State.READY)
+    version, generation = host.version, any_store.generation()
+    any_store.event_add_many([], seen=[(host.id, 1000.0, 940.0)])  # empty: moved
+    assert any_store.host_get(host.mac).last_seen == 1000.0
+    any_store.event_add_many([], seen=[(host.id, 1030.0, 970.0)])  # seen 30 s ago: kept
+    assert any_store.host_get(host.mac).last_seen == 1000.0
+    any_store.event_add_many([(host.id, "boot.config", "http", "m", {}, 1100.0)],
+                             seen=[(host.id, 1100.0, 1040.0)])  # fmt: skip
+    after = any_store.host_get(host.mac)
+    assert after.last_seen == 1100.0 and [e.kind for e in any_store.events(host.id)][-1] == (
+        "boot.config"
+    )
+    assert (after.version, any_store.generation()) == (version, generation)
