@@ -165,6 +165,24 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and every descendant alive now.
+
+    Other work on the machine slows a target's req/s but hardly its CPU per request, so
+    before/after comparisons on a shared machine read this figure."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            todo.extend(children(current))
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def wait_http(url: str, timeout: float = 60, expect: tuple[str, ...] = ("200", "404")) -> None:
     assert url.startswith(f"http://{LOOPBACK}:"), "probes run against loopback only"
     deadline = time.monotonic() + timeout
@@ -406,7 +424,8 @@ def main() -> None:
                     result = measure(name, work, env, args, script, c, results)
                     print(
                         f"round {r + 1} c={c} {name}: {result['req_s']:.0f} req/s "
-                        f"p99 {result['p99_ms']:.1f} ms {result.get('note', '')}",
+                        f"p99 {result['p99_ms']:.1f} ms, {result['cpu_us']:.0f} us CPU/request "
+                        f"{result.get('note', '')}",
                         flush=True,
                     )
         report([results[n] for n in names], conns, args)
@@ -421,11 +440,15 @@ def measure(name: str, work: Path, env: dict, args, script: Path, conns: int,  #
     target = UP[name](work, env, args)
     try:
         baseline = count_events(work, target.source) if target.source else 0
+        cpu_before = sum(tree_cpu(p.pid) for p in target.procs)
         result = run_wrk(target.url, script, conns, args.duration)
         if target.source:
             got, lag = settle_events(work, target.source, baseline + result["requests"], 30)
             result["recorded"], result["lag_s"] = got - baseline, lag
             result["note"] = f"timeline {got - baseline}/{result['requests']} +{lag:.2f}s"
+        # the server's CPU for the load and for writing its timeline afterwards
+        used = sum(tree_cpu(p.pid) for p in target.procs) - cpu_before
+        result["cpu_us"] = used / max(result["requests"], 1) * 1e6
         if hasattr(target, "startup"):
             result["startup_s"] = target.startup  # type: ignore[attr-defined]
         result["memory"] = target.memory()
@@ -448,8 +471,11 @@ def report(targets: list[Target], conns: list[int], args) -> None:  # type: igno
         "rounds, each target alone (medians)"
     )
     print(f"(CPUs: {os.cpu_count()}, load average at the end: {' '.join(load)})")
-    print("| target | conns | req/s | vs naive | vs nginx | p50 ms | p99 ms | non-2xx | timeline |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| target | conns | req/s | vs naive | vs nginx | p50 ms | p99 ms | CPU us/req "
+        "| non-2xx | timeline |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     by_name = {t.name: t for t in targets}
     for target in targets:
         for c in conns:
@@ -467,7 +493,8 @@ def report(targets: list[Target], conns: list[int], args) -> None:  # type: igno
             )
             print(
                 f"| {target.name} | {c} | {rps:.0f} | {ratios[0]} | {ratios[1]} "
-                f"| {_median(runs, 'p50_ms'):.2f} | {_median(runs, 'p99_ms'):.2f} | {bad} "
+                f"| {_median(runs, 'p50_ms'):.2f} | {_median(runs, 'p99_ms'):.2f} "
+                f"| {_median(runs, 'cpu_us'):.0f} | {bad} "
                 f"| {lag} |"
             )
     for target in targets:

@@ -10,6 +10,8 @@ def printable(value: object, limit: int = 256) -> str:
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="backslashreplace")
     text = "" if value is None else str(value)
+    if len(text) <= limit and text.isascii() and text.isprintable() and "\\" not in text:
+        return text  # nothing to escape (the usual case: names, MACs, labels)
     out = []
     for ch in text[:limit]:
         code = ord(ch)

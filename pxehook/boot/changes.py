@@ -1,51 +1,89 @@
-"""Has anything that changes a boot answer changed? Asked on every boot request, cheaply.
+"""Has the fleet changed since? The one question the resolver asks on every boot request.
 
-The store's ``generation`` grows with every such change, but reading it is a transaction
-(a third of a cached answer's cost). On SQLite, ``PRAGMA data_version`` on a connection of
-our own tells without touching a table whether any other connection committed anything
-since we last looked; only then is the generation read again. The timeline's own writes
-also move data_version, so under load the generation is read once per timeline batch, not
-once per request. Other databases read the generation each time.
+The store's ``generation`` grows with every change that may change a boot answer (hosts,
+profiles, states; never the timeline). Every cache of boot answers is keyed by it, so
+asking must cost next to nothing:
+
+* SQLite (``SQLiteChanges``): a connection of this process's own, read-only, outside the
+  store's pool. ``PRAGMA data_version`` on it tells without touching a table whether any
+  other connection committed anything since it last looked (a few microseconds, no
+  transaction); only then is the generation read again, on the same connection, in one
+  statement (no BEGIN/COMMIT). The timeline's own batches also move data_version, so under
+  load the generation is read about once per timeline batch, not once per request.
+* Other databases (``PolledChanges``): the store's ``generation()`` on each request. A
+  PostgreSQL feed woken by LISTEN/NOTIFY belongs here, behind the same ``generation()``.
+
+No staleness: a change committed before a request starts is seen by that request.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from pxehook.store import Store, sqlite_path
+from pxehook.store.sql_records import GENERATION_QUERY
 
 
-class Changes:
-    """The store's generation, re-read only when the database may have changed."""
+class Changes(Protocol):
+    """What the resolver's caches ask (one per process, thread-safe)."""
 
-    def __init__(self, store: Callable[[], Store], database: str) -> None:
+    def generation(self) -> int:
+        """The store's generation now: equal to an earlier answer iff nothing changed."""
+        ...
+
+
+class PolledChanges:
+    """The generation read through the store on every call (any database)."""
+
+    def __init__(self, store: Callable[[], Store]) -> None:
         self.store = store
-        self.path = sqlite_path(database)
+
+    def generation(self) -> int:
+        return self.store().generation()
+
+
+class SQLiteChanges:
+    """The generation, re-read only when SQLite says another connection committed."""
+
+    def __init__(self, store: Callable[[], Store], path: str) -> None:
+        self.fallback = PolledChanges(store)
+        self.path = path
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
-        self._version: int | None = None
+        self._version = -1
         self._generation = -1
         self._lock = threading.Lock()
 
-    def _data_version(self) -> int | None:
-        """SQLite's data_version on our own connection (None: not SQLite, or unusable)."""
-        if self.path is None:
-            return None
-        try:
-            if self._conn is None:
-                uri = f"file:{self.path}?mode=ro"
-                self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
-        except sqlite3.Error:
-            self._conn = None
-            return None
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None or self._pid != os.getpid():  # never use one across fork
+            uri = f"file:{self.path}?mode=ro"
+            self._conn = sqlite3.connect(
+                uri, uri=True, isolation_level=None, check_same_thread=False
+            )
+            self._pid, self._version = os.getpid(), -1
+        return self._conn
 
     def generation(self) -> int:
         with self._lock:
-            version = self._data_version()
-            if version is None or version != self._version:
-                self._generation = self.store().generation()
-                self._version = version
-            return self._generation
+            try:
+                conn = self._connection()
+                version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+                if version != self._version:
+                    row = conn.execute(GENERATION_QUERY).fetchone()
+                    self._generation, self._version = int(row[0]) if row else 0, version
+                return self._generation
+            except sqlite3.Error:  # not there yet, locked schema change, …: ask the store
+                self._conn = None
+                return self.fallback.generation()
+
+
+def changes_for(store: Callable[[], Store], database: str) -> Changes:
+    """The cheapest change feed for the ``database`` setting."""
+    path = sqlite_path(database)
+    if path is None or path == ":memory:":
+        return PolledChanges(store)
+    return SQLiteChanges(store, path)

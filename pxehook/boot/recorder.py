@@ -4,6 +4,12 @@ A boot request costs a queue put instead of a write transaction (two gunicorn wo
 fighting over SQLite's write lock made every request wait for the busy handler). The
 writer flushes every ``interval`` seconds or ``batch`` rows, then calls
 the resolver's ``BootHooks.on_boot_event`` for each recorded hit, and drains the queue at exit.
+
+Every event it gets comes from a request of that host, so a batch also moves the hosts'
+``last_seen`` (DHCP alone cannot be trusted to: pxehook may not see the DHCP traffic), but
+coarsely: in the batch's transaction, and only where it is more than ``SEEN_EVERY``
+seconds old (a host booting in a storm costs at most one row write a minute; the write is
+not a change of the host: no version, no generation, no cache dropped).
 """
 
 from __future__ import annotations
@@ -24,6 +30,11 @@ log = logging.getLogger("pxehook.boot")
 
 Row = tuple[Host, str, str, str, dict[str, Any], float, bool]
 
+#: A boot request moves ``last_seen`` only if it is older than this many seconds.
+SEEN_EVERY = 60.0
+#: Hosts whose last touch a process remembers (then it forgets them all at once).
+SEEN_MEMORY = 200_000
+
 
 class EventRecorder:
     """Per-process batch writer (re-created after fork)."""
@@ -40,6 +51,7 @@ class EventRecorder:
         self._lock = threading.Lock()
         self._pending = 0
         self._idle = threading.Condition()
+        self._seen: dict[int, float] = {}  # host id -> last_seen this process wrote
 
     def add(
         self, host: Host, kind: str, source: str, message: str, data: dict, *, hook: bool = True
@@ -57,6 +69,7 @@ class EventRecorder:
             if self._pid != os.getpid():
                 self._queue = queue.SimpleQueue()
                 self._pending = 0
+                self._seen = {}
                 threading.Thread(target=self._run, name="pxehook-events", daemon=True).start()
                 atexit.register(self.flush)
                 self._pid = os.getpid()
@@ -74,9 +87,12 @@ class EventRecorder:
         if not rows:
             return
         try:
+            touches = self._touches(rows)
             self.ctx.store().event_add_many(
-                [(h.id, k, s, m, d, at) for h, k, s, m, d, at, _ in rows if h.id is not None]
+                [(h.id, k, s, m, d, at) for h, k, s, m, d, at, _ in rows if h.id is not None],
+                seen=touches,
             )
+            self._seen.update((host_id, at) for host_id, at, _older in touches)
             for host, kind, _s, _m, data, _at, hook in rows:
                 if hook:
                     self.hooks.on_boot_event(host, kind, data)
@@ -86,6 +102,23 @@ class EventRecorder:
             with self._idle:
                 self._pending -= len(rows)
                 self._idle.notify_all()
+
+    def _touches(self, rows: list[Row]) -> list[tuple[int, float, float]]:
+        """(host id, at, older) for each host of ``rows`` whose ``last_seen`` (as read, or
+        as this process last wrote it) is more than ``SEEN_EVERY`` seconds before its
+        latest event here; the store checks the row's own value again."""
+        latest: dict[int, tuple[Host, float]] = {}
+        for host, _k, _s, _m, _d, at, _h in rows:
+            if host.id is not None and at > latest.get(host.id, (host, 0.0))[1]:
+                latest[host.id] = (host, at)
+        if len(self._seen) > SEEN_MEMORY:
+            self._seen.clear()  # bounded: at worst one more write per host
+        touches = []
+        for host_id, (host, at) in latest.items():
+            known = max(host.last_seen or 0.0, self._seen.get(host_id, 0.0))
+            if at - known > SEEN_EVERY:
+                touches.append((host_id, at, at - SEEN_EVERY))
+        return touches
 
     def _run(self) -> None:
         while True:

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
+from jinja2 import nodes
 
 from pxehook import arch as archtable
 from pxehook import templating as jinja_render
@@ -42,8 +43,9 @@ class Rendered:
 
 
 def environment(site_dir: str) -> jinja2.Environment:
-    """The strict Jinja environment with the escape filters registered."""
-    env = jinja_render.environment(site_dir)
+    """The strict Jinja environment with the escape filters registered, its templates
+    compiled once (the resolver follows edits: ``Resolver.refresh``)."""
+    env = jinja_render.environment(site_dir, reload=False)
     if "ipxe_word" not in env.filters:
         escape.register(env)
     return env
@@ -84,14 +86,50 @@ def _compiled(site_dir: str, expr: str) -> jinja2.Template:
     return environment(site_dir).from_string(expr)
 
 
+@lru_cache(maxsize=4096)
+def _plain(site_dir: str, expr: str) -> tuple[tuple[bool, str], ...] | None:
+    """An expression made of text and bare ``{{ name }}`` only, as (is_name, text) parts;
+    None for anything else (filters, tests, blocks, attributes) or bad syntax."""
+    try:
+        tree = environment(site_dir).parse(expr)
+    except jinja2.TemplateSyntaxError:
+        return None
+    parts: list[tuple[bool, str]] = []
+    for node in tree.body:
+        if not isinstance(node, nodes.Output):
+            return None
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                parts.append((False, child.data))
+            elif isinstance(child, nodes.Name) and child.ctx == "load":
+                parts.append((True, child.name))
+            else:
+                return None
+    return tuple(parts)
+
+
 def expand(expr: str, variables: Mapping[str, Any], *, site_dir: str, where: str) -> str:
-    """Render one profile expression; a missing variable is a ConfigError naming ``where``."""
+    """Render one profile expression; a missing variable is a ConfigError naming ``where``.
+
+    The usual expression (``{{ files_url }}/debian/linux``) is substituted directly, as
+    Jinja would print it (``str``); anything else, or a name the variables lack, renders
+    through Jinja (its globals, its StrictUndefined error)."""
+    plain = _plain(site_dir, expr)
+    if plain is not None and all(v in variables for is_name, v in plain if is_name):
+        return "".join(str(variables[v]) if is_name else v for is_name, v in plain)
     try:
         return _compiled(site_dir, expr).render(**variables)
     except jinja2.UndefinedError as exc:
         raise ConfigError(f"{where}: {exc.message}") from None
     except jinja2.TemplateSyntaxError as exc:
         raise ConfigError(f"{where}: template syntax: {exc.message}") from None
+
+
+def forget() -> None:
+    """Drop every compiled template and expression (site templates changed on disk)."""
+    jinja_render.forget()
+    _compiled.cache_clear()
+    _plain.cache_clear()
 
 
 def _name_of(url: str, taken: set[str]) -> str:

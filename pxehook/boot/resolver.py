@@ -18,15 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pxehook import arch as archtable
-from pxehook import counters
+from pxehook import counters, templating
 from pxehook.boot import neighbours
-from pxehook.boot.changes import Changes
+from pxehook.boot.changes import changes_for
 from pxehook.boot.decide import BOOT, IGNORE, LOCAL, BootPlan, Facts, Policy, decide
 from pxehook.boot.enlist import EnlistBudget
 from pxehook.boot.hooks import CLOCKED_STATES, NO_HOOKS, BootHooks
 from pxehook.boot.names import Name
 from pxehook.boot.recorder import EventRecorder
 from pxehook.boot.render import Rendered, local_fallback, render_bootstrap, render_plan
+from pxehook.boot.render import forget as forget_templates
 from pxehook.boot.timeline import boot_hit
 from pxehook.context import Context
 from pxehook.errors import ConfigError, StoreError
@@ -36,6 +37,9 @@ log = logging.getLogger("pxehook.boot")
 
 #: Plans remembered per process at most (then forgotten at once and rebuilt as asked).
 PLAN_CACHE = 50_000
+#: Seconds a boot answer may still come from a template file edited since (the files are
+#: looked at at most this often on the request path; ``refresh()`` alone looks every time).
+TEMPLATE_POLL = 1.0
 
 
 @dataclass
@@ -78,20 +82,24 @@ class Resolver:
         self.record_events = record
         self._lock = threading.Lock()
         self._generation = -1
-        self._checked = 0.0
+        self._site_dir = str(ctx.settings.get("site_templates") or "")
+        self._templates: tuple[tuple[str, int, int], ...] | None = None
+        self._templates_checked = -TEMPLATE_POLL
         self._profiles: dict[str, Profile] = {}
         self._hosts: dict[str, Host | None] = {}
         self._rendered: dict[tuple[Any, ...], Rendered] = {}
         self._plans: dict[tuple[Any, ...], tuple[Host | None, BootPlan]] = {}
         self._bootstrap: dict[str, Rendered] = {}
         self.recorder = EventRecorder(ctx, hooks)
-        self.changes = Changes(ctx.store, ctx.settings.database)
+        self.changes = changes_for(ctx.store, ctx.settings.database)
         self.budget = EnlistBudget(ctx.store, ctx.settings.enlist_per_hour,
                                    ctx.settings.enlist_max_new)  # fmt: skip
 
     # cache --------------------------------------------------------------------------------
-    def refresh(self) -> int:
-        """Drop cached hosts/renders when the store's generation moved; returns it."""
+    def refresh(self, *, templates_within: float = 0.0) -> int:
+        """Drop cached hosts/renders when the store's generation moved, and compiled
+        templates and renders when a template file changed (looked at only if last looked
+        at more than ``templates_within`` seconds ago). Returns the generation."""
         generation = self.changes.generation()
         if generation != self._generation:
             store = self.ctx.store()
@@ -101,10 +109,21 @@ class Resolver:
                 self._rendered.clear()
                 self._plans.clear()
                 self._generation = generation
+        now = time.monotonic()
+        if now - self._templates_checked >= templates_within:
+            self._templates_checked = now
+            stamp = templating.stamp(self._site_dir)
+            if stamp != self._templates:
+                with self._lock:
+                    if self._templates is not None:
+                        forget_templates()
+                    self._rendered.clear()
+                    self._bootstrap.clear()
+                    self._templates = stamp
         return generation
 
     def profiles(self) -> dict[str, Profile]:
-        self.refresh()
+        self.refresh(templates_within=TEMPLATE_POLL)
         return self._profiles
 
     def _host_by_mac(self, mac: str) -> Host | None:
@@ -182,7 +201,7 @@ class Resolver:
     # the answer -----------------------------------------------------------------------------
     def resolve(self, facts: Facts, name: Name | None = None, *, via: str = "http") -> Answer:
         """Find, decide, render and record. ``facts.mac`` may be empty (IP→MAC lookup)."""
-        self.refresh()
+        self.refresh(templates_within=TEMPLATE_POLL)
         if name is not None and name.kind == "none":
             return Answer(404, notes=[f"{facts.path}: not a name any loader asks for"])
         host, mac, mac_source = self.find(name, facts.mac, facts.ip)
@@ -275,7 +294,7 @@ class Resolver:
 
     def bootstrap(self, template: str) -> bytes:
         """The bootstrap script (same for every machine)."""
-        self.refresh()
+        self.refresh(templates_within=TEMPLATE_POLL)
         if template not in self._bootstrap:
             self._bootstrap[template] = render_bootstrap(self.settings, template)
         return self._bootstrap[template].body

@@ -3,7 +3,9 @@
 Deploy tokens are never stored: each is an HMAC of a server secret (one of the store's
 server values, created once) over the host id and the deployment id, so a new deployment
 or a release makes every earlier token worthless. A verified callback moves the host
-deploying -> deployed through the transition table.
+deploying -> deployed through the transition table. The secret never changes once created,
+so each process reads it once per store and keeps it (rendering a deploying host's boot
+config is then no transaction at all; replacing the secret by hand needs a restart).
 
 The token is in the host's boot config, which any machine on the boot network can fetch,
 so by default the call must also come from the host's trusted IP (``Host.trusted_ip``;
@@ -17,6 +19,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +34,9 @@ log = logging.getLogger("pxehook.lifecycle")
 
 _SECRET_KEY = "deploy_secret"  # noqa: S105 - the server value's key, not a secret
 CALLBACK_PATH = "/api/v1/hosts/{mac}/deployed"
+
+#: The deploy secret of each open store, read once per process (see the module doc).
+_secrets: weakref.WeakKeyDictionary[Store, bytes] = weakref.WeakKeyDictionary()
 
 
 # --- callback ---------------------------------------------------------------------------
@@ -108,8 +114,16 @@ def install_done(
 
 
 def deploy_secret(store: Store) -> bytes:
-    """The server secret behind deploy tokens (created atomically on first use)."""
-    return store.server_value_setdefault(_SECRET_KEY, secrets.token_hex(32)).encode()
+    """The server secret behind deploy tokens: read once per process and store (a read,
+    which a held write lock does not block), created atomically on first use (two racing
+    creators both get the one value the store kept)."""
+    secret = _secrets.get(store)
+    if secret is None:
+        kept = store.server_value_get(_SECRET_KEY)
+        if not kept:
+            kept = store.server_value_setdefault(_SECRET_KEY, secrets.token_hex(32))
+        secret = _secrets[store] = kept.encode()
+    return secret
 
 
 def deploy_token(store: Store, host_id: int, deployment: str) -> str:

@@ -6,7 +6,7 @@ and ``postgres.py`` hold only their dialects, so callers never know which one th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from pxehook.errors import PxehookError
@@ -152,9 +152,16 @@ class Store(Protocol):
         at: float | None = None,
     ) -> Event: ...
 
-    def event_add_many(self, rows: list[tuple[int, str, str, str, EventData, float]]) -> int:
+    def event_add_many(
+        self,
+        rows: list[tuple[int, str, str, str, EventData, float]],
+        *,
+        seen: Sequence[tuple[int, float, float]] = (),
+    ) -> int:
         """Append (host_id, kind, source, message, data, at) rows in one transaction; ``data``
-        may come encoded (``store.dialect.encode_json``) when many rows share it."""
+        may come encoded (``store.dialect.encode_json``) when many rows share it. In the same
+        transaction, each (host_id, at, older) of ``seen`` moves the host's ``last_seen`` to
+        ``at`` if it is empty or before ``older`` (else the row is not written at all)."""
 
     def events(
         self, host_id: int, *, since_id: int = 0, limit: int | None = None

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pxehook.errors import Conflict, NotFound
 from pxehook.models import Event, Profile
 from pxehook.store.dialect import EventData, Tx, dump_json
 from pxehook.store.sqlcore import SQLCore
+
+#: The generation (see ``Store.generation``), one statement; ``boot/changes.py`` runs it too.
+GENERATION_QUERY = "SELECT value FROM server_values WHERE key='generation'"
 
 
 class RecordSQL(SQLCore):
@@ -21,12 +24,18 @@ class RecordSQL(SQLCore):
     ) -> Event:  # fmt: skip
         return self._write(lambda tx: self._event(tx, host_id, kind, source, message, data, at))
 
-    def event_add_many(self, rows: list[tuple[int, str, str, str, EventData, float]]) -> int:
+    def event_add_many(
+        self,
+        rows: list[tuple[int, str, str, str, EventData, float]],
+        *,
+        seen: Sequence[tuple[int, float, float]] = (),
+    ) -> int:
         json_param = self.dialect.json_param
         payload = [
             (host_id, at, kind, source, message, json_param(data or {}), host_id)
             for host_id, kind, source, message, data, at in rows
         ]
+        touches = [(at, host_id, older) for host_id, at, older in seen]
 
         def insert(tx: Tx) -> int:
             # events of a host deleted meanwhile are dropped
@@ -35,9 +44,15 @@ class RecordSQL(SQLCore):
                 "SELECT ?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM hosts WHERE id=?)",
                 payload,
             )
+            if touches:  # not a change of the host (no version, no generation)
+                tx.many(
+                    "UPDATE hosts SET last_seen=? WHERE id=? "
+                    "AND (last_seen IS NULL OR last_seen < ?)",
+                    touches,
+                )
             return len(payload)
 
-        return self._write(insert) if payload else 0
+        return self._write(insert) if payload or touches else 0
 
     def events(self, host_id: int, *, since_id: int = 0, limit: int | None = None) -> list[Event]:
         sql = (
@@ -142,4 +157,5 @@ class RecordSQL(SQLCore):
         return self._write(setdefault)
 
     def generation(self) -> int:
-        return int(self.server_value_get("generation", "0") or 0)
+        row = self._read(lambda tx: tx.one(GENERATION_QUERY))
+        return int(row[0] or 0) if row else 0

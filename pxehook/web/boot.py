@@ -26,17 +26,16 @@ from pxehook import arch as archtable
 from pxehook import wiring
 from pxehook.boot.decide import BOOT, Facts
 from pxehook.boot.loaders import parse_name
-from pxehook.boot.names import Name, clean_path
+from pxehook.boot.names import Name, clean_path, fast_mac
 from pxehook.boot.resolver import Answer, Resolver
 from pxehook.errors import InvalidInput, NotFound
-from pxehook.mac import normalize_mac
 from pxehook.web import context_of, metrics
 
 bp = Blueprint("boot", __name__)
 
-#: MAC spellings seen lately and their normal form (netaddr is slow for a hot path);
-#: bounded, so random MACs from a flood only push older ones out.
-mac_of = functools.lru_cache(maxsize=8192)(normalize_mac)
+#: MAC spellings seen lately and their normal form (iPXE's lower-case dashed one skips
+#: netaddr, which is slow for a hot path); bounded, so a flood only pushes older ones out.
+mac_of = functools.lru_cache(maxsize=8192)(fast_mac)
 TEXT = "text/plain; charset=utf-8"
 
 

@@ -17,6 +17,8 @@ what bounds that, per worker process:
   closed at once, and at the worker's connection limit the longest-idle connection makes
   room instead of the worker no longer accepting.
 
+Each small response leaves in one write, its head with its body (``web/onewrite.py``).
+
 Run by gunicorn as ``--worker-class pxehook.web.worker.BoundedThreadWorker``.
 """
 
@@ -26,14 +28,18 @@ import contextlib
 import socket
 import time
 from collections import Counter, deque
+from datetime import datetime
 from functools import partial
 from selectors import EVENT_READ
 from typing import Any
 
+from gunicorn import util
+from gunicorn.http import wsgi
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from pxehook import children, counters
 from pxehook.config import load_settings
+from pxehook.web.onewrite import OneWriteResponse
 
 
 class ClientConn(TConn):
@@ -139,9 +145,57 @@ class BoundedThreadWorker(ThreadWorker):
                 self.parked.pop(conn.address, None)
 
     def handle_request(self, req: Any, conn: ClientConn) -> bool:  # type: ignore[override]
+        """gunicorn 27's ``ThreadWorker.handle_request`` with two changes: each read and
+        write of the request is bounded, and the response is ``OneWriteResponse``."""
         conn.head_done = True
         conn.sock.settimeout(self.request_timeout)  # each body read / reply write, bounded
-        return super().handle_request(req, conn)
+        environ: dict[str, Any] = {}
+        resp = None
+        try:
+            self.cfg.pre_request(self, req)
+            request_start = datetime.now()
+            resp, environ = wsgi.create(
+                req, conn.sock, conn.client, conn.server, self.cfg,
+                response_class=OneWriteResponse,
+            )  # fmt: skip
+            environ["wsgi.multithread"] = True
+            self.nr += 1
+            if self.nr >= self.max_requests:
+                if self.alive:
+                    self.log.info("Autorestarting worker after current request.")
+                    self.alive = False
+                resp.force_close()
+            full = len(self.keepalived_conns) >= self.max_keepalived
+            if not self.alive or not self.cfg.keepalive or full:
+                resp.force_close()
+            respiter = self.wsgi(environ, resp.start_response)
+            try:
+                if isinstance(respiter, environ["wsgi.file_wrapper"]):
+                    resp.write_file(respiter)
+                else:
+                    for item in respiter:
+                        resp.write(item)
+                resp.close()
+            finally:
+                self.log.access(resp, req, environ, datetime.now() - request_start)
+                if hasattr(respiter, "close"):
+                    respiter.close()
+            if resp.should_close():
+                return False
+        except OSError:
+            raise
+        except (Exception, SystemExit):
+            if resp and resp.headers_sent:  # a 500 now would corrupt the started reply
+                self.log.exception("Error handling request")
+                util.close_graceful(conn.sock)
+                raise StopIteration() from None
+            raise
+        finally:
+            try:
+                self.cfg.post_request(self, req, environ, resp)
+            except Exception:
+                self.log.exception("Exception in post_request hook")
+        return True
 
     # deadlines (the main loop calls murder_pending about once a second) ------------------
     def murder_pending(self) -> None:
