@@ -61,7 +61,8 @@ class HostReadSQL(SQLCore):
     def host_by_name(self, name: str) -> Host | None:
         if not name:
             return None
-        return self._read(lambda tx: self._host_where(tx, "name=?", (name,)))
+        # "name<>''" lets both databases use the partial unique index (else: a full scan)
+        return self._read(lambda tx: self._host_where(tx, "name=? AND name<>''", (name,)))
 
     def host_list(
         self, *, state: str | None = None, profile: str | None = None,
