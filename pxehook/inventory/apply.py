@@ -194,6 +194,7 @@ class _Apply:
             chosen.append(host_id)
         hosts = store.host_many(targets)
         before = store.declarations(targets)
+        self.view.know([s for s, host_id in zip(specs, chosen, strict=True) if host_id != -1], hosts)
         planned = []
         for done, (spec, host_id) in enumerate(zip(specs, chosen, strict=True), 1):
             if host_id == -1:
@@ -226,7 +227,7 @@ class _Apply:
             return _Planned(spec, None, state, host_id)
         write = HostWrite(
             source=self.source, message=f"updated {message}" if after != host else "",
-            host_id=host_id, patch=patch, version=host.version,
+            host_id=host_id, patch=patch, version=host.version, read=host,
             declare=None if decl == before else decl,
         )  # fmt: skip
         return _Planned(spec, write, state, host_id)

@@ -129,6 +129,29 @@ class HostReadSQL(SQLCore):
 
         return self._read(read) if wanted else {}
 
+    def name_owners(self, names: Iterable[str]) -> dict[str, int]:
+        """The host id holding each of ``names`` that some host holds."""
+        return self._owners_by("name", names)
+
+    def uuid_owners(self, uuids: Iterable[str]) -> dict[str, int]:
+        """The host id holding each of ``uuids`` (as ``usable_uuid`` spells them)."""
+        return self._owners_by("uuid", uuids)
+
+    def _owners_by(self, column: str, values: Iterable[str]) -> dict[str, int]:
+        wanted = sorted(set(values) - {""})
+
+        def read(tx: Tx) -> dict[str, int]:
+            owners: dict[str, int] = {}
+            for part in chunks(wanted):
+                sql = (
+                    f"SELECT {column}, id FROM hosts "  # noqa: S608 - a column name of ours
+                    f"WHERE {column} IN ({marks(len(part))}) AND {column}<>''"
+                )
+                owners.update(tx.all(sql, part))
+            return owners
+
+        return self._read(read) if wanted else {}
+
     def state_clocks(self, state: State) -> list[tuple[Any, ...]]:
         """(id, profile, state_changed, state_clock, state_boot) of every host in ``state``:
         what the sweep needs to find the few that may be due, read cheaply."""

@@ -57,7 +57,7 @@ class HostWriteSQL(HostReadSQL):
         def run(tx: Tx) -> list[Host | PxehookError]:
             later = _Later()
             owners = self._owners(tx, new_macs)
-            rows = self._lock_many(tx, [w.host_id for w in writes if w.host_id is not None])
+            rows = self._lock_writes(tx, writes)
 
             def one(tx: Tx, w: HostWrite) -> tuple[Host, bool]:
                 if w.new is not None:
@@ -85,6 +85,26 @@ class HostWriteSQL(HostReadSQL):
             return results
 
         return self._write(run) if writes else []
+
+    def _lock_writes(self, tx: Tx, writes: list[HostWrite]) -> dict[int, Host]:
+        """The hosts ``writes`` patch, their rows locked: as their writers read them where
+        the row is still at that version (only the versions are read), else read again."""
+        known = {
+            w.host_id: w.read
+            for w in writes
+            if w.host_id is not None
+            and w.read is not None
+            and (w.read.id, w.read.version) == (w.host_id, w.version)
+        }
+        rows: dict[int, Host] = {}
+        for part in chunks(sorted(known)):
+            sql = f"SELECT id, version FROM hosts WHERE id IN ({marks(len(part))}) ORDER BY id"  # noqa: S608
+            for host_id, version in tx.all(sql + self.dialect.for_update, part):
+                if known[host_id].version == version:
+                    rows[host_id] = known[host_id]
+        others = [w.host_id for w in writes if w.host_id is not None and w.host_id not in rows]
+        rows.update(self._lock_many(tx, others))
+        return rows
 
     def _lock_many(self, tx: Tx, host_ids: list[int]) -> dict[int, Host]:
         """The hosts of ``host_ids``, their rows locked, read in bulk."""

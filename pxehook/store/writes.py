@@ -136,7 +136,11 @@ class DeclaredItem:
 @dataclass(frozen=True)
 class HostWrite:
     """One write of a batch (``Store.host_writes``): create ``new``, or patch ``host_id``
-    read at ``version``; ``declare`` records the inventory's declaration with it."""
+    read at ``version``; ``declare`` records the inventory's declaration with it.
+
+    ``read`` is the host as the writer read it at ``version`` (optional): every write moves
+    a row's version, so while the row is at that version it is exactly ``read`` and the
+    batch checks the version alone instead of reading the row again."""
 
     source: str
     message: str = ""
@@ -145,3 +149,4 @@ class HostWrite:
     patch: HostPatch = field(default_factory=HostPatch)
     version: int | None = None
     declare: Declaration | None = None
+    read: Host | None = field(default=None, compare=False, repr=False)
