@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pxehook.errors import ConfigError
 from pxehook.inventory import apply, loader
 from pxehook.inventory import parse as inventory
 from pxehook.lifecycle import table
@@ -271,3 +273,33 @@ def test_parsing_host_by_host_reads_exactly_what_parsing_the_whole_file_reads(te
     except Exception as exc:
         got = type(exc).__name__
     assert got == expected
+
+
+def test_a_group_change_validates_each_profile_and_set_of_variables_once(
+    tmp_path, store, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from pxehook.boot import validate
+
+    hosts = [_host(i) for i in range(30)] + [_host(i, vars="{extra: x}") for i in range(30, 40)]
+    path = _write(tmp_path / "inv.yaml", hosts)
+    apply.sync_file(str(path), store)
+    renders: list[str] = []
+    real = validate.profile_vars
+    monkeypatch.setattr(
+        validate, "profile_vars", lambda host, *a: renders.append(host.mac) or real(host, *a)
+    )
+    path.write_text(path.read_text().replace("release: bookworm", "release: trixie"))
+    outcome = apply.sync_file(str(path), store)
+    assert outcome.counts() == {"created": 0, "updated": 40, "unchanged": 0}
+    assert len(renders) == 2  # (inst, {release}) and (inst, {release, extra}): once each
+    assert {store.host_get(_mac(i)).vars["release"] for i in range(40)} == {"trixie"}
+
+
+def test_a_profile_that_depends_on_values_is_still_checked_host_by_host(tmp_path, store) -> None:  # type: ignore[no-untyped-def]
+    text = INVENTORY.replace('"{{ files_url }}/{{ release }}/linux"', '"/k/{{ release[3] }}"')
+    hosts = [_host(i) for i in range(5)] + [_host(5, vars="{release: ab}")]
+    path = tmp_path / "inv.yaml"
+    path.write_text(text + "".join(hosts))
+    with pytest.raises(ConfigError, match=r"inv.yaml:\d+: host n5 .*str object has no element 3"):
+        apply.sync_file(str(path), store)
+    assert store.host_get(_mac(0)) is None  # nothing written

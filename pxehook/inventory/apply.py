@@ -194,7 +194,7 @@ class _Apply:
             chosen.append(host_id)
         hosts = store.host_many(targets)
         before = store.declarations(targets)
-        self.view.know([s for s, host_id in zip(specs, chosen, strict=True) if host_id != -1], hosts)
+        self.view.know([s for s, i in zip(specs, chosen, strict=True) if i != -1], hosts)
         planned = []
         for done, (spec, host_id) in enumerate(zip(specs, chosen, strict=True), 1):
             if host_id == -1:

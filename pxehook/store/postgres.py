@@ -31,10 +31,10 @@ def _psycopg() -> ModuleType | None:
     dependency, ``pip install 'pxehook[postgres]'``; importing it costs ~180 ms that a
     SQLite command should not pay); None when it is not installed."""
     try:
-        import psycopg  # noqa: PLC0415
-        import psycopg.conninfo  # noqa: PLC0415
-        import psycopg.errors  # noqa: PLC0415
-        import psycopg.types.json  # noqa: PLC0415
+        import psycopg
+        import psycopg.conninfo
+        import psycopg.errors
+        import psycopg.types.json
     except ImportError:  # pragma: no cover - exercised only without the extra
         return None
     return psycopg

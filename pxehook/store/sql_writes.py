@@ -61,6 +61,7 @@ class HostWriteSQL(HostReadSQL):
 
             def one(tx: Tx, w: HostWrite) -> tuple[Host, bool]:
                 if w.new is not None:
+                    later.flush_updates(tx)  # in order: a name it takes may be freed just now
                     taken = [m for m in w.new.macs if m in owners]
                     if taken:
                         raise Conflict(f"MAC {taken[0]} already belongs to host {owners[taken[0]]}")
@@ -161,12 +162,16 @@ class HostWriteSQL(HostReadSQL):
                 self._check_macs(tx, tuple(m for m in after.macs if m not in host.macs), host_id)
                 tx.run("DELETE FROM host_macs WHERE host_id=?", (host_id,))
                 self._set_macs(tx, host_id, after.macs)
-            tx.run(
-                "UPDATE hosts SET name=?, uuid=?, arch=?, arch_source=?, profile=?, labels=?, "
-                "vars=?, version=version+1 WHERE id=?",
-                (after.name, after.uuid, after.arch, after.arch_source, after.profile,
-                 json_param(after.labels), json_param(after.vars), host_id),
-            )  # fmt: skip
+            columns = [c for c in _PATCHED if getattr(host, c) != getattr(after, c)]
+            sql = "UPDATE hosts SET " + "".join(f"{c}=?, " for c in columns)  # noqa: S608
+            values = [
+                json_param(getattr(after, c)) if c in _JSON else getattr(after, c) for c in columns
+            ]
+            values.append(host_id)
+            if later is None:
+                tx.run(sql + _BUMP, tuple(values))
+            else:
+                later.update(tx, sql + _BUMP, tuple(values))
             note = message or "changed " + ", ".join(changed)
             event = (host_id, "host.updated", source, note, {"changed": changed}, None)
             if later is None:
@@ -293,6 +298,11 @@ class HostWriteSQL(HostReadSQL):
         return results
 
 
+#: the host columns a patch writes (only those that changed), and those holding JSON
+_PATCHED = ("name", "uuid", "arch", "arch_source", "profile", "labels", "vars")
+_JSON = frozenset({"labels", "vars"})
+_BUMP = "version=version+1 WHERE id=?"
+
 _DECLARE = (
     "INSERT INTO inventory_hosts(host_id, path, line, digest, profile, groups, macs, declared) "
     "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(host_id) DO UPDATE SET path=excluded.path, "
@@ -308,13 +318,27 @@ def _declared_row(host_id: int, d: Declaration, dialect: Any) -> tuple[Any, ...]
 
 
 class _Later:
-    """Rows a batch inserts at its end, one statement each: new hosts' MACs, events and
-    declarations."""
+    """Rows a batch inserts at its end, one statement each (new hosts' MACs, events and
+    declarations), and its host updates, each run of the same statement sent at once (in
+    their order: a run ends where another statement or a new host comes)."""
 
     def __init__(self) -> None:
         self.macs: list[tuple[str, int, int]] = []
         self.events: list[tuple[Any, ...]] = []
         self.declared: list[tuple[Any, ...]] = []
+        self.update_sql = ""
+        self.updates: list[tuple[Any, ...]] = []
+
+    def update(self, tx: Tx, sql: str, values: tuple[Any, ...]) -> None:
+        if sql != self.update_sql:
+            self.flush_updates(tx)
+            self.update_sql = sql
+        self.updates.append(values)
+
+    def flush_updates(self, tx: Tx) -> None:
+        if self.updates:
+            tx.many(self.update_sql, self.updates)
+            self.updates = []
 
     def flush_macs(self, tx: Tx) -> None:
         if self.macs:
@@ -325,6 +349,7 @@ class _Later:
         self.declared.append(_declared_row(host_id, d, dialect))
 
     def flush(self, tx: Tx, dialect: Any) -> None:
+        self.flush_updates(tx)
         self.flush_macs(tx)
         if self.events:
             tx.many(

@@ -38,19 +38,19 @@ def patched(host: Host, patch: HostPatch) -> Host:
     """``host`` as ``patch`` leaves it (the store writes exactly this)."""
     macs = list(patch.macs if patch.macs is not None else host.macs)
     macs += [mac for mac in patch.add_macs if mac not in macs]
-    result = host.with_(
-        macs=tuple(dict.fromkeys(macs)),
-        name=host.name if patch.name is None else patch.name,
-        uuid=host.uuid if patch.uuid is None else patch.uuid.lower(),
-        profile=host.profile if patch.profile is None else patch.profile,
-        vars=merged(host.vars, dict(patch.vars)),
-        labels=merged(host.labels, dict(patch.labels)),
-    )
+    changes: dict[str, Any] = {
+        "macs": tuple(dict.fromkeys(macs)),
+        "name": host.name if patch.name is None else patch.name,
+        "uuid": host.uuid if patch.uuid is None else patch.uuid.lower(),
+        "profile": host.profile if patch.profile is None else patch.profile,
+        "vars": merged(host.vars, dict(patch.vars)) if patch.vars else host.vars,
+        "labels": merged(host.labels, dict(patch.labels)) if patch.labels else host.labels,
+    }
     if patch.arch is not None:
-        result = result.with_(arch=patch.arch, arch_source=ArchSource.SETTING)
+        changes.update(arch=patch.arch, arch_source=ArchSource.SETTING)
     elif patch.clear_arch:
-        result = result.with_(arch=None, arch_source="")
-    return result
+        changes.update(arch=None, arch_source="")
+    return host.with_(**changes)
 
 
 def changed_fields(before: Host, after: Host) -> list[str]:
