@@ -365,3 +365,32 @@ def test_the_plain_item_reader_reads_the_usual_host() -> None:
     text = _host(3, vars="{release: trixie}") + "\n"
     assert loader.plain_item(text, 9) == loader.load_yaml(text, "f.yaml", offset=9)[0]
     assert loader.plain_item(text, 9).lines["vars"] == 15
+
+
+def test_the_watcher_applies_a_small_save_as_a_small_apply(tmp_path, store) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from pxehook.inventory.watch import InventoryWatcher
+
+    path = _write(tmp_path / "inv.yaml", [_host(i) for i in range(200)])
+    counting = Counting(store)
+    watcher = InventoryWatcher(str(path), counting, debounce=0.05)
+    watcher.start()
+    try:
+        watcher.wait_loaded(30)
+        assert watcher.loads == 1
+        counting.calls.clear()
+        hosts = [_host(i) for i in range(200)]
+        hosts[42] = _host(42, name="answer")
+        _write(path, hosts)  # an editor's save: one host changed
+        deadline = time.monotonic() + 30
+        while watcher.loads < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert watcher.loads == 2
+    finally:
+        watcher.stop()
+    writes = [args[0] for name, args in counting.calls if name == "host_writes"]
+    assert [[w.host_id for w in batch] for batch in writes] == [[store.host_get(_mac(42)).id]]
+    reads = [sorted(args[0]) for name, args in counting.calls if name == "host_many"]
+    assert reads == [[store.host_get(_mac(42)).id]]
+    assert store.host_get(_mac(42)).name == "answer"

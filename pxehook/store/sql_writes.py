@@ -88,14 +88,21 @@ class HostWriteSQL(HostReadSQL):
         return self._write(run) if writes else []
 
     def _lock_writes(self, tx: Tx, writes: list[HostWrite]) -> dict[int, Host]:
-        """The hosts ``writes`` patch, their rows locked: as their writers read them where
-        the row is still at that version (only the versions are read), else read again."""
+        """The hosts ``writes`` patch, their rows locked (see ``_lock_read``)."""
+        return self._lock_read(
+            tx, [(w.host_id, w.version, w.read) for w in writes if w.host_id is not None]
+        )
+
+    def _lock_read(
+        self, tx: Tx, items: list[tuple[int, int | None, Host | None]]
+    ) -> dict[int, Host]:
+        """The hosts of (host id, version read, host as read) ``items``, their rows locked:
+        as their writers read them where the row is still at that version (every write
+        moves the version, so only the versions are read), else read again."""
         known = {
-            w.host_id: w.read
-            for w in writes
-            if w.host_id is not None
-            and w.read is not None
-            and (w.read.id, w.read.version) == (w.host_id, w.version)
+            host_id: read
+            for host_id, version, read in items
+            if read is not None and (read.id, read.version) == (host_id, version)
         }
         rows: dict[int, Host] = {}
         for part in chunks(sorted(known)):
@@ -103,8 +110,7 @@ class HostWriteSQL(HostReadSQL):
             for host_id, version in tx.all(sql + self.dialect.for_update, part):
                 if known[host_id].version == version:
                     rows[host_id] = known[host_id]
-        others = [w.host_id for w in writes if w.host_id is not None and w.host_id not in rows]
-        rows.update(self._lock_many(tx, others))
+        rows.update(self._lock_many(tx, [i for i, _v, _r in items if i not in rows]))
         return rows
 
     def _lock_many(self, tx: Tx, host_ids: list[int]) -> dict[int, Host]:
@@ -210,34 +216,40 @@ class HostWriteSQL(HostReadSQL):
         """Apply ``changes`` in one transaction; each item's result is its host or error."""
 
         def run(tx: Tx) -> list[Host | PxehookError]:
-            rows = self._lock_many(tx, [change.host_id for change in changes])
+            later = _Later()
+            rows = self._lock_read(tx, [(c.host_id, c.version, c.read) for c in changes])
 
             def one(tx: Tx, change: StateChange) -> tuple[Host, bool]:
-                host = self._change_state(tx, change, rows)
+                host = self._change_state(tx, change, rows, later)
                 rows[change.host_id] = host
                 return host, True
 
-            return self._items(tx, changes, one)
+            results = self._items(tx, changes, one)
+            later.flush(tx, self.dialect)
+            return results
 
         return self._write(run) if changes else []
 
     def _change_state(
-        self, tx: Tx, change: StateChange, locked: dict[int, Host] | None = None
-    ) -> Host:
+        self, tx: Tx, change: StateChange, locked: dict[int, Host] | None = None,
+        later: _Later | None = None,
+    ) -> Host:  # fmt: skip
         host = self._locked(tx, change.host_id, change.version, locked)
         if change.expected is not None and host.state != change.expected:
             raise Conflict(f"host {host.mac} is {host.state}, not {change.expected}")
         at = change.at or instant()
         meta = merged(host.meta, dict(change.meta))
-        tx.run(
-            "UPDATE hosts SET state=?, state_changed=?, state_clock=?, state_boot=?, meta=?, "
-            "version=version+1 WHERE id=?",
-            (str(change.state), at.wall, at.clock, at.boot, self.dialect.json_param(meta),
-             host.id),
-        )  # fmt: skip
-        self._event(tx, host.id or 0, "state.changed", change.source,
-                    change.message or f"{host.state} -> {change.state}",
-                    {"from": str(host.state), "to": str(change.state)}, at.wall)  # fmt: skip
+        values = (str(change.state), at.wall, at.clock, at.boot, self.dialect.json_param(meta),
+                  host.id)  # fmt: skip
+        event = (host.id or 0, "state.changed", change.source,
+                 change.message or f"{host.state} -> {change.state}",
+                 {"from": str(host.state), "to": str(change.state)}, at.wall)  # fmt: skip
+        if later is None:
+            tx.run(_SET_STATE, values)
+            self._event(tx, *event)
+        else:
+            later.update(tx, _SET_STATE, values)
+            later.events.append(event)
         return host.with_(
             state=change.state,
             state_changed=at.wall,
@@ -302,6 +314,10 @@ class HostWriteSQL(HostReadSQL):
 _PATCHED = ("name", "uuid", "arch", "arch_source", "profile", "labels", "vars")
 _JSON = frozenset({"labels", "vars"})
 _BUMP = "version=version+1 WHERE id=?"
+_SET_STATE = (
+    "UPDATE hosts SET state=?, state_changed=?, state_clock=?, state_boot=?, meta=?, "
+    "version=version+1 WHERE id=?"
+)
 
 _DECLARE = (
     "INSERT INTO inventory_hosts(host_id, path, line, digest, profile, groups, macs, declared) "

@@ -70,7 +70,8 @@ def changed_fields(before: Host, after: Host) -> list[str]:
 
 @dataclass(frozen=True)
 class StateChange:
-    """Move one host to ``state`` if it is still ``expected`` and still at ``version``."""
+    """Move one host to ``state`` if it is still ``expected`` and still at ``version``
+    (``read``: the host as read at ``version``, optional, as in ``HostWrite``)."""
 
     host_id: int
     state: State
@@ -80,6 +81,7 @@ class StateChange:
     version: int | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
     at: Instant | None = None
+    read: Host | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
