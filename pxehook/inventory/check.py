@@ -17,6 +17,7 @@ from pxehook.boot.render import environment
 from pxehook.boot.validate import RenderChecks
 from pxehook.errors import ConfigError, PxehookError
 from pxehook.inventory.declare import created_host, declaration
+from pxehook.inventory.loader import no_gc
 from pxehook.inventory.parse import HostSpec, Inventory
 from pxehook.lifecycle.hosts import VALIDATORS
 from pxehook.models import Host, Instant, Profile, usable_uuid
@@ -112,10 +113,11 @@ def check(inv: Inventory, *, progress: Progress | None = None) -> int:
     specs = inv.specs(progress)
     view = ProfileView(None, inv.profiles)
     at = Instant(wall=0.0)
-    for done, spec in enumerate(specs, 1):
-        check_host(view, inv, spec, created_host(declaration(inv, spec), at))
-        if progress is not None and done % 256 == 0:
-            progress("check", done, len(specs))
+    with no_gc():
+        for done, spec in enumerate(specs, 1):
+            check_host(view, inv, spec, created_host(declaration(inv, spec), at))
+            if progress is not None and done % 256 == 0:
+                progress("check", done, len(specs))
     if progress is not None:
         progress("check", len(specs), len(specs))
     return len(specs)
