@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pxehook.errors import ConfigError
 from pxehook.inventory import apply, loader
 from pxehook.inventory import parse as inventory
 from pxehook.lifecycle import table
@@ -271,3 +273,124 @@ def test_parsing_host_by_host_reads_exactly_what_parsing_the_whole_file_reads(te
     except Exception as exc:
         got = type(exc).__name__
     assert got == expected
+
+
+def test_a_group_change_validates_each_profile_and_set_of_variables_once(
+    tmp_path, store, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from pxehook.boot import validate
+
+    hosts = [_host(i) for i in range(30)] + [_host(i, vars="{extra: x}") for i in range(30, 40)]
+    path = _write(tmp_path / "inv.yaml", hosts)
+    apply.sync_file(str(path), store)
+    renders: list[str] = []
+    real = validate.profile_vars
+    monkeypatch.setattr(
+        validate, "profile_vars", lambda host, *a: renders.append(host.mac) or real(host, *a)
+    )
+    path.write_text(path.read_text().replace("release: bookworm", "release: trixie"))
+    outcome = apply.sync_file(str(path), store)
+    assert outcome.counts() == {"created": 0, "updated": 40, "unchanged": 0}
+    assert len(renders) == 2  # (inst, {release}) and (inst, {release, extra}): once each
+    assert {store.host_get(_mac(i)).vars["release"] for i in range(40)} == {"trixie"}
+
+
+def test_a_profile_that_depends_on_values_is_still_checked_host_by_host(tmp_path, store) -> None:  # type: ignore[no-untyped-def]
+    text = INVENTORY.replace('"{{ files_url }}/{{ release }}/linux"', '"/k/{{ release[3] }}"')
+    hosts = [_host(i) for i in range(5)] + [_host(5, vars="{release: ab}")]
+    path = tmp_path / "inv.yaml"
+    path.write_text(text + "".join(hosts))
+    with pytest.raises(ConfigError, match=r"inv.yaml:\d+: host n5 .*str object has no element 3"):
+        apply.sync_file(str(path), store)
+    assert store.host_get(_mac(0)) is None  # nothing written
+
+
+_PLAIN = st.sampled_from([
+    "node1", "a:b", "a/b.c", "x=y", "52:54:00:ab:cd:ef", "52:54:00:12:34:56", "12:30",
+    '"quoted"', '"yes"', "'single'", "''", '""', '"a: b"', "[a, b]", "[]", "{k: v}", "{}",
+    "['x', \"y\"]", "{a: r1, b: c}",
+])  # fmt: skip
+_TRICKY = st.sampled_from([
+    "yes", "No", "on", "OFF", "null", "~", "true", "12", "0x1f", "1.5", ".inf", "1e3",
+    "1_000", "0777", "2024-01-02", "'it''s'", '"tab\\there"', "é", "-x", "a #b", "*alias",
+    "&anchor x", "!!str 5", "[yes, 'x']", "{a: 1, b: c}", "[a,b]", "{a:b}", "x ", "|",
+])  # fmt: skip
+_SPELLINGS = st.one_of(_PLAIN, _PLAIN, _PLAIN, _PLAIN, _PLAIN, _PLAIN, _TRICKY)
+_KEYS = st.sampled_from(["mac", "name", "vars", "labels", "groups", "k2", "Yes", "x-y"] + ["k"] * 8)
+
+
+@st.composite
+def _items(draw: Any, spellings: Any = _SPELLINGS) -> str:
+    rows = [f"- mac: {draw(spellings)}"]
+    for _ in range(draw(st.integers(0, 5))):
+        key = draw(_KEYS)
+        if draw(st.booleans()):
+            rows.append(f"  {key}: {draw(spellings)}")
+        else:
+            rows.append(f"  {key}:")
+            for _ in range(draw(st.integers(0, 3)) or draw(st.integers(1, 3))):
+                rows.append(f"    {draw(_KEYS)}: {draw(spellings)}")
+        if draw(st.integers(0, 9)) == 0:
+            rows.append(draw(st.sampled_from(["", "   ", "  # note", "      deeper: x"])))
+    indent = " " * draw(st.sampled_from([0, 2, 4]))
+    return "".join(f"{indent}{row}\n" if row.strip() else "\n" for row in rows)
+
+
+def _marked(value: Any) -> Any:
+    """A value with every mapping's lines, to compare two loaders."""
+    if isinstance(value, dict):
+        return (
+            getattr(value, "line", None), getattr(value, "lines", None),
+            {k: _marked(v) for k, v in value.items()},
+        )  # fmt: skip
+    if isinstance(value, list):
+        return [_marked(v) for v in value]
+    return (type(value).__name__, value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_items(), _items(_PLAIN)), st.integers(0, 50))
+def test_the_plain_item_reader_reads_what_libyaml_reads_or_leaves_it(
+    text: str, offset: int
+) -> None:
+    fast = loader.plain_item(text, offset)
+    if fast is None:
+        return
+    value = loader.load_yaml(text, "f.yaml", offset=offset)
+    assert isinstance(value, list) and len(value) == 1
+    assert _marked(fast) == _marked(value[0])
+
+
+def test_the_plain_item_reader_reads_the_usual_host() -> None:
+    text = _host(3, vars="{release: trixie}") + "\n"
+    assert loader.plain_item(text, 9) == loader.load_yaml(text, "f.yaml", offset=9)[0]
+    assert loader.plain_item(text, 9).lines["vars"] == 15
+
+
+def test_the_watcher_applies_a_small_save_as_a_small_apply(tmp_path, store) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from pxehook.inventory.watch import InventoryWatcher
+
+    path = _write(tmp_path / "inv.yaml", [_host(i) for i in range(200)])
+    counting = Counting(store)
+    watcher = InventoryWatcher(str(path), counting, debounce=0.05)
+    watcher.start()
+    try:
+        watcher.wait_loaded(30)
+        assert watcher.loads == 1
+        counting.calls.clear()
+        hosts = [_host(i) for i in range(200)]
+        hosts[42] = _host(42, name="answer")
+        _write(path, hosts)  # an editor's save: one host changed
+        deadline = time.monotonic() + 30
+        while watcher.loads < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert watcher.loads == 2
+    finally:
+        watcher.stop()
+    writes = [args[0] for name, args in counting.calls if name == "host_writes"]
+    assert [[w.host_id for w in batch] for batch in writes] == [[store.host_get(_mac(42)).id]]
+    reads = [sorted(args[0]) for name, args in counting.calls if name == "host_many"]
+    assert reads == [[store.host_get(_mac(42)).id]]
+    assert store.host_get(_mac(42)).name == "answer"

@@ -133,3 +133,25 @@ def test_a_sweep_writes_only_the_hosts_whose_state_changes(
     assert len(write_transactions) == 1
     for host in hosts[3:]:
         assert store.host_by_id(host.id) == before[host.id]  # not even its version moved
+
+
+def test_a_sweep_never_fails_a_host_that_finished_while_it_ran(ctx, store, make_host) -> None:  # type: ignore[no-untyped-def]
+    hosts = [_deploying(store, make_host) for _ in range(4)]
+    late = time.time() + ctx.settings.deploy_timeout + 60
+    real = store.set_states
+    finished = hosts[1]
+
+    def install_done_lands_first(changes):  # type: ignore[no-untyped-def]
+        # the installer's callback lands between the sweep's read and its write
+        current = store.host_by_id(finished.id)
+        table.transition(store, current, "deployed", source="callback")
+        return real(changes)
+
+    store.set_states = install_done_lands_first
+    try:
+        changes = auto.sweep(ctx.settings, store, late)
+    finally:
+        del store.set_states
+    assert store.host_by_id(finished.id).state == S.DEPLOYED
+    assert sorted(c["mac"] for c in changes) == sorted(h.mac for h in hosts if h is not finished)
+    assert {store.host_by_id(h.id).state for h in hosts if h is not finished} == {S.FAILED}

@@ -18,6 +18,7 @@ from pxehook.errors import ConfigError, Conflict, PxehookError, Stale
 from pxehook.inventory.check import ProfileView, Progress, check_host, check_profiles
 from pxehook.inventory.declare import created_host, declaration, plan, state_to_apply
 from pxehook.inventory.layout import digest
+from pxehook.inventory.loader import no_gc
 from pxehook.inventory.parse import Entry, HostSpec, Inventory, Unsplit, parse, read_text
 from pxehook.lifecycle.hosts import ATTEMPTS
 from pxehook.lifecycle.table import action_towards, transition
@@ -89,6 +90,10 @@ class _Apply:
         self.file_known = False
 
     def run(self) -> Outcome:
+        with no_gc():  # many small objects, few cycles: see ``loader.no_gc``
+            return self._run()
+
+    def _run(self) -> Outcome:
         inv, store = self.inv, self.store
         check_profiles(inv)
         index = {item.host_id: item for item in store.declared_index()}
@@ -194,6 +199,7 @@ class _Apply:
             chosen.append(host_id)
         hosts = store.host_many(targets)
         before = store.declarations(targets)
+        self.view.know([s for s, i in zip(specs, chosen, strict=True) if i != -1], hosts)
         planned = []
         for done, (spec, host_id) in enumerate(zip(specs, chosen, strict=True), 1):
             if host_id == -1:
@@ -226,7 +232,7 @@ class _Apply:
             return _Planned(spec, None, state, host_id)
         write = HostWrite(
             source=self.source, message=f"updated {message}" if after != host else "",
-            host_id=host_id, patch=patch, version=host.version,
+            host_id=host_id, patch=patch, version=host.version, read=host,
             declare=None if decl == before else decl,
         )  # fmt: skip
         return _Planned(spec, write, state, host_id)

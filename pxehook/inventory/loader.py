@@ -8,8 +8,10 @@ Scalars that YAML 1.1 would read as base-60 numbers (``52:54:00:12:34:56``) stay
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -131,3 +133,116 @@ def load_yaml(text: str, path: str, *, offset: int = 0) -> Any:
         raise yaml_error(path, exc) from None
     finally:
         loader.dispose()
+
+
+# the plain host item ----------------------------------------------------------------------
+# Most host items are a handful of "key: value" lines; building them through libyaml's
+# nodes costs more than the rest of an apply. ``plain_item`` reads exactly that shape (one
+# level of block mapping under a key, flow lists/mappings of scalars, quoted strings without
+# escapes, plain scalars YAML resolves to text) and gives None for anything else, which
+# ``load_yaml`` then reads: both give the same values and lines
+# (tests/test_inventory_apply.py compares them).
+
+_KEY = r"[A-Za-z_][A-Za-z0-9_]*"
+_PLAIN = r"[A-Za-z0-9_/][A-Za-z0-9_./+=@-]*"  # no ':' (it may end a flow key)
+_SCALAR = rf'"[^"\\\x00-\x1f]*"|\'[^\'\x00-\x1f]*\'|{_PLAIN}(?::{_PLAIN})*'
+_FLOW_SCALAR = rf'"[^"\\,\[\]{{}}\x00-\x1f]*"|\'[^\',\[\]{{}}\x00-\x1f]*\'|{_PLAIN}'
+_LINE = re.compile(rf"( *)(- )?({_KEY}):(?: +(.*))?")
+_SCALAR_RE = re.compile(_SCALAR)
+_FLOW_SCALAR_RE = re.compile(_FLOW_SCALAR)
+_FLOW_ITEMS = re.compile(rf"(?:{_FLOW_SCALAR})(?:, (?:{_FLOW_SCALAR}))*")
+_FLOW_PAIRS = re.compile(rf"(?:{_KEY}): (?:{_FLOW_SCALAR})(?:, (?:{_KEY}): (?:{_FLOW_SCALAR}))*")
+_PAIR = re.compile(rf"({_KEY}): ({_FLOW_SCALAR})")
+
+
+class _NotPlain(Exception):
+    pass
+
+
+@lru_cache(maxsize=4096)  # keys, profiles, groups… repeat from host to host
+def _text(value: str, pattern: re.Pattern[str]) -> str:
+    """A scalar's text, if YAML reads it as text (else _NotPlain)."""
+    if not pattern.fullmatch(value):
+        raise _NotPlain
+    if value[0] in "\"'":
+        return value[1:-1]
+    for tag, regexp in _IMPLICIT.get(value[:1], []):
+        if regexp.match(value):
+            if tag in _NUMBERS and ":" in value:
+                break  # text, as ``_convert`` keeps it
+            raise _NotPlain  # a number, a boolean, a null…: libyaml's rules decide
+    return value
+
+
+def _key(key: str) -> str:
+    return _text(key, _SCALAR_RE)
+
+
+def _value(raw: str, line: int) -> Any:
+    if raw.startswith("["):
+        inner = raw[1:-1] if raw.endswith("]") else None
+        if inner is None or (inner and not _FLOW_ITEMS.fullmatch(inner)):
+            raise _NotPlain
+        return [_text(item, _FLOW_SCALAR_RE) for item in inner.split(", ")] if inner else []
+    if raw.startswith("{"):
+        inner = raw[1:-1] if raw.endswith("}") else None
+        if inner is None or (inner and not _FLOW_PAIRS.fullmatch(inner)):
+            raise _NotPlain
+        mapping = marked(line)
+        for key, value in _PAIR.findall(inner):
+            mapping[_key(key)] = _text(value, _FLOW_SCALAR_RE)
+            mapping.lines[key] = line
+        return mapping
+    return _text(raw, _SCALAR_RE)
+
+
+def plain_item(text: str, offset: int = 0) -> Marked | None:
+    """The host mapping of a one-item list in the plain shape (see above), lines moved
+    down by ``offset``; None when ``text`` is anything else."""
+    if "#" in text or "\t" in text or "\r" in text or "\\" in text:
+        return None
+    rows = text.split("\n")
+    if rows[-1] != "":
+        return None
+    try:
+        return _plain_rows(rows[:-1], offset)
+    except _NotPlain:
+        return None
+
+
+def _plain_rows(rows: list[str], offset: int) -> Marked:
+    first = _LINE.fullmatch(rows[0]) if rows else None
+    if first is None or first.group(2) is None:
+        raise _NotPlain
+    indent = len(first.group(1)) + 2
+    item = marked(offset + 1)
+    inner: Marked | None = None  # the block mapping being read, if any
+    for number, row in enumerate(rows, offset + 1):
+        if not row.strip(" "):
+            continue  # a blank line
+        match = first if number == offset + 1 else _LINE.fullmatch(row)
+        if match is None:
+            raise _NotPlain
+        spaces, dash, key, raw = match.groups()
+        at = len(spaces) + (2 if dash else 0)
+        if (dash is not None) != (number == offset + 1):
+            raise _NotPlain
+        if inner is not None and at == indent + 2 and raw is not None:
+            if not inner:
+                inner.line = number  # a block mapping starts at its first key
+            inner[_key(key)] = _text(raw, _SCALAR_RE)
+            inner.lines[key] = number
+            continue
+        if at != indent or (inner is not None and not inner):
+            raise _NotPlain  # deeper nesting, or a key with no value at all
+        inner = None
+        name = _key(key)
+        if raw is None:
+            inner = marked(number)
+            item[name] = inner
+        else:
+            item[name] = _value(raw, number)
+        item.lines[key] = number
+    if inner is not None and not inner:
+        raise _NotPlain
+    return item

@@ -19,7 +19,7 @@ from typing import Any
 from pxehook import arch as archtable
 from pxehook.errors import ConfigError, InvalidInput
 from pxehook.inventory.layout import Item, digest, split
-from pxehook.inventory.loader import Marked, load_yaml, marked, no_gc
+from pxehook.inventory.loader import Marked, load_yaml, marked, no_gc, plain_item
 from pxehook.mac import normalize_mac
 from pxehook.models import Profile, State
 
@@ -111,13 +111,18 @@ class Inventory:
         """The parsed host of ``entry`` (Unsplit if its text does not parse on its own)."""
         if entry.spec is None:
             assert entry.text is not None
-            try:
-                value = load_yaml(entry.text, self.path, offset=entry.line - 1)
-            except ConfigError:
-                raise Unsplit(entry.line) from None
-            if not (isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict)):
-                raise Unsplit(entry.line)
-            entry.spec = host_spec(self.path, value[0], self.profiles, self.groups, entry.digest)
+            body = plain_item(entry.text, entry.line - 1)
+            if body is None:
+                try:
+                    value = load_yaml(entry.text, self.path, offset=entry.line - 1)
+                except ConfigError:
+                    raise Unsplit(entry.line) from None
+                if not (isinstance(value, list) and len(value) == 1):
+                    raise Unsplit(entry.line)
+                body = value[0]
+                if not isinstance(body, dict):
+                    raise Unsplit(entry.line)
+            entry.spec = host_spec(self.path, body, self.profiles, self.groups, entry.digest)
             entry.text = None
         return entry.spec
 

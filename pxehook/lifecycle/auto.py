@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import posixpath
 import re
+from dataclasses import replace
 from typing import Any
 
 from pxehook import arch as archtable
@@ -230,7 +231,8 @@ def _due_changes(
         due = due_action(settings, host, at)
         if due is not None:
             action, source, message = due
-            changes.append(state_change(store, host, action, source=source, message=message, at=at))
+            change = state_change(store, host, action, source=source, message=message, at=at)
+            changes.append(replace(change, read=host))  # written unless the host moved on
     return changes
 
 

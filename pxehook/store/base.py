@@ -67,6 +67,12 @@ class Store(Protocol):
     def mac_owners(self, macs: Iterable[str]) -> dict[str, int]:
         """The host id owning each of ``macs`` that some host owns."""
 
+    def name_owners(self, names: Iterable[str]) -> dict[str, int]:
+        """The host id holding each of ``names`` that some host holds."""
+
+    def uuid_owners(self, uuids: Iterable[str]) -> dict[str, int]:
+        """The host id holding each of ``uuids`` (as ``usable_uuid`` spells them)."""
+
     def state_clocks(self, state: State) -> list[tuple[Any, ...]]:
         """(id, profile, state_changed, state_clock, state_boot) of every host in ``state``,
         read cheaply (the sweep's first look)."""

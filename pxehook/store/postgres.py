@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
+from types import ModuleType
 from typing import Any, ClassVar
 
 from pxehook.errors import Conflict, PxehookError, StoreError
@@ -20,21 +22,39 @@ from pxehook.store.dialect import Dialect, Retry, Tx, dump_json
 from pxehook.store.sql import SQLStore
 from pxehook.store.transactions import DEFAULT_POOL, PoolSettings
 
-try:  # optional dependency: pip install 'pxehook[postgres]'
-    import psycopg
-    from psycopg import errors as pgerrors
-    from psycopg.conninfo import conninfo_to_dict
-    from psycopg.types.json import Jsonb
-except ImportError:  # pragma: no cover - exercised only without the extra
-    psycopg = None  # type: ignore[assignment]
-
 _MIGRATION_LOCK = 0x70786568  # advisory lock key ("pxeh")
+
+
+@cache
+def _psycopg() -> ModuleType | None:
+    """psycopg, imported the first time a PostgreSQL database is used (an optional
+    dependency, ``pip install 'pxehook[postgres]'``; importing it costs ~180 ms that a
+    SQLite command should not pay); None when it is not installed."""
+    try:
+        import psycopg
+        import psycopg.conninfo
+        import psycopg.errors
+        import psycopg.types.json
+    except ImportError:  # pragma: no cover - exercised only without the extra
+        return None
+    return psycopg
+
+
+def _pg() -> Any:
+    """psycopg (only called once a dialect exists, which checked it is installed)."""
+    return _psycopg()
+
+
+def _busy() -> tuple[type[Exception], ...]:
+    """The errors that mean another writer holds what we need: retry."""
+    errors = _pg().errors
+    return (errors.SerializationFailure, errors.DeadlockDetected, errors.LockNotAvailable)
 
 
 def safe_dsn(dsn: str) -> str:
     """The DSN without its password, for messages."""
     try:
-        parts = conninfo_to_dict(dsn)
+        parts = _pg().conninfo.conninfo_to_dict(dsn)
     except Exception:  # a malformed DSN is reported by connect()
         return "<unparsable DSN>"
     parts.pop("password", None)
@@ -55,6 +75,7 @@ class PostgresDialect(Dialect):
     }
 
     def __init__(self, dsn: str, *, busy_timeout_ms: int = 5000) -> None:
+        psycopg = _psycopg()
         if psycopg is None:
             raise StoreError(
                 "database: PostgreSQL needs psycopg", hint="pip install 'pxehook[postgres]'"
@@ -65,7 +86,8 @@ class PostgresDialect(Dialect):
         self.label = f"database ({self.where})"
         self.busy_timeout_ms = busy_timeout_ms
 
-    def connect(self) -> psycopg.Connection:
+    def connect(self) -> Any:
+        psycopg = _pg()
         timeout = max(1, self.busy_timeout_ms // 1000)
         try:
             conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=timeout)
@@ -76,11 +98,12 @@ class PostgresDialect(Dialect):
             ) from None
         return conn
 
-    def is_open(self, conn: psycopg.Connection) -> bool:
+    def is_open(self, conn: Any) -> bool:
         return not conn.closed and not conn.broken
 
     @contextmanager
-    def transaction(self, conn: psycopg.Connection, *, write: bool) -> Iterator[Any]:
+    def transaction(self, conn: Any, *, write: bool) -> Iterator[Any]:
+        psycopg = _pg()
         # psycopg starts each transaction with these settings (no extra round trip)
         level = None if write else psycopg.IsolationLevel.REPEATABLE_READ
         if conn.isolation_level != level:
@@ -91,26 +114,27 @@ class PostgresDialect(Dialect):
             yield cursor
 
     def retry(self, exc: Exception) -> Retry:
-        if isinstance(exc, pgerrors.UniqueViolation):
+        if isinstance(exc, _pg().errors.UniqueViolation):
             return Retry.RACE
-        if isinstance(exc, _BUSY):
+        if isinstance(exc, _busy()):
             return Retry.BUSY
         return Retry.NO
 
     def translate(self, exc: Exception) -> PxehookError:
+        psycopg = _pg()
         if isinstance(exc, psycopg.IntegrityError):
             return Conflict(f"conflicting write: {exc.diag.message_primary}")
-        if isinstance(exc, _BUSY):
+        if isinstance(exc, _busy()):
             return StoreError(f"{self.label} stayed locked for {self.busy_timeout_ms} ms")
         if isinstance(exc, psycopg.OperationalError):
             return StoreError(f"PostgreSQL ({self.where}): {str(exc).strip()}")
         return StoreError(f"{self.label}: {str(exc).strip()}")
 
     def broken(self, exc: Exception) -> bool:
-        return isinstance(exc, psycopg.OperationalError) and not isinstance(exc, _BUSY)
+        return isinstance(exc, _pg().OperationalError) and not isinstance(exc, _busy())
 
     def json_param(self, value: Any) -> Any:
-        return Jsonb(value, dumps=dump_json)
+        return _pg().types.json.Jsonb(value, dumps=dump_json)
 
     def json_value(self, raw: Any) -> Any:
         return raw  # psycopg decodes JSONB itself
@@ -118,7 +142,7 @@ class PostgresDialect(Dialect):
     def label_filter(self, key: str, value: str) -> tuple[str, list[Any]]:
         return "labels ->> ? = ?", [key, value]
 
-    def insert_id(self, cursor: psycopg.Cursor, sql: str, args: tuple[Any, ...]) -> int:
+    def insert_id(self, cursor: Any, sql: str, args: tuple[Any, ...]) -> int:
         row = cursor.execute(sql + " RETURNING id", args).fetchone()
         return int(row[0])
 
@@ -150,13 +174,6 @@ class PostgresDialect(Dialect):
             f"CREATE TRIGGER {table}_append_only BEFORE UPDATE ON {table}\n"
             f"    FOR EACH ROW EXECUTE FUNCTION {function}();"
         )
-
-
-_BUSY: tuple[type[Exception], ...] = (
-    (pgerrors.SerializationFailure, pgerrors.DeadlockDetected, pgerrors.LockNotAvailable)
-    if psycopg is not None
-    else ()
-)
 
 
 class PostgresStore(SQLStore):

@@ -61,7 +61,8 @@ class HostReadSQL(SQLCore):
     def host_by_name(self, name: str) -> Host | None:
         if not name:
             return None
-        return self._read(lambda tx: self._host_where(tx, "name=?", (name,)))
+        # "name<>''" lets both databases use the partial unique index (else: a full scan)
+        return self._read(lambda tx: self._host_where(tx, "name=? AND name<>''", (name,)))
 
     def host_list(
         self, *, state: str | None = None, profile: str | None = None,
@@ -123,6 +124,29 @@ class HostReadSQL(SQLCore):
             owners: dict[str, int] = {}
             for part in chunks(wanted):
                 sql = f"SELECT mac, host_id FROM host_macs WHERE mac IN ({marks(len(part))})"  # noqa: S608
+                owners.update(tx.all(sql, part))
+            return owners
+
+        return self._read(read) if wanted else {}
+
+    def name_owners(self, names: Iterable[str]) -> dict[str, int]:
+        """The host id holding each of ``names`` that some host holds."""
+        return self._owners_by("name", names)
+
+    def uuid_owners(self, uuids: Iterable[str]) -> dict[str, int]:
+        """The host id holding each of ``uuids`` (as ``usable_uuid`` spells them)."""
+        return self._owners_by("uuid", uuids)
+
+    def _owners_by(self, column: str, values: Iterable[str]) -> dict[str, int]:
+        wanted = sorted(set(values) - {""})
+
+        def read(tx: Tx) -> dict[str, int]:
+            owners: dict[str, int] = {}
+            for part in chunks(wanted):
+                sql = (
+                    f"SELECT {column}, id FROM hosts "  # noqa: S608 - a column name of ours
+                    f"WHERE {column} IN ({marks(len(part))}) AND {column}<>''"
+                )
                 owners.update(tx.all(sql, part))
             return owners
 

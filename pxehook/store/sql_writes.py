@@ -57,10 +57,11 @@ class HostWriteSQL(HostReadSQL):
         def run(tx: Tx) -> list[Host | PxehookError]:
             later = _Later()
             owners = self._owners(tx, new_macs)
-            rows = self._lock_many(tx, [w.host_id for w in writes if w.host_id is not None])
+            rows = self._lock_writes(tx, writes)
 
             def one(tx: Tx, w: HostWrite) -> tuple[Host, bool]:
                 if w.new is not None:
+                    later.flush_updates(tx)  # in order: a name it takes may be freed just now
                     taken = [m for m in w.new.macs if m in owners]
                     if taken:
                         raise Conflict(f"MAC {taken[0]} already belongs to host {owners[taken[0]]}")
@@ -85,6 +86,32 @@ class HostWriteSQL(HostReadSQL):
             return results
 
         return self._write(run) if writes else []
+
+    def _lock_writes(self, tx: Tx, writes: list[HostWrite]) -> dict[int, Host]:
+        """The hosts ``writes`` patch, their rows locked (see ``_lock_read``)."""
+        return self._lock_read(
+            tx, [(w.host_id, w.version, w.read) for w in writes if w.host_id is not None]
+        )
+
+    def _lock_read(
+        self, tx: Tx, items: list[tuple[int, int | None, Host | None]]
+    ) -> dict[int, Host]:
+        """The hosts of (host id, version read, host as read) ``items``, their rows locked:
+        as their writers read them where the row is still at that version (every write
+        moves the version, so only the versions are read), else read again."""
+        known = {
+            host_id: read
+            for host_id, version, read in items
+            if read is not None and (read.id, read.version) == (host_id, version)
+        }
+        rows: dict[int, Host] = {}
+        for part in chunks(sorted(known)):
+            sql = f"SELECT id, version FROM hosts WHERE id IN ({marks(len(part))}) ORDER BY id"  # noqa: S608
+            for host_id, version in tx.all(sql + self.dialect.for_update, part):
+                if known[host_id].version == version:
+                    rows[host_id] = known[host_id]
+        rows.update(self._lock_many(tx, [i for i, _v, _r in items if i not in rows]))
+        return rows
 
     def _lock_many(self, tx: Tx, host_ids: list[int]) -> dict[int, Host]:
         """The hosts of ``host_ids``, their rows locked, read in bulk."""
@@ -141,12 +168,16 @@ class HostWriteSQL(HostReadSQL):
                 self._check_macs(tx, tuple(m for m in after.macs if m not in host.macs), host_id)
                 tx.run("DELETE FROM host_macs WHERE host_id=?", (host_id,))
                 self._set_macs(tx, host_id, after.macs)
-            tx.run(
-                "UPDATE hosts SET name=?, uuid=?, arch=?, arch_source=?, profile=?, labels=?, "
-                "vars=?, version=version+1 WHERE id=?",
-                (after.name, after.uuid, after.arch, after.arch_source, after.profile,
-                 json_param(after.labels), json_param(after.vars), host_id),
-            )  # fmt: skip
+            columns = [c for c in _PATCHED if getattr(host, c) != getattr(after, c)]
+            sql = "UPDATE hosts SET " + "".join(f"{c}=?, " for c in columns)  # noqa: S608
+            values = [
+                json_param(getattr(after, c)) if c in _JSON else getattr(after, c) for c in columns
+            ]
+            values.append(host_id)
+            if later is None:
+                tx.run(sql + _BUMP, tuple(values))
+            else:
+                later.update(tx, sql + _BUMP, tuple(values))
             note = message or "changed " + ", ".join(changed)
             event = (host_id, "host.updated", source, note, {"changed": changed}, None)
             if later is None:
@@ -185,34 +216,40 @@ class HostWriteSQL(HostReadSQL):
         """Apply ``changes`` in one transaction; each item's result is its host or error."""
 
         def run(tx: Tx) -> list[Host | PxehookError]:
-            rows = self._lock_many(tx, [change.host_id for change in changes])
+            later = _Later()
+            rows = self._lock_read(tx, [(c.host_id, c.version, c.read) for c in changes])
 
             def one(tx: Tx, change: StateChange) -> tuple[Host, bool]:
-                host = self._change_state(tx, change, rows)
+                host = self._change_state(tx, change, rows, later)
                 rows[change.host_id] = host
                 return host, True
 
-            return self._items(tx, changes, one)
+            results = self._items(tx, changes, one)
+            later.flush(tx, self.dialect)
+            return results
 
         return self._write(run) if changes else []
 
     def _change_state(
-        self, tx: Tx, change: StateChange, locked: dict[int, Host] | None = None
-    ) -> Host:
+        self, tx: Tx, change: StateChange, locked: dict[int, Host] | None = None,
+        later: _Later | None = None,
+    ) -> Host:  # fmt: skip
         host = self._locked(tx, change.host_id, change.version, locked)
         if change.expected is not None and host.state != change.expected:
             raise Conflict(f"host {host.mac} is {host.state}, not {change.expected}")
         at = change.at or instant()
         meta = merged(host.meta, dict(change.meta))
-        tx.run(
-            "UPDATE hosts SET state=?, state_changed=?, state_clock=?, state_boot=?, meta=?, "
-            "version=version+1 WHERE id=?",
-            (str(change.state), at.wall, at.clock, at.boot, self.dialect.json_param(meta),
-             host.id),
-        )  # fmt: skip
-        self._event(tx, host.id or 0, "state.changed", change.source,
-                    change.message or f"{host.state} -> {change.state}",
-                    {"from": str(host.state), "to": str(change.state)}, at.wall)  # fmt: skip
+        values = (str(change.state), at.wall, at.clock, at.boot, self.dialect.json_param(meta),
+                  host.id)  # fmt: skip
+        event = (host.id or 0, "state.changed", change.source,
+                 change.message or f"{host.state} -> {change.state}",
+                 {"from": str(host.state), "to": str(change.state)}, at.wall)  # fmt: skip
+        if later is None:
+            tx.run(_SET_STATE, values)
+            self._event(tx, *event)
+        else:
+            later.update(tx, _SET_STATE, values)
+            later.events.append(event)
         return host.with_(
             state=change.state,
             state_changed=at.wall,
@@ -273,6 +310,15 @@ class HostWriteSQL(HostReadSQL):
         return results
 
 
+#: the host columns a patch writes (only those that changed), and those holding JSON
+_PATCHED = ("name", "uuid", "arch", "arch_source", "profile", "labels", "vars")
+_JSON = frozenset({"labels", "vars"})
+_BUMP = "version=version+1 WHERE id=?"
+_SET_STATE = (
+    "UPDATE hosts SET state=?, state_changed=?, state_clock=?, state_boot=?, meta=?, "
+    "version=version+1 WHERE id=?"
+)
+
 _DECLARE = (
     "INSERT INTO inventory_hosts(host_id, path, line, digest, profile, groups, macs, declared) "
     "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(host_id) DO UPDATE SET path=excluded.path, "
@@ -288,13 +334,27 @@ def _declared_row(host_id: int, d: Declaration, dialect: Any) -> tuple[Any, ...]
 
 
 class _Later:
-    """Rows a batch inserts at its end, one statement each: new hosts' MACs, events and
-    declarations."""
+    """Rows a batch inserts at its end, one statement each (new hosts' MACs, events and
+    declarations), and its host updates, each run of the same statement sent at once (in
+    their order: a run ends where another statement or a new host comes)."""
 
     def __init__(self) -> None:
         self.macs: list[tuple[str, int, int]] = []
         self.events: list[tuple[Any, ...]] = []
         self.declared: list[tuple[Any, ...]] = []
+        self.update_sql = ""
+        self.updates: list[tuple[Any, ...]] = []
+
+    def update(self, tx: Tx, sql: str, values: tuple[Any, ...]) -> None:
+        if sql != self.update_sql:
+            self.flush_updates(tx)
+            self.update_sql = sql
+        self.updates.append(values)
+
+    def flush_updates(self, tx: Tx) -> None:
+        if self.updates:
+            tx.many(self.update_sql, self.updates)
+            self.updates = []
 
     def flush_macs(self, tx: Tx) -> None:
         if self.macs:
@@ -305,6 +365,7 @@ class _Later:
         self.declared.append(_declared_row(host_id, d, dialect))
 
     def flush(self, tx: Tx, dialect: Any) -> None:
+        self.flush_updates(tx)
         self.flush_macs(tx)
         if self.events:
             tx.many(

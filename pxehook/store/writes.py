@@ -38,19 +38,19 @@ def patched(host: Host, patch: HostPatch) -> Host:
     """``host`` as ``patch`` leaves it (the store writes exactly this)."""
     macs = list(patch.macs if patch.macs is not None else host.macs)
     macs += [mac for mac in patch.add_macs if mac not in macs]
-    result = host.with_(
-        macs=tuple(dict.fromkeys(macs)),
-        name=host.name if patch.name is None else patch.name,
-        uuid=host.uuid if patch.uuid is None else patch.uuid.lower(),
-        profile=host.profile if patch.profile is None else patch.profile,
-        vars=merged(host.vars, dict(patch.vars)),
-        labels=merged(host.labels, dict(patch.labels)),
-    )
+    changes: dict[str, Any] = {
+        "macs": tuple(dict.fromkeys(macs)),
+        "name": host.name if patch.name is None else patch.name,
+        "uuid": host.uuid if patch.uuid is None else patch.uuid.lower(),
+        "profile": host.profile if patch.profile is None else patch.profile,
+        "vars": merged(host.vars, dict(patch.vars)) if patch.vars else host.vars,
+        "labels": merged(host.labels, dict(patch.labels)) if patch.labels else host.labels,
+    }
     if patch.arch is not None:
-        result = result.with_(arch=patch.arch, arch_source=ArchSource.SETTING)
+        changes.update(arch=patch.arch, arch_source=ArchSource.SETTING)
     elif patch.clear_arch:
-        result = result.with_(arch=None, arch_source="")
-    return result
+        changes.update(arch=None, arch_source="")
+    return host.with_(**changes)
 
 
 def changed_fields(before: Host, after: Host) -> list[str]:
@@ -70,7 +70,8 @@ def changed_fields(before: Host, after: Host) -> list[str]:
 
 @dataclass(frozen=True)
 class StateChange:
-    """Move one host to ``state`` if it is still ``expected`` and still at ``version``."""
+    """Move one host to ``state`` if it is still ``expected`` and still at ``version``
+    (``read``: the host as read at ``version``, optional, as in ``HostWrite``)."""
 
     host_id: int
     state: State
@@ -80,6 +81,7 @@ class StateChange:
     version: int | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
     at: Instant | None = None
+    read: Host | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,11 @@ class DeclaredItem:
 @dataclass(frozen=True)
 class HostWrite:
     """One write of a batch (``Store.host_writes``): create ``new``, or patch ``host_id``
-    read at ``version``; ``declare`` records the inventory's declaration with it."""
+    read at ``version``; ``declare`` records the inventory's declaration with it.
+
+    ``read`` is the host as the writer read it at ``version`` (optional): every write moves
+    a row's version, so while the row is at that version it is exactly ``read`` and the
+    batch checks the version alone instead of reading the row again."""
 
     source: str
     message: str = ""
@@ -145,3 +151,4 @@ class HostWrite:
     patch: HostPatch = field(default_factory=HostPatch)
     version: int | None = None
     declare: Declaration | None = None
+    read: Host | None = field(default=None, compare=False, repr=False)
