@@ -9,10 +9,11 @@ import sys
 SCRIPT = """
 import sys
 from pxehook.cli import main
-try:
-    main(["--database", sys.argv[1], "host", "list"])
-except SystemExit as exc:
-    assert not exc.code, exc.code
+for args in (["db", "init"], ["host", "list"]):
+    try:
+        main(["--database", sys.argv[1], *args])
+    except SystemExit as exc:
+        assert not exc.code, exc.code
 print("psycopg" in sys.modules)
 """
 
