@@ -22,6 +22,7 @@ class Context:
                 busy_timeout_ms=self.settings.db_busy_timeout_ms,
                 create=create,
                 pool=PoolSettings(self.settings.db_pool_size, self.settings.db_pool_idle_timeout),
+                rack=self.settings.rack,
             )
         return self._store
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from pxehook.errors import Conflict, PxehookError, StoreError
 from pxehook.store.dialect import Dialect, Retry, Tx, dump_json
+from pxehook.store.leader import PostgresLeaderLock
 from pxehook.store.sql import SQLStore
 from pxehook.store.transactions import DEFAULT_POOL, PoolSettings
 
@@ -29,6 +30,9 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     psycopg = None  # type: ignore[assignment]
 
 _MIGRATION_LOCK = 0x70786568  # advisory lock key ("pxeh")
+#: the channel a transaction that grew the generation NOTIFYs at commit (payload: the new
+#: generation); ``pg_changes.PostgresChanges`` LISTENs to it
+GENERATION_CHANNEL = "pxehook_generation"
 
 
 def safe_dsn(dsn: str) -> str:
@@ -151,6 +155,16 @@ class PostgresDialect(Dialect):
             f"    FOR EACH ROW EXECUTE FUNCTION {function}();"
         )
 
+    def leader_lock(self) -> PostgresLeaderLock:
+        return PostgresLeaderLock(self.dsn)
+
+    def generation_moved(self, tx: Tx) -> None:
+        # delivered at commit, in commit order, only if the transaction commits
+        tx.run(
+            "SELECT pg_notify(?, value) FROM server_values WHERE key='generation'",
+            (GENERATION_CHANNEL,),
+        )
+
 
 _BUSY: tuple[type[Exception], ...] = (
     (pgerrors.SerializationFailure, pgerrors.DeadlockDetected, pgerrors.LockNotAvailable)
@@ -169,7 +183,8 @@ class PostgresStore(SQLStore):
         busy_timeout_ms: int = 5000,
         migrate: bool = True,
         pool: PoolSettings = DEFAULT_POOL,
+        rack: str = "",
     ) -> None:
         dialect = PostgresDialect(dsn, busy_timeout_ms=busy_timeout_ms)
         self.dsn, self.where, self.busy_timeout_ms = dsn, dialect.where, busy_timeout_ms
-        super().__init__(dialect, migrate=migrate, pool=pool)
+        super().__init__(dialect, migrate=migrate, pool=pool, rack=rack)
