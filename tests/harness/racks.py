@@ -7,6 +7,7 @@ machine would); they share only the database. Probes go to 127.0.0.0/8 only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -110,7 +111,5 @@ class Rack:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=5)
         elif self.proc is not None:  # killed by the test: reap what is left of its group
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
