@@ -1,10 +1,10 @@
 """Three racks (``pxehook serve`` each, on its own loopback address) on one real PostgreSQL:
 fleet-wide work runs on one rack at a time, the lead moves when its holder is killed with
-SIGKILL, and every event names the rack that recorded it (docs/racks.md)."""
+SIGKILL, and every event names the rack that recorded it (docs/racks.md). A machine moving
+between racks: ``tests/test_racks_netns.py``."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -12,13 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from pxehook import tokens
-from pxehook.lifecycle.table import transition
 from pxehook.models import Observation, State
 from pxehook.store import open_store
 from tests.boot_server import curl
 from tests.conftest import SAMPLE_INVENTORY
-from tests.harness.capture import build_hooks, run_hook
 from tests.harness.racks import Rack, wait_until
 
 pytestmark = pytest.mark.daemon
@@ -112,61 +109,3 @@ def test_the_lead_moves_within_seconds_when_the_leader_is_killed(fleet) -> None:
     survivors = [r for r in racks if r is not holder]
     for rack in survivors:
         assert rack.health()[0] == 200
-
-
-# --- a machine that moves between racks -------------------------------------------------------
-MOVER = "52:54:00:12:34:01"  # node01 of the sample inventory (profile debian-installer)
-MOVER_IP = "127.0.0.41"  # its DHCP lease: loopback, so the test can call back from it
-
-
-def boot(rack: Rack) -> bytes:
-    status, body = curl(f"{rack.url}/ipxe/{MOVER}?buildarch=x86_64&platform=efi")
-    assert status == 200, body
-    return body
-
-
-def test_a_machine_moves_between_racks_and_the_timeline_says_where(
-    tmp_path: Path,
-    pg_server,
-    pxehook_bin: str,  # type: ignore[no-untyped-def]
-) -> None:
-    database = pg_server.new_database()
-    store = open_store(database, rack="operator")
-    racks: list[Rack] = []
-    try:
-        racks = start_fleet(tmp_path, database, pxehook_bin)
-        a, b, c = racks
-        wait_until(lambda: store.host_get(MOVER) is not None, 15, "the leader's inventory apply")
-        host = store.set_state(store.host_get(MOVER).id, State.READY, source="cli")
-        transition(store, host, "deploy", source="cli")  # pxehook host deploy node01
-        # DHCP at rack A: its DHCP server's hook, run as dnsmasq runs it
-        hook = build_hooks(tmp_path / "hook", tmp_path / "unused.spool")[0]
-        env = {"PXH_HOOK_SPOOL": str(a.workdir / "spool" / "hook.spool"),
-               "DNSMASQ_INTERFACE": "eth0", "DNSMASQ_TAGS": "pxh-efi-x64 eth0"}  # fmt: skip
-        assert run_hook(hook, "add", MOVER, MOVER_IP, "node01", env=env).returncode == 0
-        wait_until(lambda: store.host_get(MOVER).ip == MOVER_IP, 10, "rack A's ingest")
-        # the installer's config at rack A, its callback through rack B
-        installer = boot(a)
-        token = re.search(rb"pxehook\.token=(\S+)", installer)
-        assert token is not None, installer
-        url = f"{b.url}/api/v1/hosts/{MOVER}/deployed?token={token.group(1).decode()}"
-        status, body = curl(url, "-X", "POST", source=MOVER_IP)
-        assert status == 200 and b'"deployed"' in body, body
-        # the next boot is local at either rack (and at the third)
-        for rack in (b, a, c):
-            wait_until(lambda r=rack: b"pxehook.token" not in boot(r), 5, f"local at {rack.name}")
-            assert b"kernel" not in boot(rack)
-        # the timeline, as the API shows it, says which rack saw what
-        secret = tokens.create(store, "reader", "read")
-        status, body = curl(f"{c.url}/api/v1/hosts/{MOVER}/events", "-H",
-                            f"Authorization: Bearer {secret}")  # fmt: skip
-        assert status == 200, body
-        seen = [(e["kind"], e["rack"]) for e in json.loads(body)]
-        assert ("ip.changed", "rack-a") in seen, seen
-        boots = [rack for kind, rack in seen if kind == "boot.config"]
-        assert boots[0] == "rack-a" and {"rack-a", "rack-b", "rack-c"} <= set(boots), seen
-        assert ("state.changed", "rack-b") in seen, seen  # deployed: the callback at rack B
-    finally:
-        for rack in racks:
-            rack.stop()
-        store.close()
