@@ -32,6 +32,7 @@ class Context:
                 create=may_create,
                 migrate=may_create,
                 pool=PoolSettings(self.settings.db_pool_size, self.settings.db_pool_idle_timeout),
+                rack=self.settings.rack,
             )
             if not may_create:
                 _refuse_empty(store, self.settings.database)

@@ -285,6 +285,8 @@ class Event:
     source: str
     message: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    #: the rack (``rack_name``) whose pxehook recorded it
+    rack: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -295,6 +297,7 @@ class Event:
             "source": self.source,
             "message": self.message,
             "data": dict(self.data),
+            "rack": self.rack,
         }
 
 

@@ -7,6 +7,11 @@ own: a service that fails to start (a TFTP port already taken) or whose threads 
 watched directory removed) is logged in one line, marked ``down`` and started again with
 a growing back-off, and the others go on. It publishes every service's status, and which
 inventory version is in force, through ``servicestatus`` for ``/healthz``.
+
+Several ``pxehook serve`` may share one database (racks, docs/racks.md): the services in
+``FLEET_WIDE`` then run only on the rack that holds the database's leader lock
+(``fleet.Leadership``), and move to another rack when that one stops or dies; the others
+(capture, TFTP, the nginx front) run on every rack.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pxehook.boot import front
 from pxehook.capture import service as capture_service
 from pxehook.context import Context
 from pxehook.errors import ConfigError, PxehookError
+from pxehook.fleet import Leadership
 from pxehook.inventory.watch import InventoryWatcher
 from pxehook.lifecycle.service import LifecycleSweeper
 from pxehook.tftp import service as tftp_service
@@ -115,6 +121,9 @@ FACTORIES: list[tuple[str, Factory]] = [
     ("nginx-front", _front),
 ]
 
+#: Work done once per fleet: only the rack holding the leader lock runs it.
+FLEET_WIDE = frozenset({"inventory-watcher", "lifecycle-sweeper"})
+
 
 def threads_of(obj: object, depth: int = 3) -> list[threading.Thread]:
     """The long-running threads a started service holds in its attributes (and in its
@@ -162,6 +171,8 @@ class Slot:
     restarts: int = 0
     backoff: float = MIN_BACKOFF
     retry_at: float = 0.0
+    #: runs only while this rack leads the fleet (``FLEET_WIDE``)
+    fleet_wide: bool = False
 
     def view(self) -> dict[str, Any]:
         return {"status": self.status, "error": self.error, "since": self.since,
@@ -177,8 +188,12 @@ class Supervisor:
     ) -> None:  # fmt: skip
         self.ctx = ctx
         self.state_dir = ctx.settings.state_dir
-        self.slots = [Slot(name, f) for name, f in (FACTORIES if factories is None else factories)]
+        chosen = FACTORIES if factories is None else factories
+        self.slots = [Slot(name, f, fleet_wide=name in FLEET_WIDE) for name, f in chosen]
         self.check_every = check_every
+        self.leadership: Leadership | None = None
+        self.lead_every = float(ctx.settings.leader_check_interval)
+        self._lead_at = 0.0
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="supervisor", daemon=True)
@@ -186,8 +201,15 @@ class Supervisor:
 
     # life -------------------------------------------------------------------------------
     def start(self) -> Supervisor:
+        if any(slot.fleet_wide for slot in self.slots):
+            self.leadership = Leadership(self.ctx.store(), self.ctx.settings.rack)
+            self.leadership.check()
+            self._lead_at = time.monotonic() + self.lead_every
         for slot in self.slots:
-            self._start(slot)
+            if self._may_run(slot):
+                self._start(slot)
+            else:
+                self._stand_by(slot)
         self.publish()
         self._thread.start()
         return self
@@ -199,6 +221,8 @@ class Supervisor:
         with self._lock:
             for slot in reversed(self.slots):
                 self._halt(slot)
+            if self.leadership is not None:
+                self.leadership.release()
         servicestatus.remove(self.state_dir)
 
     @property
@@ -239,10 +263,42 @@ class Supervisor:
             except Exception:  # a failing stop must not keep the others running
                 log.exception("stopping %s failed", slot.name)
 
+    # the fleet --------------------------------------------------------------------------
+    @property
+    def leading(self) -> bool:
+        return self.leadership is None or self.leadership.leader
+
+    def _may_run(self, slot: Slot) -> bool:
+        return not slot.fleet_wide or self.leading
+
+    def _stand_by(self, slot: Slot) -> None:
+        self._halt(slot)
+        slot.status, slot.error, slot.since = servicestatus.STANDBY, "", time.time()
+        slot.backoff, slot.retry_at = MIN_BACKOFF, 0.0
+
+    def lead(self) -> None:
+        """Ask for (or confirm) the fleet's lead; start or stop the fleet-wide services
+        when this rack's role changed."""
+        if self.leadership is None or not self.leadership.check():
+            return
+        for slot in self.slots:
+            if not slot.fleet_wide:
+                continue
+            if self.leading:
+                self._start(slot)
+            else:
+                self._stand_by(slot)
+
     def check(self) -> None:
-        """One round: mark dead services down, restart those whose back-off is over."""
+        """One round: the fleet's lead when due, mark dead services down, restart those
+        whose back-off is over."""
         with self._lock:
+            if time.monotonic() >= self._lead_at:
+                self._lead_at = time.monotonic() + self.lead_every
+                self.lead()
             for slot in self.slots:
+                if not self._may_run(slot):
+                    continue
                 if slot.status == "running" and slot.service and not alive(slot.service):
                     self._down(slot, "stopped unexpectedly")
                 elif slot.status == servicestatus.DOWN and time.monotonic() >= slot.retry_at:
@@ -264,6 +320,8 @@ class Supervisor:
                 "supervisor": os.getpid(),
                 "services": {s.name: s.view() for s in self.slots if s.status != "off"},
             }
+            if self.leadership is not None:
+                data["fleet"] = self.leadership.view()
             for slot in self.slots:
                 if isinstance(slot.service, _InventoryService):
                     data["inventory"] = slot.service.inventory()

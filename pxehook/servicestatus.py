@@ -16,6 +16,9 @@ from typing import Any
 
 FILE = "services.json"
 RUNNING, DOWN = "running", "down"
+#: a rack's role in its fleet (docs/racks.md); a fleet-wide service on a rack that does not
+#: lead is STANDBY, which is not a problem
+LEADER, STANDBY = "leader", "standby"
 
 
 def path(state_dir: str) -> str:
@@ -72,7 +75,7 @@ def problems(data: dict[str, Any]) -> dict[str, str]:
     if pid and not _alive(pid):
         return {"supervisor": f"pid {pid} is not running"}
     for name, info in sorted((data.get("services") or {}).items()):
-        if info.get("status") != RUNNING:
+        if info.get("status") not in (RUNNING, STANDBY):
             found[name] = f"{info.get('status', 'unknown')}: {info.get('error') or 'no reason'}"
     inventory = data.get("inventory")
     if inventory:

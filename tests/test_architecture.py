@@ -74,7 +74,7 @@ LAYERS: tuple[Layer, ...] = (
     ),
     Layer("store", ("store",)),
     # What a process holds (settings + store), API tokens, the Jinja environment.
-    Layer("context", ("context", "tokens", "templating")),
+    Layer("context", ("context", "tokens", "templating", "fleet")),
     Layer("boot", ("boot",)),
     Layer("lifecycle", ("lifecycle",)),
     Layer("capture", ("capture",)),

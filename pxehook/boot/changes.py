@@ -10,8 +10,9 @@ asking must cost next to nothing:
   transaction); only then is the generation read again, on the same connection, in one
   statement (no BEGIN/COMMIT). The timeline's own batches also move data_version, so under
   load the generation is read about once per timeline batch, not once per request.
-* Other databases (``PolledChanges``): the store's ``generation()`` on each request. A
-  PostgreSQL feed woken by LISTEN/NOTIFY belongs here, behind the same ``generation()``.
+* PostgreSQL (``store.pg_changes.PostgresChanges``): the generation kept in memory, moved
+  by LISTEN/NOTIFY, polled while the listener is down (docs/racks.md).
+* An in-memory database (``PolledChanges``): the store's ``generation()`` on each request.
 
 No staleness: a change committed before a request starts is seen by that request.
 """
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from pxehook.store import Store, sqlite_path
+from pxehook.store.pg_changes import PostgresChanges
 from pxehook.store.sql_records import GENERATION_QUERY
 
 
@@ -84,6 +86,8 @@ class SQLiteChanges:
 def changes_for(store: Callable[[], Store], database: str) -> Changes:
     """The cheapest change feed for the ``database`` setting."""
     path = sqlite_path(database)
-    if path is None or path == ":memory:":
+    if path is None:
+        return PostgresChanges(store, database)
+    if path == ":memory:":
         return PolledChanges(store)
     return SQLiteChanges(store, path)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from pxehook import counters
+from pxehook.errors import StoreError
 from pxehook.models import State
 from pxehook.store import Store
 
@@ -45,10 +46,14 @@ class EnlistBudget:
                 counters.count("enlist_refused")
                 return False
             store = self.store()
-            if (
-                store.host_count(seen_since=now - WINDOW) >= self.per_hour
-                or store.host_count(state=State.NEW) >= self.max_new
-            ):
+            try:
+                full = (
+                    store.host_count(seen_since=now - WINDOW) >= self.per_hour
+                    or store.host_count(state=State.NEW) >= self.max_new
+                )
+            except StoreError:  # database away: enlist nobody now (docs/racks.md)
+                full = True
+            if full:
                 self._full_until = now + self.recheck
                 counters.count("enlist_refused")
                 return False

@@ -129,7 +129,11 @@ class Resolver:
     def _host_by_mac(self, mac: str) -> Host | None:
         if mac in self._hosts:
             return self._hosts[mac]
-        host = self.ctx.store().host_get(mac)
+        try:
+            host = self.ctx.store().host_get(mac)
+        except StoreError as exc:  # database away: unknown for now, never cached (racks.md)
+            log.warning("host %s not read, answered as unknown: %s", mac, exc)
+            return None
         if host is not None:
             self._hosts[mac] = host
         return host

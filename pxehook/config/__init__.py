@@ -12,6 +12,7 @@ the same table; a test fails when they drift (``pxehook config docs`` prints it)
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -74,6 +75,11 @@ class Settings(Mapping[str, Any]):
             return str(self.http_base_url).rstrip("/")
         host = self.server_ip or self.bind or "127.0.0.1"
         return f"http://{host}:{self.port}"
+
+    @property
+    def rack(self) -> str:
+        """``rack_name``, or this machine's host name (its first 63 characters)."""
+        return str(self.rack_name) or socket.gethostname()[:63]
 
     def replace(self, **changes: Any) -> Settings:
         values, origins = dict(self._values), dict(self._origins)

@@ -4,6 +4,7 @@ the typed value or raises ValueError saying what was expected ("a whole number a
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -107,3 +108,14 @@ def cidr_list(value: Any) -> list[str]:
         except ValueError:
             raise ValueError(f"a list of CIDR subnets (bad: {item!r})") from None
     return items
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+def name_or_empty(value: Any) -> str:
+    """A short name (letters, digits, ``.``, ``_``, ``-``; 63 at most), or empty."""
+    text = string(value).strip()
+    if text and not _NAME.fullmatch(text):
+        raise ValueError("a name of letters, digits, '.', '_' and '-' (63 at most), or empty")
+    return text

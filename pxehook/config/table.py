@@ -10,6 +10,7 @@ from pxehook.config.checks import (
     choice,
     cidr_list,
     ipv4_or_empty,
+    name_or_empty,
     non_negative_int,
     port,
     positive_int,
@@ -334,6 +335,23 @@ SETTINGS: tuple[Setting, ...] = (
         "info",
         "choice",
         "Logging level of the server processes.",
+    ),
+    # racks: several resolvers on one PostgreSQL database (docs/racks.md)
+    _s(
+        "rack_name",
+        name_or_empty,
+        "",
+        "str",
+        "This resolver's name among several on one database, written on every event it "
+        "records and shown by /healthz and /metrics (empty: the host name).",
+    ),
+    _s(
+        "leader_check_interval",
+        positive_int,
+        1,
+        "int",
+        "Seconds between a resolver's tries to become the fleet's leader (which runs the "
+        "inventory, the life-cycle sweep and pruning) and the leader's checks that it still is.",
     ),
     *BOUND_SETTINGS,
 )

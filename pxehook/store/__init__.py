@@ -35,16 +35,21 @@ def open_store(
     create: bool = True,
     migrate: bool = True,
     pool: PoolSettings = DEFAULT_POOL,
+    rack: str = "",
 ) -> Store:
-    """Open the store named by ``url`` (``sqlite:///path``, a path, or ``postgresql://…``)."""
+    """Open the store named by ``url`` (``sqlite:///path``, a path, or ``postgresql://…``);
+    every event it records names ``rack``."""
     path = sqlite_path(url)
     if path is not None:
         return SQLiteStore(
-            path, busy_timeout_ms=busy_timeout_ms, create=create, migrate=migrate, pool=pool
-        )
+            path, busy_timeout_ms=busy_timeout_ms, create=create, migrate=migrate, pool=pool,
+            rack=rack,
+        )  # fmt: skip
     scheme = url.split("://", 1)[0]
     if scheme in ("postgresql", "postgres"):
-        return PostgresStore(url, busy_timeout_ms=busy_timeout_ms, migrate=migrate, pool=pool)
+        return PostgresStore(
+            url, busy_timeout_ms=busy_timeout_ms, migrate=migrate, pool=pool, rack=rack
+        )
     raise ConfigError(
         f"database: unsupported scheme {scheme!r} in {url!r}",
         hint="use sqlite:///path/to/pxehook.db or postgresql://user@host/db",

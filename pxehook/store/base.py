@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from pxehook.errors import PxehookError
 from pxehook.models import Event, Host, Instant, Observation, Profile, State
 from pxehook.store.dialect import EventData
+from pxehook.store.leader import LeaderLock
 from pxehook.store.writes import Declaration, DeclaredItem, HostPatch, HostWrite, StateChange
 
 
@@ -201,6 +202,10 @@ class Store(Protocol):
 
     def generation(self) -> int:
         """A number that grows whenever anything that changes a boot answer changes."""
+
+    def leader_lock(self) -> LeaderLock:
+        """A new handle on the fleet's leader lock: one process of all those sharing this
+        database holds it at a time, on a connection of its own (``store/leader.py``)."""
 
     def schema_version(self) -> int: ...
 

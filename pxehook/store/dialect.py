@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 from pxehook.errors import PxehookError
+from pxehook.store.leader import LeaderLock
 
 
 class Retry(enum.Enum):
@@ -113,6 +114,16 @@ class Dialect(ABC):
     @abstractmethod
     def append_only_trigger(self, table: str) -> str:
         """DDL refusing every UPDATE of ``table`` with "<table> are append-only"."""
+
+    # racks ------------------------------------------------------------------------------
+    @abstractmethod
+    def leader_lock(self) -> LeaderLock:
+        """The fleet's leader lock on this database (``store/leader.py``)."""
+
+    def generation_moved(self, tx: Tx) -> None:
+        """The transaction just grew the generation: tell other processes at commit, where
+        the database can (here: nobody is told; readers poll)."""
+        return None
 
 
 class Tx:

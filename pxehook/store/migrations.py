@@ -146,6 +146,11 @@ STEPS: tuple[str, ...] = (
         info   {json} NOT NULL DEFAULT '{}'
     );
     """,
+    # 5: racks. Each event names the rack (setting rack_name) whose pxehook recorded it:
+    # several resolvers share one database and the timeline shows which rack saw what.
+    """
+    ALTER TABLE events ADD COLUMN rack TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 LATEST = len(STEPS)

@@ -13,48 +13,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from functools import cache
-from types import ModuleType
 from typing import Any, ClassVar
 
 from pxehook.errors import Conflict, PxehookError, StoreError
 from pxehook.store.dialect import Dialect, Retry, Tx, dump_json
+from pxehook.store.leader import PostgresLeaderLock
+from pxehook.store.pgdriver import pg, psycopg_module
 from pxehook.store.sql import SQLStore
 from pxehook.store.transactions import DEFAULT_POOL, PoolSettings
 
 _MIGRATION_LOCK = 0x70786568  # advisory lock key ("pxeh")
-
-
-@cache
-def _psycopg() -> ModuleType | None:
-    """psycopg, imported the first time a PostgreSQL database is used (an optional
-    dependency, ``pip install 'pxehook[postgres]'``; importing it costs ~180 ms that a
-    SQLite command should not pay); None when it is not installed."""
-    try:
-        import psycopg
-        import psycopg.conninfo
-        import psycopg.errors
-        import psycopg.types.json
-    except ImportError:  # pragma: no cover - exercised only without the extra
-        return None
-    return psycopg
-
-
-def _pg() -> Any:
-    """psycopg (only called once a dialect exists, which checked it is installed)."""
-    return _psycopg()
+#: the channel a transaction that grew the generation NOTIFYs at commit (payload: the new
+#: generation); ``pg_changes.PostgresChanges`` LISTENs to it
+GENERATION_CHANNEL = "pxehook_generation"
 
 
 def _busy() -> tuple[type[Exception], ...]:
     """The errors that mean another writer holds what we need: retry."""
-    errors = _pg().errors
+    errors = pg().errors
     return (errors.SerializationFailure, errors.DeadlockDetected, errors.LockNotAvailable)
 
 
 def safe_dsn(dsn: str) -> str:
     """The DSN without its password, for messages."""
     try:
-        parts = _pg().conninfo.conninfo_to_dict(dsn)
+        parts = pg().conninfo.conninfo_to_dict(dsn)
     except Exception:  # a malformed DSN is reported by connect()
         return "<unparsable DSN>"
     parts.pop("password", None)
@@ -75,7 +58,7 @@ class PostgresDialect(Dialect):
     }
 
     def __init__(self, dsn: str, *, busy_timeout_ms: int = 5000) -> None:
-        psycopg = _psycopg()
+        psycopg = psycopg_module()
         if psycopg is None:
             raise StoreError(
                 "database: PostgreSQL needs psycopg", hint="pip install 'pxehook[postgres]'"
@@ -87,7 +70,7 @@ class PostgresDialect(Dialect):
         self.busy_timeout_ms = busy_timeout_ms
 
     def connect(self) -> Any:
-        psycopg = _pg()
+        psycopg = pg()
         timeout = max(1, self.busy_timeout_ms // 1000)
         try:
             conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=timeout)
@@ -103,7 +86,7 @@ class PostgresDialect(Dialect):
 
     @contextmanager
     def transaction(self, conn: Any, *, write: bool) -> Iterator[Any]:
-        psycopg = _pg()
+        psycopg = pg()
         # psycopg starts each transaction with these settings (no extra round trip)
         level = None if write else psycopg.IsolationLevel.REPEATABLE_READ
         if conn.isolation_level != level:
@@ -114,14 +97,14 @@ class PostgresDialect(Dialect):
             yield cursor
 
     def retry(self, exc: Exception) -> Retry:
-        if isinstance(exc, _pg().errors.UniqueViolation):
+        if isinstance(exc, pg().errors.UniqueViolation):
             return Retry.RACE
         if isinstance(exc, _busy()):
             return Retry.BUSY
         return Retry.NO
 
     def translate(self, exc: Exception) -> PxehookError:
-        psycopg = _pg()
+        psycopg = pg()
         if isinstance(exc, psycopg.IntegrityError):
             return Conflict(f"conflicting write: {exc.diag.message_primary}")
         if isinstance(exc, _busy()):
@@ -131,10 +114,10 @@ class PostgresDialect(Dialect):
         return StoreError(f"{self.label}: {str(exc).strip()}")
 
     def broken(self, exc: Exception) -> bool:
-        return isinstance(exc, _pg().OperationalError) and not isinstance(exc, _busy())
+        return isinstance(exc, pg().OperationalError) and not isinstance(exc, _busy())
 
     def json_param(self, value: Any) -> Any:
-        return _pg().types.json.Jsonb(value, dumps=dump_json)
+        return pg().types.json.Jsonb(value, dumps=dump_json)
 
     def json_value(self, raw: Any) -> Any:
         return raw  # psycopg decodes JSONB itself
@@ -175,6 +158,16 @@ class PostgresDialect(Dialect):
             f"    FOR EACH ROW EXECUTE FUNCTION {function}();"
         )
 
+    def leader_lock(self) -> PostgresLeaderLock:
+        return PostgresLeaderLock(self.dsn)
+
+    def generation_moved(self, tx: Tx) -> None:
+        # delivered at commit, in commit order, only if the transaction commits
+        tx.run(
+            "SELECT pg_notify(?, value) FROM server_values WHERE key='generation'",
+            (GENERATION_CHANNEL,),
+        )
+
 
 class PostgresStore(SQLStore):
     """The ``Store`` protocol over a PostgreSQL database."""
@@ -186,7 +179,8 @@ class PostgresStore(SQLStore):
         busy_timeout_ms: int = 5000,
         migrate: bool = True,
         pool: PoolSettings = DEFAULT_POOL,
+        rack: str = "",
     ) -> None:
         dialect = PostgresDialect(dsn, busy_timeout_ms=busy_timeout_ms)
         self.dsn, self.where, self.busy_timeout_ms = dsn, dialect.where, busy_timeout_ms
-        super().__init__(dialect, migrate=migrate, pool=pool)
+        super().__init__(dialect, migrate=migrate, pool=pool, rack=rack)

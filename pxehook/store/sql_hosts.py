@@ -12,7 +12,7 @@ from pxehook.errors import Conflict, NotFound, Stale
 from pxehook.models import TRUSTED_IP_SOURCES, Host, Observation, State, now, usable_uuid
 from pxehook.store.dialect import Tx
 from pxehook.store.merge import observation_changes
-from pxehook.store.sqlcore import BY_ID, BY_MAC, HOST_COLUMNS, SQLCore
+from pxehook.store.sqlcore import BY_ID, BY_MAC, EVENT_INSERT, HOST_COLUMNS, SQLCore
 
 #: SQL list of the trusted IP sources (fixed words from models.TRUSTED_IP_SOURCES).
 _TRUSTED = ", ".join(f"'{source}'" for source in sorted(TRUSTED_IP_SOURCES))
@@ -313,9 +313,9 @@ class HostReadSQL(SQLCore):
             )
             json_param = self.dialect.json_param
             tx.many(
-                "INSERT INTO events(host_id, at, kind, source, message, data) VALUES (?,?,?,?,?,?)",
+                EVENT_INSERT,
                 [
-                    (h, at, k, src, msg, json_param(data or {}))
+                    (h, at, k, src, msg, json_param(data or {}), self.rack)
                     for h, k, src, msg, data, at in events
                 ],
             )

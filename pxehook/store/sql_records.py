@@ -31,8 +31,9 @@ class RecordSQL(SQLCore):
         seen: Sequence[tuple[int, float, float]] = (),
     ) -> int:
         json_param = self.dialect.json_param
+        rack = self.rack
         payload = [
-            (host_id, at, kind, source, message, json_param(data or {}), host_id)
+            (host_id, at, kind, source, message, json_param(data or {}), rack, host_id)
             for host_id, kind, source, message, data, at in rows
         ]
         touches = [(at, host_id, older) for host_id, at, older in seen]
@@ -40,8 +41,8 @@ class RecordSQL(SQLCore):
         def insert(tx: Tx) -> int:
             # events of a host deleted meanwhile are dropped
             tx.many(
-                "INSERT INTO events(host_id, at, kind, source, message, data) "
-                "SELECT ?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM hosts WHERE id=?)",
+                "INSERT INTO events(host_id, at, kind, source, message, data, rack) "
+                "SELECT ?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM hosts WHERE id=?)",
                 payload,
             )
             if touches:  # not a change of the host (no version, no generation)
@@ -56,7 +57,7 @@ class RecordSQL(SQLCore):
 
     def events(self, host_id: int, *, since_id: int = 0, limit: int | None = None) -> list[Event]:
         sql = (
-            "SELECT id, host_id, at, kind, source, message, data FROM events "
+            "SELECT id, host_id, at, kind, source, message, data, rack FROM events "
             "WHERE host_id=? AND id>? ORDER BY id"
         )
         if limit:
@@ -66,7 +67,7 @@ class RecordSQL(SQLCore):
         def read(tx: Tx) -> list[Event]:
             return [
                 Event(id=r[0], host_id=r[1], at=r[2], kind=r[3], source=r[4], message=r[5],
-                      data=json_value(r[6]))
+                      data=json_value(r[6]), rack=r[7])
                 for r in tx.all(sql, (host_id, since_id))
             ]  # fmt: skip
 

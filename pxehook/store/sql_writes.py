@@ -16,7 +16,7 @@ from pxehook.models import Host, Instant, State, instant, now
 from pxehook.store.dialect import Tx
 from pxehook.store.merge import merged
 from pxehook.store.sql_hosts import _INSERT_HOST, HostReadSQL, chunks, marks
-from pxehook.store.sqlcore import HOST_COLUMNS
+from pxehook.store.sqlcore import EVENT_INSERT, HOST_COLUMNS
 from pxehook.store.writes import (
     Declaration,
     HostPatch,
@@ -82,7 +82,7 @@ class HostWriteSQL(HostReadSQL):
                 return host, changed
 
             results = self._items(tx, writes, one)
-            later.flush(tx, self.dialect)
+            later.flush(tx, self.dialect, self.rack)
             return results
 
         return self._write(run) if writes else []
@@ -225,7 +225,7 @@ class HostWriteSQL(HostReadSQL):
                 return host, True
 
             results = self._items(tx, changes, one)
-            later.flush(tx, self.dialect)
+            later.flush(tx, self.dialect, self.rack)
             return results
 
         return self._write(run) if changes else []
@@ -364,15 +364,14 @@ class _Later:
     def declare(self, host_id: int, d: Declaration, dialect: Any) -> None:
         self.declared.append(_declared_row(host_id, d, dialect))
 
-    def flush(self, tx: Tx, dialect: Any) -> None:
+    def flush(self, tx: Tx, dialect: Any, rack: str) -> None:
         self.flush_updates(tx)
         self.flush_macs(tx)
         if self.events:
             tx.many(
-                "INSERT INTO events(host_id, at, kind, source, message, data) "
-                "VALUES (?,?,?,?,?,?)",
-                [(h, instant_wall(at), kind, source, message, dialect.json_param(data or {}))
-                 for h, kind, source, message, data, at in self.events],
+                EVENT_INSERT,
+                [(h, instant_wall(at), kind, source, message, dialect.json_param(data or {}),
+                  rack) for h, kind, source, message, data, at in self.events],
             )  # fmt: skip
         if self.declared:
             tx.many(_DECLARE, self.declared)

@@ -18,6 +18,7 @@ from pxehook.errors import NotFound, Stale, StoreError
 from pxehook.models import Event, Host, State, now
 from pxehook.store import migrations
 from pxehook.store.dialect import Dialect, Tx
+from pxehook.store.leader import LeaderLock
 from pxehook.store.transactions import DEFAULT_POOL, PoolSettings, Transactions
 
 T = TypeVar("T")
@@ -28,6 +29,10 @@ HOST_COLUMNS = (
     "state_clock, state_boot"
 )
 BY_MAC = "id = (SELECT host_id FROM host_macs WHERE mac=?)"
+#: Every timeline row is written by this statement: the rack that saw it is the store's.
+EVENT_INSERT = (
+    "INSERT INTO events(host_id, at, kind, source, message, data, rack) VALUES (?,?,?,?,?,?,?)"
+)
 BY_ID = "id=?"
 
 
@@ -35,15 +40,21 @@ class SQLCore:
     """Transactions, schema and row helpers over one SQL database, through its ``Dialect``."""
 
     def __init__(
-        self, dialect: Dialect, *, migrate: bool = True, pool: PoolSettings = DEFAULT_POOL
-    ) -> None:
+        self, dialect: Dialect, *, migrate: bool = True, pool: PoolSettings = DEFAULT_POOL,
+        rack: str = "",
+    ) -> None:  # fmt: skip
         self.dialect = dialect
+        #: the rack (``rack_name``) this process serves: written on every event it records
+        self.rack = rack
         self._transactions = Transactions(dialect, pool)
         if migrate:
             self.migrate()
 
     def close(self) -> None:
         self._transactions.close()
+
+    def leader_lock(self) -> LeaderLock:
+        return self.dialect.leader_lock()
 
     def _read(self, fn: Callable[[Tx], T]) -> T:
         return self._transactions.run(fn, write=False)
@@ -140,11 +151,12 @@ class SQLCore:
             (host_id,),
         )
 
-    @staticmethod
-    def _bump(tx: Tx) -> None:
-        """Grow the generation: call once, as the last write of a transaction."""
+    def _bump(self, tx: Tx) -> None:
+        """Grow the generation: call once, as the last write of a transaction. The dialect
+        may tell other processes at commit (PostgreSQL: NOTIFY)."""
         generation = "CAST(CAST(value AS BIGINT) + 1 AS TEXT)"
         tx.run(f"UPDATE server_values SET value = {generation} WHERE key='generation'")  # noqa: S608
+        self.dialect.generation_moved(tx)
 
     def _event(
         self, tx: Tx, host_id: int, kind: str, source: str, message: str,
@@ -152,8 +164,8 @@ class SQLCore:
     ) -> Event:  # fmt: skip
         at = now() if at is None else at
         event_id = tx.insert(
-            "INSERT INTO events(host_id, at, kind, source, message, data) VALUES (?,?,?,?,?,?)",
-            (host_id, at, kind, source, message, self.dialect.json_param(data or {})),
+            EVENT_INSERT,
+            (host_id, at, kind, source, message, self.dialect.json_param(data or {}), self.rack),
         )
         return Event(id=event_id, host_id=host_id, at=at, kind=kind, source=source,
-                     message=message, data=dict(data or {}))  # fmt: skip
+                     message=message, data=dict(data or {}), rack=self.rack)  # fmt: skip

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from pxehook import fsmodes
 from pxehook.errors import Conflict, PxehookError, StoreError
 from pxehook.store.dialect import Dialect, Retry, Tx
+from pxehook.store.leader import FileLeaderLock, LeaderLock
 from pxehook.store.sql import SQLStore
 from pxehook.store.transactions import DEFAULT_POOL, PoolSettings
 
@@ -123,6 +124,21 @@ class SQLiteDialect(Dialect):
             f"BEGIN SELECT RAISE(ABORT, '{table} are append-only'); END;"
         )
 
+    def leader_lock(self) -> LeaderLock:
+        return FileLeaderLock(self.path) if self.path != ":memory:" else OnlyProcess()
+
+
+class OnlyProcess:
+    """The leader lock of an in-memory database: its only process always leads."""
+
+    error = ""
+
+    def hold(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
 
 class SQLiteStore(SQLStore):
     """The ``Store`` protocol over one SQLite file."""
@@ -135,13 +151,14 @@ class SQLiteStore(SQLStore):
         create: bool = True,
         migrate: bool = True,
         pool: PoolSettings = DEFAULT_POOL,
+        rack: str = "",
     ) -> None:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
         if path != ":memory:":
             _check_path(path, create=create)
         dialect = SQLiteDialect(path, busy_timeout_ms=busy_timeout_ms)
-        super().__init__(dialect, migrate=migrate, pool=pool)
+        super().__init__(dialect, migrate=migrate, pool=pool, rack=rack)
 
 
 def _check_path(path: str, *, create: bool) -> None:

@@ -16,7 +16,7 @@ from collections import defaultdict
 
 from flask import Blueprint, Response, current_app
 
-from pxehook import counters
+from pxehook import counters, servicestatus
 from pxehook.capture import status as lease_status
 from pxehook.web import context_of
 
@@ -158,7 +158,8 @@ def exposition(data: dict) -> str:
     for what in DROPPED:
         n = int(data.get("dropped", {}).get(what, 0))
         lines.append(f'pxehook_dropped_total{{what="{what}"}} {n}')
-    return "\n".join(lines + lease_file_lines(data.get("lease_files", []))) + "\n"
+    extra = lease_file_lines(data.get("lease_files", [])) + fleet_lines(data.get("fleet", {}))
+    return "\n".join(lines + extra) + "\n"
 
 
 #: Per lease file: (status key, metric, type, help).
@@ -182,9 +183,23 @@ def lease_file_lines(files: list[dict]) -> list[str]:
     return lines
 
 
+def fleet_lines(fleet: dict) -> list[str]:
+    """This resolver's rack and whether it leads the fleet (docs/racks.md)."""
+    if not fleet:
+        return []
+    leads = 1 if fleet.get("role") == servicestatus.LEADER else 0
+    return [
+        "# HELP pxehook_fleet_leader 1 on the rack that runs the fleet-wide work, else 0.",
+        "# TYPE pxehook_fleet_leader gauge",
+        f'pxehook_fleet_leader{{rack="{_esc(str(fleet.get("rack", "")))}"}} {leads}',
+    ]
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
     _maybe_dump(force=True)
-    state_dir = context_of(current_app).settings.state_dir
-    data = {**merged(), "lease_files": lease_status.read(state_dir)}
+    settings = context_of(current_app).settings
+    published = servicestatus.read(settings.state_dir) or {}
+    fleet = {"rack": settings.rack, "role": (published.get("fleet") or {}).get("role", "none")}
+    data = {**merged(), "lease_files": lease_status.read(settings.state_dir), "fleet": fleet}
     return Response(exposition(data), mimetype="text/plain; version=0.0.4")

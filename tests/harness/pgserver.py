@@ -64,6 +64,9 @@ class PgServer:
             "-E",
             "UTF8",
         )
+        return self._launch()
+
+    def _launch(self) -> PgServer:
         log = open(self.root / "postgres.log", "ab")  # noqa: SIM115 - child's stdout
         self.proc = subprocess.Popen(
             [
@@ -97,6 +100,17 @@ class PgServer:
                 return self
             time.sleep(0.1)
         raise RuntimeError("PostgreSQL did not start: " + (self.root / "postgres.log").read_text())
+
+    def halt(self) -> None:
+        """Stop the server (fast shutdown: sessions end), keeping its data: an outage."""
+        if self.proc and self.proc.poll() is None:
+            pg_ctl = str(self.bindir / "pg_ctl")
+            self._as_postgres(pg_ctl, "stop", "-D", str(self.data), "-m", "fast", "-w")
+            self.proc.wait(timeout=20)
+
+    def resume(self) -> PgServer:
+        """Start the halted server again on the same data and socket."""
+        return self._launch()
 
     def dsn(self, database: str) -> str:
         return f"postgresql://postgres@/{database}?host={self.sock}"
