@@ -1,8 +1,9 @@
 """Warnings about the known traps of network-boot DHCP configs (never fatal).
 
 Checks every layout (missing loader files of the ``loader_arches``, UEFI loaders without
-extension, a base URL that needs DNS) and adds the generator's own checks
-(``layout_lint``, ``text_lint``: for dnsmasq, fleet size against its limits and the pxe-service traps, see gen/dnsmasq.py).
+extension, a base URL that needs DNS) and adds the generator's own checks (``layout_lint``,
+``text_lint``: for dnsmasq, fleet size against its limits and the pxe-service traps, see
+gen/dnsmasq.py).
 """
 
 from __future__ import annotations
