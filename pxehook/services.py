@@ -27,6 +27,7 @@ from pxehook.context import Context
 from pxehook.errors import ConfigError, PxehookError
 from pxehook.inventory.watch import InventoryWatcher
 from pxehook.lifecycle.service import LifecycleSweeper
+from pxehook.store.retention import Pruner, Retention
 from pxehook.tftp import service as tftp_service
 
 log = logging.getLogger("pxehook.services")
@@ -109,6 +110,11 @@ def _front(ctx: Context) -> Service | None:
     return front.factory(ctx, wiring.boot_hooks(ctx))
 
 
+def _pruner(ctx: Context) -> Service | None:
+    rule, every = Retention.from_settings(ctx.settings), ctx.settings.event_prune_interval
+    return Pruner(ctx.store(), rule, every) if every and rule.active else None
+
+
 #: (name, factory), started in this order by ``pxehook serve``.
 FACTORIES: list[tuple[str, Factory]] = [
     ("inventory-watcher", _inventory),
@@ -116,6 +122,7 @@ FACTORIES: list[tuple[str, Factory]] = [
     ("capture", _capture),
     ("tftp", _tftp),
     ("nginx-front", _front),
+    ("event-pruner", _pruner),
 ]
 
 

@@ -24,6 +24,11 @@ def fmt_time(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
+def plural(count: int, noun: str, nouns: str = "") -> str:
+    """``1 event``, ``2 events`` (``nouns``: an irregular plural)."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
 def cell(value: Any) -> str:
     if value is None or value == "":
         return "-"
