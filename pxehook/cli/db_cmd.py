@@ -12,7 +12,7 @@ from pxehook.cli.progress import ProgressBar
 from pxehook.cli.root import pass_lazy
 from pxehook.config import Settings
 from pxehook.inventory import apply
-from pxehook.store import migrations, sqlite_path
+from pxehook.store import backup, migrations, sqlite_path
 from pxehook.store.retention import Retention, prune
 
 
@@ -105,6 +105,19 @@ def db_prune(lazy, dry_run: bool, as_json: bool) -> None:  # type: ignore[no-unt
         f"{verb} {plural(done.total, 'event')} ({done.by_age} by age, {done.by_count} by "
         f"count) in {done.seconds:.1f}s; kept: {rule.describe()}"
     )
+
+
+@db.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@pass_lazy
+def db_backup(lazy, file: str, force: bool) -> None:  # type: ignore[no-untyped-def]
+    """Copy the SQLite database to FILE, consistent while the server runs (SQLite's online
+    backup; no sqlite3 binary needed). PostgreSQL: use pg_dump (the error says how)."""
+    settings = lazy.get().settings
+    done = backup.backup(settings.database, file, force=force)
+    click.echo(f"backed up {settings.database} to {done.path}: schema {done.schema}, "
+               f"{done.size} bytes")  # fmt: skip
 
 
 def file_warnings(settings: Settings) -> list[str]:
