@@ -82,7 +82,7 @@ _SHORTCUTS = [
 @pass_lazy
 def host_events(lazy, mac: str, since: int, limit: int | None, last: int | None, as_json: bool):  # type: ignore[no-untyped-def]
     """The host's timeline, oldest first: DHCP, TFTP, configs, kernels, callbacks, states.
-    Old events are pruned (``pxehook db prune``, the retention settings)."""
+    Old events are pruned: see 'pxehook db prune' and the retention settings."""
     if last is not None and (since or limit is not None):
         raise click.UsageError("--last cannot be combined with --since or --limit")
     store = lazy.get().store()

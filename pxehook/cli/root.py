@@ -20,8 +20,10 @@ COMMAND_MODULES = (
     "gen_cmd",
     "host_cmd",
     "lifecycle_cmd",
+    "man_cmd",
     "profile_cmd",
     "serve_cmd",
+    "systemd_cmd",
     "tftp_cmd",
     "token_cmd",
 )
