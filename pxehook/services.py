@@ -49,13 +49,17 @@ class _Watcher(InventoryWatcher):
     def __init__(self, path: str, ctx: Context, on_change: Callable[[], None]) -> None:
         super().__init__(path, ctx.store())
         self.applied: list[int] | None = None
+        #: wall-clock times of the last good apply and of the error in force (0: none)
+        self.applied_at = self.error_at = 0.0
         self.on_change = on_change
 
     def load_now(self) -> bool:
         signature = servicestatus.file_signature(self.path)
         good = super().load_now()
         if good:
-            self.applied = signature
+            self.applied, self.applied_at, self.error_at = signature, time.time(), 0.0
+        elif not self.error_at:
+            self.error_at = time.time()
         self.on_change()
         return good
 
@@ -80,7 +84,9 @@ class _InventoryService:
         return {
             "path": self.watcher.path,
             "applied": self.watcher.applied,
+            "applied_at": self.watcher.applied_at,
             "error": str(error).splitlines()[0] if error else "",
+            "error_at": self.watcher.error_at if error else 0.0,
         }
 
 
