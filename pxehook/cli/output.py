@@ -21,7 +21,7 @@ def print_json(data: Any) -> None:
 def fmt_time(ts: float | None) -> str:
     if ts is None:
         return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    return time.strftime("%Y-%m-%d %H:%M:%S%z", time.localtime(ts))
 
 
 def plural(count: int, noun: str, nouns: str = "") -> str:
