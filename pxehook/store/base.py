@@ -190,8 +190,9 @@ class Store(Protocol):
     def events_delete(self, ids: list[int]) -> int:
         """Delete the events ``ids`` (one transaction); returns how many were there."""
 
-    def event_stats(self) -> dict[str, Any]:
-        """``events`` (how many), ``last_id`` (the newest id, 0: none), ``oldest`` (time)."""
+    def event_stats(self, *, count: bool = True) -> dict[str, Any]:
+        """``last_id`` (the newest id, 0: none), ``oldest`` (time) and, with ``count`` (a
+        scan of the table), ``events`` (how many)."""
 
     # profiles ----------------------------------------------------------------
     def profiles_replace(self, profiles: Iterable[Profile]) -> None:

@@ -105,7 +105,7 @@ def prune(
     started = time.monotonic()
     walk = _Walk(store, rule, dry_run, pause, stop)
     walk.result.dry_run = dry_run
-    walk.result.high_water = int(store.event_stats()["last_id"])
+    walk.result.high_water = int(store.event_stats(count=False)["last_id"])
     moment = time.time() if now is None else now
     older_than = moment - rule.max_age_days * DAY if rule.max_age_days else None
     if older_than is not None:
