@@ -3,6 +3,7 @@ real ``systemd-analyze verify``; values that would inject unit lines are refused
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -93,3 +94,8 @@ def test_foreign_unit_kept_unless_forced(cli, tmp_path) -> None:  # type: ignore
     assert cli("systemd", "install", "--prefix", str(prefix), "--bin", exe, "--force").code == 0
     assert cli("systemd", "install", "--prefix", str(prefix), "--bin", exe).code == 0  # ours now
     assert "serve" in (folder / "pxehook.service").read_text()
+
+
+def test_show_json(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = cli("systemd", "show", "--json", "--bin", _fake_bin(tmp_path))
+    assert out.code == 0 and sorted(json.loads(out.out)) == sorted(UNITS)

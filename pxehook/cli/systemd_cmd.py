@@ -20,6 +20,7 @@ import tempfile
 import click
 
 from pxehook import __version__
+from pxehook.cli.output import json_option, print_json
 from pxehook.cli.root import pass_lazy
 from pxehook.config import DEFAULT_CONFIG_FILE, Settings
 from pxehook.errors import ConfigError, InvalidInput
@@ -138,10 +139,17 @@ def _units(lazy, user: str, group: str, executable: str | None) -> dict[str, str
 @systemd.command("show")
 @click.argument("unit", required=False, type=click.Choice(UNITS))
 @_with_options
+@json_option
 @pass_lazy
-def systemd_show(lazy, unit: str | None, user: str, group: str, executable: str | None) -> None:  # type: ignore[no-untyped-def]
-    """Print the units (or UNIT) as 'install' would write them."""
-    for name, text in _units(lazy, user, group, executable).items():
+def systemd_show(
+    lazy, unit: str | None, user: str, group: str, executable: str | None, as_json: bool
+) -> None:  # type: ignore[no-untyped-def]
+    """Print the units (or UNIT) as 'install' would write them (--json: {unit: text})."""
+    units = _units(lazy, user, group, executable)
+    if as_json:
+        print_json({name: text for name, text in units.items() if unit in (None, name)})
+        return
+    for name, text in units.items():
         if unit in (None, name):
             click.echo(f"# --- {name}\n{text}" if unit is None else text, nl=False)
 
