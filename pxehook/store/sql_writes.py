@@ -347,4 +347,4 @@ def _state_line(host: Host, change: StateChange) -> str:
 
 def _log_states(lines: list[str]) -> None:
     for line in lines:
-        state_log.info("%s", line)
+        state_log.info(line)  # no arguments: logging never formats the line
