@@ -19,9 +19,6 @@ from typing import Any
 from pxehook.store.dialect import Tx
 from pxehook.store.sqlcore import SQLCore
 
-#: What a scan's cursor is: (at, id) of the last event an age scan returned.
-AgeCursor = tuple[float, int]
-
 
 class PruneSQL(SQLCore):
     """The retention half of the ``Store`` protocol (``store/retention.py`` drives it)."""
@@ -40,8 +37,10 @@ class PruneSQL(SQLCore):
         )
 
     def events_aged(
-        self, older_than: float, keep_deployments: int, *, after: AgeCursor | None, limit: int
-    ) -> tuple[list[int], AgeCursor | None]:
+        self, older_than: float, keep_deployments: int, *, after: tuple[float, int] | None,
+        limit: int,
+    ) -> tuple[list[int], tuple[float, int] | None]:  # fmt: skip
+        """``after``/the cursor returned: (at, id) of the last event returned."""
         free, free_args = self._unprotected(keep_deployments)
         where, args = "e.at < ?", [older_than]
         if after is not None:
