@@ -33,6 +33,7 @@ from pxehook.errors import ConfigError, PxehookError
 from pxehook.fleet import Leadership
 from pxehook.inventory.watch import InventoryWatcher
 from pxehook.lifecycle.service import LifecycleSweeper
+from pxehook.store.retention import Pruner, Retention
 from pxehook.tftp import service as tftp_service
 
 log = logging.getLogger("pxehook.services")
@@ -54,13 +55,17 @@ class _Watcher(InventoryWatcher):
     def __init__(self, path: str, ctx: Context, on_change: Callable[[], None]) -> None:
         super().__init__(path, ctx.store())
         self.applied: list[int] | None = None
+        #: wall-clock times of the last good apply and of the error in force (0: none)
+        self.applied_at = self.error_at = 0.0
         self.on_change = on_change
 
     def load_now(self) -> bool:
         signature = servicestatus.file_signature(self.path)
         good = super().load_now()
         if good:
-            self.applied = signature
+            self.applied, self.applied_at, self.error_at = signature, time.time(), 0.0
+        elif not self.error_at:
+            self.error_at = time.time()
         self.on_change()
         return good
 
@@ -85,7 +90,9 @@ class _InventoryService:
         return {
             "path": self.watcher.path,
             "applied": self.watcher.applied,
+            "applied_at": self.watcher.applied_at,
             "error": str(error).splitlines()[0] if error else "",
+            "error_at": self.watcher.error_at if error else 0.0,
         }
 
 
@@ -112,6 +119,11 @@ def _front(ctx: Context) -> Service | None:
     return front.factory(ctx, wiring.boot_hooks(ctx))
 
 
+def _pruner(ctx: Context) -> Service | None:
+    rule, every = Retention.from_settings(ctx.settings), ctx.settings.event_prune_interval
+    return Pruner(ctx.store(), rule, every) if every and rule.active else None
+
+
 #: (name, factory), started in this order by ``pxehook serve``.
 FACTORIES: list[tuple[str, Factory]] = [
     ("inventory-watcher", _inventory),
@@ -119,6 +131,7 @@ FACTORIES: list[tuple[str, Factory]] = [
     ("capture", _capture),
     ("tftp", _tftp),
     ("nginx-front", _front),
+    ("event-pruner", _pruner),
 ]
 
 #: Work done once per fleet: only the rack holding the leader lock runs it.

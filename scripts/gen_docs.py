@@ -5,6 +5,8 @@ Generated blocks sit between ``<!-- BEGIN GENERATED: name -->`` and
   docs/architectures.md  arch-table   (pxehook arch list --markdown)
   docs/configuration.md  settings     (pxehook config docs)
   docs/cli.md            cli          (--help of every command)
+and whole generated files:
+  docs/pxehook.1         the manual page (pxehook man)
 
     .venv/bin/python scripts/gen_docs.py          # rewrite
     .venv/bin/python scripts/gen_docs.py --check  # exit 1 and name the file when stale
@@ -23,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from pxehook import arch  # noqa: E402
 from pxehook.cli.arch_cmd import markdown_table  # noqa: E402
+from pxehook.cli.man_cmd import manual  # noqa: E402
 from pxehook.cli.root import cli  # noqa: E402
 from pxehook.config import docs_table  # noqa: E402
 
@@ -54,6 +57,10 @@ BLOCKS = {
 }
 
 
+#: Files generated whole: path -> what writes them.
+FILES = {"docs/pxehook.1": lambda: manual(cli)}
+
+
 def replace_block(text: str, name: str, body: str) -> str:
     pattern = re.compile(
         rf"(<!-- BEGIN GENERATED: {name} -->\n).*?(<!-- END GENERATED: {name} -->)", re.S
@@ -70,6 +77,13 @@ def main(check: bool) -> int:
         old = path.read_text()
         new = replace_block(old, name, make())
         if new != old:
+            stale.append(rel)
+            if not check:
+                path.write_text(new)
+    for rel, make_file in FILES.items():
+        path = ROOT / rel
+        new = make_file()
+        if not path.exists() or path.read_text() != new:
             stale.append(rel)
             if not check:
                 path.write_text(new)

@@ -222,9 +222,9 @@ def test_actions_and_state_and_events(
     state = api_client.get(f"/api/v1/hosts/{mac}/state", headers=read_headers).get_json()
     assert state["allowed"] == ["deployed", "release", "mark-broken", "fail"]
     events = api_client.get(f"/api/v1/hosts/{mac}/events", headers=read_headers).get_json()
-    assert [e["kind"] for e in events][-1] == "state.changed"
-    assert events[-1]["source"] == "api:test-admin" and "(go)" in events[-1]["message"]
-    ids = [e["id"] for e in events]
+    assert events[0]["kind"] == "state.changed"  # newest first
+    assert events[0]["source"] == "api:test-admin" and "(go)" in events[0]["message"]
+    ids = [e["id"] for e in events][::-1]
     assert ids == sorted(ids)
     since = api_client.get(
         f"/api/v1/hosts/{mac}/events?since={ids[0]}&limit=1", headers=read_headers
@@ -316,3 +316,31 @@ def test_profiles(api_client, make_host, read_headers) -> None:  # type: ignore[
         api_client.get("/api/v1/profiles/oneshot", headers=read_headers).get_json()["one_shot"]
         is True
     )
+
+
+def test_events_pages_newest_first(api_client, store, make_host, read_headers) -> None:  # type: ignore[no-untyped-def]
+    """A long timeline comes in pages (newest first, ``before`` and a Link to the next);
+    followers read oldest first with ``since``; no request loads it all."""
+    host = make_host(S.READY)
+    store.event_add_many([(host.id, "boot.config", "http", f"n{i}", None, 1e9 + i)
+                          for i in range(2500)])  # fmt: skip
+    everything = [e.id for e in store.events(host.id)]
+    url, seen = f"/api/v1/hosts/{host.mac}/events?limit=700", []
+    while url:
+        r = api_client.get(url, headers=read_headers)
+        assert r.status_code == 200
+        seen += [e["id"] for e in r.get_json()]
+        link = r.headers.get("Link", "")
+        url = link[link.index("/api/") : link.index(">")] if link else ""
+    assert seen == everything[::-1]
+    first = api_client.get(f"/api/v1/hosts/{host.mac}/events", headers=read_headers)
+    assert len(first.get_json()) == 100 and first.get_json()[0]["id"] == everything[-1]
+    huge = api_client.get(f"/api/v1/hosts/{host.mac}/events?limit=999999", headers=read_headers)
+    assert len(huge.get_json()) == 1000
+    follow = api_client.get(
+        f"/api/v1/hosts/{host.mac}/events?since={everything[-3]}", headers=read_headers
+    ).get_json()
+    assert [e["id"] for e in follow] == everything[-2:]
+    assert f"before={everything[-100]}" in first.headers["Link"]
+    both = api_client.get(f"/api/v1/hosts/{host.mac}/events?since=1&before=9", headers=read_headers)
+    assert both.status_code == 400 and "not both" in both.get_json()["error"]["message"]

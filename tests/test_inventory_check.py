@@ -62,7 +62,7 @@ def test_check_says_ok_when_sync_would_apply(cli, tmp_path) -> None:  # type: ig
     path = tmp_path / "inv.yaml"
     path.write_text(BASE.replace("KERNEL", "{{ files_url }}/linux").replace("SPARE", "/k"))
     r = cli("inventory", "check", str(path))
-    assert (r.code, r.out, r.err) == (0, f"{path}: OK (3 profiles, 1 hosts)\n", "")
+    assert (r.code, r.out, r.err) == (0, f"{path}: OK (3 profiles, 1 host)\n", "")
     assert cli("--inventory", str(path), "inventory", "sync").code == 0
 
 

@@ -114,7 +114,7 @@ def test_callback_with_the_token_deploys(server: LiveServer) -> None:
     _, events = server.call("GET", f"/api/v1/hosts/{mac}/events", headers=admin)
     kinds = [(e["kind"], e["source"]) for e in events]
     assert ("callback.refused", "callback:127.0.0.1") in kinds
-    assert kinds[-1] == ("state.changed", "callback:127.0.0.1")
+    assert kinds[0] == ("state.changed", "callback:127.0.0.1")  # newest first
 
 
 def test_pxe_pilot_curl_from_the_host_itself(server: LiveServer) -> None:
@@ -171,7 +171,7 @@ def test_boot_once_goes_local_after_the_install_session(server: LiveServer) -> N
     assert host.meta["boot_once"]["sessions"] == 1 and host.state == "deploying"
     server.wait_for(lambda: _state(server, admin, mac)["state"] == "deployed", 20, "boot-once")
     _, events = server.call("GET", f"/api/v1/hosts/{mac}/events", headers=admin)
-    assert events[-1]["source"] == "boot-once"
+    assert events[0]["source"] == "boot-once"  # newest first
 
 
 def test_timeout_moves_a_silent_host_to_failed(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -184,6 +184,6 @@ def test_timeout_moves_a_silent_host_to_failed(tmp_path) -> None:  # type: ignor
         )
         assert got["failure"] == "deployment"
         _, events = server.call("GET", f"/api/v1/hosts/{mac}/events", headers=admin)
-        assert (events[-1]["kind"], events[-1]["source"]) == ("state.changed", "timeout")
+        assert (events[0]["kind"], events[0]["source"]) == ("state.changed", "timeout")
         time.sleep(2)  # further sweeps never move it back to installing
         assert _state(server, admin, mac)["state"] == "failed"

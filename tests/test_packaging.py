@@ -104,3 +104,14 @@ def test_wheel_installs_and_runs_outside_the_repo(tmp_path):
         timeout=60,
     )
     assert init.returncode == 0 and "3 created" in init.stdout, init.stderr
+    units = subprocess.run(
+        ["/usr/bin/python3", "-m", "pxehook", "systemd", "show", "--bin", "/usr/bin/true"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert units.returncode == 0, units.stderr  # the units ship in the wheel
+    assert "# --- pxehook-listen@.service" in units.stdout
+    assert "ExecStart=/usr/bin/true serve" in units.stdout

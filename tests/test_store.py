@@ -290,7 +290,7 @@ def test_the_shared_sql_store_implements_the_protocol_as_declared():
     from pxehook.store.sql import SQLStore
 
     methods = [n for n, v in vars(Store).items() if inspect.isfunction(v) and n[0] != "_"]
-    assert len(methods) == 47  # 44 + two inventory bulk reads + leader_lock (racks)
+    assert len(methods) == 53  # 44 + inventory bulk reads (2) + leader_lock + w17b (6)
     for name in methods:
         declared = inspect.signature(getattr(Store, name))
         assert inspect.signature(getattr(SQLStore, name)) == declared, name
@@ -299,9 +299,16 @@ def test_the_shared_sql_store_implements_the_protocol_as_declared():
 def test_the_shared_sql_has_no_percent_sign_for_psycopg_to_misread():
     from pathlib import Path
 
-    from pxehook.store import sql_hosts, sql_inventory, sql_records, sql_writes, sqlcore
+    from pxehook.store import (
+        sql_hosts,
+        sql_inventory,
+        sql_prune,
+        sql_records,
+        sql_writes,
+        sqlcore,
+    )
 
-    for module in (sqlcore, sql_hosts, sql_writes, sql_inventory, sql_records):
+    for module in (sqlcore, sql_hosts, sql_writes, sql_inventory, sql_records, sql_prune):
         assert "%" not in Path(module.__file__).read_text(), module.__name__
 
 

@@ -72,7 +72,7 @@ def test_callback_with_the_token_from_another_machine_is_refused(server: LiveSer
     assert _state(server, admin, mac) == State.DEPLOYING
     _, events = server.call("GET", f"/api/v1/hosts/{mac}/events", headers=admin)
     refused = [e for e in events if e["kind"] == "callback.refused"]
-    assert refused and "sent from 127.0.0.22" in refused[-1]["message"]
+    assert refused and "sent from 127.0.0.22" in refused[0]["message"]  # newest first
     status, answer = _callback(server, body, "127.0.0.21")
     assert (status, answer["state"]) == (200, "deployed")
 

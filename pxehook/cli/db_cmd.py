@@ -1,4 +1,4 @@
-"""``pxehook db``: create and migrate the store."""
+"""``pxehook db``: create, migrate, prune and back up the store."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import os
 import click
 
 from pxehook import fsmodes
-from pxehook.cli.output import json_option, print_json
+from pxehook.cli.output import json_option, plural, print_json
 from pxehook.cli.progress import ProgressBar
 from pxehook.cli.root import pass_lazy
 from pxehook.config import Settings
 from pxehook.inventory import apply
-from pxehook.store import migrations, sqlite_path
+from pxehook.store import backup, migrations, sqlite_path
+from pxehook.store.retention import Retention, prune
 
 
 def register(cli: click.Group) -> None:
@@ -83,6 +84,45 @@ def db_status(lazy, as_json: bool) -> None:  # type: ignore[no-untyped-def]
         for key, value in data.items():
             click.echo(f"{key:10} {value}")
         _warn(warnings)
+
+
+@db.command("prune")
+@click.option("--dry-run", is_flag=True, help="Count what would go; delete nothing.")
+@json_option
+@pass_lazy
+def db_prune(lazy, dry_run: bool, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    """Remove timeline events the retention settings let go (event_retention_days,
+    event_retention_per_host), never the state changes of a host's last
+    event_keep_deployments deployments. Safe while the server runs (small batches)."""
+    ctx = lazy.get()
+    rule = Retention.from_settings(ctx.settings)
+    store = ctx.store(create=False)
+    if not rule.active:
+        raise click.ClickException(
+            "event_retention_days and event_retention_per_host are both 0: nothing to prune"
+        )
+    done = prune(store, rule, dry_run=dry_run)
+    if as_json:
+        print_json({**done.as_dict(), "rule": rule.describe(), "left": store.event_stats()})
+        return
+    verb = "would prune" if dry_run else "pruned"
+    click.echo(
+        f"{verb} {plural(done.total, 'event')} ({done.by_age} by age, {done.by_count} by "
+        f"count) in {done.seconds:.1f}s; kept: {rule.describe()}"
+    )
+
+
+@db.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@pass_lazy
+def db_backup(lazy, file: str, force: bool) -> None:  # type: ignore[no-untyped-def]
+    """Copy the SQLite database to FILE, consistent while the server runs (SQLite's online
+    backup; no sqlite3 binary needed). PostgreSQL: use pg_dump (the error says how)."""
+    settings = lazy.get().settings
+    done = backup.backup(settings.database, file, force=force)
+    click.echo(f"backed up {settings.database} to {done.path}: schema {done.schema}, "
+               f"{done.size} bytes")  # fmt: skip
 
 
 def file_warnings(settings: Settings) -> list[str]:

@@ -13,7 +13,7 @@ from pxehook.boot.front import nginx_config
 from pxehook.boot.names import clean_path
 from pxehook.boot.prerender import Prerenderer
 from pxehook.boot.resolver import grub_claim
-from pxehook.cli.output import json_option, print_fields, print_json
+from pxehook.cli.output import json_option, plural, print_fields, print_json
 from pxehook.cli.root import pass_lazy
 from pxehook.errors import ConfigError, InvalidInput
 from pxehook.lifecycle.hosts import host_or_mac
@@ -128,4 +128,4 @@ def prerender(lazy, show_nginx: bool, listen: str) -> None:  # type: ignore[no-u
         return
     hooks = wiring.boot_hooks(ctx)
     count = Prerenderer(ctx, s.prerender_dir, hooks=hooks, parallel=True).sync()
-    click.echo(f"pre-rendered {count} hosts into {s.prerender_dir}")
+    click.echo(f"pre-rendered {plural(count, 'host')} into {s.prerender_dir}")

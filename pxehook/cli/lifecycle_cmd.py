@@ -77,14 +77,21 @@ _SHORTCUTS = [
 @click.argument("mac", metavar="MAC|NAME")
 @click.option("--since", type=int, default=0, help="Only events after this id.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many events.")
+@click.option("--last", type=click.IntRange(min=1), help="Only the newest N events.")
 @json_option
 @pass_lazy
-def host_events(lazy, mac: str, since: int, limit: int | None, as_json: bool):  # type: ignore[no-untyped-def]
-    """The host's timeline, oldest first: DHCP, TFTP, configs, kernels, callbacks, states."""
+def host_events(lazy, mac: str, since: int, limit: int | None, last: int | None, as_json: bool):  # type: ignore[no-untyped-def]
+    """The host's timeline, oldest first: DHCP, TFTP, configs, kernels, callbacks, states.
+    Old events are pruned: see 'pxehook db prune' and the retention settings."""
+    if last is not None and (since or limit is not None):
+        raise click.UsageError("--last cannot be combined with --since or --limit")
     store = lazy.get().store()
     h = find_host(store, mac)
     assert h.id is not None
-    events = store.events(h.id, since_id=since, limit=limit)
+    if last is not None:
+        events = store.events_page(h.id, limit=last)[::-1]
+    else:
+        events = store.events(h.id, since_id=since, limit=limit)
     if as_json:
         print_json([e.as_dict() for e in events])
         return

@@ -21,7 +21,12 @@ def print_json(data: Any) -> None:
 def fmt_time(ts: float | None) -> str:
     if ts is None:
         return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    return time.strftime("%Y-%m-%d %H:%M:%S%z", time.localtime(ts))
+
+
+def plural(count: int, noun: str, nouns: str = "") -> str:
+    """``1 event``, ``2 events`` (``nouns``: an irregular plural)."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def cell(value: Any) -> str:

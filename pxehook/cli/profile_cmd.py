@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pxehook.cli.output import json_option, print_json, print_table
+from pxehook.cli.output import json_option, plural, print_json, print_table
 from pxehook.cli.progress import ProgressBar
 from pxehook.cli.root import pass_lazy
 from pxehook.errors import NotFound
@@ -73,7 +73,7 @@ def inventory_check(lazy, path: str | None) -> None:  # type: ignore[no-untyped-
     with ProgressBar() as bar:
         loaded = inv.parse(inv.read_text(target), target, lazy=True)
         hosts = check.check(loaded, progress=bar)
-    click.echo(f"{target}: OK ({len(loaded.profiles)} profiles, {hosts} hosts)")
+    click.echo(f"{target}: OK ({plural(len(loaded.profiles), 'profile')}, {plural(hosts, 'host')})")
 
 
 @inventory.command("sync")

@@ -21,8 +21,10 @@ COMMAND_MODULES = (
     "host_cmd",
     "lifecycle_cmd",
     "loaders_cmd",
+    "man_cmd",
     "profile_cmd",
     "serve_cmd",
+    "systemd_cmd",
     "tftp_cmd",
     "token_cmd",
 )

@@ -15,6 +15,7 @@ from pxehook.cli.root import pass_lazy
 from pxehook.config import Settings
 from pxehook.errors import Conflict
 from pxehook.lifecycle.callback import trusted_ip_warning
+from pxehook.web import gunicorn_log
 from pxehook.web.gunicorn_main import SUPERVISOR_PID
 
 log = logging.getLogger("pxehook.serve")
@@ -23,6 +24,9 @@ GUNICORN_MODULE = "pxehook.web.gunicorn_main"
 #: What names a gunicorn that a ``pxehook serve`` started (in its command line).
 APP = "pxehook.web:create_app()"
 WORKER_CLASS = "pxehook.web.worker.BoundedThreadWorker"
+LOGGER_CLASS = "pxehook.web.gunicorn_log.Logger"
+#: A Unix socket's path must fit ``sun_path`` (108 bytes with its NUL).
+SOCKET_PATH_MAX = 107
 
 
 def register(cli: click.Group) -> None:
@@ -33,9 +37,24 @@ def pid_file(settings: Settings) -> str:
     return os.path.join(settings.state_dir, "gunicorn.pid")
 
 
+def control_socket(settings: Settings) -> str | None:
+    """gunicorn's control socket (``gunicornc -s PATH``): in the state directory, owner
+    only; None when that path is too long for a Unix socket."""
+    path = os.path.join(os.path.abspath(settings.state_dir), "gunicorn.ctl")
+    return path if len(os.fsencode(path)) <= SOCKET_PATH_MAX else None
+
+
 def gunicorn_argv(settings: Settings) -> list[str]:
     """The gunicorn command line ``serve`` runs (bounded threaded workers, app factory)."""
     s = settings
+    ctl = control_socket(s)
+    control = ["--control-socket", ctl, "--control-socket-mode", "384"] if ctl else [
+        "--no-control-socket"
+    ]  # fmt: skip
+    access = []
+    if s.http_access_log:
+        access = ["--access-logfile", s.http_access_log,
+                  "--access-logformat", gunicorn_log.ACCESS_FORMAT]  # fmt: skip
     return [
         sys.executable, "-m", GUNICORN_MODULE,
         "--bind", f"{s.bind}:{s.port}",
@@ -45,9 +64,11 @@ def gunicorn_argv(settings: Settings) -> list[str]:
         "--keep-alive", str(s.http_keepalive),
         "--worker-connections", "1000",
         "--log-level", s.log_level,
+        "--logger-class", LOGGER_CLASS,
+        *access,
         "--graceful-timeout", "10",
         "--pid", pid_file(s),
-        "--no-control-socket",
+        *control,
         "--name", "pxehook",
         APP,
     ]  # fmt: skip
@@ -90,11 +111,10 @@ def serve(
     """
     ctx = lazy.get(bind=bind, port=port, workers=workers)
     s = ctx.settings
-    logging.basicConfig(
-        level=s.log_level.upper(),
-        format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
-    )
+    gunicorn_log.configure(s.log_level)
     fsmodes.make_dir(s.state_dir, fsmodes.STATE_DIR)
+    if control_socket(s) is None:
+        log.info("no gunicorn control socket: the state directory's path is too long for one")
     try:
         stale = children.remove_stale(pid_file(s), APP, "pxehook serve")
     except RuntimeError as exc:
@@ -113,7 +133,7 @@ def serve(
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, forward)
-    click.echo(f"pxehook serving on http://{s.bind}:{s.port}/ (pid {proc.pid})", err=True)
+    log.info("serving on http://%s:%d/ (gunicorn pid %d)", s.bind, s.port, proc.pid)
     try:
         code = proc.wait()
     finally:

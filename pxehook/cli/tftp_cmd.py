@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 
@@ -10,6 +9,7 @@ import click
 
 from pxehook.cli.root import pass_lazy
 from pxehook.tftp.service import build
+from pxehook.web import gunicorn_log
 
 
 def register(cli: click.Group) -> None:
@@ -31,10 +31,7 @@ def tftp(lazy, bind: str | None, port: int | None) -> None:  # type: ignore[no-u
     (exit code 5).
     """
     ctx = lazy.get()
-    logging.basicConfig(
-        level=ctx.settings.log_level.upper(),
-        format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
-    )
+    gunicorn_log.configure(ctx.settings.log_level)
     ctx.store(create=True)
     server = build(ctx, bind, port)
     done = threading.Event()

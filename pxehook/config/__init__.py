@@ -11,6 +11,7 @@ the same table; a test fails when they drift (``pxehook config docs`` prints it)
 
 from __future__ import annotations
 
+import difflib
 import os
 import socket
 from collections.abc import Mapping
@@ -115,11 +116,20 @@ def read_config_file(path: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: expected a mapping of setting: value at the top level")
     unknown = sorted(k for k in data if k not in BY_NAME)
     if unknown:
-        raise ConfigError(
-            f"{path}: unknown setting '{unknown[0]}'",
-            hint="see 'pxehook config show' for the valid names",
-        )
+        raise ConfigError(f"{path}: unknown setting '{unknown[0]}'", hint=_near(unknown[0]))
     return data
+
+
+def _near(name: object, prefix: str = "") -> str:
+    """The hint for an unknown setting name: the closest valid ones, if any are close."""
+    close = difflib.get_close_matches(str(name).lower(), BY_NAME, n=2, cutoff=0.75)
+    if close:
+        return (
+            "did you mean "
+            + " or ".join(f"'{prefix}{c.upper() if prefix else c}'" for c in close)
+            + "?"
+        )
+    return "see 'pxehook config show' for the valid names"
 
 
 def load_settings(
@@ -148,8 +158,7 @@ def load_settings(
         setting = BY_NAME.get(name)
         if setting is None:
             raise ConfigError(
-                f"environment: unknown setting variable {key}",
-                hint="see 'pxehook config show' for the valid names",
+                f"environment: unknown setting variable {key}", hint=_near(name, ENV_PREFIX)
             )
         values[name] = _parse(setting, raw, f"environment {key}")
         origins[name] = f"env {key}"

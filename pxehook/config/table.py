@@ -353,6 +353,44 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between a resolver's tries to become the fleet's leader (which runs the "
         "inventory, the life-cycle sweep and pruning) and the leader's checks that it still is.",
     ),
+    # timeline retention and logs (docs/operations.md)
+    _s(
+        "http_access_log",
+        string,
+        "",
+        "path",
+        "Access log of the HTTP resolver: a file, '-' for the server's own log (stderr), "
+        "empty: off.",
+    ),
+    _s(
+        "event_retention_days",
+        non_negative_int,
+        90,
+        "int",
+        "Timeline events older than this many days are pruned (0: no age limit).",
+    ),
+    _s(
+        "event_retention_per_host",
+        non_negative_int,
+        1000,
+        "int",
+        "Timeline events kept per host, the newest (0: no count limit).",
+    ),
+    _s(
+        "event_keep_deployments",
+        non_negative_int,
+        3,
+        "int",
+        "A host's state changes since the start of its N-th newest deployment are never "
+        "pruned, whatever their age or count (0: none kept).",
+    ),
+    _s(
+        "event_prune_interval",
+        non_negative_int,
+        3600,
+        "int",
+        "Seconds between timeline prunes in 'pxehook serve' (0: only 'pxehook db prune').",
+    ),
     *BOUND_SETTINGS,
 )
 

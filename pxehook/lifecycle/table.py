@@ -108,8 +108,16 @@ def check(state: State, action: str) -> Operation:
         )
     if state not in op.sources:
         allowed = ", ".join(allowed_actions(state)) or "none"
-        raise Conflict(f"cannot {action}: host is {state}; allowed from {state}: {allowed}")
+        other = _INSTALL_AGAIN.get(action, "")
+        hint = f"an install from {state} is '{other}'" if other in allowed_actions(state) else None
+        raise Conflict(
+            f"cannot {action}: host is {state}; allowed from {state}: {allowed}", hint=hint
+        )
     return op
+
+
+#: deploy and reinstall both install: refusing one names the other when it would do.
+_INSTALL_AGAIN = {"deploy": "reinstall", "reinstall": "deploy"}
 
 
 def _meta_changes(

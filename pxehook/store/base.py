@@ -170,9 +170,43 @@ class Store(Protocol):
         transaction, each (host_id, at, older) of ``seen`` moves the host's ``last_seen`` to
         ``at`` if it is empty or before ``older`` (else the row is not written at all)."""
 
-    def events(
-        self, host_id: int, *, since_id: int = 0, limit: int | None = None
-    ) -> list[Event]: ...
+    def events(self, host_id: int, *, since_id: int = 0, limit: int | None = None) -> list[Event]:
+        """The host's events after ``since_id``, oldest first (a follower's read)."""
+
+    def events_page(self, host_id: int, *, before_id: int | None = None, limit: int) -> list[Event]:
+        """Up to ``limit`` of the host's events before ``before_id`` (None: the newest),
+        newest first: one page of the timeline, the last event's id the next cursor."""
+
+    # the timeline's retention (``store/retention.py`` drives these; see sql_prune.py) -----
+    def events_aged(
+        self, older_than: float, keep_deployments: int, *, after: tuple[float, int] | None,
+        limit: int,
+    ) -> tuple[list[int], tuple[float, int] | None]:  # fmt: skip
+        """Ids of up to ``limit`` events older than ``older_than`` that may go, after the
+        cursor ``after``; and the next cursor (None: the scan is complete)."""
+
+    def events_beyond(
+        self, host_id: int, keep: int, keep_deployments: int, *, not_older_than: float | None,
+        after_id: int, limit: int,
+    ) -> tuple[list[int], int | None]:  # fmt: skip
+        """Ids of up to ``limit`` of the host's events beyond its newest ``keep`` that may go,
+        after ``after_id``, and the next cursor (None: done). Events older than
+        ``not_older_than`` are the age scan's: neither counted nor returned."""
+
+    def event_hosts_over(
+        self, keep: int, *, not_older_than: float | None, since_id: int, after_host: int,
+        limit: int,
+    ) -> list[int]:  # fmt: skip
+        """Up to ``limit`` ids above ``after_host`` of hosts with more than ``keep`` events
+        not older than ``not_older_than`` (only hosts with an event above ``since_id``, when
+        it is not 0)."""
+
+    def events_delete(self, ids: list[int]) -> int:
+        """Delete the events ``ids`` (one transaction); returns how many were there."""
+
+    def event_stats(self, *, count: bool = True) -> dict[str, Any]:
+        """``last_id`` (the newest id, 0: none), ``oldest`` (time) and, with ``count`` (a
+        scan of the table), ``events`` (how many)."""
 
     # profiles ----------------------------------------------------------------
     def profiles_replace(self, profiles: Iterable[Profile]) -> None:

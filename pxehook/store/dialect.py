@@ -92,6 +92,11 @@ class Dialect(ABC):
         ``key`` equals ``value``."""
 
     @abstractmethod
+    def json_text(self, column: str, key: str) -> str:
+        """An SQL expression: the text of the top-level ``key`` of the JSON ``column`` (both
+        literals of the store's own SQL, never a caller's value)."""
+
+    @abstractmethod
     def insert_id(self, cursor: Any, sql: str, args: tuple[Any, ...]) -> int:
         """Run the INSERT ``sql`` (already rendered) and return the new row's ``id``."""
 

@@ -151,6 +151,12 @@ STEPS: tuple[str, ...] = (
     """
     ALTER TABLE events ADD COLUMN rack TEXT NOT NULL DEFAULT '';
     """,
+    # 6: pruning the timeline (store/retention.py) without scanning it: events by age, and
+    # each host's state changes (a deployment's start is the newest kept).
+    """
+    CREATE INDEX events_at ON events(at, id);
+    CREATE INDEX events_state ON events(host_id, id) WHERE kind = 'state.changed';
+    """,
 )
 
 LATEST = len(STEPS)

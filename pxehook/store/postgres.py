@@ -125,6 +125,9 @@ class PostgresDialect(Dialect):
     def label_filter(self, key: str, value: str) -> tuple[str, list[Any]]:
         return "labels ->> ? = ?", [key, value]
 
+    def json_text(self, column: str, key: str) -> str:
+        return f"({column} ->> '{key}')"
+
     def insert_id(self, cursor: Any, sql: str, args: tuple[Any, ...]) -> int:
         row = cursor.execute(sql + " RETURNING id", args).fetchone()
         return int(row[0])

@@ -12,6 +12,7 @@ from pxehook.store.sqlcore import SQLCore
 
 #: The generation (see ``Store.generation``), one statement; ``boot/changes.py`` runs it too.
 GENERATION_QUERY = "SELECT value FROM server_values WHERE key='generation'"
+_EVENT_COLUMNS = "id, host_id, at, kind, source, message, data, rack"
 
 
 class RecordSQL(SQLCore):
@@ -56,22 +57,27 @@ class RecordSQL(SQLCore):
         return self._write(insert) if payload or touches else 0
 
     def events(self, host_id: int, *, since_id: int = 0, limit: int | None = None) -> list[Event]:
-        sql = (
-            "SELECT id, host_id, at, kind, source, message, data, rack FROM events "
-            "WHERE host_id=? AND id>? ORDER BY id"
-        )
+        sql = f"SELECT {_EVENT_COLUMNS} FROM events WHERE host_id=? AND id>? ORDER BY id"  # noqa: S608
         if limit:
             sql += f" LIMIT {int(limit)}"
+        return self._read(lambda tx: self._events_of(tx.all(sql, (host_id, since_id))))
+
+    def events_page(self, host_id: int, *, before_id: int | None = None, limit: int) -> list[Event]:
+        before = "" if before_id is None else " AND id<?"
+        sql = (
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE host_id=?{before} "  # noqa: S608
+            f"ORDER BY id DESC LIMIT {int(limit)}"
+        )
+        args = (host_id,) if before_id is None else (host_id, before_id)
+        return self._read(lambda tx: self._events_of(tx.all(sql, args)))
+
+    def _events_of(self, rows: list[Any]) -> list[Event]:
         json_value = self.dialect.json_value
-
-        def read(tx: Tx) -> list[Event]:
-            return [
-                Event(id=r[0], host_id=r[1], at=r[2], kind=r[3], source=r[4], message=r[5],
-                      data=json_value(r[6]), rack=r[7])
-                for r in tx.all(sql, (host_id, since_id))
-            ]  # fmt: skip
-
-        return self._read(read)
+        return [
+            Event(id=r[0], host_id=r[1], at=r[2], kind=r[3], source=r[4], message=r[5],
+                  data=json_value(r[6]), rack=r[7])
+            for r in rows
+        ]  # fmt: skip
 
     # profiles -------------------------------------------------------------------------------
     def profiles_replace(self, profiles: Iterable[Profile]) -> None:

@@ -8,6 +8,7 @@ which each item succeeds or fails on its own: a stale item is reported, never ap
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -25,8 +26,11 @@ from pxehook.store.writes import (
     changed_fields,
     patched,
 )
+from pxehook.textsafe import printable
 
 T = TypeVar("T")
+#: One line per state change, after its transaction committed.
+state_log = logging.getLogger("pxehook.state")
 #: what a batch item may fail with, reported in its place
 ITEM_ERRORS = (NotFound, Conflict)
 
@@ -205,22 +209,30 @@ class HostWriteSQL(HostReadSQL):
             version=version, meta=meta or {}, at=at,
         )  # fmt: skip
 
+        changed: list[str] = []
+
         def one(tx: Tx) -> Host:
-            host = self._change_state(tx, change)
+            changed.clear()  # a retried transaction starts again
+            host = self._change_state(tx, change, note=changed)
             self._bump(tx)
             return host
 
-        return self._write(one)
+        host = self._write(one)
+        _log_states(changed)
+        return host
 
     def set_states(self, changes: list[StateChange]) -> list[Host | PxehookError]:
         """Apply ``changes`` in one transaction; each item's result is its host or error."""
 
+        changed: list[str] = []
+
         def run(tx: Tx) -> list[Host | PxehookError]:
+            changed.clear()  # a retried transaction starts again
             later = _Later()
             rows = self._lock_read(tx, [(c.host_id, c.version, c.read) for c in changes])
 
             def one(tx: Tx, change: StateChange) -> tuple[Host, bool]:
-                host = self._change_state(tx, change, rows, later)
+                host = self._change_state(tx, change, rows, later, note=changed)
                 rows[change.host_id] = host
                 return host, True
 
@@ -228,11 +240,13 @@ class HostWriteSQL(HostReadSQL):
             later.flush(tx, self.dialect, self.rack)
             return results
 
-        return self._write(run) if changes else []
+        results = self._write(run) if changes else []
+        _log_states(changed)
+        return results
 
     def _change_state(
         self, tx: Tx, change: StateChange, locked: dict[int, Host] | None = None,
-        later: _Later | None = None,
+        later: _Later | None = None, note: list[str] | None = None,
     ) -> Host:  # fmt: skip
         host = self._locked(tx, change.host_id, change.version, locked)
         if change.expected is not None and host.state != change.expected:
@@ -250,6 +264,8 @@ class HostWriteSQL(HostReadSQL):
         else:
             later.update(tx, _SET_STATE, values)
             later.events.append(event)
+        if note is not None:
+            note.append(_state_line(host, change))
         return host.with_(
             state=change.state,
             state_changed=at.wall,
@@ -380,3 +396,14 @@ class _Later:
 def instant_wall(at: float | None) -> float:
     """An event's time: ``at``, or now."""
     return now() if at is None else at
+
+
+def _state_line(host: Host, change: StateChange) -> str:
+    who = f"{host.mac} ({printable(host.name, 64)})" if host.name else host.mac
+    why = f": {printable(change.message, 200)}" if change.message else ""
+    return f"host {who}: {host.state} -> {change.state} by {printable(change.source, 64)}{why}"
+
+
+def _log_states(lines: list[str]) -> None:
+    for line in lines:
+        state_log.info(line)  # no arguments: logging never formats the line

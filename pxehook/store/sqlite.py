@@ -101,6 +101,9 @@ class SQLiteDialect(Dialect):
     def label_filter(self, key: str, value: str) -> tuple[str, list[Any]]:
         return "json_extract(labels, ?) = ?", [f'$."{key}"', value]
 
+    def json_text(self, column: str, key: str) -> str:
+        return f"json_extract({column}, '$.{key}')"
+
     def insert_id(self, cursor: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> int:
         return int(cursor.execute(sql, args).lastrowid or 0)
 

@@ -262,16 +262,34 @@ def hosts_action(mac: str, action: str):  # type: ignore[no-untyped-def]
     return jsonify(body)
 
 
+#: Events one ``GET /hosts/<mac>/events`` returns by default, and at most.
+EVENTS_PAGE, EVENTS_MAX = 100, 1000
+
+
 @bp.get("/hosts/<mac>/events")
 def hosts_events(mac: str):  # type: ignore[no-untyped-def]
+    """One page of the timeline: newest first before the cursor ``before`` (none: the
+    newest); with ``since`` (a follower), oldest first after it. A full page carries a
+    ``Link: <…>; rel="next"`` header to the next one."""
     _auth("read")
     store = _ctx().store()
     host = find_host(store, mac)
     assert host.id is not None
-    events = store.events(
-        host.id, since_id=_int_arg("since", 0, 0) or 0, limit=_int_arg("limit", None, 1)
-    )
-    return jsonify([e.as_dict() for e in events])
+    since, before = _int_arg("since", None, 0), _int_arg("before", None, 1)
+    if since is not None and before is not None:
+        raise InvalidInput("give 'since' (oldest first) or 'before' (newest first), not both")
+    limit = min(_int_arg("limit", EVENTS_PAGE, 1) or EVENTS_PAGE, EVENTS_MAX)
+    if since is not None:
+        events = store.events(host.id, since_id=since, limit=limit)
+    else:
+        events = store.events_page(host.id, before_id=before, limit=limit)
+    response = jsonify([e.as_dict() for e in events])
+    if len(events) == limit:
+        cursor = "since" if since is not None else "before"
+        response.headers["Link"] = (
+            f'<{request.base_url}?{cursor}={events[-1].id}&limit={limit}>; rel="next"'
+        )
+    return response
 
 
 @bp.post("/hosts/<mac>/deployed")

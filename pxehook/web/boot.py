@@ -107,9 +107,9 @@ def grub_config(rest: str) -> Response:
         raise NotFound(f"/grub/{path} is not a GRUB config name")
     answer = config_by_name("grub/" + path, name)
     if answer.template == "grub/bootstrap.cfg.j2":
-        metrics.observe_request("/grub/…", "bootstrap", time.perf_counter() - started)
+        metrics.observe_request("/grub/<path>", "bootstrap", time.perf_counter() - started)
         return Response(answer.body, mimetype="text/plain")
-    return _reply("/grub/…", answer, started)
+    return _reply("/grub/<path>", answer, started)
 
 
 @bp.get("/uefi/<path:rest>")
@@ -120,10 +120,10 @@ def uefi_http(rest: str) -> Response:
     facts = Facts(loader="uefi-http", path="/uefi/" + path, ip=client_ip())
     answer = resolver().resolve(facts)
     if answer.plan is None or answer.plan.action != BOOT:
-        metrics.observe_request("/uefi/…", answer.outcome, time.perf_counter() - started)
+        metrics.observe_request("/uefi/<path>", answer.outcome, time.perf_counter() - started)
         return Response("not booting from the network\n", status=404, mimetype="text/plain")
     settings = context_of(current_app).settings
-    metrics.observe_request("/uefi/…", "boot", time.perf_counter() - started)
+    metrics.observe_request("/uefi/<path>", "boot", time.perf_counter() - started)
     return _send(settings.tftp_root, path)
 
 
@@ -135,7 +135,7 @@ def files(rest: str) -> Response:
     response = _send(settings.files_dir, path)
     if request.headers.get("Range") is None or request.headers["Range"].startswith("bytes=0-"):
         resolver().record_file(client_ip(), "/files/" + path, "http", response.content_length or 0)
-    metrics.observe_request("/files/…", "file", 0.0)
+    metrics.observe_request("/files/<path>", "file", 0.0)
     return response
 
 
@@ -160,7 +160,7 @@ def any_config(rest: str) -> Response:
     if name is None:
         metrics.observe_request("other", "not_found", time.perf_counter() - started)
         raise NotFound(f"/{path} is not a boot config name")
-    route = "/…/grub.cfg" if name.loader == "grub" else "/…/pxelinux.cfg/<name>"
+    route = "/<dir>/grub.cfg" if name.loader == "grub" else "/<dir>/pxelinux.cfg/<name>"
     answer = config_by_name(path, name)
     if answer.template == "grub/bootstrap.cfg.j2":
         metrics.observe_request(route, "bootstrap", time.perf_counter() - started)

@@ -1,5 +1,6 @@
 """``/metrics`` in Prometheus text format: requests by route/outcome, latency histograms,
-and what was refused or dropped to keep the server bounded (``pxehook.counters``).
+what was refused or dropped to keep the server bounded (``pxehook.counters``), hosts by
+state, the inventory's status (from the supervisor's ``services.json``) and build info.
 
 Each gunicorn worker counts in memory and writes a snapshot to
 ``<state_dir>/metrics/<pid>.json`` at most once a second; ``/metrics`` sums the snapshots
@@ -10,14 +11,18 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import threading
 import time
 from collections import defaultdict
 
 from flask import Blueprint, Response, current_app
 
-from pxehook import counters, servicestatus
+from pxehook import __version__, counters, servicestatus
 from pxehook.capture import status as lease_status
+from pxehook.errors import StoreError
+from pxehook.models import STATES
+from pxehook.store.base import Store
 from pxehook.web import context_of
 
 bp = Blueprint("metrics", __name__)
@@ -158,7 +163,7 @@ def exposition(data: dict) -> str:
     for what in DROPPED:
         n = int(data.get("dropped", {}).get(what, 0))
         lines.append(f'pxehook_dropped_total{{what="{what}"}} {n}')
-    extra = lease_file_lines(data.get("lease_files", [])) + fleet_lines(data.get("fleet", {}))
+    extra = lease_file_lines(data.get("lease_files", [])) + rack_lines(data.get("fleet", {}))
     return "\n".join(lines + extra) + "\n"
 
 
@@ -183,7 +188,7 @@ def lease_file_lines(files: list[dict]) -> list[str]:
     return lines
 
 
-def fleet_lines(fleet: dict) -> list[str]:
+def rack_lines(fleet: dict) -> list[str]:
     """This resolver's rack and whether it leads the fleet (docs/racks.md)."""
     if not fleet:
         return []
@@ -195,11 +200,59 @@ def fleet_lines(fleet: dict) -> list[str]:
     ]
 
 
+def _gauge(metric: str, text: str, samples: list[tuple[str, float]]) -> list[str]:
+    lines = [f"# HELP {metric} {text}", f"# TYPE {metric} gauge"]
+    return lines + [f"{metric}{labels} {_number(value)}" for labels, value in samples]
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def fleet_lines(store: Store) -> list[str]:
+    """Hosts by life-cycle state (every state, 0 included) and the schema in force."""
+    try:
+        counts = [(state, store.host_count(state=state)) for state in STATES]
+        schema = store.schema_version()
+    except StoreError:
+        return []  # /healthz says why; the rest of /metrics still answers
+    samples = [(f'{{state="{_esc(str(state))}"}}', float(n)) for state, n in counts]
+    return _gauge("pxehook_hosts", "Hosts by life-cycle state.", samples) + build_lines(schema)
+
+
+def build_lines(schema: int) -> list[str]:
+    labels = (f'{{version="{_esc(__version__)}",python="{platform.python_version()}",'
+              f'schema="{schema}"}}')  # fmt: skip
+    return _gauge("pxehook_build_info", "pxehook's version, Python's, the schema.", [(labels, 1)])
+
+
+def inventory_lines(published: dict | None) -> list[str]:
+    """The inventory watcher of ``pxehook serve`` (none without its supervisor)."""
+    inventory = (published or {}).get("inventory")
+    if not isinstance(inventory, dict):
+        return []
+    label = f'{{path="{_esc(str(inventory.get("path", "")))}"}}'
+    in_force = "inventory" not in servicestatus.problems(published or {})
+    return [
+        *_gauge("pxehook_inventory_ok", "1: the inventory file on disk is in force "
+                "(/healthz names the problem otherwise).", [(label, float(in_force))]),
+        *_gauge("pxehook_inventory_last_apply_timestamp_seconds",
+                "When the inventory was last applied without error (0: not since start).",
+                [(label, float(inventory.get("applied_at") or 0))]),
+        *_gauge("pxehook_inventory_last_error_timestamp_seconds",
+                "Since when the inventory's last edit is refused (0: no error).",
+                [(label, float(inventory.get("error_at") or 0))]),
+    ]  # fmt: skip
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
     _maybe_dump(force=True)
-    settings = context_of(current_app).settings
+    ctx = context_of(current_app)
+    settings = ctx.settings
     published = servicestatus.read(settings.state_dir) or {}
     fleet = {"rack": settings.rack, "role": (published.get("fleet") or {}).get("role", "none")}
     data = {**merged(), "lease_files": lease_status.read(settings.state_dir), "fleet": fleet}
-    return Response(exposition(data), mimetype="text/plain; version=0.0.4")
+    extra = fleet_lines(ctx.store()) + inventory_lines(published)
+    body = exposition(data) + "".join(line + "\n" for line in extra)
+    return Response(body, mimetype="text/plain; version=0.0.4")

@@ -295,10 +295,16 @@ def _host_paths() -> dict[str, Any]:
         },
         "/api/v1/hosts/{mac}/events": {
             "parameters": [_MAC],
-            "get": _op("The host's timeline, oldest first",
+            "get": _op("The host's timeline: newest first before 'before' (default: the "
+                       "newest), or oldest first after 'since'; a full page links the next "
+                       "(Link header, rel=next)",
                        {"200": _json({**array, "items": _ref("Event")})},
-                       params=[_query("since", {"type": "integer", "minimum": 0}, "After id"),
-                               _query("limit", {"type": "integer", "minimum": 1}, "At most")]),
+                       params=[_query("before", {"type": "integer", "minimum": 1},
+                                      "Before this id, newest first"),
+                               _query("since", {"type": "integer", "minimum": 0},
+                                      "After this id, oldest first (followers)"),
+                               _query("limit", {"type": "integer", "minimum": 1},
+                                      "At most (default 100, at most 1000)")]),
         },
         "/api/v1/hosts/{mac}/deployed": {
             "parameters": [_MAC],
