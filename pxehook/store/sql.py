@@ -2,7 +2,8 @@
 
 Assembled from ``sql_hosts.HostReadSQL`` (host reads, whole-host writes, observations),
 ``sql_writes.HostWriteSQL`` (conditional patches, state changes, batches),
-``sql_inventory.InventorySQL`` (what the inventory declared) and ``sql_records.RecordSQL``
+``sql_inventory.InventorySQL`` (what the inventory declared), ``sql_listing.ListingSQL``
+(the fleet page's filtered pages and changes) and ``sql_records.RecordSQL``
 (timeline, profiles, tokens, server values) over ``sqlcore.SQLCore`` (transactions, schema,
 row helpers). A dialect module per database (``sqlite.py``, ``postgres.py``) holds only what
 really differs.
@@ -11,8 +12,9 @@ really differs.
 from __future__ import annotations
 
 from pxehook.store.sql_inventory import InventorySQL
+from pxehook.store.sql_listing import ListingSQL
 from pxehook.store.sql_records import RecordSQL
 
 
-class SQLStore(InventorySQL, RecordSQL):
+class SQLStore(InventorySQL, ListingSQL, RecordSQL):
     """The ``Store`` protocol over one SQL database, through its ``Dialect``."""
