@@ -35,7 +35,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 N = 10_000
-HOSTILE = '<img src=x onerror="document.title=\'pwned\'">x'
+HOSTILE = "<img src=x onerror=\"document.title='pwned'\">x"
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 ASSETS = Path(packaged_templates_dir()) / "web"
 #: the seeded mix of states (the rest stay new)
@@ -157,6 +157,11 @@ def _wait_rows(page, predicate: str) -> None:  # type: ignore[no-untyped-def]
     )
 
 
+def _is(mac: str, state: str) -> str:
+    """A row predicate: the row of ``mac``, showing ``state``."""
+    return f"r.dataset.mac === '{mac}' && r.querySelector('.state').textContent === '{state}'"
+
+
 def test_ten_thousand_hosts_show_at_once_and_scroll_to_the_end(fleet, page):  # type: ignore[no-untyped-def]
     server, roles, admin, _read = fleet
     elapsed = _login(page, server, admin)
@@ -166,7 +171,8 @@ def test_ten_thousand_hosts_show_at_once_and_scroll_to_the_end(fleet, page):  # 
                            f".startsWith('{total:,} host(s)')")  # fmt: skip
     assert len(_rows(page)) < 120  # only the rows in view exist
     counts = page.eval_on_selector_all(
-        "#state-bar button", "bs => bs.map(b => [b.dataset.state, b.querySelector('.count').textContent])"
+        "#state-bar button",
+        "bs => bs.map(b => [b.dataset.state, b.querySelector('.count').textContent])",
     )
     assert dict(counts)["deployed"] == f"{roles['deployed']:,}" and dict(counts)[""] == f"{total:,}"
     page.eval_on_selector("#viewport", "v => { v.scrollTop = v.scrollHeight; }")
@@ -230,7 +236,7 @@ def test_admin_action_shows_without_a_reload(fleet, page):  # type: ignore[no-un
     _login(page, server, admin)
     mac = roles["new"]
     page.fill("#search", mac)
-    _wait_rows(page, f"r.dataset.mac === '{mac}' && r.querySelector('.state').textContent === 'new'")
+    _wait_rows(page, _is(mac, "new"))
     page.evaluate("window.__sameDocument = true")  # gone if the page reloads
     page.click(f'tr.host[data-mac="{mac}"] button.open-host')
     page.wait_for_selector('#panel-actions button[data-action="deploy"]')
@@ -242,7 +248,7 @@ def test_admin_action_shows_without_a_reload(fleet, page):  # type: ignore[no-un
     assert "now deploying" in page.text_content("#result-text")
     other = roles["new2"]
     page.fill("#search", other)
-    _wait_rows(page, f"r.dataset.mac === '{other}' && r.querySelector('.state').textContent === 'new'")
+    _wait_rows(page, _is(other, "new"))
     auth = f"Authorization: Bearer {admin}"
     code, _ = curl(f"{server.url}/api/v1/hosts/{other}/actions/accept", "-X", "POST", "-H", auth)
     assert code == 200
@@ -252,7 +258,7 @@ def test_admin_action_shows_without_a_reload(fleet, page):  # type: ignore[no-un
 
 
 def test_a_read_token_sees_no_action(fleet, page):  # type: ignore[no-untyped-def]
-    server, roles, _admin, read = fleet
+    server, _roles, _admin, read = fleet
     _login(page, server, read)
     page.click(f'tr.host[data-mac="{_mac(0)}"] button.open-host')
     page.wait_for_selector("#panel:not([hidden]) #panel-fields dd")
