@@ -222,6 +222,30 @@ def test_clicking_a_host_opens_its_panel_with_timeline_and_boot_stages(fleet, pa
     page.wait_for_selector("#panel", state="hidden")
 
 
+def test_the_keyboard_moves_through_every_row_and_opens_one(fleet, page):  # type: ignore[no-untyped-def]
+    """Only the rows in view exist: Up/Down/End move focus row by row, scrolling, to the last
+    of them; Enter opens the panel with focus on its title; Escape gives focus back."""
+    server, roles, admin, _read = fleet
+    _login(page, server, admin)
+    page.focus('tr.host[aria-rowindex="2"] button.open-host')
+    for _ in range(3):
+        page.keyboard.press("ArrowDown")
+    focused = (
+        "() => { const row = document.activeElement.closest('tr');"
+        " return row ? row.getAttribute('aria-rowindex') : null; }"
+    )
+    assert page.evaluate(focused) == "5"
+    page.keyboard.press("End")
+    page.wait_for_function(f"() => ({focused})() === '{roles['total'] + 1}'")
+    mac = page.evaluate("document.activeElement.dataset.mac")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#panel:not([hidden]) #panel-fields dd")
+    assert page.evaluate("document.activeElement.id") == "panel-title"
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#panel", state="hidden")
+    assert page.evaluate("document.activeElement.dataset.mac") == mac
+
+
 def test_a_deep_link_opens_the_host(fleet, page):  # type: ignore[no-untyped-def]
     server, roles, admin, _read = fleet
     _login(page, server, admin, f"#host={roles['hostile']}")

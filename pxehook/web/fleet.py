@@ -31,6 +31,9 @@ bp = Blueprint("fleet", __name__, url_prefix="/api/v1")
 DESTRUCTIVE = frozenset(
     {"commission", "deploy", "reinstall", "release", "rescue", "mark-broken", "fail"}
 )
+#: Actions that take a profile (``lifecycle.table.perform``: deploy and reinstall set it,
+#: rescue names the rescue system to boot): the page offers a choice for these.
+TAKES_PROFILE = frozenset({"deploy", "reinstall", "rescue"})
 #: Events the panel shows (the newest), and how many it reads to find the last boot.
 PANEL_EVENTS = 50
 BOOT_EVENTS = 200
@@ -156,7 +159,7 @@ def actions_list():  # type: ignore[no-untyped-def]
     bearer("read")
     return jsonify([
         {"action": op.name, "help": op.help, "target": str(op.target) if op.target else None,
-         "destructive": op.name in DESTRUCTIVE}
+         "destructive": op.name in DESTRUCTIVE, "profile": op.name in TAKES_PROFILE}
         for op in OPERATIONS.values()
     ])  # fmt: skip
 

@@ -10,20 +10,21 @@ const ROW = 28;          // px per table row (style.css: th, td height)
 const BLOCK = 100;       // rows per request
 const OVERSCAN = 10;     // rows drawn above and below the view
 const POLL_MS = 3000;    // how often to ask what changed
-const PROFILE_ACTIONS = new Set(["deploy", "reinstall", "rescue"]);
 
 const ui = {
   name: "", scope: "", states: [], stateInfo: new Map(), actions: new Map(), profiles: [],
   state: "", total: 0, counts: {}, cursor: null, polling: false,
   blocks: new Map(),     // block number -> array of rows, or "loading"
   generation: 0,         // bumped when the list is read afresh: older answers are dropped
-  selected: new Set(), open: null, openDetails: new Set(), drawn: false,
+  selected: new Set(), open: null, openDetails: new Set(), drawn: false, focusRow: null,
 };
 
 const $ = (id) => document.getElementById(id);
 
 function token() { return sessionStorage.getItem("pxehook-token") || ""; }
 function isAdmin() { return ui.scope === "admin"; }
+// deploy, reinstall, rescue: the server says which actions take a profile (GET /actions)
+function takesProfile(action) { return Boolean((ui.actions.get(action) || {}).profile); }
 
 function status(text, isError) {
   $("status").textContent = text;
@@ -267,11 +268,29 @@ function draw() {
   rows.push(spacer(Math.max(0, ui.total - last) * ROW));
   $("hosts").setAttribute("aria-rowcount", String(ui.total + 1));
   $("hosts").querySelector("tbody").replaceChildren(...rows);
-  if (focused) {
+  const wanted = ui.focusRow === null ? null
+    : $("hosts").querySelector(`tr.host[aria-rowindex="${ui.focusRow + 2}"] button.open-host`);
+  if (wanted) { wanted.focus({ preventScroll: true }); ui.focusRow = null; } else if (focused) {
     const again = $("hosts").querySelector(`button.open-host[data-mac="${CSS.escape(focused)}"]`);
     if (again) again.focus({ preventScroll: true });
   }
   ui.drawn = ui.drawn || rows.length > 2;
+}
+
+// Up/Down (and Page Up/Down, Home/End) from a row's MAC button move to another row,
+// scrolling it into view: the rows out of view do not exist for Tab to reach.
+function moveFocus(ev) {
+  const steps = { ArrowDown: 1, ArrowUp: -1, PageDown: 20, PageUp: -20, Home: -Infinity, End: Infinity };
+  const row = ev.target.closest && ev.target.closest("tr.host");
+  if (!(ev.key in steps) || !row || !ev.target.classList.contains("open-host")) return;
+  ev.preventDefault();
+  const here = Number(row.getAttribute("aria-rowindex")) - 2;
+  const i = Math.max(0, Math.min(ui.total - 1, here + steps[ev.key]));
+  const vp = $("viewport"), head = $("hosts").tHead.offsetHeight;
+  if (i * ROW < vp.scrollTop) vp.scrollTop = i * ROW;
+  else if ((i + 1) * ROW + head > vp.scrollTop + vp.clientHeight) vp.scrollTop = (i + 1) * ROW + head - vp.clientHeight;
+  ui.focusRow = i; // focused once drawn (its rows may still be on their way)
+  draw();
 }
 
 // What changed since the last answer: rows in place, or the list afresh when who matches moved.
@@ -352,7 +371,7 @@ function drawActions(host, view) {
   const box = $("panel-actions");
   box.replaceChildren();
   if (!isAdmin()) return; // a read token: no buttons it could not use
-  const wantsProfile = view.allowed.some((a) => PROFILE_ACTIONS.has(a));
+  const wantsProfile = view.allowed.some(takesProfile);
   let choice = null;
   if (wantsProfile && ui.profiles.length) {
     const label = el("label", "Profile ");
@@ -370,7 +389,7 @@ function drawActions(host, view) {
     b.dataset.action = action;
     b.title = info.help || "";
     b.addEventListener("click", async () => {
-      const profile = PROFILE_ACTIONS.has(action) && choice ? choice.value : "";
+      const profile = takesProfile(action) && choice ? choice.value : "";
       const what = `${action} ${host.name || host.mac}` + (profile ? ` with profile ${profile}` : "");
       if (!(await confirmed(what, info.destructive))) return;
       try {
@@ -459,7 +478,7 @@ function drawBulk() {
   $("bulk").hidden = !isAdmin();
   $("bulk-selected").textContent = `On selected (${ui.selected.size})`;
   $("bulk-selected").disabled = ui.selected.size === 0;
-  $("bulk-profile-label").hidden = !PROFILE_ACTIONS.has($("bulk-action").value);
+  $("bulk-profile-label").hidden = !takesProfile($("bulk-action").value);
 }
 
 async function bulk(target) {
@@ -467,7 +486,7 @@ async function bulk(target) {
   const info = ui.actions.get(action) || {};
   const n = target.macs ? target.macs.length : ui.total;
   const body = { ...target };
-  if (PROFILE_ACTIONS.has(action) && $("bulk-profile").value) body.profile = $("bulk-profile").value;
+  if (takesProfile(action) && $("bulk-profile").value) body.profile = $("bulk-profile").value;
   const what = `${action} on ${n} host(s)` + (body.profile ? ` with profile ${body.profile}` : "");
   if (!(await confirmed(what, info.destructive))) return;
   try {
@@ -541,6 +560,7 @@ function init() {
   document.addEventListener("keydown", (ev) => {
     if (ev.key === "Escape" && ui.open && !$("confirm").open) closePanel();
   });
+  $("hosts").addEventListener("keydown", moveFocus);
   $("panel-close").addEventListener("click", closePanel);
   $("explain-load").addEventListener("click", loadExplain);
   $("result-close").addEventListener("click", () => { $("result").hidden = true; });
