@@ -290,7 +290,7 @@ def test_the_shared_sql_store_implements_the_protocol_as_declared():
     from pxehook.store.sql import SQLStore
 
     methods = [n for n, v in vars(Store).items() if inspect.isfunction(v) and n[0] != "_"]
-    assert len(methods) == 44
+    assert len(methods) == 47
     for name in methods:
         declared = inspect.signature(getattr(Store, name))
         assert inspect.signature(getattr(SQLStore, name)) == declared, name
