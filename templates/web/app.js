@@ -305,9 +305,11 @@ async function poll() {
     if (body.total !== undefined) counts(body);
     let again = body.resync;
     let panel = false;
+    // sorted by anything but when added, a changed row may belong elsewhere: read the view
+    const moves = $("sort").value !== "id";
     for (const h of body.hosts) {
       const cached = findCached(h.mac);
-      if (cached && h.matches) cached.rows[cached.i] = h;
+      if (cached && h.matches && !moves) cached.rows[cached.i] = h;
       else if (cached || h.matches) again = true;
       panel = panel || h.mac === ui.open;
     }
