@@ -80,7 +80,7 @@ LAYERS: tuple[Layer, ...] = (
     Layer("capture", ("capture",)),
     # Two producers that feed the store / the DHCP daemons; peers, not each other's users.
     Layer("producers", ("inventory", "gen"), siblings_may_import=False),
-    Layer("wiring", ("wiring", "bootfiles")),
+    Layer("wiring", ("wiring", "bootfiles", "explain")),
     Layer("edges", ("services", "tftp", "web")),
     Layer("cli", ("cli", "__main__")),
 )

@@ -279,7 +279,8 @@ def test_sqlite_server_values_step_moves_the_meta_table(tmp_path) -> None:  # ty
     before = sqlite_schema(path, values="meta")["values"]
     SQLiteStore(path, create=False).close()
     after = sqlite_schema(path)
-    assert after["values"] == before == [("deploy_secret", "kept"), ("generation", "7")]
+    assert before == [("deploy_secret", "kept"), ("generation", "7")]
+    assert dict(before).items() <= dict(after["values"]).items()  # later steps add their own
     assert "meta" not in {name for _type, name, _table, _sql in after["master"]}
     assert after["version"] == migrations.LATEST
 
@@ -321,9 +322,8 @@ def test_postgres_database_of_the_released_code_opens(pg_server) -> None:  # typ
     assert {k: v for k, v in after.items() if k != "rows"} == {
         k: v for k, v in fresh.items() if k != "rows"
     }
-    assert [row for row in after["rows"] if row[0] == "values"] == [
-        row for row in before if row[0] == "values"
-    ]
+    moved = [row for row in before if row[0] == "values"]
+    assert moved and set(moved) <= set(after["rows"])  # later steps add their own values
     tables = {row[0] for row in after["columns"]}
     assert "server_values" in tables and "meta" not in tables
 

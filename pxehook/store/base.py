@@ -13,6 +13,7 @@ from pxehook.errors import PxehookError
 from pxehook.models import Event, Host, Instant, Observation, Profile, State
 from pxehook.store.dialect import EventData
 from pxehook.store.leader import LeaderLock
+from pxehook.store.listing import MAX_PAGE, HostChanges, HostPage, HostQuery
 from pxehook.store.writes import Declaration, DeclaredItem, HostPatch, HostWrite, StateChange
 
 
@@ -61,6 +62,17 @@ class Store(Protocol):
     def host_page(self, after_id: int, limit: int) -> list[Host]:
         """Up to ``limit`` hosts with an id above ``after_id``, in id order: for walking every
         host (the nginx pre-render) without holding them all in memory."""
+
+    def host_search(self, query: HostQuery) -> HostPage:
+        """One page of the hosts ``query`` selects, sorted, with their total and the counts
+        per state and per effective arch (each facet across its own filter)."""
+
+    def host_changes(self, since: int, query: HostQuery, limit: int = MAX_PAGE) -> HostChanges:
+        """Hosts written at or after cursor ``since`` (a ``HostPage.cursor`` or
+        ``HostChanges.cursor``), each marked whether it matches ``query``."""
+
+    def host_timeline(self, host_id: int, limit: int) -> tuple[list[Event], bool]:
+        """The host's newest ``limit`` events, oldest first, and whether older ones exist."""
 
     def host_many(self, host_ids: Iterable[int]) -> dict[int, Host]:
         """The hosts of ``host_ids`` that exist, by id, read in bulk."""

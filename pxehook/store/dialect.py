@@ -130,6 +130,18 @@ class Dialect(ABC):
         the database can (here: nobody is told; readers poll)."""
         return None
 
+    # what changed since a cursor (store/sql_listing.py) --------------------------------------
+    @abstractmethod
+    def change_stamp_trigger(self, table: str) -> str:
+        """DDL stamping every row of ``table`` a write inserts or updates with a change
+        number in its ``changed`` column, and every delete in server value
+        ``<table>_removed``: numbers a reader's :meth:`change_cursor` never passes while
+        the writer's transaction may still commit."""
+
+    #: a query returning the cursor of the reader's snapshot: every change a later reader
+    #: may see that this one does not is stamped at or above it
+    change_cursor: str
+
 
 class Tx:
     """One open transaction: runs the shared ``?``-placeholder SQL through the dialect."""

@@ -6,6 +6,8 @@ differ between databases are placeholders the dialect fills in:
 - ``{id}``: an auto-numbered integer primary key; ``{ref}``: a column referencing one;
 - ``{real}``: a double-precision float; ``{json}``: a JSON document (TEXT / JSONB);
 - ``{append_only:TABLE}``: a trigger refusing every UPDATE of TABLE;
+- ``{change_stamp:TABLE}``: triggers stamping each written row's ``changed`` column and
+  each delete (``Dialect.change_stamp_trigger``);
 - ``{now}``: the current time in Unix seconds (an expression).
 
 SQLite's ``PRAGMA user_version`` and PostgreSQL's ``pxehook_schema`` row record how many
@@ -157,6 +159,21 @@ STEPS: tuple[str, ...] = (
     CREATE INDEX events_at ON events(at, id);
     CREATE INDEX events_state ON events(host_id, id) WHERE kind = 'state.changed';
     """,
+    # 7: the fleet page's reads. hosts.changed: a change number every insert and update of
+    # the row stamps (a counter on SQLite, the writer's transaction id on PostgreSQL), so
+    # "what changed since" reads only the changed rows; server value hosts_removed: the
+    # number of the last delete. Indexes for the list's filters and sorts.
+    """
+    ALTER TABLE hosts ADD COLUMN changed BIGINT NOT NULL DEFAULT 0;
+    INSERT INTO server_values(key, value) VALUES ('host_changes', '0');
+    INSERT INTO server_values(key, value) VALUES ('hosts_removed', '0');
+    CREATE INDEX hosts_changed ON hosts(changed);
+    CREATE INDEX hosts_profile ON hosts(profile);
+    CREATE INDEX hosts_last_seen ON hosts(last_seen);
+    CREATE INDEX hosts_state_arch ON hosts(state, arch);
+    CREATE INDEX hosts_name ON hosts(name);
+    {change_stamp:hosts}
+    """,
 )
 
 LATEST = len(STEPS)
@@ -174,6 +191,8 @@ def render(step: str, dialect: Dialect) -> str:
             name, arg = match.group(1), match.group(2)
             if name == "append_only" and arg:
                 text = dialect.append_only_trigger(arg)
+            elif name == "change_stamp" and arg:
+                text = dialect.change_stamp_trigger(arg)
             elif name in dialect.column_types and not arg:
                 text = dialect.column_types[name]
             else:

@@ -161,6 +161,26 @@ class PostgresDialect(Dialect):
             f"    FOR EACH ROW EXECUTE FUNCTION {function}();"
         )
 
+    # writers run at once: a row is stamped with its writer's transaction id, and a reader's
+    # cursor is the oldest transaction still running in its snapshot (pg_snapshot_xmin), so
+    # a transaction that commits after the reader looked is never below the reader's cursor
+    change_cursor = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+
+    def change_stamp_trigger(self, table: str) -> str:
+        stamp, removed = f"pxehook_{table}_changed", f"pxehook_{table}_removed"
+        xid = "pg_current_xact_id()::text::bigint"
+        return (
+            f"CREATE FUNCTION {stamp}() RETURNS trigger LANGUAGE plpgsql AS $$\n"  # noqa: S608
+            f"BEGIN NEW.changed := {xid}; RETURN NEW; END $$;\n"
+            f"CREATE TRIGGER {table}_changed BEFORE INSERT OR UPDATE ON {table}\n"
+            f"    FOR EACH ROW EXECUTE FUNCTION {stamp}();\n"
+            f"CREATE FUNCTION {removed}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+            f"BEGIN UPDATE server_values SET value = GREATEST(value::bigint, {xid})::text\n"
+            f"    WHERE key = '{table}_removed'; RETURN NULL; END $$;\n"
+            f"CREATE TRIGGER {table}_removed AFTER DELETE ON {table}\n"
+            f"    FOR EACH STATEMENT EXECUTE FUNCTION {removed}();"
+        )
+
     def leader_lock(self) -> PostgresLeaderLock:
         return PostgresLeaderLock(self.dsn)
 

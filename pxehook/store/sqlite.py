@@ -127,6 +127,29 @@ class SQLiteDialect(Dialect):
             f"BEGIN SELECT RAISE(ABORT, '{table} are append-only'); END;"
         )
 
+    # writers take turns (BEGIN IMMEDIATE): one counter, moved by each stamped write
+    change_cursor = (
+        "SELECT CAST(value AS INTEGER) + 1 FROM server_values WHERE key = 'host_changes'"
+    )
+
+    def change_stamp_trigger(self, table: str) -> str:
+        bump = (
+            "UPDATE server_values SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) "
+            "WHERE key = 'host_changes';"
+        )
+        counter = "(SELECT CAST(value AS INTEGER) FROM server_values WHERE key = 'host_changes')"
+        stamp = f"{bump}\n  UPDATE {table} SET changed = {counter} WHERE id = NEW.id;"  # noqa: S608
+        return (
+            f"CREATE TRIGGER {table}_changed_insert AFTER INSERT ON {table}\n"  # noqa: S608
+            f"BEGIN\n  {stamp}\nEND;\n"
+            # the stamp's own UPDATE moves ``changed``: it never fires this trigger again
+            f"CREATE TRIGGER {table}_changed_update AFTER UPDATE ON {table}\n"
+            f"WHEN NEW.changed = OLD.changed\nBEGIN\n  {stamp}\nEND;\n"
+            f"CREATE TRIGGER {table}_changed_delete AFTER DELETE ON {table}\n"
+            f"BEGIN\n  {bump}\n  UPDATE server_values SET value = (SELECT value FROM "
+            f"server_values WHERE key = 'host_changes') WHERE key = '{table}_removed';\nEND;"
+        )
+
     def leader_lock(self) -> LeaderLock:
         return FileLeaderLock(self.path) if self.path != ":memory:" else OnlyProcess()
 

@@ -12,7 +12,7 @@ from pxehook.web.errors import register_error_handlers
 from pxehook.web.strictjson import StrictJSONProvider
 
 #: Blueprint modules, each exposing ``bp`` (a flask.Blueprint). Order = registration order.
-BLUEPRINTS = ("health", "metrics", "boot", "ui", "api", "pxepilot")
+BLUEPRINTS = ("health", "metrics", "boot", "ui", "api", "fleet", "pxepilot")
 
 
 def create_app(settings: Settings | None = None, *, test_config: dict | None = None) -> Flask:

@@ -16,7 +16,7 @@ from pxehook.lifecycle.clone import PARTS
 from pxehook.lifecycle.table import OPERATIONS
 from pxehook.models import STATES, creatable_states
 from pxehook.tokens import SCOPES
-from pxehook.web import openapi_web
+from pxehook.web import openapi_fleet, openapi_web
 
 _REF = "#/components/schemas/"
 _ERRORS = {
@@ -410,7 +410,12 @@ def document() -> dict[str, Any]:
             "See docs/api.md. The boot routes, /healthz, /metrics and /ui are here too "
             "(docs/resolver.md).",
         },
-        "paths": {**_host_paths(), **_other_paths(), **openapi_web.paths()},
+        "paths": {
+            **_host_paths(),
+            **_other_paths(),
+            **openapi_fleet.paths(_op, _json, _MAC),
+            **openapi_web.paths(),
+        },
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
