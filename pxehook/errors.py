@@ -72,6 +72,11 @@ class StoreError(PxehookError):
     code = "store_unavailable"
 
 
+class StoreUnreachable(StoreError):
+    """The database does not answer at all (down, halted, cut off), as opposed to busy or
+    full: a resolver then answers from the last state it saw (docs/racks.md)."""
+
+
 class Conflict(PxehookError):
     """The request contradicts current state (illegal transition, duplicate MAC…)."""
 

@@ -135,7 +135,7 @@ FACTORIES: list[tuple[str, Factory]] = [
 ]
 
 #: Work done once per fleet: only the rack holding the leader lock runs it.
-FLEET_WIDE = frozenset({"inventory-watcher", "lifecycle-sweeper"})
+FLEET_WIDE = frozenset({"inventory-watcher", "lifecycle-sweeper", "event-pruner"})
 
 
 def threads_of(obj: object, depth: int = 3) -> list[threading.Thread]:

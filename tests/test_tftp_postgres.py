@@ -20,6 +20,7 @@ from pxehook.config import load_settings
 from pxehook.errors import StoreError
 from pxehook.models import Observation
 from pxehook.store import PoolSettings
+from pxehook.store.pg_changes import APPLICATION as CHANGE_FEED
 from pxehook.store.postgres import PostgresDialect
 from pxehook.store.transactions import Transactions
 from pxehook.web import create_app
@@ -49,12 +50,16 @@ def limited_dsn(pg_server) -> str:  # type: ignore[no-untyped-def]
 
 
 def role_connections(pg_server, dsn: str) -> int:  # type: ignore[no-untyped-def]
+    """The role's pooled connections: all but the change feed's one LISTEN connection per
+    process (store/pg_changes.py, outside the pool by design)."""
     import psycopg
 
     role = dsn.split("//", 1)[1].split("@", 1)[0]
     with psycopg.connect(pg_server.dsn("postgres"), autocommit=True) as admin:
         row = admin.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = %s", (role,)
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = %s "
+            "AND application_name <> %s",
+            (role, CHANGE_FEED),
         ).fetchone()
     return int(row[0])
 

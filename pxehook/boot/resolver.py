@@ -30,7 +30,7 @@ from pxehook.boot.render import Rendered, local_fallback, render_bootstrap, rend
 from pxehook.boot.render import forget as forget_templates
 from pxehook.boot.timeline import boot_hit
 from pxehook.context import Context
-from pxehook.errors import ConfigError, StoreError
+from pxehook.errors import ConfigError, StoreError, StoreUnreachable
 from pxehook.models import ArchSource, Host, IpSource, Observation, Profile
 
 log = logging.getLogger("pxehook.boot")
@@ -131,7 +131,8 @@ class Resolver:
             return self._hosts[mac]
         try:
             host = self.ctx.store().host_get(mac)
-        except StoreError as exc:  # database away: unknown for now, never cached (racks.md)
+        except StoreUnreachable as exc:  # database away: unknown for now, never cached
+            # (docs/racks.md); busy or full stays an error the client retries
             log.warning("host %s not read, answered as unknown: %s", mac, exc)
             return None
         if host is not None:

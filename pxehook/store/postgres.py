@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from pxehook.errors import Conflict, PxehookError, StoreError
+from pxehook.errors import Conflict, PxehookError, StoreError, StoreUnreachable
 from pxehook.store.dialect import Dialect, Retry, Tx, dump_json
 from pxehook.store.leader import PostgresLeaderLock
 from pxehook.store.pgdriver import pg, psycopg_module
@@ -26,6 +26,8 @@ _MIGRATION_LOCK = 0x70786568  # advisory lock key ("pxeh")
 #: the channel a transaction that grew the generation NOTIFYs at commit (payload: the new
 #: generation); ``pg_changes.PostgresChanges`` LISTENs to it
 GENERATION_CHANNEL = "pxehook_generation"
+#: SQLSTATE of "too many connections" (for the role or the server): full, not down
+TOO_MANY_CONNECTIONS = "53300"
 
 
 def _busy() -> tuple[type[Exception], ...]:
@@ -76,7 +78,12 @@ class PostgresDialect(Dialect):
             conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=timeout)
             conn.execute(f"SET lock_timeout = {int(self.busy_timeout_ms)}")
         except psycopg.Error as exc:
-            raise StoreError(
+            # full (too many connections: 53300) is busy, anything else does not answer
+            full = getattr(exc, "sqlstate", None) == TOO_MANY_CONNECTIONS or (
+                "too many connections" in str(exc)
+            )
+            error = StoreError if full else StoreUnreachable
+            raise error(
                 f"cannot connect to PostgreSQL ({self.where}): {str(exc).strip()}"
             ) from None
         return conn
@@ -109,8 +116,8 @@ class PostgresDialect(Dialect):
             return Conflict(f"conflicting write: {exc.diag.message_primary}")
         if isinstance(exc, _busy()):
             return StoreError(f"{self.label} stayed locked for {self.busy_timeout_ms} ms")
-        if isinstance(exc, psycopg.OperationalError):
-            return StoreError(f"PostgreSQL ({self.where}): {str(exc).strip()}")
+        if isinstance(exc, psycopg.OperationalError):  # the connection is gone
+            return StoreUnreachable(f"PostgreSQL ({self.where}): {str(exc).strip()}")
         return StoreError(f"{self.label}: {str(exc).strip()}")
 
     def broken(self, exc: Exception) -> bool:
