@@ -25,6 +25,9 @@ END = "<!-- e2e:{name}:end -->"
 CHAIN = {
     "bios": "SeaBIOS + QEMU's iPXE ROM (e1000) → HTTP `/boot.ipxe` → per-MAC script",
     "uefi": "OVMF PxeBc (virtio-net, no ROM) → TFTP `snponly.efi` → iPXE → HTTP `/boot.ipxe`",
+    "uefi-http": "OVMF HTTPv4 boot (PXEv4 off; DHCP `HTTPClient`) → HTTP `/uefi/snponly.efi` "
+    "(default `http_boot_url`, pxehook's port) → iPXE → HTTP `/boot.ipxe`; deployed: `/uefi/` "
+    "404 → disk",
     "arm64": "AAVMF PxeBc (virtio-net) → TFTP `grubaa64.efi` (Debian's signed grubnetaa64) "
     "→ GRUB reads its config",
 }
@@ -56,10 +59,6 @@ NOT_BOOTED = (
         "`ipxe.efi` on OVMF",
         "Debian's 2019 `ipxe.efi` never returns to OVMF on `exit`; pxehook hands out `snponly.efi`",
     ),
-    (
-        "UEFI HTTP boot (arch 16) as first stage",
-        "not booted yet; OVMF's HTTPv4 option only runs after PXEv4 gives up",
-    ),
     ("PXELINUX (BIOS), U-Boot", "not booted by the e2e suite"),
     ("Secure Boot (shim)", "not booted: Debian's iPXE is unsigned"),
     ("KVM", "`/dev/kvm` here is nested and broken; everything runs under TCG"),
@@ -70,16 +69,23 @@ def _row_status(r: dict) -> str:
     return "booted" if r["ok"] else "FAIL"
 
 
+def share(r: dict) -> str:
+    """pxehook's share of a boot: the time its HTTP server spent answering the VM."""
+    if r.get("pxehook_s") is None:
+        return "not measured"
+    return f"{r['pxehook_s']:.2f} s ({r['answers']} answers)"
+
+
 def render_matrix(results: list[dict]) -> str:
     rows = [r for r in results if r["flow"] in FLOW]
     out = [
-        "| firmware (option 93) | DHCP mode | chain | flow | result | wall |",
-        "|---|---|---|---|---|---|",
+        "| firmware (option 93) | DHCP mode | chain | flow | result | wall | pxehook's share |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["arch"], r["dhcp_mode"])):
         out.append(
             f"| {r['firmware']} ({r['arch']}) | {r['dhcp_mode']} | {CHAIN[r['firmware']]} | "
-            f"{FLOW[r['flow']]} | {_row_status(r)} | {r['wall']:.1f} s |"
+            f"{FLOW[r['flow']]} | {_row_status(r)} | {r['wall']:.1f} s | {share(r)} |"
         )
     broken = [r for r in results if r["flow"] == "broken"]
     if broken:
@@ -101,7 +107,13 @@ STAGE_COLUMNS = (
     ("kernel fetched", lambda lb: lb == "kernel fetched"),
     ("installer running", lambda lb: lb == "installer kernel running"),
     ("callback → deployed", lambda lb: lb.startswith("host deployed")),
-    ("config after reboot", lambda lb: lb == "config served (after reboot)"),
+    (
+        "config / hand-off after reboot",
+        lambda lb: (
+            lb
+            in ("config served (after reboot)", "local-boot hand-off (/uefi/ 404) (after reboot)")
+        ),
+    ),
     ("local disk", lambda lb: lb == "local disk booted"),
 )
 

@@ -29,6 +29,7 @@ def test_recorded_results_cover_the_required_boots() -> None:
         ("bios", "proxy", "install"),
         ("uefi", "proxy", "install"),
         ("arm64", "full", "loader"),
+        ("uefi-http", "full", "install"),
     ]:
         assert key in rows and rows[key]["ok"], key
     assert not rows[("uefi", "full", "broken")]["ok"]

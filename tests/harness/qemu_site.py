@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -144,7 +145,8 @@ class PxeSite:
         mode), inventory watcher, life-cycle sweeper — as a user runs it."""
         env = {**os.environ, **self.env}
         env["GUNICORN_CMD_ARGS"] = (
-            "--access-logfile - --access-logformat '%(h)s \"%(r)s\" %(s)s %(b)s'"
+            # %(D)s: microseconds gunicorn spent on the request (pxehook's share of a boot)
+            "--access-logfile - --access-logformat '%(h)s \"%(r)s\" %(s)s %(b)s %(D)s'"
         )
         self.procs["pxehook"] = self.lab.spawn("srv", "pxehook", pxehook_bin(), "serve", env=env)
 
@@ -275,6 +277,20 @@ def pxehook_cli(
     if check and r.returncode != 0:
         raise RuntimeError(f"pxehook {' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
     return r
+
+
+def http_answers(log: str, ips: set[str]) -> list[tuple[str, int, float]]:
+    """(request line, status, seconds) of every request from ``ips`` in pxehook's access log
+    (format set in ``_start_server``)."""
+    out = []
+    for line in log.splitlines():
+        m = _ACCESS.match(line)
+        if m and m["ip"] in ips:
+            out.append((m["req"], int(m["status"]), int(m["us"]) / 1e6))
+    return out
+
+
+_ACCESS = re.compile(r'^(?P<ip>[\d.]+) "(?P<req>[^"]*)" (?P<status>\d{3}) \S+ (?P<us>\d+)$')
 
 
 def store_events(env: dict[str, str], mac: str) -> list[dict]:
