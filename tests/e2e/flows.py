@@ -116,7 +116,8 @@ def network_milestones(site: PxeSite, spec: VmSpec, after: str = "") -> list[Mil
                 "iPXE running",
             )
         )
-    out.append(Milestone("config" + sfx, "events", r"^boot\.config\|", after, "config served"))
+    config = r"^boot\.config\|\w+\|(ipxe|grub) "  # the loader's config, not a /uefi/ hit
+    out.append(Milestone("config" + sfx, "events", config, after, "config served"))
     if after:
         for m in out:
             m.label = f"{m.label} (after {after})"

@@ -75,11 +75,13 @@ def boot_all(site, specs, tmp_path, record, flow_milestones, final, flow, timeou
     return outcomes
 
 
-@pytest.mark.parametrize("dhcp_mode", ["full", "proxy"])
+@pytest.mark.parametrize("dhcp_mode", ["full", "proxy", "listen"])
 def test_install_callback_then_local_disk(dhcp_mode, make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
     """deploying → installer kernel → callback with the token → deployed → next network
-    boot gets local boot → the local disk's marker, with the boot order untouched."""
-    n = 1 if dhcp_mode == "full" else 2
+    boot gets local boot → the local disk's marker, with the boot order untouched.
+    ``listen``: "can't touch DHCP" — the site's plain dnsmasq, pxehook's ProxyDHCP and its
+    listener only (no lease file): the listener alone vouches for the callback's address."""
+    n = {"full": 1, "proxy": 2, "listen": 3}[dhcp_mode]
     bios = VmSpec(f"bios{n}", "bios", f"52:54:00:e2:0{n}:10", artifacts["disk"])
     uefi = VmSpec(f"uefi{n}", "uefi", f"52:54:00:e2:0{n}:20", artifacts["disk"])
     site = make_site(
@@ -162,6 +164,8 @@ def test_broken_links_say_where_the_boot_stopped(make_site, artifacts, record, t
 
     def break_two_links(dropin: str) -> str:
         broken = dropin.replace(f",{uefi_loader}\n", f",{bios_loader}\n")
+        # …over UEFI HTTP boot too (OVMF's next boot option), or it would rescue the boot
+        broken = broken.replace(f"/uefi/{uefi_loader}\n", f"/uefi/{bios_loader}\n")
         broken = broken.replace("/boot.ipxe\n", "/no-such-script.ipxe\n")
         assert broken.count("no-such-script") == 1, "no iPXE boot URL line in the drop-in"
         assert f",{uefi_loader}\n" not in broken, "no x64 UEFI loader line in the drop-in"

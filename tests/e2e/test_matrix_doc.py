@@ -34,3 +34,4 @@ def test_recorded_results_cover_the_required_boots() -> None:
         assert key in rows and rows[key]["ok"], key
     assert not rows[("uefi", "full", "broken")]["ok"]
     assert not rows[("bios", "full", "broken")]["ok"]
+    assert not rows[("uefi-sb", "full", "broken")]["ok"]

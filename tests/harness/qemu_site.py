@@ -39,13 +39,20 @@ IPXE_DIR = Path("/usr/lib/ipxe")
 @dataclass
 class PxeSite:
     lab: NetLab
-    dhcp_mode: str  # full | proxy
+    #: full | proxy | listen ("can't touch DHCP": proxy + listener, the site's lease file
+    #: unread: the listener alone vouches for a host's IP)
+    dhcp_mode: str
     workdir: Path
     procs: dict[str, Proc] = field(default_factory=dict)
     srv_ip: str = ""
     dhcp_ip: str = ""
     #: Tests that break a link on purpose rewrite the generated drop-in with this.
     dropin_filter: Callable[[str], str] | None = None
+
+    @property
+    def proxied(self) -> bool:
+        """The site's own DHCP server hands out addresses; pxehook's dnsmasq is ProxyDHCP."""
+        return self.dhcp_mode in ("proxy", "listen")
 
     # --- paths ---------------------------------------------------------------------------
     @property
@@ -85,11 +92,11 @@ class PxeSite:
             "PXEHOOK_FILES_DIR": str(self.files_dir),
             "PXEHOOK_TFTP_SERVE": "true",
             "PXEHOOK_TFTP_BIND": self.srv_ip,
-            "PXEHOOK_LISTEN_INTERFACE": "eth0" if self.dhcp_mode == "proxy" else "",
+            "PXEHOOK_LISTEN_INTERFACE": "eth0" if self.proxied else "",
             # proxy mode: the site's server ACKs the leases the listener may learn (OVMF asks
             # for broadcast ACKs) and its lease file gives the rest (iPXE's ACKs are unicast,
             # never seen here): the two trusted sources of a host's IP (docs/api.md)
-            "PXEHOOK_DHCP_TRUSTED_SERVERS": self.dhcp_ip if self.dhcp_mode == "proxy" else "",
+            "PXEHOOK_DHCP_TRUSTED_SERVERS": self.dhcp_ip if self.proxied else "",
             "PXEHOOK_LEASE_FILES": (
                 f"dnsmasq:{self.workdir / 'dnsmasq-plain.leases'}"
                 if self.dhcp_mode == "proxy"
@@ -101,6 +108,9 @@ class PxeSite:
         return self.workdir / f"{name}.log"
 
     def log_text(self, name: str) -> str:
+        """A daemon's log file, or the output of a process this site started (pxehook)."""
+        if name in self.procs and not self.log_path(name).exists():
+            return self.procs[name].log_text()
         try:
             return self.log_path(name).read_text(errors="replace")
         except FileNotFoundError:
@@ -112,7 +122,7 @@ class PxeSite:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.srv_ip = self.lab.add_host("srv", 1)
         ra_host = "srv"
-        if self.dhcp_mode == "proxy":
+        if self.proxied:
             self.dhcp_ip = self.lab.add_host("dhcp", 2)
             ra_host = "dhcp"
         self.lab.exec(
@@ -173,7 +183,7 @@ class PxeSite:
         return "\n".join(site) + "\n" + dropin
 
     def _dropin(self) -> str:
-        return self.cli("gen", "dnsmasq", "--mode", self.dhcp_mode).stdout
+        return self.cli("gen", "dnsmasq", "--mode", "proxy" if self.proxied else "full").stdout
 
     def _start_dnsmasq(self) -> None:
         conf = self.workdir / "dnsmasq.conf"
@@ -188,7 +198,7 @@ class PxeSite:
         self.procs["dnsmasq"] = self.lab.spawn(
             "srv", "dnsmasq-stdout", "dnsmasq", "-k", "-C", str(conf)
         )
-        if self.dhcp_mode == "proxy":
+        if self.proxied:
             net = self.lab.net
             plain = self.workdir / "dnsmasq-plain.conf"
             plain.write_text(
