@@ -30,6 +30,8 @@ def test_recorded_results_cover_the_required_boots() -> None:
         ("uefi", "proxy", "install"),
         ("arm64", "full", "loader"),
         ("uefi-http", "full", "install"),
+        ("bios", "listen", "install"),
+        ("uefi", "listen", "install"),
     ]:
         assert key in rows and rows[key]["ok"], key
     assert not rows[("uefi", "full", "broken")]["ok"]
