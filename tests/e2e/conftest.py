@@ -56,7 +56,11 @@ def make_site(tmp_path: Path, artifacts, request):  # type: ignore[no-untyped-de
     sites: list[PxeSite] = []
 
     def make(  # type: ignore[no-untyped-def]
-        dhcp_mode: str, inventory: str, grub: Path | None = None, dropin_filter=None
+        dhcp_mode: str,
+        inventory: str,
+        grub: Path | None = None,
+        dropin_filter=None,
+        dhcp_server: str = "dnsmasq",
     ) -> PxeSite:
         n = len(labs) + 1
         lab = netns.NetLab(
@@ -66,7 +70,13 @@ def make_site(tmp_path: Path, artifacts, request):  # type: ignore[no-untyped-de
         )
         labs.append(lab)
         lab.up()
-        site = PxeSite(lab, dhcp_mode, tmp_path / f"site{n}", dropin_filter=dropin_filter)
+        site = PxeSite(
+            lab,
+            dhcp_mode,
+            tmp_path / f"site{n}",
+            dropin_filter=dropin_filter,
+            dhcp_server=dhcp_server,
+        )
         sites.append(site)
         files = {"vmlinuz": artifacts["vmlinuz"], "installer.img": artifacts["installer"]}
         return site.up(loader_sources(grub), files, inventory)

@@ -54,6 +54,7 @@ def sources(site: PxeSite, vm: Vm) -> dict:
         "serial": vm.serial,
         "dnsmasq": lambda: site.log_text("dnsmasq"),
         "plain": lambda: site.log_text("dnsmasq-plain"),
+        "dhcpd": lambda: site.log_text("dhcpd"),
         "pxehook": lambda: site.log_text("pxehook"),
         "events": lambda: _ev_text(site, mac),
     }
@@ -80,7 +81,11 @@ def network_milestones(site: PxeSite, spec: VmSpec, after: str = "") -> list[Mil
     mac = re.escape(spec.mac)
     sfx = f"#{after}" if after else ""
     out: list[Milestone] = []
-    if site.dhcp_mode == "full":
+    if site.dhcp_server == "isc":
+        out.append(
+            Milestone("dhcp" + sfx, "dhcpd", rf"DHCPOFFER on \S+ to {mac}", after, "DHCP offer")
+        )
+    elif site.dhcp_mode == "full":
         out.append(
             Milestone("dhcp" + sfx, "dnsmasq", rf"DHCPOFFER\(\S+\) \S+ {mac}", after, "DHCP offer")
         )
@@ -231,7 +236,7 @@ def run_flow(
         vm=spec.name,
         firmware=spec.firmware,
         arch=spec.arch,
-        dhcp_mode=site.dhcp_mode,
+        dhcp_mode=site.dhcp_mode if site.dhcp_server == "dnsmasq" else f"full ({site.dhcp_server})",
         loader=loader,
         flow=flow,
         ok=ok,

@@ -61,8 +61,36 @@ NOT_BOOTED = (
         "`ipxe.efi` on OVMF",
         "Debian's 2019 `ipxe.efi` never returns to OVMF on `exit`; pxehook hands out `snponly.efi`",
     ),
-    ("PXELINUX (BIOS), U-Boot", "not booted by the e2e suite"),
-    ("Secure Boot (shim)", "not booted: Debian's iPXE is unsigned"),
+    (
+        "PXELINUX on BIOS (`boot_modes: [bios=pxelinux]`)",
+        "not booted: QEMU's only BIOS PXE ROMs (Debian's `ipxe-qemu`) are iPXE and announce "
+        "user class iPXE, which pxehook's config always sends to `/boot.ipxe`, so `lpxelinux.0` "
+        "is never handed to them; it needs a non-iPXE PXE ROM or an iPXE → `lpxelinux.0` chain "
+        "(not built). PXELINUX config names are answered in the resolver and TFTP tests",
+    ),
+    (
+        "U-Boot (arm64, QEMU `virt` + `u-boot-qemu`)",
+        "not booted yet (time); the `pxelinux.cfg/01-<mac>` / `default-arm-…` probe order is "
+        "answered in the resolver tests",
+    ),
+    (
+        "Secure Boot, signed chain (shim → signed GRUB → signed kernel → disk)",
+        "not booted yet: needs Debian's `shim-signed` and `grub-efi-amd64-signed` in the TFTP "
+        "root (`boot_modes: [efi-x64=grub]` hands out `shimx64.efi`) and a local disk with a "
+        "signed loader; the negative row above shows Secure Boot refusing pxehook's default "
+        "(unsigned iPXE)",
+    ),
+    (
+        "ISC dhcpd and Kea as the VMs' DHCP server",
+        "not booted (the VM sites run dnsmasq); their generated configs answer every option-93 "
+        "code on the wire (`tests/test_wire_isc_kea.py`) and through a relay "
+        "(`tests/test_wire_relay.py`)",
+    ),
+    (
+        "VM boots through a DHCP relay",
+        "wire level only (`tests/test_wire_relay.py`: dhcrelay between two segments, dnsmasq, "
+        "ISC and Kea, BIOS/UEFI/iPXE/HTTP-boot answers and the router); no VM (CPU budget)",
+    ),
     ("KVM", "`/dev/kvm` here is nested and broken; everything runs under TCG"),
 )
 
@@ -75,6 +103,8 @@ def share(r: dict) -> str:
     """pxehook's share of a boot: the time its HTTP server spent answering the VM."""
     if r.get("pxehook_s") is None:
         return "not measured"
+    if not r["answers"]:
+        return "TFTP only (not measured)"
     return f"{r['pxehook_s']:.2f} s ({r['answers']} answers)"
 
 

@@ -81,7 +81,27 @@ def test_install_callback_then_local_disk(dhcp_mode, make_site, artifacts, recor
     boot gets local boot → the local disk's marker, with the boot order untouched.
     ``listen``: "can't touch DHCP" — the site's plain dnsmasq, pxehook's ProxyDHCP and its
     listener only (no lease file): the listener alone vouches for the callback's address."""
-    n = {"full": 1, "proxy": 2, "listen": 3}[dhcp_mode]
+    install_both(
+        {"full": 1, "proxy": 2, "listen": 3}[dhcp_mode],
+        dhcp_mode,
+        "dnsmasq",
+        make_site,
+        artifacts,
+        record,
+        tmp_path,
+    )
+
+
+def test_install_with_isc_dhcpd(make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
+    """The same flow with ISC dhcpd as the site's DHCP server, running the file
+    ``pxehook gen isc`` writes; pxehook's hook (``execute()``) records each lease and arch."""
+    require_tool("dhcpd")
+    install_both(4, "full", "isc", make_site, artifacts, record, tmp_path)
+
+
+def install_both(n, dhcp_mode, dhcp_server, make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
+    """BIOS + x64 UEFI in parallel: deploy, install, callback, local disk; then what the
+    operator would check with ``host show`` and the timeline."""
     bios = VmSpec(f"bios{n}", "bios", f"52:54:00:e2:0{n}:10", artifacts["disk"])
     uefi = VmSpec(f"uefi{n}", "uefi", f"52:54:00:e2:0{n}:20", artifacts["disk"])
     site = make_site(
@@ -92,6 +112,7 @@ def test_install_callback_then_local_disk(dhcp_mode, make_site, artifacts, recor
                 (uefi.mac, uefi.name, "local", "ready"),
             ]
         ),
+        dhcp_server=dhcp_server,
     )
     for spec in (bios, uefi):  # what the operator types
         site.cli("host", "deploy", spec.mac, "--profile", "e2e-installer")

@@ -48,6 +48,8 @@ class PxeSite:
     dhcp_ip: str = ""
     #: Tests that break a link on purpose rewrite the generated drop-in with this.
     dropin_filter: Callable[[str], str] | None = None
+    #: full mode only: the site's DHCP server (dnsmasq, or ISC dhcpd with ``pxehook gen isc``)
+    dhcp_server: str = "dnsmasq"
 
     @property
     def proxied(self) -> bool:
@@ -145,7 +147,10 @@ class PxeSite:
         self.cli("db", "init")
         self.cli("inventory", "sync")
         self._start_server()
-        self._start_dnsmasq()
+        if self.dhcp_server == "isc":
+            self._start_isc()
+        else:
+            self._start_dnsmasq()
         self.lab.wait_udp("srv", 67 if self.dhcp_mode == "full" else 4011, timeout=10)
         self._wait_http()
         self.lab.wait_udp("srv", 69, timeout=10)  # pxehook's TFTP server (tftp_serve)
@@ -188,6 +193,25 @@ class PxeSite:
 
     def _dropin(self) -> str:
         return self.cli("gen", "dnsmasq", "--mode", "proxy" if self.proxied else "full").stdout
+
+    def _start_isc(self) -> None:
+        """ISC dhcpd with the file ``pxehook gen isc`` writes (it is a complete dhcpd.conf),
+        plus a dnsmasq that only sends IPv6 router advertisements (as in the dnsmasq site)."""
+        conf = self.workdir / "dhcpd.conf"
+        self.cli("gen", "isc", "--out", str(conf))
+        leases = self.workdir / "dhcpd.leases"
+        leases.write_text("")
+        pid = str(self.workdir / "dhcpd.pid")
+        argv = ["dhcpd", "-4", "-f", "-d", "-cf", str(conf), "-lf", str(leases), "-pf", pid]
+        self.procs["dhcpd"] = self.lab.spawn("srv", "dhcpd", *argv, "eth0")
+        ra = self.workdir / "dnsmasq-ra.conf"
+        lines = ["port=0", "no-resolv", "no-hosts", "user=root", "group=root", "interface=eth0"]
+        lines += ["bind-interfaces", "enable-ra", "dhcp-range=fd31::,ra-only,64,1h"]
+        lines.append(f"log-facility={self.log_path('dnsmasq-ra')}")
+        ra.write_text("\n".join(lines) + "\n")
+        self.procs["dnsmasq"] = self.lab.spawn(
+            "srv", "dnsmasq-stdout", "dnsmasq", "-k", "-C", str(ra)
+        )
 
     def _start_dnsmasq(self) -> None:
         conf = self.workdir / "dnsmasq.conf"
@@ -267,7 +291,7 @@ class PxeSite:
     def logs(self) -> str:
         """Everything worth printing when a boot fails."""
         parts = []
-        for name in ("dnsmasq", "dnsmasq-plain", "pxehook", "dnsmasq-stdout"):
+        for name in ("dnsmasq", "dnsmasq-plain", "dhcpd", "pxehook", "dnsmasq-stdout"):
             text = self.log_text(name)
             if text:
                 parts.append(f"----- {name} ({self.log_path(name)}) -----\n{text[-6000:]}")
