@@ -55,6 +55,7 @@ def sources(site: PxeSite, vm: Vm) -> dict:
         "dnsmasq": lambda: site.log_text("dnsmasq"),
         "plain": lambda: site.log_text("dnsmasq-plain"),
         "dhcpd": lambda: site.log_text("dhcpd"),
+        "kea": lambda: site.log_text("kea"),
         "pxehook": lambda: site.log_text("pxehook"),
         "events": lambda: _ev_text(site, mac),
     }
@@ -81,7 +82,10 @@ def network_milestones(site: PxeSite, spec: VmSpec, after: str = "") -> list[Mil
     mac = re.escape(spec.mac)
     sfx = f"#{after}" if after else ""
     out: list[Milestone] = []
-    if site.dhcp_server == "isc":
+    if site.dhcp_server == "kea":  # Kea logs the lease it offers (INFO)
+        pattern = rf"DHCP4_LEASE_(ADVERT|ALLOC) \[hwtype=1 {mac}\]"
+        out.append(Milestone("dhcp" + sfx, "kea", pattern, after, "DHCP offer"))
+    elif site.dhcp_server == "isc":
         out.append(
             Milestone("dhcp" + sfx, "dhcpd", rf"DHCPOFFER on \S+ to {mac}", after, "DHCP offer")
         )

@@ -81,12 +81,6 @@ NOT_BOOTED = (
         "(unsigned iPXE)",
     ),
     (
-        "ISC dhcpd and Kea as the VMs' DHCP server",
-        "not booted (the VM sites run dnsmasq); their generated configs answer every option-93 "
-        "code on the wire (`tests/test_wire_isc_kea.py`) and through a relay "
-        "(`tests/test_wire_relay.py`)",
-    ),
-    (
         "VM boots through a DHCP relay",
         "wire level only (`tests/test_wire_relay.py`: dhcrelay between two segments, dnsmasq, "
         "ISC and Kea, BIOS/UEFI/iPXE/HTTP-boot answers and the router); no VM (CPU budget)",

@@ -99,6 +99,13 @@ def test_install_with_isc_dhcpd(make_site, artifacts, record, tmp_path):  # type
     install_both(4, "full", "isc", make_site, artifacts, record, tmp_path)
 
 
+def test_install_with_kea(make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
+    """The same flow with Kea as the site's DHCP server, running the file ``pxehook gen kea``
+    writes: its run_script hook records the leases, pxehook's listener the arch."""
+    require_tool("kea-dhcp4")
+    install_both(5, "full", "kea", make_site, artifacts, record, tmp_path)
+
+
 def install_both(n, dhcp_mode, dhcp_server, make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
     """BIOS + x64 UEFI in parallel: deploy, install, callback, local disk; then what the
     operator would check with ``host show`` and the timeline."""

@@ -32,6 +32,10 @@ def test_recorded_results_cover_the_required_boots() -> None:
         ("uefi-http", "full", "install"),
         ("bios", "listen", "install"),
         ("uefi", "listen", "install"),
+        ("bios", "full (isc)", "install"),
+        ("uefi", "full (isc)", "install"),
+        ("bios", "full (kea)", "install"),
+        ("uefi", "full (kea)", "install"),
     ]:
         assert key in rows and rows[key]["ok"], key
     assert not rows[("uefi", "full", "broken")]["ok"]

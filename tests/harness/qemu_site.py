@@ -48,7 +48,8 @@ class PxeSite:
     dhcp_ip: str = ""
     #: Tests that break a link on purpose rewrite the generated drop-in with this.
     dropin_filter: Callable[[str], str] | None = None
-    #: full mode only: the site's DHCP server (dnsmasq, or ISC dhcpd with ``pxehook gen isc``)
+    #: full mode only: the site's DHCP server (dnsmasq, or ISC dhcpd / Kea running the file
+    #: ``pxehook gen isc`` / ``gen kea`` writes)
     dhcp_server: str = "dnsmasq"
 
     @property
@@ -94,7 +95,10 @@ class PxeSite:
             "PXEHOOK_FILES_DIR": str(self.files_dir),
             "PXEHOOK_TFTP_SERVE": "true",
             "PXEHOOK_TFTP_BIND": self.srv_ip,
-            "PXEHOOK_LISTEN_INTERFACE": "eth0" if self.proxied else "",
+            # Kea hands its hook no option 93: pxehook's listener reads it (docs/dhcp/kea.md)
+            "PXEHOOK_LISTEN_INTERFACE": "eth0" if self.proxied or self.dhcp_server == "kea" else "",
+            "PXEHOOK_KEA_LEASE_FILE": str(self.workdir / "kea-leases4.csv"),
+            "PXEHOOK_KEA_CONTROL_SOCKET": str(self.workdir / "kea.sock"),
             # proxy mode: the site's server ACKs the leases the listener may learn (OVMF asks
             # for broadcast ACKs) and its lease file gives the rest (iPXE's ACKs are unicast,
             # never seen here): the two trusted sources of a host's IP (docs/api.md)
@@ -147,8 +151,8 @@ class PxeSite:
         self.cli("db", "init")
         self.cli("inventory", "sync")
         self._start_server()
-        if self.dhcp_server == "isc":
-            self._start_isc()
+        if self.dhcp_server in ("isc", "kea"):
+            self._start_isc_or_kea()
         else:
             self._start_dnsmasq()
         self.lab.wait_udp("srv", 67 if self.dhcp_mode == "full" else 4011, timeout=10)
@@ -194,16 +198,24 @@ class PxeSite:
     def _dropin(self) -> str:
         return self.cli("gen", "dnsmasq", "--mode", "proxy" if self.proxied else "full").stdout
 
-    def _start_isc(self) -> None:
-        """ISC dhcpd with the file ``pxehook gen isc`` writes (it is a complete dhcpd.conf),
-        plus a dnsmasq that only sends IPv6 router advertisements (as in the dnsmasq site)."""
-        conf = self.workdir / "dhcpd.conf"
-        self.cli("gen", "isc", "--out", str(conf))
-        leases = self.workdir / "dhcpd.leases"
-        leases.write_text("")
-        pid = str(self.workdir / "dhcpd.pid")
-        argv = ["dhcpd", "-4", "-f", "-d", "-cf", str(conf), "-lf", str(leases), "-pf", pid]
-        self.procs["dhcpd"] = self.lab.spawn("srv", "dhcpd", *argv, "eth0")
+    def _start_isc_or_kea(self) -> None:
+        """ISC dhcpd or Kea with the file ``pxehook gen isc`` / ``gen kea`` writes (each a
+        complete configuration), plus a dnsmasq that only sends IPv6 router advertisements
+        (as in the dnsmasq site)."""
+        if self.dhcp_server == "isc":
+            conf = self.workdir / "dhcpd.conf"
+            self.cli("gen", "isc", "--out", str(conf))
+            leases = self.workdir / "dhcpd.leases"
+            leases.write_text("")
+            pid = str(self.workdir / "dhcpd.pid")
+            argv = ["dhcpd", "-4", "-f", "-d", "-cf", str(conf), "-lf", str(leases), "-pf", pid]
+            self.procs["dhcpd"] = self.lab.spawn("srv", "dhcpd", *argv, "eth0")
+        else:
+            conf = self.workdir / "kea-dhcp4.conf"
+            conf.write_text(self.cli("gen", "kea").stdout)
+            run = {"KEA_PIDFILE_DIR": str(self.workdir), "KEA_LOCKFILE_DIR": str(self.workdir)}
+            run["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin"
+            self.procs["kea"] = self.lab.spawn("srv", "kea", "kea-dhcp4", "-c", str(conf), env=run)
         ra = self.workdir / "dnsmasq-ra.conf"
         lines = ["port=0", "no-resolv", "no-hosts", "user=root", "group=root", "interface=eth0"]
         lines += ["bind-interfaces", "enable-ra", "dhcp-range=fd31::,ra-only,64,1h"]
@@ -291,7 +303,7 @@ class PxeSite:
     def logs(self) -> str:
         """Everything worth printing when a boot fails."""
         parts = []
-        for name in ("dnsmasq", "dnsmasq-plain", "dhcpd", "pxehook", "dnsmasq-stdout"):
+        for name in ("dnsmasq", "dnsmasq-plain", "dhcpd", "kea", "pxehook", "dnsmasq-stdout"):
             text = self.log_text(name)
             if text:
                 parts.append(f"----- {name} ({self.log_path(name)}) -----\n{text[-6000:]}")
