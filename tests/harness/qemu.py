@@ -270,10 +270,13 @@ class BootWatch:
             nxt = next((m for m in missing if order.index(m.name) > order.index(last)), None)
         label = {m.name: m.label or m.name for m in self.milestones}
         stopped = f"after '{label[last]}' (t+{self.seen[last]:.1f}s)" if last else "at the start"
+        # a stage missing before the last one reached is often the cause (a refused callback)
+        skipped = [m for m in missing if last and order.index(m.name) < order.index(last)]
+        also = f"; skipped '{label[skipped[0].name]}'" if skipped else ""
         return (
             f"{self.vm.spec.name} ({self.vm.spec.firmware}, {self.vm.spec.mac}): boot stopped "
-            f"{stopped}; never saw '{label[nxt.name] if nxt else label.get(wanted, wanted)}' "
-            f"[waiting for '{label.get(wanted, wanted)}': {why}]"
+            f"{stopped}; never saw '{label[nxt.name] if nxt else label.get(wanted, wanted)}'"
+            f"{also} [waiting for '{label.get(wanted, wanted)}': {why}]"
         )
 
     def report(self) -> list[tuple[str, float]]:
