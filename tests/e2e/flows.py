@@ -274,10 +274,10 @@ def failure_report(site: PxeSite, vm: Vm, result: FlowResult) -> str:
 
 def arm64_milestones(site: PxeSite, spec: VmSpec) -> list[Milestone]:
     """AAVMF: DHCP with option 93 = 11 → GRUB over TFTP → GRUB fetches its config."""
-    mac = re.escape(spec.mac)
     tag = archtable.lookup(11).dnsmasq_tag
+    offers = network_milestones(site, spec)[: 2 if site.proxied else 1]  # (site +) proxy offer
     ms = [
-        Milestone("dhcp", "dnsmasq", rf"DHCPOFFER\(\S+\) \S+ {mac}", "", "DHCP offer"),
+        *offers,
         Milestone("arch", "dnsmasq", rf"tags: .*\b{tag}\b", "", f"option 93 = 11 (tag {tag})"),
         loader_milestone(site, first_stage_loader(11) or ""),
         Milestone("grub", "serial", r"Welcome to GRUB|GNU GRUB", "", "GRUB running"),

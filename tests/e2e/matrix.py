@@ -51,7 +51,15 @@ NOT_BOOTED = (
         "not run: the suite builds no arm64 installer kernel yet; the arm64 row stops once "
         "GRUB has fetched its config",
     ),
-    ("AArch64 in proxy mode", "not run (CPU budget); the proxy path is the same dnsmasq code"),
+    (
+        "AArch64 in proxy mode",
+        "does not reach its config: AAVMF gets `grubaa64.efi` from pxehook's ProxyDHCP and TFTP, "
+        "GRUB starts, but no request for `grub.cfg` ever reaches pxehook (run on 2026-12-07: "
+        "'Welcome to GRUB!', then nothing); most likely Debian's GRUB 2.06 takes its server "
+        "from the site server's DHCP ACK, not the ProxyDHCP offer (not yet confirmed by a "
+        "capture). Such sites need next-server = pxehook on "
+        "their DHCP server (docs/dhcp/dnsmasq.md, set-up 3) or an iPXE first stage",
+    ),
     (
         "BIOS TFTP stage (`undionly.kpxe`)",
         "QEMU's BIOS NIC ROM already is iPXE (user class iPXE), so pxehook's config sends "

@@ -165,7 +165,8 @@ def install_both(n, dhcp_mode, dhcp_server, make_site, artifacts, record, tmp_pa
 
 def test_arm64_uefi_gets_grub_and_its_config(make_site, grub_arm64, record, tmp_path):  # type: ignore[no-untyped-def]
     """AArch64 UEFI (AAVMF): option 93 = 11 is recorded, the arm64 GRUB comes over TFTP
-    and fetches this MAC's config from pxehook."""
+    and fetches this MAC's config from pxehook. (Proxy mode: see docs/hardware.md, "Not
+    booted" — GRUB 2.06 never asks pxehook for its config there.)"""
     require_tool(*qemu_tools("arm64"))
     arm = VmSpec("arm1", "arm64", "52:54:00:e2:01:30")
     site = make_site("full", inventory([(arm.mac, arm.name, "local", "deployed")]), grub_arm64)
