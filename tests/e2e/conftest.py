@@ -61,6 +61,7 @@ def make_site(tmp_path: Path, artifacts, request):  # type: ignore[no-untyped-de
         grub: Path | None = None,
         dropin_filter=None,
         dhcp_server: str = "dnsmasq",
+        relayed: bool = False,
     ) -> PxeSite:
         n = len(labs) + 1
         lab = netns.NetLab(
@@ -70,12 +71,22 @@ def make_site(tmp_path: Path, artifacts, request):  # type: ignore[no-untyped-de
         )
         labs.append(lab)
         lab.up()
+        clients = None
+        if relayed:  # the VMs' own segment, behind dhcrelay (PxeSite._start_relay)
+            clients = netns.NetLab(
+                prefix=f"{lab.prefix}c",
+                subnet_index=lab.subnet_index + 10,
+                workdir=tmp_path / f"lab{n}c",
+            )
+            labs.insert(0, clients)  # closed after the server lab that owns the relay
+            clients.up()
         site = PxeSite(
             lab,
             dhcp_mode,
             tmp_path / f"site{n}",
             dropin_filter=dropin_filter,
             dhcp_server=dhcp_server,
+            clients=clients,
         )
         sites.append(site)
         files = {"vmlinuz": artifacts["vmlinuz"], "installer.img": artifacts["installer"]}

@@ -216,7 +216,7 @@ def run_flow(
     timeout: float,
 ) -> tuple[FlowResult, BootWatch, Vm]:
     """Boot ``spec`` until milestone ``final`` (bounded); never raises: see ``result.ok``."""
-    vm = Vm(site.lab, spec, workdir)
+    vm = Vm(site.vm_lab, spec, workdir)
     lines: list[str] = []
     watch = BootWatch(vm, sources(site, vm), milestones, log=lines.append)
     t0 = time.monotonic()
@@ -240,7 +240,7 @@ def run_flow(
         vm=spec.name,
         firmware=spec.firmware,
         arch=spec.arch,
-        dhcp_mode=site.dhcp_mode if site.dhcp_server == "dnsmasq" else f"full ({site.dhcp_server})",
+        dhcp_mode=site.mode_label,
         loader=loader,
         flow=flow,
         ok=ok,

@@ -94,9 +94,10 @@ NOT_BOOTED = (
         "(unsigned iPXE)",
     ),
     (
-        "VM boots through a DHCP relay",
+        "ISC dhcpd and Kea behind the relay, in VMs",
         "wire level only (`tests/test_wire_relay.py`: dhcrelay between two segments, dnsmasq, "
-        "ISC and Kea, BIOS/UEFI/iPXE/HTTP-boot answers and the router); no VM (CPU budget)",
+        "ISC and Kea, BIOS/UEFI/iPXE/HTTP-boot answers and the router); the VM relay rows run "
+        "dnsmasq (CPU budget)",
     ),
     ("KVM", "`/dev/kvm` here is nested and broken; everything runs under TCG"),
 )

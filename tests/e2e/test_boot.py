@@ -106,7 +106,15 @@ def test_install_with_kea(make_site, artifacts, record, tmp_path):  # type: igno
     install_both(5, "full", "kea", make_site, artifacts, record, tmp_path)
 
 
-def install_both(n, dhcp_mode, dhcp_server, make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
+def test_install_through_a_dhcp_relay(make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
+    """The VMs on their own segment, dnsmasq (full mode) on the server's, ``dhcrelay``
+    between them (giaddr set): the generated config's relayed range and router
+    (``dhcp_routers``) carry the install flow; the hook records lease and arch."""
+    require_tool("dhcrelay")
+    install_both(6, "full", "dnsmasq", make_site, artifacts, record, tmp_path, relayed=True)
+
+
+def install_both(n, dhcp_mode, dhcp_server, make_site, artifacts, record, tmp_path, relayed=False):  # type: ignore[no-untyped-def]
     """BIOS + x64 UEFI in parallel: deploy, install, callback, local disk; then what the
     operator would check with ``host show`` and the timeline."""
     bios = VmSpec(f"bios{n}", "bios", f"52:54:00:e2:0{n}:10", artifacts["disk"])
@@ -120,6 +128,7 @@ def install_both(n, dhcp_mode, dhcp_server, make_site, artifacts, record, tmp_pa
             ]
         ),
         dhcp_server=dhcp_server,
+        relayed=relayed,
     )
     for spec in (bios, uefi):  # what the operator types
         site.cli("host", "deploy", spec.mac, "--profile", "e2e-installer")

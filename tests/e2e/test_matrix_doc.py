@@ -36,6 +36,8 @@ def test_recorded_results_cover_the_required_boots() -> None:
         ("uefi", "full (isc)", "install"),
         ("bios", "full (kea)", "install"),
         ("uefi", "full (kea)", "install"),
+        ("bios", "full (relay)", "install"),
+        ("uefi", "full (relay)", "install"),
     ]:
         assert key in rows and rows[key]["ok"], key
     assert not rows[("uefi", "full", "broken")]["ok"]

@@ -51,6 +51,21 @@ class PxeSite:
     #: full mode only: the site's DHCP server (dnsmasq, or ISC dhcpd / Kea running the file
     #: ``pxehook gen isc`` / ``gen kea`` writes)
     dhcp_server: str = "dnsmasq"
+    #: The clients' segment when they sit behind a DHCP relay (``dhcrelay`` in a router
+    #: namespace between the two labs); None: the VMs share the server's segment.
+    clients: NetLab | None = None
+
+    @property
+    def vm_lab(self) -> NetLab:
+        """The lab whose bridge the VMs are plugged into."""
+        return self.clients or self.lab
+
+    @property
+    def mode_label(self) -> str:
+        """The DHCP set-up as the hardware table names it."""
+        server = "" if self.dhcp_server == "dnsmasq" else self.dhcp_server
+        extra = [s for s in (server, "relay" if self.clients else "") if s]
+        return f"{self.dhcp_mode} ({', '.join(extra)})" if extra else self.dhcp_mode
 
     @property
     def proxied(self) -> bool:
@@ -88,8 +103,14 @@ class PxeSite:
             "PXEHOOK_PORT": str(PORT),
             "PXEHOOK_WORKERS": "2",
             "PXEHOOK_DHCP_INTERFACE": "eth0",
-            "PXEHOOK_DHCP_SUBNETS": f"{self.lab.net}.0/24",
-            "PXEHOOK_DHCP_RANGE": f"{self.lab.net}.100,{self.lab.net}.199",
+            "PXEHOOK_DHCP_SUBNETS": ",".join(
+                dict.fromkeys(f"{x.net}.0/24" for x in (self.lab, self.vm_lab))
+            ),
+            "PXEHOOK_DHCP_RANGE": f"{self.vm_lab.net}.100,{self.vm_lab.net}.199",
+            # behind the relay the clients' gateway is the relay (docs/dhcp/dnsmasq.md)
+            "PXEHOOK_DHCP_ROUTERS": f"{self.vm_lab.net}.0/24={self.vm_lab.net}.1"
+            if self.clients
+            else "",
             "PXEHOOK_HTTP_BASE_URL": self.base_url,
             "PXEHOOK_HOOK_PATH": str(self.hook_path),
             "PXEHOOK_FILES_DIR": str(self.files_dir),
@@ -151,6 +172,8 @@ class PxeSite:
         self.cli("db", "init")
         self.cli("inventory", "sync")
         self._start_server()
+        if self.clients is not None:
+            self._start_relay(self.clients)
         if self.dhcp_server in ("isc", "kea"):
             self._start_isc_or_kea()
         else:
@@ -197,6 +220,24 @@ class PxeSite:
 
     def _dropin(self) -> str:
         return self.cli("gen", "dnsmasq", "--mode", "proxy" if self.proxied else "full").stdout
+
+    def _start_relay(self, clients: NetLab) -> None:
+        """A router namespace between the labs: ``dhcrelay`` (giaddr = its client-side
+        address), IPv4 forwarding, and IPv6 router advertisements on the client segment."""
+        self.lab.add_host("relay", 254)
+        relay = self.lab.ns("relay")
+        clients.plug(relay, 1, "eth1")
+        self.lab.exec(relay, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        via = f"{self.lab.net}.254"
+        self.lab.exec(self.lab.ns("srv"), "ip", "route", "add", f"{clients.net}.0/24", "via", via)
+        self.lab.exec(relay, "ip", "-6", "addr", "add", "fd32::1/64", "dev", "eth1", "nodad")
+        ra = self.workdir / "dnsmasq-relay-ra.conf"
+        lines = ["port=0", "no-resolv", "no-hosts", "user=root", "group=root", "interface=eth1"]
+        lines += ["bind-interfaces", "enable-ra", "dhcp-range=fd32::,ra-only,64,1h"]
+        ra.write_text("\n".join(lines) + "\n")
+        self.procs["relay-ra"] = self.lab.spawn("relay", "relay-ra", "dnsmasq", "-k", "-C", str(ra))
+        argv = ["dhcrelay", "-4", "-d", "-id", "eth1", "-iu", "eth0", self.srv_ip]
+        self.procs["dhcrelay"] = self.lab.spawn("relay", "dhcrelay", *argv)
 
     def _start_isc_or_kea(self) -> None:
         """ISC dhcpd or Kea with the file ``pxehook gen isc`` / ``gen kea`` writes (each a
@@ -303,7 +344,16 @@ class PxeSite:
     def logs(self) -> str:
         """Everything worth printing when a boot fails."""
         parts = []
-        for name in ("dnsmasq", "dnsmasq-plain", "dhcpd", "kea", "pxehook", "dnsmasq-stdout"):
+        names = (
+            "dnsmasq",
+            "dnsmasq-plain",
+            "dhcpd",
+            "kea",
+            "dhcrelay",
+            "pxehook",
+            "dnsmasq-stdout",
+        )
+        for name in names:
             text = self.log_text(name)
             if text:
                 parts.append(f"----- {name} ({self.log_path(name)}) -----\n{text[-6000:]}")
