@@ -62,6 +62,8 @@ def make_site(tmp_path: Path, artifacts, request):  # type: ignore[no-untyped-de
         dropin_filter=None,
         dhcp_server: str = "dnsmasq",
         relayed: bool = False,
+        settings: dict[str, str] | None = None,
+        loaders: dict[str, Path] | None = None,
     ) -> PxeSite:
         n = len(labs) + 1
         lab = netns.NetLab(
@@ -87,10 +89,11 @@ def make_site(tmp_path: Path, artifacts, request):  # type: ignore[no-untyped-de
             dropin_filter=dropin_filter,
             dhcp_server=dhcp_server,
             clients=clients,
+            settings=settings or {},
         )
         sites.append(site)
         files = {"vmlinuz": artifacts["vmlinuz"], "installer.img": artifacts["installer"]}
-        return site.up(loader_sources(grub), files, inventory)
+        return site.up({**loader_sources(grub), **(loaders or {})}, files, inventory)
 
     yield make
     for lab in labs:

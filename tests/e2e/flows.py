@@ -272,6 +272,29 @@ def failure_report(site: PxeSite, vm: Vm, result: FlowResult) -> str:
     )
 
 
+def signed_grub_milestones(site: PxeSite, spec: VmSpec, after: str = "") -> list[Milestone]:
+    """Secure Boot x64: DHCP → signed shim over TFTP → shim loads the signed network GRUB
+    (``grubx64.efi``, same TFTP directory) → GRUB runs and fetches its config."""
+    shim = archtable.lookup(7).loader("grub") or ""
+    sfx = f"#{after}" if after else ""
+    ms = [
+        *network_milestones(site, spec, after)[:1],
+        loader_milestone(site, shim, sfx, after),
+        Milestone(
+            "grubx64" + sfx,
+            "events",
+            r"^(boot\.kernel\|tftp|tftp\.\w+\|[^|]*)\|.*grubx64\.efi",
+            after,
+            "signed GRUB fetched by shim (grubx64.efi)",
+        ),
+        Milestone("grub" + sfx, "serial", r"Welcome to GRUB|GNU GRUB", after, "GRUB running"),
+        Milestone("config" + sfx, "events", r"^boot\.config\|\w+\|grub ", after, "config served"),
+    ]
+    for m in ms[1:] if after else ():  # the DHCP offer has its own
+        m.label = f"{m.label} (after {after})"
+    return ms
+
+
 def arm64_milestones(site: PxeSite, spec: VmSpec) -> list[Milestone]:
     """AAVMF: DHCP with option 93 = 11 → GRUB over TFTP → GRUB fetches its config."""
     tag = archtable.lookup(11).dnsmasq_tag

@@ -25,6 +25,8 @@ END = "<!-- e2e:{name}:end -->"
 CHAIN = {
     "bios": "SeaBIOS + QEMU's iPXE ROM (e1000) → HTTP `/boot.ipxe` → per-MAC script",
     "uefi": "OVMF PxeBc (virtio-net, no ROM) → TFTP `snponly.efi` → iPXE → HTTP `/boot.ipxe`",
+    "uefi-sb": "OVMF Secure Boot (Microsoft's keys) → TFTP `shimx64.efi` (Debian's signed shim; "
+    "`boot_modes: [efi-x64=grub]`) → signed `grubx64.efi` (grubnetx64) → GRUB reads its config",
     "uefi-http": "OVMF HTTPv4 boot (PXEv4 off; DHCP `HTTPClient`) → HTTP `/uefi/snponly.efi` "
     "(default `http_boot_url`, pxehook's port) → iPXE → HTTP `/boot.ipxe`; deployed: `/uefi/` "
     "404 → disk",
@@ -87,11 +89,14 @@ NOT_BOOTED = (
         "answers to that probe order are tested in the resolver and TFTP tests",
     ),
     (
-        "Secure Boot, signed chain (shim → signed GRUB → signed kernel → disk)",
-        "not booted yet: needs Debian's `shim-signed` and `grub-efi-amd64-signed` in the TFTP "
-        "root (`boot_modes: [efi-x64=grub]` hands out `shimx64.efi`) and a local disk with a "
-        "signed loader; the negative row above shows Secure Boot refusing pxehook's default "
-        "(unsigned iPXE)",
+        "Secure Boot install (signed kernel → installer → callback → disk)",
+        "the signed chain reaches pxehook's GRUB config (row above), but the install does not "
+        "boot: Debian's signed `grubnetx64` (GRUB 2.06, no module loading under Secure Boot) "
+        "answers pxehook's install config with \"error: disk `http,SERVER:8070' not found\" "
+        "for the kernel URL, retries, then falls back to local boot (run on 2026-12-07). "
+        "Kernel and initrd over HTTP on pxehook's port are not reachable from this GRUB; a "
+        "TFTP or port-80 URL for GRUB is the open fix. The local disk would also need a signed "
+        'loader (its `BOOTX64.EFI` is unsigned: "bad shim signature")',
     ),
     (
         "ISC dhcpd and Kea behind the relay, in VMs",

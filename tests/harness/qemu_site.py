@@ -54,6 +54,8 @@ class PxeSite:
     #: The clients' segment when they sit behind a DHCP relay (``dhcrelay`` in a router
     #: namespace between the two labs); None: the VMs share the server's segment.
     clients: NetLab | None = None
+    #: Extra PXEHOOK_* settings of this site (e.g. ``PXEHOOK_BOOT_MODES``).
+    settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def vm_lab(self) -> NetLab:
@@ -133,6 +135,7 @@ class PxeSite:
             # BIOS iPXE ROM (unicast; observed: callback.refused "not known from a trusted
             # source"), so the callback is trusted by its token alone (docs/hardware.md)
             "PXEHOOK_CALLBACK_REQUIRE_HOST_IP": "false" if self.dhcp_mode == "listen" else "true",
+            **self.settings,
         }
 
     def log_path(self, name: str) -> Path:
