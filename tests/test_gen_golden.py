@@ -25,6 +25,7 @@ SITE = {
     "PXEHOOK_HTTP_BASE_URL": "http://192.0.2.10:8070",
     "PXEHOOK_DHCP_SUBNETS": "192.0.2.0/24,198.51.100.0/24",
     "PXEHOOK_DHCP_RANGE": "192.0.2.100,192.0.2.199",
+    "PXEHOOK_DHCP_ROUTERS": "198.51.100.0/24=198.51.100.1",  # the relay, for its clients
     "PXEHOOK_DHCP_INTERFACE": "eth1",
     "PXEHOOK_TFTP_ROOT": "/srv/tftp",
 }

@@ -38,6 +38,9 @@ def layout_of(**env: str):  # type: ignore[no-untyped-def]
         ({"PXEHOOK_TFTP_ROOT": "/srv/tftp root"}, "tftp_root"),
         ({"PXEHOOK_HOOK_PATH": "/x;reboot"}, "hook_path"),
         ({"PXEHOOK_HTTP_BOOT_URL": "https://x"}, "must start with http://"),
+        ({"PXEHOOK_DHCP_ROUTERS": "192.0.2.1"}, "is not SUBNET=ROUTER"),
+        ({"PXEHOOK_DHCP_ROUTERS": "198.51.100.0/24=198.51.100.1"}, "is not one of dhcp_subnets"),
+        ({"PXEHOOK_DHCP_ROUTERS": "192.0.2.0/24=198.51.100.1"}, "is not inside 192.0.2.0/24"),
     ],
 )
 def test_bad_settings_are_clear_errors(env: dict[str, str], message: str) -> None:
@@ -61,9 +64,24 @@ def test_answer_follows_the_table(code: int) -> None:
     if not loader:
         assert plain is None
     elif row.is_http:
-        assert plain == f"http://192.0.2.10/{loader}"
+        assert plain == f"http://192.0.2.10:8070/uefi/{loader}"
     else:
         assert plain == loader
+
+
+def test_default_http_boot_url_is_pxehooks_own_uefi_route() -> None:
+    """UEFI HTTP boot works out of the box: the URL names pxehook's port and its /uefi/
+    route (which serves the loader), never port 80 where pxehook serves nothing."""
+    assert layout_of().http_boot_url == "http://192.0.2.10:8070/uefi"
+    url, echo = layout_of(PXEHOOK_HTTP_BASE_URL="http://pxe.example:9000").answer(
+        7, ipxe=False, httpclient=True
+    )
+    assert (url, echo) == ("http://pxe.example:9000/uefi/snponly.efi", True)
+    own = layout_of(PXEHOOK_HTTP_BOOT_URL="http://192.0.2.10/boot/")
+    assert own.answer(16, ipxe=False, httpclient=True) == (
+        "http://192.0.2.10/boot/snponly.efi",
+        True,
+    )
 
 
 def test_boot_mode_override_changes_only_that_arch() -> None:
@@ -241,3 +259,39 @@ def test_isc_and_kea_put_the_mac_rule_before_the_code_it_corrects() -> None:
             f"substring(pkt4.mac, 0, 3) == 0x{prefix.replace(':', '')}"
             in classes[override.tag]["test"]
         )
+
+
+RELAYED = {
+    "PXEHOOK_DHCP_SUBNETS": "192.0.2.0/24,198.51.100.0/24",
+    "PXEHOOK_DHCP_RANGE": "198.51.100.100,198.51.100.199",
+}
+
+
+def test_relayed_subnet_gets_its_router_from_every_generator() -> None:
+    """Clients behind a DHCP relay reach pxehook through a router: ISC and Kea must send
+    it (dnsmasq defaults to the relay's address and sends the configured one when given)."""
+    layout = layout_of(**RELAYED, PXEHOOK_DHCP_ROUTERS="198.51.100.0/24=198.51.100.1")
+    net = layout.range_subnet
+    assert layout.relayed(net) and layout.range_router == "198.51.100.1"
+    isc = generator("isc").render(layout, "full")
+    relayed_block = isc.split("subnet 198.51.100.0 netmask 255.255.255.0 {", 1)[1]
+    assert "option routers 198.51.100.1;" in relayed_block.split("\n}\n", 1)[0]
+    assert "option routers" not in isc.split("subnet 198.51.100.0", 1)[0]
+    kea = json.loads(strip_comments(generator("kea").render(layout, "full")))
+    subnets = {s["subnet"]: s for s in kea["Dhcp4"]["subnet4"]}
+    assert subnets["198.51.100.0/24"]["option-data"] == [
+        {"name": "routers", "data": "198.51.100.1"}
+    ]
+    assert "option-data" not in subnets["192.0.2.0/24"]
+    dnsmasq = generator("dnsmasq").render(layout, "full")
+    assert "dhcp-option=tag:pxh-range,option:router,198.51.100.1" in dnsmasq
+    assert "dhcp-range=set:pxh-range,198.51.100.100,198.51.100.199," in dnsmasq
+
+
+def test_relayed_range_without_router_is_a_lint_warning() -> None:
+    from pxehook.gen.lint import layout_warnings
+
+    found = [w for w in layout_warnings(layout_of(**RELAYED)) if "relayed subnet" in w]
+    assert found and "dhcp_routers" in found[0]
+    local = layout_warnings(layout_of())
+    assert not [w for w in local if "relayed subnet" in w]

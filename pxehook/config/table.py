@@ -180,6 +180,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Address range for full-DHCP mode: FIRST,LAST (inside a dhcp_subnets entry).",
     ),
     _s(
+        "dhcp_routers",
+        string_list,
+        [],
+        "list",
+        "Default gateway per subnet, SUBNET=ROUTER (e.g. 198.51.100.0/24=198.51.100.1): needed "
+        "for a relayed subnet whose clients reach pxehook through a router (ISC, Kea).",
+    ),
+    _s(
         "dhcp_lease_time",
         positive_int,
         3600,
@@ -227,7 +235,8 @@ SETTINGS: tuple[Setting, ...] = (
         string,
         "",
         "url",
-        "URL prefix UEFI HTTP-boot clients fetch loaders from; default http://SERVER_IP.",
+        "URL prefix UEFI HTTP-boot clients fetch loaders from; default HTTP_BASE_URL/uefi "
+        "(pxehook's own /uefi/ route, on its own port).",
     ),
     _s(
         "kea_hooks_dir",

@@ -97,6 +97,7 @@ class SiteLayout:
     range_first: str | None
     range_last: str | None
     range_subnet: ipaddress.IPv4Network | None
+    routers: dict[ipaddress.IPv4Network, str]  # subnet -> default gateway (dhcp_routers)
     lease_time: int
     lease_max: int
     tftp_max: int
@@ -109,6 +110,16 @@ class SiteLayout:
     loader_arches: tuple[str, ...] = ()  # the architectures the site boots (setting)
     ipxe_tag: str = archtable.IPXE_TAG
     httpclient_tag: str = archtable.HTTPCLIENT_TAG
+
+    @property
+    def range_router(self) -> str | None:
+        """The gateway configured for the range's subnet (``dhcp_routers``), if any."""
+        return self.routers.get(self.range_subnet) if self.range_subnet else None
+
+    def relayed(self, net: ipaddress.IPv4Network) -> bool:
+        """A subnet pxehook's server is not on: its clients come through a DHCP relay and
+        reach ``server_ip`` through a router."""
+        return ipaddress.IPv4Address(self.server_ip) not in net
 
     @property
     def bootable(self) -> tuple[Rule, ...]:
@@ -275,13 +286,41 @@ def _range(
     return str(first), str(last), net
 
 
+def _routers(
+    raw: list[str], subnets: tuple[ipaddress.IPv4Network, ...]
+) -> dict[ipaddress.IPv4Network, str]:
+    """Setting ``dhcp_routers`` (``SUBNET=ROUTER``): each subnet one of ``dhcp_subnets``,
+    each router inside its subnet."""
+    out: dict[ipaddress.IPv4Network, str] = {}
+    for entry in raw:
+        net_text, sep, router_text = entry.partition("=")
+        try:
+            net = ipaddress.IPv4Network(net_text.strip(), strict=True)
+            router = ipaddress.IPv4Address(router_text.strip())
+        except ValueError:
+            net = router = None  # type: ignore[assignment]
+        if not sep or net is None or router is None:
+            raise ConfigError(
+                f"setting 'dhcp_routers': {entry!r} is not SUBNET=ROUTER",
+                hint="e.g. 198.51.100.0/24=198.51.100.1",
+            )
+        if net not in subnets:
+            raise ConfigError(f"setting 'dhcp_routers': {net} is not one of dhcp_subnets")
+        if router not in net:
+            raise ConfigError(f"setting 'dhcp_routers': {router} is not inside {net}")
+        out[net] = str(router)
+    return out
+
+
 def build_layout(settings: Any) -> SiteLayout:
     """Validate the settings the generators use and derive the layout."""
     if not settings.server_ip:
         raise ConfigError("setting 'server_ip' is not set", hint="the address clients reach")
     server_ip = str(ipaddress.IPv4Address(settings.server_ip))
     base_url = _safe(settings.base_url, "http_base_url")
-    http_boot = (settings.http_boot_url or f"http://{server_ip}").rstrip("/")
+    # Default: pxehook's own /uefi/ route on its own port, which serves the loader to hosts
+    # that boot from the network and a fast 404 (next boot option) to the others.
+    http_boot = (settings.http_boot_url or f"{base_url}/uefi").rstrip("/")
     if not http_boot.startswith("http://"):
         raise ConfigError(f"setting 'http_boot_url': {http_boot!r} must start with http://")
     _safe(http_boot, "http_boot_url")
@@ -302,6 +341,7 @@ def build_layout(settings: Any) -> SiteLayout:
         range_first=rng[0] if rng else None,
         range_last=rng[1] if rng else None,
         range_subnet=rng[2] if rng else None,
+        routers=_routers(settings.dhcp_routers, subnets),
         lease_time=settings.dhcp_lease_time,
         lease_max=settings.dhcp_lease_max,
         tftp_max=settings.tftp_max,

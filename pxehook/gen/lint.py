@@ -40,6 +40,13 @@ def layout_warnings(layout: SiteLayout) -> list[str]:
                 f"loader {name} is missing from tftp_root {layout.tftp_root} "
                 "(run 'pxehook loaders install')"
             )
+    net = layout.range_subnet
+    if net is not None and layout.relayed(net) and not layout.range_router:
+        out.append(
+            f"dhcp_range is in {net}, a relayed subnet (server_ip {layout.server_ip} is not in "
+            f"it) with no dhcp_routers entry: ISC dhcpd and Kea give its clients no gateway to "
+            "reach pxehook (dnsmasq sends the relay's address)"
+        )
     host = urlsplit(layout.base_url).hostname or ""
     try:
         ipaddress.ip_address(host)

@@ -56,7 +56,14 @@ def make_site(tmp_path: Path, artifacts, request):  # type: ignore[no-untyped-de
     sites: list[PxeSite] = []
 
     def make(  # type: ignore[no-untyped-def]
-        dhcp_mode: str, inventory: str, grub: Path | None = None, dropin_filter=None
+        dhcp_mode: str,
+        inventory: str,
+        grub: Path | None = None,
+        dropin_filter=None,
+        dhcp_server: str = "dnsmasq",
+        relayed: bool = False,
+        settings: dict[str, str] | None = None,
+        loaders: dict[str, Path] | None = None,
     ) -> PxeSite:
         n = len(labs) + 1
         lab = netns.NetLab(
@@ -66,10 +73,27 @@ def make_site(tmp_path: Path, artifacts, request):  # type: ignore[no-untyped-de
         )
         labs.append(lab)
         lab.up()
-        site = PxeSite(lab, dhcp_mode, tmp_path / f"site{n}", dropin_filter=dropin_filter)
+        clients = None
+        if relayed:  # the VMs' own segment, behind dhcrelay (PxeSite._start_relay)
+            clients = netns.NetLab(
+                prefix=f"{lab.prefix}c",
+                subnet_index=lab.subnet_index + 10,
+                workdir=tmp_path / f"lab{n}c",
+            )
+            labs.insert(0, clients)  # closed after the server lab that owns the relay
+            clients.up()
+        site = PxeSite(
+            lab,
+            dhcp_mode,
+            tmp_path / f"site{n}",
+            dropin_filter=dropin_filter,
+            dhcp_server=dhcp_server,
+            clients=clients,
+            settings=settings or {},
+        )
         sites.append(site)
         files = {"vmlinuz": artifacts["vmlinuz"], "installer.img": artifacts["installer"]}
-        return site.up(loader_sources(grub), files, inventory)
+        return site.up({**loader_sources(grub), **(loaders or {})}, files, inventory)
 
     yield make
     for lab in labs:

@@ -11,7 +11,10 @@ from pathlib import Path
 from pxehook import arch as archtable
 from tests.harness import qemu_artifacts as art
 from tests.harness.qemu import BootStalled, BootWatch, Milestone, Vm, VmSpec
-from tests.harness.qemu_site import PxeSite, store_events
+from tests.harness.qemu_site import PxeSite, http_answers, store_events
+
+#: iPXE's banner on the serial console.
+IPXE_RUNNING = r"iPXE initialising devices|iPXE \(http://ipxe"
 
 
 @dataclass
@@ -28,6 +31,10 @@ class FlowResult:
     wall: float
     stages: list[tuple[str, float]]
     stopped: str = ""
+    #: pxehook's share: seconds its HTTP server spent answering this VM (file bodies from
+    #: /files/ excluded: their pace is the client's), and how many answers that was.
+    pxehook_s: float | None = None
+    answers: int | None = None
 
     def as_dict(self) -> dict:
         return {**self.__dict__, "stages": [[n, round(t, 2)] for n, t in self.stages]}
@@ -47,6 +54,8 @@ def sources(site: PxeSite, vm: Vm) -> dict:
         "serial": vm.serial,
         "dnsmasq": lambda: site.log_text("dnsmasq"),
         "plain": lambda: site.log_text("dnsmasq-plain"),
+        "dhcpd": lambda: site.log_text("dhcpd"),
+        "kea": lambda: site.log_text("kea"),
         "pxehook": lambda: site.log_text("pxehook"),
         "events": lambda: _ev_text(site, mac),
     }
@@ -57,7 +66,7 @@ def first_stage_loader(firmware_arch: int) -> str | None:
     if firmware_arch == 0:
         return None
     a = archtable.lookup(firmware_arch)
-    return a.loader("ipxe") if firmware_arch == 7 else a.loader("grub")
+    return a.loader("ipxe") if firmware_arch in (7, 16) else a.loader("grub")
 
 
 def loader_milestone(site: PxeSite, loader: str, sfx: str = "", after: str = "") -> Milestone:
@@ -73,7 +82,14 @@ def network_milestones(site: PxeSite, spec: VmSpec, after: str = "") -> list[Mil
     mac = re.escape(spec.mac)
     sfx = f"#{after}" if after else ""
     out: list[Milestone] = []
-    if site.dhcp_mode == "full":
+    if site.dhcp_server == "kea":  # Kea logs the lease it offers (INFO)
+        pattern = rf"DHCP4_LEASE_(ADVERT|ALLOC) \[hwtype=1 {mac}\]"
+        out.append(Milestone("dhcp" + sfx, "kea", pattern, after, "DHCP offer"))
+    elif site.dhcp_server == "isc":
+        out.append(
+            Milestone("dhcp" + sfx, "dhcpd", rf"DHCPOFFER on \S+ to {mac}", after, "DHCP offer")
+        )
+    elif site.dhcp_mode == "full":
         out.append(
             Milestone("dhcp" + sfx, "dnsmasq", rf"DHCPOFFER\(\S+\) \S+ {mac}", after, "DHCP offer")
         )
@@ -104,22 +120,62 @@ def network_milestones(site: PxeSite, spec: VmSpec, after: str = "") -> list[Mil
             Milestone(
                 "ipxe" + sfx,
                 "serial",
-                r"iPXE initialising devices|iPXE \(http://ipxe",
+                IPXE_RUNNING,
                 after,
                 "iPXE running",
             )
         )
-    out.append(Milestone("config" + sfx, "events", r"^boot\.config\|", after, "config served"))
+    config = r"^boot\.config\|\w+\|(ipxe|grub) "  # the loader's config, not a /uefi/ hit
+    out.append(Milestone("config" + sfx, "events", config, after, "config served"))
     if after:
         for m in out:
             m.label = f"{m.label} (after {after})"
     return out
 
 
-def install_milestones(site: PxeSite, spec: VmSpec) -> list[Milestone]:
-    """deploying → installer → callback → reboot → local disk."""
-    ms = network_milestones(site, spec)
-    ms += [
+def http_boot_milestones(site: PxeSite, spec: VmSpec, after: str = "") -> list[Milestone]:
+    """UEFI HTTP boot as the first stage: DHCP (option 93 = 16, HTTPClient) → the loader
+    from pxehook's ``/uefi/`` route (the default ``http_boot_url``) → iPXE → its config.
+    After the callback the same route answers 404: the firmware's hand-off to its disk."""
+    mac = re.escape(spec.mac)
+    tag = archtable.lookup(16).dnsmasq_tag
+    sfx = f"#{after}" if after else ""
+    ms = [
+        Milestone("dhcp" + sfx, "dnsmasq", rf"DHCPOFFER\(\S+\) \S+ {mac}", after, "DHCP offer"),
+        Milestone("arch" + sfx, "dnsmasq", rf"tags: .*\b{tag}\b", after, "option 93 = 16"),
+    ]
+    if after:  # deployed: the route sends the firmware to its next boot option
+        ms.append(
+            Milestone(
+                "handoff" + sfx,
+                "events",
+                r"^boot\.config\|\w+\|uefi-http /uefi/\S+: local",
+                after,
+                "local-boot hand-off (/uefi/ 404)",
+            )
+        )
+    else:
+        loader = first_stage_loader(16) or ""
+        ms += [
+            Milestone(
+                "loader",
+                "events",
+                rf"^boot\.config\|\w+\|uefi-http /uefi/{re.escape(loader)}: boot",
+                "",
+                f"loader fetched (HTTP /uefi/{loader})",
+            ),
+            Milestone("ipxe", "serial", IPXE_RUNNING, "", "iPXE running"),
+            Milestone("config", "events", r"^boot\.config\|\w+\|ipxe ", "", "config served"),
+        ]
+    if after:
+        for m in ms:
+            m.label = f"{m.label} (after {after})"
+    return ms
+
+
+def installer_milestones() -> list[Milestone]:
+    """The installer's stages: kernel → running → address → callback → deployed → reboot."""
+    return [
         Milestone("kernel", "events", r"^boot\.kernel\|.*vmlinuz", "", "kernel fetched"),
         Milestone("installer", "serial", art.INSTALLER_START, "", "installer kernel running"),
         Milestone("net", "serial", art.INSTALLER_NET + " ", "", "installer got an address"),
@@ -139,7 +195,13 @@ def install_milestones(site: PxeSite, spec: VmSpec) -> list[Milestone]:
         ),
         Milestone("reboot", "serial", art.INSTALLER_REBOOT, "", "installer rebooted"),
     ]
-    ms += network_milestones(site, spec, after="reboot")
+
+
+def install_milestones(site: PxeSite, spec: VmSpec) -> list[Milestone]:
+    """deploying → installer → callback → reboot → local disk (HTTP boot: its own stages)."""
+    network = http_boot_milestones if spec.firmware == "uefi-http" else network_milestones
+    ms = network(site, spec) + installer_milestones()
+    ms += network(site, spec, after="reboot")
     ms.append(Milestone("localdisk", "serial", art.LOCALDISK_MARKER, "reboot", "local disk booted"))
     return ms
 
@@ -154,7 +216,7 @@ def run_flow(
     timeout: float,
 ) -> tuple[FlowResult, BootWatch, Vm]:
     """Boot ``spec`` until milestone ``final`` (bounded); never raises: see ``result.ok``."""
-    vm = Vm(site.lab, spec, workdir)
+    vm = Vm(site.vm_lab, spec, workdir)
     lines: list[str] = []
     watch = BootWatch(vm, sources(site, vm), milestones, log=lines.append)
     t0 = time.monotonic()
@@ -173,19 +235,32 @@ def run_flow(
     for line in lines:
         print(line)
     loader = first_stage_loader(spec.arch) or "iPXE ROM"
+    answers = pxehook_answers(site, spec.mac)
     result = FlowResult(
         vm=spec.name,
         firmware=spec.firmware,
         arch=spec.arch,
-        dhcp_mode=site.dhcp_mode,
+        dhcp_mode=site.mode_label,
         loader=loader,
         flow=flow,
         ok=ok,
         wall=round(wall, 2),
         stages=watch.report(),
         stopped=stopped,
+        pxehook_s=round(sum(s for _, _, s in answers), 3),
+        answers=len(answers),
     )
     return result, watch, vm
+
+
+def pxehook_answers(site: PxeSite, mac: str) -> list[tuple[str, int, float]]:
+    """pxehook's HTTP answers to one VM (by the addresses on its timeline), without the
+    bodies of ``/files/`` (kernel, initrd: sent as fast as the guest reads them)."""
+    events = store_events(site.env, mac)
+    ips = {str(e["data"]["client_ip"]) for e in events if e["data"].get("client_ip")}
+    ips |= {str(e["data"]["ip"]) for e in events if e["data"].get("ip")}
+    answers = http_answers(site.log_text("pxehook"), ips)
+    return [a for a in answers if " /files/" not in a[0]]
 
 
 def failure_report(site: PxeSite, vm: Vm, result: FlowResult) -> str:
@@ -197,12 +272,35 @@ def failure_report(site: PxeSite, vm: Vm, result: FlowResult) -> str:
     )
 
 
+def signed_grub_milestones(site: PxeSite, spec: VmSpec, after: str = "") -> list[Milestone]:
+    """Secure Boot x64: DHCP → signed shim over TFTP → shim loads the signed network GRUB
+    (``grubx64.efi``, same TFTP directory) → GRUB runs and fetches its config."""
+    shim = archtable.lookup(7).loader("grub") or ""
+    sfx = f"#{after}" if after else ""
+    ms = [
+        *network_milestones(site, spec, after)[:1],
+        loader_milestone(site, shim, sfx, after),
+        Milestone(
+            "grubx64" + sfx,
+            "events",
+            r"^(boot\.kernel\|tftp|tftp\.\w+\|[^|]*)\|.*grubx64\.efi",
+            after,
+            "signed GRUB fetched by shim (grubx64.efi)",
+        ),
+        Milestone("grub" + sfx, "serial", r"Welcome to GRUB|GNU GRUB", after, "GRUB running"),
+        Milestone("config" + sfx, "events", r"^boot\.config\|\w+\|grub ", after, "config served"),
+    ]
+    for m in ms[1:] if after else ():  # the DHCP offer has its own
+        m.label = f"{m.label} (after {after})"
+    return ms
+
+
 def arm64_milestones(site: PxeSite, spec: VmSpec) -> list[Milestone]:
     """AAVMF: DHCP with option 93 = 11 → GRUB over TFTP → GRUB fetches its config."""
-    mac = re.escape(spec.mac)
     tag = archtable.lookup(11).dnsmasq_tag
+    offers = network_milestones(site, spec)[: 2 if site.proxied else 1]  # (site +) proxy offer
     ms = [
-        Milestone("dhcp", "dnsmasq", rf"DHCPOFFER\(\S+\) \S+ {mac}", "", "DHCP offer"),
+        *offers,
         Milestone("arch", "dnsmasq", rf"tags: .*\b{tag}\b", "", f"option 93 = 11 (tag {tag})"),
         loader_milestone(site, first_stage_loader(11) or ""),
         Milestone("grub", "serial", r"Welcome to GRUB|GNU GRUB", "", "GRUB running"),

@@ -27,7 +27,10 @@ cat > /bin/udhcpc-script <<'EOF'
 #!/bin/sh
 case "$1" in
   deconfig) ifconfig "$interface" 0.0.0.0 up ;;
-  bound|renew) ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}" up ;;
+  bound|renew)
+    ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}" up
+    # the DHCP router (option 3): behind a relay pxehook is on another segment
+    for r in $router; do route add default gw "$r" dev "$interface" 2>/dev/null && break; done ;;
 esac
 EOF
 chmod +x /bin/udhcpc-script

@@ -25,6 +25,11 @@ END = "<!-- e2e:{name}:end -->"
 CHAIN = {
     "bios": "SeaBIOS + QEMU's iPXE ROM (e1000) → HTTP `/boot.ipxe` → per-MAC script",
     "uefi": "OVMF PxeBc (virtio-net, no ROM) → TFTP `snponly.efi` → iPXE → HTTP `/boot.ipxe`",
+    "uefi-sb": "OVMF Secure Boot (Microsoft's keys) → TFTP `shimx64.efi` (Debian's signed shim; "
+    "`boot_modes: [efi-x64=grub]`) → signed `grubx64.efi` (grubnetx64) → GRUB reads its config",
+    "uefi-http": "OVMF HTTPv4 boot (PXEv4 off; DHCP `HTTPClient`) → HTTP `/uefi/snponly.efi` "
+    "(default `http_boot_url`, pxehook's port) → iPXE → HTTP `/boot.ipxe`; deployed: `/uefi/` "
+    "404 → disk",
     "arm64": "AAVMF PxeBc (virtio-net) → TFTP `grubaa64.efi` (Debian's signed grubnetaa64) "
     "→ GRUB reads its config",
 }
@@ -36,6 +41,8 @@ FLOW = {
 #: The link each negative check breaks, by firmware.
 BROKEN = {
     "uefi": "x64 UEFI handed the BIOS loader",
+    "uefi-sb": "Secure Boot (OVMF, Microsoft's keys) handed pxehook's default x64 loader, "
+    "Debian's unsigned iPXE `snponly.efi` (config not altered): the firmware refuses it",
     "bios": "iPXE pointed at a script URL that does not exist",
 }
 
@@ -46,7 +53,15 @@ NOT_BOOTED = (
         "not run: the suite builds no arm64 installer kernel yet; the arm64 row stops once "
         "GRUB has fetched its config",
     ),
-    ("AArch64 in proxy mode", "not run (CPU budget); the proxy path is the same dnsmasq code"),
+    (
+        "AArch64 in proxy mode",
+        "does not reach its config: AAVMF gets `grubaa64.efi` from pxehook's ProxyDHCP and TFTP, "
+        "GRUB starts, but no request for `grub.cfg` ever reaches pxehook (run on 2026-12-07: "
+        "'Welcome to GRUB!', then nothing); most likely Debian's GRUB 2.06 takes its server "
+        "from the site server's DHCP ACK, not the ProxyDHCP offer (not yet confirmed by a "
+        "capture). Such sites need next-server = pxehook on "
+        "their DHCP server (docs/dhcp/dnsmasq.md, set-up 3) or an iPXE first stage",
+    ),
     (
         "BIOS TFTP stage (`undionly.kpxe`)",
         "QEMU's BIOS NIC ROM already is iPXE (user class iPXE), so pxehook's config sends "
@@ -57,11 +72,38 @@ NOT_BOOTED = (
         "Debian's 2019 `ipxe.efi` never returns to OVMF on `exit`; pxehook hands out `snponly.efi`",
     ),
     (
-        "UEFI HTTP boot (arch 16) as first stage",
-        "not booted yet; OVMF's HTTPv4 option only runs after PXEv4 gives up",
+        "PXELINUX on BIOS (`boot_modes: [bios=pxelinux]`)",
+        "not booted: QEMU's only BIOS PXE ROMs (Debian's `ipxe-qemu`) are iPXE and announce "
+        "user class iPXE, which pxehook's config always sends to `/boot.ipxe`, so `lpxelinux.0` "
+        "is never handed to them; it needs a non-iPXE PXE ROM or an iPXE → `lpxelinux.0` chain "
+        "(not built). PXELINUX config names are answered in the resolver and TFTP tests",
     ),
-    ("PXELINUX (BIOS), U-Boot", "not booted by the e2e suite"),
-    ("Secure Boot (shim)", "not booted: Debian's iPXE is unsigned"),
+    (
+        "U-Boot (arm64, QEMU `virt` + `u-boot-qemu`)",
+        "not booted. Debian's `u-boot-qemu` 2023.01 (`qemu_arm64`) distro boot has no `pxe` "
+        "target (`boot_targets=qfw usb0 scsi0 virtio0 nvme0 dhcp`): its `dhcp` target asks "
+        "for `boot.scr.uimg`, then sets vendor class `PXEClient:Arch:00011` / arch 0xb and "
+        "loads the EFI loader — the AArch64 UEFI row's path. The `pxelinux.cfg/01-<mac>` / "
+        "`default-arm-…` probe order runs only where the board's environment runs `pxe get` "
+        "(a saved env or a `boot.scr.uimg`), which the suite does not build yet; pxehook's "
+        "answers to that probe order are tested in the resolver and TFTP tests",
+    ),
+    (
+        "Secure Boot install (signed kernel → installer → callback → disk)",
+        "the signed chain reaches pxehook's GRUB config (row above), but the install does not "
+        "boot: Debian's signed `grubnetx64` (GRUB 2.06, no module loading under Secure Boot) "
+        "answers pxehook's install config with \"error: disk `http,SERVER:8070' not found\" "
+        "for the kernel URL, retries, then falls back to local boot (run on 2026-12-07). "
+        "Kernel and initrd over HTTP on pxehook's port are not reachable from this GRUB; a "
+        "TFTP or port-80 URL for GRUB is the open fix. The local disk would also need a signed "
+        'loader (its `BOOTX64.EFI` is unsigned: "bad shim signature")',
+    ),
+    (
+        "ISC dhcpd and Kea behind the relay, in VMs",
+        "wire level only (`tests/test_wire_relay.py`: dhcrelay between two segments, dnsmasq, "
+        "ISC and Kea, BIOS/UEFI/iPXE/HTTP-boot answers and the router); the VM relay rows run "
+        "dnsmasq (CPU budget)",
+    ),
     ("KVM", "`/dev/kvm` here is nested and broken; everything runs under TCG"),
 )
 
@@ -70,20 +112,29 @@ def _row_status(r: dict) -> str:
     return "booted" if r["ok"] else "FAIL"
 
 
+def share(r: dict) -> str:
+    """pxehook's share of a boot: the time its HTTP server spent answering the VM."""
+    if r.get("pxehook_s") is None:
+        return "not measured"
+    if not r["answers"]:
+        return "TFTP only (not measured)"
+    return f"{r['pxehook_s']:.2f} s ({r['answers']} answers)"
+
+
 def render_matrix(results: list[dict]) -> str:
     rows = [r for r in results if r["flow"] in FLOW]
     out = [
-        "| firmware (option 93) | DHCP mode | chain | flow | result | wall |",
-        "|---|---|---|---|---|---|",
+        "| firmware (option 93) | DHCP mode | chain | flow | result | wall | pxehook's share |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["arch"], r["dhcp_mode"])):
         out.append(
             f"| {r['firmware']} ({r['arch']}) | {r['dhcp_mode']} | {CHAIN[r['firmware']]} | "
-            f"{FLOW[r['flow']]} | {_row_status(r)} | {r['wall']:.1f} s |"
+            f"{FLOW[r['flow']]} | {_row_status(r)} | {r['wall']:.1f} s | {share(r)} |"
         )
     broken = [r for r in results if r["flow"] == "broken"]
     if broken:
-        out += ["", "Negative checks (a link broken in the generated config on purpose):", ""]
+        out += ["", "Negative checks (boots that must fail, and say where):", ""]
     for r in sorted(broken, key=lambda r: r["arch"]):
         verdict = "failed as it must" if not r["ok"] else "DID NOT FAIL"
         out.append(f"* {BROKEN.get(r['firmware'], r['firmware'])}: {verdict}: ")
@@ -101,7 +152,13 @@ STAGE_COLUMNS = (
     ("kernel fetched", lambda lb: lb == "kernel fetched"),
     ("installer running", lambda lb: lb == "installer kernel running"),
     ("callback → deployed", lambda lb: lb.startswith("host deployed")),
-    ("config after reboot", lambda lb: lb == "config served (after reboot)"),
+    (
+        "config / hand-off after reboot",
+        lambda lb: (
+            lb
+            in ("config served (after reboot)", "local-boot hand-off (/uefi/ 404) (after reboot)")
+        ),
+    ),
     ("local disk", lambda lb: lb == "local disk booted"),
 )
 

@@ -75,11 +75,48 @@ def boot_all(site, specs, tmp_path, record, flow_milestones, final, flow, timeou
     return outcomes
 
 
-@pytest.mark.parametrize("dhcp_mode", ["full", "proxy"])
+@pytest.mark.parametrize("dhcp_mode", ["full", "proxy", "listen"])
 def test_install_callback_then_local_disk(dhcp_mode, make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
     """deploying → installer kernel → callback with the token → deployed → next network
-    boot gets local boot → the local disk's marker, with the boot order untouched."""
-    n = 1 if dhcp_mode == "full" else 2
+    boot gets local boot → the local disk's marker, with the boot order untouched.
+    ``listen``: "can't touch DHCP" — the site's plain dnsmasq, pxehook's ProxyDHCP and its
+    listener only (no lease file): the listener alone vouches for the callback's address."""
+    install_both(
+        {"full": 1, "proxy": 2, "listen": 3}[dhcp_mode],
+        dhcp_mode,
+        "dnsmasq",
+        make_site,
+        artifacts,
+        record,
+        tmp_path,
+    )
+
+
+def test_install_with_isc_dhcpd(make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
+    """The same flow with ISC dhcpd as the site's DHCP server, running the file
+    ``pxehook gen isc`` writes; pxehook's hook (``execute()``) records each lease and arch."""
+    require_tool("dhcpd")
+    install_both(4, "full", "isc", make_site, artifacts, record, tmp_path)
+
+
+def test_install_with_kea(make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
+    """The same flow with Kea as the site's DHCP server, running the file ``pxehook gen kea``
+    writes: its run_script hook records the leases, pxehook's listener the arch."""
+    require_tool("kea-dhcp4")
+    install_both(5, "full", "kea", make_site, artifacts, record, tmp_path)
+
+
+def test_install_through_a_dhcp_relay(make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
+    """The VMs on their own segment, dnsmasq (full mode) on the server's, ``dhcrelay``
+    between them (giaddr set): the generated config's relayed range and router
+    (``dhcp_routers``) carry the install flow; the hook records lease and arch."""
+    require_tool("dhcrelay")
+    install_both(6, "full", "dnsmasq", make_site, artifacts, record, tmp_path, relayed=True)
+
+
+def install_both(n, dhcp_mode, dhcp_server, make_site, artifacts, record, tmp_path, relayed=False):  # type: ignore[no-untyped-def]
+    """BIOS + x64 UEFI in parallel: deploy, install, callback, local disk; then what the
+    operator would check with ``host show`` and the timeline."""
     bios = VmSpec(f"bios{n}", "bios", f"52:54:00:e2:0{n}:10", artifacts["disk"])
     uefi = VmSpec(f"uefi{n}", "uefi", f"52:54:00:e2:0{n}:20", artifacts["disk"])
     site = make_site(
@@ -90,6 +127,8 @@ def test_install_callback_then_local_disk(dhcp_mode, make_site, artifacts, recor
                 (uefi.mac, uefi.name, "local", "ready"),
             ]
         ),
+        dhcp_server=dhcp_server,
+        relayed=relayed,
     )
     for spec in (bios, uefi):  # what the operator types
         site.cli("host", "deploy", spec.mac, "--profile", "e2e-installer")
@@ -135,7 +174,8 @@ def test_install_callback_then_local_disk(dhcp_mode, make_site, artifacts, recor
 
 def test_arm64_uefi_gets_grub_and_its_config(make_site, grub_arm64, record, tmp_path):  # type: ignore[no-untyped-def]
     """AArch64 UEFI (AAVMF): option 93 = 11 is recorded, the arm64 GRUB comes over TFTP
-    and fetches this MAC's config from pxehook."""
+    and fetches this MAC's config from pxehook. (Proxy mode: see docs/hardware.md, "Not
+    booted" — GRUB 2.06 never asks pxehook for its config there.)"""
     require_tool(*qemu_tools("arm64"))
     arm = VmSpec("arm1", "arm64", "52:54:00:e2:01:30")
     site = make_site("full", inventory([(arm.mac, arm.name, "local", "deployed")]), grub_arm64)
@@ -162,6 +202,8 @@ def test_broken_links_say_where_the_boot_stopped(make_site, artifacts, record, t
 
     def break_two_links(dropin: str) -> str:
         broken = dropin.replace(f",{uefi_loader}\n", f",{bios_loader}\n")
+        # …over UEFI HTTP boot too (OVMF's next boot option), or it would rescue the boot
+        broken = broken.replace(f"/uefi/{uefi_loader}\n", f"/uefi/{bios_loader}\n")
         broken = broken.replace("/boot.ipxe\n", "/no-such-script.ipxe\n")
         assert broken.count("no-such-script") == 1, "no iPXE boot URL line in the drop-in"
         assert f",{uefi_loader}\n" not in broken, "no x64 UEFI loader line in the drop-in"

@@ -29,7 +29,18 @@ def test_recorded_results_cover_the_required_boots() -> None:
         ("bios", "proxy", "install"),
         ("uefi", "proxy", "install"),
         ("arm64", "full", "loader"),
+        ("uefi-http", "full", "install"),
+        ("bios", "listen", "install"),
+        ("uefi", "listen", "install"),
+        ("bios", "full (isc)", "install"),
+        ("uefi", "full (isc)", "install"),
+        ("bios", "full (kea)", "install"),
+        ("uefi", "full (kea)", "install"),
+        ("bios", "full (relay)", "install"),
+        ("uefi-sb", "full", "loader"),
+        ("uefi", "full (relay)", "install"),
     ]:
         assert key in rows and rows[key]["ok"], key
     assert not rows[("uefi", "full", "broken")]["ok"]
     assert not rows[("bios", "full", "broken")]["ok"]
+    assert not rows[("uefi-sb", "full", "broken")]["ok"]

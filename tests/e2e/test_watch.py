@@ -53,6 +53,17 @@ def test_time_out_names_the_last_stage_reached_and_the_first_missing() -> None:
     assert "time-out" in msg
 
 
+def test_a_stage_skipped_before_the_last_one_is_named() -> None:
+    """A refused callback: the machine reboots into the installer again; the message must
+    name the stage that never came, not only the one after the last reached."""
+    w = watch({"log": "DHCPOFFER x\n", "serial": "REBOOT\n"})
+    with pytest.raises(BootStalled) as err:
+        w.wait("disk", 0.3)
+    msg = str(err.value)
+    assert "boot stopped after 'rebooted'" in msg
+    assert "skipped 'loader fetched'" in msg
+
+
 def test_exited_vm_is_reported_at_once() -> None:
     w = watch({"log": "", "serial": ""}, fake_vm(alive=False))
     t0 = time.monotonic()

@@ -132,6 +132,33 @@ class NetLab:
         self.hosts[host] = ip
         return ip
 
+    def plug(self, ns: str, octet: int, ifname: str) -> str:
+        """Plug an existing namespace (e.g. another lab's host: a router or DHCP relay
+        between two labs) into this bridge as ``ifname`` with ``<net>.<octet>``; returns the
+        IP. The namespace stays its owner lab's (removed by that lab's ``close()``)."""
+        peer = f"{self.prefix[:6]}{len(self._netns)}p{octet % 100}"
+        _ip(
+            "link",
+            "add",
+            ifname + "x",
+            "netns",
+            ns,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            peer,
+            "netns",
+            self.switch,
+        )
+        self.exec(ns, "ip", "link", "set", ifname + "x", "name", ifname)
+        self.exec(self.switch, "ip", "link", "set", peer, "master", "br0")
+        self.exec(self.switch, "ip", "link", "set", peer, "up")
+        self.exec(ns, "ip", "link", "set", ifname, "up")
+        ip = f"{self.net}.{octet}"
+        self.exec(ns, "ip", "addr", "add", f"{ip}/24", "dev", ifname)
+        return ip
+
     def add_tap(self, name: str) -> str:
         """A tap device on the bridge (for QEMU run in the switch namespace)."""
         self.exec(self.switch, "ip", "tuntap", "add", "dev", name, "mode", "tap")

@@ -11,6 +11,10 @@ Firmware (all Debian packages, TCG only — KVM here is unusable, see docs/hardw
 * ``bios``  SeaBIOS + QEMU's iPXE ROM on an e1000 (option 93 = 0, user-class iPXE).
 * ``uefi``  OVMF with ``virtio-net-pci,romfile=`` so EDK2's own PXE client (option 93 = 7)
   does DHCP + TFTP; IPv6 PXE/HTTP off (``-fw_cfg``) so "next boot device" is quick.
+* ``uefi-sb`` OVMF with Secure Boot on and Microsoft's keys enrolled (Debian's ``.ms.fd``
+  pair; needs SMM, so ``-M q35,smm=on`` and a secure pflash): only signed loaders run.
+* ``uefi-http`` the same OVMF with IPv4 PXE off too (``IPv4PXESupport=no``): its first
+  network boot option is UEFI HTTP boot (option 93 = 16, vendor class ``HTTPClient``).
 * ``arm64`` ``qemu-system-aarch64 -M virt`` + AAVMF, virtio-net (option 93 = 11).
 
 ``BootWatch`` polls named text sources (serial, dnsmasq log, pxehook log, the host's event
@@ -31,13 +35,21 @@ from .netns import NetLab, Proc
 
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+OVMF_SB_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.ms.fd")  # Secure Boot, SMM
+OVMF_SB_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.ms.fd")  # Microsoft's keys, SB enabled
 AAVMF_CODE = Path("/usr/share/AAVMF/AAVMF_CODE.fd")
 AAVMF_VARS = Path("/usr/share/AAVMF/AAVMF_VARS.fd")
 
 #: The firmware kinds a VM can have, with the option-93 code each one sends.
-FIRMWARE_ARCH = {"bios": 0, "uefi": 7, "arm64": 11}
+FIRMWARE_ARCH = {"bios": 0, "uefi": 7, "uefi-sb": 7, "uefi-http": 16, "arm64": 11}
 #: NIC model per firmware (what the guest's driver list must cover).
-FIRMWARE_NIC = {"bios": "e1000", "uefi": "virtio-net-pci", "arm64": "virtio-net-pci"}
+FIRMWARE_NIC = {
+    "bios": "e1000",
+    "uefi": "virtio-net-pci",
+    "uefi-sb": "virtio-net-pci",
+    "uefi-http": "virtio-net-pci",
+    "arm64": "virtio-net-pci",
+}
 
 _ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1bc|\r")
 _BACKSPACED = re.compile(rb"[^\x08\n]\x08")
@@ -58,7 +70,9 @@ def qemu_tools(firmware: str) -> list[str]:
     """Binaries/files a firmware kind needs (for ``require_tool``)."""
     if firmware == "arm64":
         return ["qemu-system-aarch64", str(AAVMF_CODE), str(AAVMF_VARS)]
-    if firmware == "uefi":
+    if firmware == "uefi-sb":
+        return ["qemu-system-x86_64", str(OVMF_SB_CODE), str(OVMF_SB_VARS)]
+    if firmware in ("uefi", "uefi-http"):
         return ["qemu-system-x86_64", str(OVMF_CODE), str(OVMF_VARS)]
     return ["qemu-system-x86_64"]
 
@@ -66,7 +80,7 @@ def qemu_tools(firmware: str) -> list[str]:
 @dataclass
 class VmSpec:
     name: str  # short: used in the tap name
-    firmware: str  # bios | uefi | arm64
+    firmware: str  # bios | uefi | uefi-sb | uefi-http | arm64
     mac: str
     disk: Path | None = None  # raw local disk (opened with snapshot=on, never written)
     memory: int = 512
@@ -91,9 +105,15 @@ def qemu_argv(spec: VmSpec, tap: str, serial: Path, vars_copy: Path | None) -> l
         argv = ["qemu-system-x86_64", "-M", "pc", *net]
         argv += ["-device", f"e1000,netdev=n0,mac={spec.mac},bootindex=1", *disk]
         argv += ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
-    elif spec.firmware == "uefi":
-        argv = ["qemu-system-x86_64", "-M", "q35", *_pflash(OVMF_CODE, vars_copy), *net]
+    elif spec.firmware in ("uefi", "uefi-sb", "uefi-http"):
+        if spec.firmware == "uefi-sb":
+            argv = ["qemu-system-x86_64", "-M", "q35,smm=on", *_pflash(OVMF_SB_CODE, vars_copy)]
+            argv += ["-global", "driver=cfi.pflash01,property=secure,value=on", *net]
+        else:
+            argv = ["qemu-system-x86_64", "-M", "q35", *_pflash(OVMF_CODE, vars_copy), *net]
         argv += ["-device", f"virtio-net-pci,netdev=n0,mac={spec.mac},romfile=,bootindex=1"]
+        if spec.firmware == "uefi-http":  # no PXEv4 boot option: HTTPv4 is the first
+            argv += ["-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=no"]
         argv += ["-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=no"]
         argv += ["-fw_cfg", "name=opt/org.tianocore/IPv6Support,string=no", *disk]
     elif spec.firmware == "arm64":
@@ -101,7 +121,7 @@ def qemu_argv(spec: VmSpec, tap: str, serial: Path, vars_copy: Path | None) -> l
         argv += [*_pflash(AAVMF_CODE, vars_copy), *net]
         argv += ["-device", f"virtio-net-pci,netdev=n0,mac={spec.mac},romfile=,bootindex=1"]
     else:
-        raise ValueError(f"unknown firmware {spec.firmware!r} (bios, uefi, arm64)")
+        raise ValueError(f"unknown firmware {spec.firmware!r} (see FIRMWARE_ARCH)")
     memory = max(spec.memory, 1024) if spec.firmware == "arm64" else spec.memory
     argv += ["-m", str(memory), "-accel", "tcg", "-smp", "1"]
     argv += ["-nographic", "-monitor", "none", "-serial", f"file:{serial}"]
@@ -137,9 +157,9 @@ class Vm:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.tap = self.lab.add_tap(f"t{self.lab.prefix[-6:]}{self.spec.name}"[:15])
         vars_copy = None
-        if self.spec.firmware in ("uefi", "arm64"):
+        if self.spec.firmware != "bios":
             vars_copy = self.workdir / f"{self.spec.name}.VARS.fd"
-            src = OVMF_VARS if self.spec.firmware == "uefi" else AAVMF_VARS
+            src = {"arm64": AAVMF_VARS, "uefi-sb": OVMF_SB_VARS}.get(self.spec.firmware, OVMF_VARS)
             shutil.copyfile(src, vars_copy)
         self.serial_path.write_bytes(b"")
         argv = qemu_argv(self.spec, self.tap, self.serial_path, vars_copy)
@@ -250,10 +270,13 @@ class BootWatch:
             nxt = next((m for m in missing if order.index(m.name) > order.index(last)), None)
         label = {m.name: m.label or m.name for m in self.milestones}
         stopped = f"after '{label[last]}' (t+{self.seen[last]:.1f}s)" if last else "at the start"
+        # a stage missing before the last one reached is often the cause (a refused callback)
+        skipped = [m for m in missing if last and order.index(m.name) < order.index(last)]
+        also = f"; skipped '{label[skipped[0].name]}'" if skipped else ""
         return (
             f"{self.vm.spec.name} ({self.vm.spec.firmware}, {self.vm.spec.mac}): boot stopped "
-            f"{stopped}; never saw '{label[nxt.name] if nxt else label.get(wanted, wanted)}' "
-            f"[waiting for '{label.get(wanted, wanted)}': {why}]"
+            f"{stopped}; never saw '{label[nxt.name] if nxt else label.get(wanted, wanted)}'"
+            f"{also} [waiting for '{label.get(wanted, wanted)}': {why}]"
         )
 
     def report(self) -> list[tuple[str, float]]:

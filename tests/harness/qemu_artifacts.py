@@ -355,3 +355,33 @@ def grub_arm64() -> Arm64Grub:
     if not efi.exists():
         raise RuntimeError(f"{efi} missing from grub-efi-arm64-signed {version}")
     return Arm64Grub(version, efi)
+
+
+# --- x64 Secure Boot chain ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignedX64:
+    versions: str  # "shim-signed <v>, grub-efi-amd64-signed <v>"
+    shim: Path  # shimx64.efi.signed: Microsoft-signed, carries Debian's CA
+    grub: Path  # grubnetx64.efi.signed: Debian-signed network GRUB (shim loads grubx64.efi)
+
+
+def signed_x64() -> SignedX64:
+    """Debian's signed shim and network GRUB for x64, downloaded (not installed), cached."""
+    found: dict[str, tuple[str, Path]] = {}
+    with _locked("signed-x64"):
+        for package in ("shim-signed", "grub-efi-amd64-signed"):
+            _, version, dest = _fetch_current(
+                lambda p=package: (p, _apt_field(p, "Version")),
+                lambda p, v: CACHE / f"{p}-{_safe(v)}",
+            )
+            found[package] = (version, dest)
+    shim = found["shim-signed"][1] / "usr" / "lib" / "shim" / "shimx64.efi.signed"
+    grub = found["grub-efi-amd64-signed"][1] / "usr" / "lib" / "grub" / "x86_64-efi-signed"
+    grub = grub / "grubnetx64.efi.signed"
+    for path in (shim, grub):
+        if not path.exists():
+            raise RuntimeError(f"{path} missing from its package")
+    versions = ", ".join(f"{p} {v}" for p, (v, _) in found.items())
+    return SignedX64(versions, shim, grub)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,13 +39,40 @@ IPXE_DIR = Path("/usr/lib/ipxe")
 @dataclass
 class PxeSite:
     lab: NetLab
-    dhcp_mode: str  # full | proxy
+    #: full | proxy | listen ("can't touch DHCP": proxy + listener, the site's lease file
+    #: unread: the listener alone vouches for a host's IP)
+    dhcp_mode: str
     workdir: Path
     procs: dict[str, Proc] = field(default_factory=dict)
     srv_ip: str = ""
     dhcp_ip: str = ""
     #: Tests that break a link on purpose rewrite the generated drop-in with this.
     dropin_filter: Callable[[str], str] | None = None
+    #: full mode only: the site's DHCP server (dnsmasq, or ISC dhcpd / Kea running the file
+    #: ``pxehook gen isc`` / ``gen kea`` writes)
+    dhcp_server: str = "dnsmasq"
+    #: The clients' segment when they sit behind a DHCP relay (``dhcrelay`` in a router
+    #: namespace between the two labs); None: the VMs share the server's segment.
+    clients: NetLab | None = None
+    #: Extra PXEHOOK_* settings of this site (e.g. ``PXEHOOK_BOOT_MODES``).
+    settings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def vm_lab(self) -> NetLab:
+        """The lab whose bridge the VMs are plugged into."""
+        return self.clients or self.lab
+
+    @property
+    def mode_label(self) -> str:
+        """The DHCP set-up as the hardware table names it."""
+        server = "" if self.dhcp_server == "dnsmasq" else self.dhcp_server
+        extra = [s for s in (server, "relay" if self.clients else "") if s]
+        return f"{self.dhcp_mode} ({', '.join(extra)})" if extra else self.dhcp_mode
+
+    @property
+    def proxied(self) -> bool:
+        """The site's own DHCP server hands out addresses; pxehook's dnsmasq is ProxyDHCP."""
+        return self.dhcp_mode in ("proxy", "listen")
 
     # --- paths ---------------------------------------------------------------------------
     @property
@@ -77,29 +105,46 @@ class PxeSite:
             "PXEHOOK_PORT": str(PORT),
             "PXEHOOK_WORKERS": "2",
             "PXEHOOK_DHCP_INTERFACE": "eth0",
-            "PXEHOOK_DHCP_SUBNETS": f"{self.lab.net}.0/24",
-            "PXEHOOK_DHCP_RANGE": f"{self.lab.net}.100,{self.lab.net}.199",
+            "PXEHOOK_DHCP_SUBNETS": ",".join(
+                dict.fromkeys(f"{x.net}.0/24" for x in (self.lab, self.vm_lab))
+            ),
+            "PXEHOOK_DHCP_RANGE": f"{self.vm_lab.net}.100,{self.vm_lab.net}.199",
+            # behind the relay the clients' gateway is the relay (docs/dhcp/dnsmasq.md)
+            "PXEHOOK_DHCP_ROUTERS": f"{self.vm_lab.net}.0/24={self.vm_lab.net}.1"
+            if self.clients
+            else "",
             "PXEHOOK_HTTP_BASE_URL": self.base_url,
             "PXEHOOK_HOOK_PATH": str(self.hook_path),
             "PXEHOOK_FILES_DIR": str(self.files_dir),
             "PXEHOOK_TFTP_SERVE": "true",
             "PXEHOOK_TFTP_BIND": self.srv_ip,
-            "PXEHOOK_LISTEN_INTERFACE": "eth0" if self.dhcp_mode == "proxy" else "",
+            # Kea hands its hook no option 93: pxehook's listener reads it (docs/dhcp/kea.md)
+            "PXEHOOK_LISTEN_INTERFACE": "eth0" if self.proxied or self.dhcp_server == "kea" else "",
+            "PXEHOOK_KEA_LEASE_FILE": str(self.workdir / "kea-leases4.csv"),
+            "PXEHOOK_KEA_CONTROL_SOCKET": str(self.workdir / "kea.sock"),
             # proxy mode: the site's server ACKs the leases the listener may learn (OVMF asks
             # for broadcast ACKs) and its lease file gives the rest (iPXE's ACKs are unicast,
             # never seen here): the two trusted sources of a host's IP (docs/api.md)
-            "PXEHOOK_DHCP_TRUSTED_SERVERS": self.dhcp_ip if self.dhcp_mode == "proxy" else "",
+            "PXEHOOK_DHCP_TRUSTED_SERVERS": self.dhcp_ip if self.proxied else "",
             "PXEHOOK_LEASE_FILES": (
                 f"dnsmasq:{self.workdir / 'dnsmasq-plain.leases'}"
                 if self.dhcp_mode == "proxy"
                 else ""
             ),
+            # listen: only the listener could vouch for a host's IP, and it sees no ACK of the
+            # BIOS iPXE ROM (unicast; observed: callback.refused "not known from a trusted
+            # source"), so the callback is trusted by its token alone (docs/hardware.md)
+            "PXEHOOK_CALLBACK_REQUIRE_HOST_IP": "false" if self.dhcp_mode == "listen" else "true",
+            **self.settings,
         }
 
     def log_path(self, name: str) -> Path:
         return self.workdir / f"{name}.log"
 
     def log_text(self, name: str) -> str:
+        """A daemon's log file, or the output of a process this site started (pxehook)."""
+        if name in self.procs and not self.log_path(name).exists():
+            return self.procs[name].log_text()
         try:
             return self.log_path(name).read_text(errors="replace")
         except FileNotFoundError:
@@ -111,7 +156,7 @@ class PxeSite:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.srv_ip = self.lab.add_host("srv", 1)
         ra_host = "srv"
-        if self.dhcp_mode == "proxy":
+        if self.proxied:
             self.dhcp_ip = self.lab.add_host("dhcp", 2)
             ra_host = "dhcp"
         self.lab.exec(
@@ -130,7 +175,12 @@ class PxeSite:
         self.cli("db", "init")
         self.cli("inventory", "sync")
         self._start_server()
-        self._start_dnsmasq()
+        if self.clients is not None:
+            self._start_relay(self.clients)
+        if self.dhcp_server in ("isc", "kea"):
+            self._start_isc_or_kea()
+        else:
+            self._start_dnsmasq()
         self.lab.wait_udp("srv", 67 if self.dhcp_mode == "full" else 4011, timeout=10)
         self._wait_http()
         self.lab.wait_udp("srv", 69, timeout=10)  # pxehook's TFTP server (tftp_serve)
@@ -144,7 +194,8 @@ class PxeSite:
         mode), inventory watcher, life-cycle sweeper — as a user runs it."""
         env = {**os.environ, **self.env}
         env["GUNICORN_CMD_ARGS"] = (
-            "--access-logfile - --access-logformat '%(h)s \"%(r)s\" %(s)s %(b)s'"
+            # %(D)s: microseconds gunicorn spent on the request (pxehook's share of a boot)
+            "--access-logfile - --access-logformat '%(h)s \"%(r)s\" %(s)s %(b)s %(D)s'"
         )
         self.procs["pxehook"] = self.lab.spawn("srv", "pxehook", pxehook_bin(), "serve", env=env)
 
@@ -171,7 +222,52 @@ class PxeSite:
         return "\n".join(site) + "\n" + dropin
 
     def _dropin(self) -> str:
-        return self.cli("gen", "dnsmasq", "--mode", self.dhcp_mode).stdout
+        return self.cli("gen", "dnsmasq", "--mode", "proxy" if self.proxied else "full").stdout
+
+    def _start_relay(self, clients: NetLab) -> None:
+        """A router namespace between the labs: ``dhcrelay`` (giaddr = its client-side
+        address), IPv4 forwarding, and IPv6 router advertisements on the client segment."""
+        self.lab.add_host("relay", 254)
+        relay = self.lab.ns("relay")
+        clients.plug(relay, 1, "eth1")
+        self.lab.exec(relay, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        via = f"{self.lab.net}.254"
+        self.lab.exec(self.lab.ns("srv"), "ip", "route", "add", f"{clients.net}.0/24", "via", via)
+        self.lab.exec(relay, "ip", "-6", "addr", "add", "fd32::1/64", "dev", "eth1", "nodad")
+        ra = self.workdir / "dnsmasq-relay-ra.conf"
+        lines = ["port=0", "no-resolv", "no-hosts", "user=root", "group=root", "interface=eth1"]
+        lines += ["bind-interfaces", "enable-ra", "dhcp-range=fd32::,ra-only,64,1h"]
+        ra.write_text("\n".join(lines) + "\n")
+        self.procs["relay-ra"] = self.lab.spawn("relay", "relay-ra", "dnsmasq", "-k", "-C", str(ra))
+        argv = ["dhcrelay", "-4", "-d", "-id", "eth1", "-iu", "eth0", self.srv_ip]
+        self.procs["dhcrelay"] = self.lab.spawn("relay", "dhcrelay", *argv)
+
+    def _start_isc_or_kea(self) -> None:
+        """ISC dhcpd or Kea with the file ``pxehook gen isc`` / ``gen kea`` writes (each a
+        complete configuration), plus a dnsmasq that only sends IPv6 router advertisements
+        (as in the dnsmasq site)."""
+        if self.dhcp_server == "isc":
+            conf = self.workdir / "dhcpd.conf"
+            self.cli("gen", "isc", "--out", str(conf))
+            leases = self.workdir / "dhcpd.leases"
+            leases.write_text("")
+            pid = str(self.workdir / "dhcpd.pid")
+            argv = ["dhcpd", "-4", "-f", "-d", "-cf", str(conf), "-lf", str(leases), "-pf", pid]
+            self.procs["dhcpd"] = self.lab.spawn("srv", "dhcpd", *argv, "eth0")
+        else:
+            conf = self.workdir / "kea-dhcp4.conf"
+            conf.write_text(self.cli("gen", "kea").stdout)
+            run = {"KEA_PIDFILE_DIR": str(self.workdir), "KEA_LOCKFILE_DIR": str(self.workdir)}
+            run["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin"
+            self.procs["kea"] = self.lab.spawn("srv", "kea", "kea-dhcp4", "-c", str(conf), env=run)
+        ra = self.workdir / "dnsmasq-ra.conf"
+        lines = ["port=0", "no-resolv", "no-hosts", "user=root", "group=root", "interface=eth0"]
+        lines += ["bind-interfaces", "enable-ra", "dhcp-range=fd31::,ra-only,64,1h"]
+        lines.append(f"log-facility={self.log_path('dnsmasq-ra')}")
+        ra.write_text("\n".join(lines) + "\n")
+        self.procs["dnsmasq"] = self.lab.spawn(
+            "srv", "dnsmasq-stdout", "dnsmasq", "-k", "-C", str(ra)
+        )
 
     def _start_dnsmasq(self) -> None:
         conf = self.workdir / "dnsmasq.conf"
@@ -186,7 +282,7 @@ class PxeSite:
         self.procs["dnsmasq"] = self.lab.spawn(
             "srv", "dnsmasq-stdout", "dnsmasq", "-k", "-C", str(conf)
         )
-        if self.dhcp_mode == "proxy":
+        if self.proxied:
             net = self.lab.net
             plain = self.workdir / "dnsmasq-plain.conf"
             plain.write_text(
@@ -251,7 +347,16 @@ class PxeSite:
     def logs(self) -> str:
         """Everything worth printing when a boot fails."""
         parts = []
-        for name in ("dnsmasq", "dnsmasq-plain", "pxehook", "dnsmasq-stdout"):
+        names = (
+            "dnsmasq",
+            "dnsmasq-plain",
+            "dhcpd",
+            "kea",
+            "dhcrelay",
+            "pxehook",
+            "dnsmasq-stdout",
+        )
+        for name in names:
             text = self.log_text(name)
             if text:
                 parts.append(f"----- {name} ({self.log_path(name)}) -----\n{text[-6000:]}")
@@ -275,6 +380,20 @@ def pxehook_cli(
     if check and r.returncode != 0:
         raise RuntimeError(f"pxehook {' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
     return r
+
+
+def http_answers(log: str, ips: set[str]) -> list[tuple[str, int, float]]:
+    """(request line, status, seconds) of every request from ``ips`` in pxehook's access log
+    (format set in ``_start_server``)."""
+    out = []
+    for line in log.splitlines():
+        m = _ACCESS.match(line)
+        if m and m["ip"] in ips:
+            out.append((m["req"], int(m["status"]), int(m["us"]) / 1e6))
+    return out
+
+
+_ACCESS = re.compile(r'^(?P<ip>[\d.]+) "(?P<req>[^"]*)" (?P<status>\d{3}) \S+ (?P<us>\d+)$')
 
 
 def store_events(env: dict[str, str], mac: str) -> list[dict]:

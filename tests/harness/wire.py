@@ -200,5 +200,5 @@ def site_of(lab) -> Site:  # type: ignore[no-untyped-def]
     return Site(
         server_ip=f"{lab.net}.1",
         base_url=f"http://{lab.net}.1:8070",
-        http_boot_url=f"http://{lab.net}.1",
+        http_boot_url=f"http://{lab.net}.1:8070/uefi",  # the default: pxehook's /uefi/ route
     )
