@@ -41,7 +41,10 @@ def _one(values: dict[str, float], prefix: str) -> float:
 
 def test_hosts_by_state_inventory_status_and_build_info(server: BootServer) -> None:
     server.start(services=True)
-    wait_until(lambda: health(server.url)[0] == 200, 15, "the inventory to apply")
+    wait_until(lambda: health(server.url)[0] == 200, 15, "the server to answer")
+    # the inventory watcher starts once this server holds the fleet's leader lock
+    wait_until(lambda: "pxehook_inventory_ok" in "".join(_metrics(server.url)), 15,
+               "the inventory to apply")  # fmt: skip
     m = _metrics(server.url)
     assert m['pxehook_hosts{state="deploying"}'] == 1 and m['pxehook_hosts{state="ready"}'] == 0
     assert m['pxehook_hosts{state="deployed"}'] == 1 and m['pxehook_hosts{state="rescue"}'] == 1

@@ -13,6 +13,7 @@ stack and logs each request. Nothing leaves the QEMU process.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -77,12 +78,13 @@ def run(tmp_path: Path, answer: bytes, timeout: float = 90) -> tuple[str, list[s
     try:
         while time.monotonic() < deadline and proc.poll() is None:
             text = serial.read_text(errors="replace").replace("\r", "")
-            if "pxehook-test: bootstrap" in text:
+            if re.search(r"pxehook-test: bootstrap \S+\n", text):  # the whole line
                 break
             time.sleep(0.3)
     finally:
         proc.kill()
         proc.wait(timeout=10)
+    text = serial.read_text(errors="replace").replace("\r", "")
     log = tmp_path / "requests.log"
     return text, log.read_text().splitlines() if log.exists() else []
 
