@@ -177,3 +177,38 @@ def test_the_store_moves_last_seen_only_when_older_on_every_back_end(any_store) 
         "boot.config"
     )
     assert (after.version, any_store.generation()) == (version, generation)
+
+
+def test_boot_events_wait_out_a_locked_database_and_are_all_written(env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Fault: the database cannot take the timeline's batch (here SQLite's write lock held
+    by another process past the busy time-out; for racks, PostgreSQL away). The batch used
+    to be logged and dropped; now it is held and written once the database takes it."""
+    ctx = Context(load_settings(env={**env, "PXEHOOK_DB_BUSY_TIMEOUT_MS": "200"}))
+    try:
+        store = ctx.store()
+        host = HostMaker(store)(State.DEPLOYED)
+        events = recorder_module.EventRecorder(ctx, NO_HOOKS)
+        holder = sqlite3.connect(store.path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # the write lock, held
+        try:
+            for i in range(3):
+                events.add(host, "boot.config", "http", f"during the lock {i}", {})
+            events.flush()
+            time.sleep(0.5)  # more than the busy time-out: the first try has failed
+            events.add(host, "boot.config", "http", "still locked", {})
+            events.flush()
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        deadline = time.monotonic() + 2 * recorder_module.RETRY_FIRST + 5
+        messages: list[str] = []
+        while time.monotonic() < deadline:
+            messages = [e.message for e in store.events(host.id) if e.kind == "boot.config"]
+            if len(messages) == 4:
+                break
+            time.sleep(0.1)
+        assert sorted(messages) == sorted(
+            [f"during the lock {i}" for i in range(3)] + ["still locked"]
+        )
+    finally:
+        ctx.close()
