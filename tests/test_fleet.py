@@ -44,6 +44,10 @@ def two_racks(env: dict[str, str]):  # type: ignore[no-untyped-def]
         ctx.close()
 
 
+#: the services of these tests: one per rack, the rest fleet-wide
+ALL = ["capture", "event-pruner", "inventory-watcher", "lifecycle-sweeper"]
+
+
 def supervisor(ctx: Context, starts: list[str]) -> Supervisor:
     factories = [(name, lambda _ctx, n=name: Job(n, starts)) for name in
                  ("inventory-watcher", "lifecycle-sweeper", "event-pruner", "capture")]  # fmt: skip
@@ -57,7 +61,7 @@ def test_fleet_wide_services_run_on_the_leader_only_and_move_when_it_stops(two_r
     a = supervisor(a_ctx, started_a).start()
     b = supervisor(b_ctx, started_b).start()
     try:
-        assert sorted(started_a) == ["capture", "event-pruner", "inventory-watcher", "lifecycle-sweeper"]
+        assert sorted(started_a) == ALL
         assert started_b == ["capture"], "per-rack work everywhere, fleet-wide work once"
         status = servicestatus.read(b_ctx.settings.state_dir) or {}
         assert status["fleet"]["role"] == servicestatus.STANDBY
@@ -69,7 +73,7 @@ def test_fleet_wide_services_run_on_the_leader_only_and_move_when_it_stops(two_r
         a.stop()  # a clean stop gives the lead up
         b.lead()
         b.publish()
-        assert sorted(started_b) == ["capture", "event-pruner", "inventory-watcher", "lifecycle-sweeper"]
+        assert sorted(started_b) == ALL
         status = servicestatus.read(b_ctx.settings.state_dir) or {}
         assert status["fleet"]["role"] == servicestatus.LEADER
         assert {status["services"][n]["status"] for n in FLEET_WIDE} == {servicestatus.RUNNING}
