@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -102,3 +103,25 @@ def test_listener_records_clients_of_another_dhcp_server(
         ("dhcp.discover", "listener"),
         ("ip.changed", "listener"),
     ]  # the REQUEST repeats the same facts; the trusted server's ACK records the IP
+
+
+def test_the_listener_service_creates_its_database_on_a_fresh_machine(
+    netlab, env, pxehook_bin, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """`pxehook listen` is a server (its own systemd unit, maybe started before `serve`):
+    like `serve` and `tftp` it creates the database, where read commands refuse to."""
+    netlab.add_host("mon", 3)
+    database = tmp_path / "fresh" / "pxehook.db"
+    database.parent.mkdir()
+    listener = netlab.spawn(
+        "mon", "listener", pxehook_bin, "listen", "--interface", "eth0", "--duration", "1",
+        env={**os.environ, **env, "PXEHOOK_DATABASE": f"sqlite:///{database}"},
+    )  # fmt: skip
+    assert listener.popen.wait(timeout=60) == 0, listener.log_text()
+    assert "listening on eth0" in listener.log_text()
+    listed = subprocess.run(
+        [pxehook_bin, "--database", f"sqlite:///{database}", "host", "list", "--json"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []

@@ -146,7 +146,7 @@ def listen(lazy, interface: str, duration: float | None, count: int | None, as_j
     that DHCP servers in 'dhcp_trusted_servers' ACK."""
     ctx = lazy.get()
     trusted = ctx.settings.dhcp_trusted_servers
-    listener = Listener(ctx.store(), interface, trusted_servers=trusted)
+    listener = Listener(ctx.store(create=True), interface, trusted_servers=trusted)
     listener.start()
     click.echo(f"listening on {interface} (receive only)", err=True)
     try:
