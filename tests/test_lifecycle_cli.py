@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 
 from pxehook import tokens
 from pxehook.models import State
@@ -69,6 +71,20 @@ def test_events_timeline(cli, store, make_host) -> None:  # type: ignore[no-unty
     assert kinds == ["host.created", "dhcp.seen", "state.changed"]
     events = json.loads(cli("host", "events", host.mac, "--json", "--limit", "1").out)
     assert [e["kind"] for e in events] == ["host.created"]
+
+
+def test_events_name_the_rack_when_several_racks_saw_the_host(cli, store, make_host) -> None:  # type: ignore[no-untyped-def]
+    host = make_host(S.READY)
+    store.event_add(host.id, "dhcp.seen", "dnsmasq-hook", "DISCOVER arch 7")
+    with sqlite3.connect(store.path) as conn:  # as rack B's pxehook would have written it
+        conn.execute(
+            "INSERT INTO events(host_id, at, kind, source, message, data, rack) "
+            "VALUES (?, ?, 'boot.config', 'http', 'served', '{}', 'rack-b')",
+            (host.id, time.time()),
+        )
+    table = cli("host", "events", host.mac).out.splitlines()
+    assert table[0].split() == ["ID", "TIME", "KIND", "SOURCE", "MESSAGE", "RACK"]
+    assert table[-1].split()[-1] == "rack-b"
 
 
 def test_clone(cli, store, make_host) -> None:  # type: ignore[no-untyped-def]

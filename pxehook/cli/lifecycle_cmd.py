@@ -81,8 +81,9 @@ _SHORTCUTS = [
 @json_option
 @pass_lazy
 def host_events(lazy, mac: str, since: int, limit: int | None, last: int | None, as_json: bool):  # type: ignore[no-untyped-def]
-    """The host's timeline, oldest first: DHCP, TFTP, configs, kernels, callbacks, states.
-    Old events are pruned: see 'pxehook db prune' and the retention settings."""
+    """The host's timeline, oldest first: DHCP, TFTP, configs, kernels, callbacks, states
+    (with the rack that recorded each, when several did). Old events are pruned: see
+    'pxehook db prune' and the retention settings."""
     if last is not None and (since or limit is not None):
         raise click.UsageError("--last cannot be combined with --since or --limit")
     store = lazy.get().store()
@@ -94,6 +95,12 @@ def host_events(lazy, mac: str, since: int, limit: int | None, last: int | None,
         events = store.events(h.id, since_id=since, limit=limit)
     if as_json:
         print_json([e.as_dict() for e in events])
+        return
+    if len({e.rack for e in events}) > 1:  # several racks saw this host: say which one
+        print_table(
+            ([e.id, fmt_time(e.at), e.kind, e.source, e.message, e.rack] for e in events),
+            ["id", "time", "kind", "source", "message", "rack"],
+        )
         return
     print_table(
         ([e.id, fmt_time(e.at), e.kind, e.source, e.message] for e in events),
