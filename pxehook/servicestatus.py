@@ -58,7 +58,8 @@ def file_signature(file: str) -> list[int] | None:
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (ours or not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -72,7 +73,7 @@ def problems(data: dict[str, Any]) -> dict[str, str]:
     """What is wrong, by part ({} when all is well)."""
     found: dict[str, str] = {}
     pid = int(data.get("supervisor") or 0)
-    if pid and not _alive(pid):
+    if pid and not alive(pid):
         return {"supervisor": f"pid {pid} is not running"}
     for name, info in sorted((data.get("services") or {}).items()):
         if info.get("status") not in (RUNNING, STANDBY):

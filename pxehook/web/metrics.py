@@ -97,16 +97,6 @@ def _maybe_dump(force: bool = False) -> None:
         pass  # metrics must never break a boot
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def merged() -> dict:
     """This worker's live counts plus the snapshots of the other live workers."""
     total = snapshot()
@@ -114,7 +104,7 @@ def merged() -> dict:
     names = os.listdir(folder) if folder and os.path.isdir(folder) else []
     for name in names:
         pid = int(name[:-5]) if name.endswith(".json") and name[:-5].isdigit() else None
-        if pid is None or pid == os.getpid() or not _alive(pid):
+        if pid is None or pid == os.getpid() or not servicestatus.alive(pid):
             continue
         try:
             with open(os.path.join(folder, name), encoding="utf-8") as fh:  # type: ignore[arg-type]
