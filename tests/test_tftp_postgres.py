@@ -57,8 +57,7 @@ def role_connections(pg_server, dsn: str) -> int:  # type: ignore[no-untyped-def
     role = dsn.split("//", 1)[1].split("@", 1)[0]
     with psycopg.connect(pg_server.dsn("postgres"), autocommit=True) as admin:
         row = admin.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = %s "
-            "AND application_name <> %s",
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = %s AND application_name <> %s",
             (role, CHANGE_FEED),
         ).fetchone()
     return int(row[0])
