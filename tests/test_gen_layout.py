@@ -58,7 +58,10 @@ def test_answer_follows_the_table(code: int) -> None:
     layout = layout_of()
     row = arch.BY_CODE.get(code)
     loader = row.loader() if row else None
-    assert layout.answer(code, ipxe=True, httpclient=False) == (layout.ipxe_url, False)
+    # iPXE: the script, or the arch's own TFTP loader when it boots another (not iPXE)
+    handoff = row and row.ipxe_buildarch and not row.is_http and row.default_boot_mode != "ipxe"
+    want_ipxe = loader if handoff else layout.ipxe_url
+    assert layout.answer(code, ipxe=True, httpclient=False) == (want_ipxe, False)
     plain, echo = layout.answer(code, ipxe=False, httpclient=False)
     assert not echo
     if not loader:
@@ -88,6 +91,22 @@ def test_boot_mode_override_changes_only_that_arch() -> None:
     layout = layout_of(PXEHOOK_BOOT_MODES="bios=pxelinux")
     assert layout.answer(0, ipxe=False, httpclient=False)[0] == arch.BY_CODE[0].loaders["pxelinux"]
     assert layout.answer(7, ipxe=False, httpclient=False)[0] == arch.BY_CODE[7].loader()
+
+
+def test_ipxe_client_of_a_pxelinux_arch_gets_lpxelinux_not_the_script() -> None:
+    """``bios=pxelinux``: a BIOS machine whose NIC ROM is iPXE gets ``lpxelinux.0``; iPXE on
+    x64 UEFI (still in ipxe mode) keeps the script, and so does a MAC-rule machine (a Pi
+    announcing 0 is not an x86 BIOS)."""
+    layout = layout_of(PXEHOOK_BOOT_MODES="bios=pxelinux")
+    lpxelinux = arch.BY_CODE[0].loaders["pxelinux"]
+    assert layout.answer(0, ipxe=True, httpclient=False) == (lpxelinux, False)
+    assert layout.answer(7, ipxe=True, httpclient=False) == (layout.ipxe_url, False)
+    pi = f"{arch.MAC_RULES[0].prefix}:01:02:03"
+    assert layout.answer(0, ipxe=True, httpclient=False, mac=pi)[0] == layout.ipxe_url
+    assert layout_of().answer(0, ipxe=True, httpclient=False)[0] == layout_of().ipxe_url
+    # an HTTP-boot code never hands a loader to iPXE (iPXE never announces one)
+    grub = layout_of(PXEHOOK_BOOT_MODES="http-x64=grub")
+    assert grub.answer(16, ipxe=True, httpclient=False)[0] == grub.ipxe_url
 
 
 def _dnsmasq(dhcp_mode: str) -> list[str]:
@@ -127,9 +146,23 @@ def test_full_mode_boot_lines_are_mutually_exclusive() -> None:
         assert (row.dnsmasq_tag in tagged) == bool(row.loader())
 
 
+def _ipxe_script_line(lines: list[str], value: str) -> bool:
+    """The one line sending iPXE to the script: every arch that hands iPXE its own loader
+    (``Rule.ipxe_file``) excluded, no other tag."""
+    handoffs = {r.tag for r in layout_of().ipxe_handoffs}
+    found = [
+        ln
+        for ln in lines
+        if ln.startswith("dhcp-boot=")
+        and ln.endswith("," + value)
+        and _tags(ln)[0] == {arch.IPXE_TAG}
+    ]
+    return len(found) == 1 and _tags(found[0])[1] == handoffs
+
+
 def test_full_mode_ipxe_and_http_boot_lines() -> None:
     lines = _dnsmasq("full")
-    assert f"dhcp-boot=tag:{arch.IPXE_TAG},http://192.0.2.10:8070/boot.ipxe" in lines
+    assert _ipxe_script_line(lines, "http://192.0.2.10:8070/boot.ipxe")
     assert f"dhcp-option=tag:{arch.IPXE_TAG},encap:175,176,1b" in lines
     assert f"dhcp-option-force=tag:{arch.HTTPCLIENT_TAG},option:vendor-class,HTTPClient" in lines
     assert "dhcp-script=/usr/local/libexec/pxehook/pxehook-hook" in lines
@@ -164,7 +197,7 @@ def test_proxy_mode_one_service_per_arch_all_excluding_ipxe() -> None:
         line = f"pxe-service=tag:!{arch.IPXE_TAG},tag:{rule.dnsmasq_tag},{announced},"
         assert f'{line}"{rule.pxe_menu}",{actual}' in services
     assert "dhcp-range=192.0.2.0,proxy,255.255.255.0" in lines
-    assert f"dhcp-boot=tag:{arch.IPXE_TAG},http://192.0.2.10:8070/boot.ipxe,,192.0.2.10" in lines
+    assert _ipxe_script_line(lines, "http://192.0.2.10:8070/boot.ipxe,,192.0.2.10")
 
 
 def test_tftp_mode_has_no_dhcp() -> None:

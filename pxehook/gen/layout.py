@@ -42,6 +42,20 @@ class Rule:
         return self.url if self.arch.is_http else self.loader
 
     @property
+    def ipxe_file(self) -> str | None:
+        """What an iPXE client announcing this code gets instead of the iPXE script: the
+        arch's own loader when its boot mode is not iPXE (``lpxelinux.0`` for
+        ``bios=pxelinux``), else None (the script). Only codes iPXE itself can announce (an
+        arch with an iPXE build, not an HTTP-boot code) and TFTP loaders. Those loaders use
+        the PXE stack iPXE exposes and never send DHCP themselves, so the hand-off cannot
+        loop."""
+        if self.boot_mode in (None, loaders.IPXE.name) or self.arch.is_http:
+            return None
+        if not self.arch.ipxe_buildarch:
+            return None
+        return self.boot_file
+
+    @property
     def httpclient_url(self) -> str | None:
         """URL for a client with vendor class HTTPClient: UEFI and HTTP codes only."""
         if self.loader is None or not (self.arch.is_efi or self.arch.is_http):
@@ -138,6 +152,18 @@ class SiteLayout:
             r for r in self.tftp_rules if r.arch.is_efi or r.arch.firmware == archtable.BIOS
         )
 
+    @property
+    def ipxe_handoffs(self) -> tuple[Rule, ...]:
+        """Rules whose iPXE clients get the arch's own loader, not the script (``ipxe_file``)."""
+        return tuple(r for r in self.rules if r.ipxe_file)
+
+    @property
+    def ipxe_script_overrides(self) -> tuple[MacOverride, ...]:
+        """MAC-rule machines announcing a hand-off code: as iPXE they keep the script (their
+        announced code's loader is not theirs, and iPXE already runs)."""
+        codes = {r.arch.code for r in self.ipxe_handoffs}
+        return tuple(o for o in self.overrides if o.announced.arch.code in codes)
+
     def excluded(self, rule: Rule) -> tuple[str, ...]:
         """Tags of the overrides whose machines announce ``rule``'s code: its lines skip them."""
         return tuple(o.tag for o in self.overrides if o.announced.arch.code == rule.arch.code)
@@ -155,9 +181,10 @@ class SiteLayout:
     def answer(
         self, code: int, *, ipxe: bool, httpclient: bool, mac: str = ""
     ) -> tuple[str | None, bool]:
-        """(boot file, echo option 60 HTTPClient) for a client; the generators encode this."""
-        if ipxe:
-            return self.ipxe_url, False
+        """(boot file, echo option 60 HTTPClient) for a client; the generators encode this.
+
+        iPXE gets the resolver's script, unless its code's boot mode is another loader
+        (``Rule.ipxe_file``) and no MAC rule covers it."""
         rule = next((r for r in self.rules if r.arch.code == code), None)
         override = next(
             (
@@ -167,6 +194,9 @@ class SiteLayout:
             ),
             None,
         )
+        if ipxe:
+            handoff = rule.ipxe_file if rule and override is None else None
+            return (handoff or self.ipxe_url), False
         if override is not None:
             rule = override.actual
         if httpclient:

@@ -9,6 +9,7 @@
   (GRUB EFI built by ``grub-mkstandalone``) both print ``PXEHOOK-LOCALDISK-OK``.
 * ``grub_arm64()`` — Debian's signed ``grubnetaa64.efi`` (an arm64 package fetched on amd64
   with a private apt lists directory, no multiarch).
+* ``pxelinux_bios()`` — the installed ``lpxelinux.0`` and its modules (``ldlinux.c32``, …).
 
 Everything lands under ``PXH_E2E_CACHE`` (default ``/var/cache/pxehook-e2e``), keyed
 by package version (and a hash of our own inputs), built once under a file lock.
@@ -28,6 +29,9 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from pxehook import arch as archtable
+from pxehook.bootfiles import catalog
 
 HERE = Path(__file__).resolve().parent
 E2E_DIR = HERE.parent / "e2e"
@@ -385,3 +389,27 @@ def signed_x64() -> SignedX64:
             raise RuntimeError(f"{path} missing from its package")
     versions = ", ".join(f"{p} {v}" for p, (v, _) in found.items())
     return SignedX64(versions, shim, grub)
+
+
+# --- PXELINUX (BIOS) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pxelinux:
+    versions: str  # "pxelinux <v>, syslinux-common <v>"
+    files: dict[str, Path]  # TFTP-root name -> installed file (lpxelinux.0, ldlinux.c32, …)
+
+
+def pxelinux_bios() -> Pxelinux:
+    """Debian's ``lpxelinux.0`` and the modules it loads, from the installed ``pxelinux`` /
+    ``syslinux-common`` packages (scripts/test-packages.txt), at the names and paths
+    ``pxehook loaders install`` uses (pxehook.bootfiles.catalog)."""
+    loader = archtable.lookup(0).loader("pxelinux") or ""
+    parts = catalog.CATALOG[loader]
+    files = {p.dest: Path(p.source) for p in parts}
+    missing = [str(f) for f in files.values() if not f.exists()]
+    if missing:
+        raise RuntimeError(f"not installed: {', '.join(missing)} (apt-get install pxelinux)")
+    packages = dict.fromkeys(p.package for p in parts)
+    versions = ", ".join(f"{p} {_dpkg_version(p)}" for p in packages)
+    return Pxelinux(versions, files)

@@ -31,6 +31,11 @@ class Site:
     server_ip: str
     base_url: str
     http_boot_url: str
+    boot_modes: tuple[tuple[str, str], ...] = ()  # (arch slug, boot mode): setting boot_modes
+
+    def boot_mode(self, row: arch.Arch) -> str | None:
+        """The boot mode ``row`` boots in at this site."""
+        return dict(self.boot_modes).get(row.slug, row.default_boot_mode)
 
     @property
     def ipxe_url(self) -> str:
@@ -63,14 +68,27 @@ RULE_PAIRS += [(22, "pxe", f"{arch.MAC_RULES[-1].prefix}:20:00:02")]
 def expected(code: int, variant: str, site: Site, mac: str = "") -> str | None:
     """The boot file the arch table says this client must get (None: no boot file at all).
 
-    A MAC rule (``arch.MAC_RULES``) replaces the code its machines announce wrongly."""
-    if variant.startswith("ipxe"):
-        return site.ipxe_url
+    A MAC rule (``arch.MAC_RULES``) replaces the code its machines announce wrongly. iPXE
+    gets the resolver's script, unless it announces a code iPXE exists for (an iPXE build,
+    not HTTP boot) whose boot mode is another loader: then that loader (``bios=pxelinux``:
+    ``lpxelinux.0``); a MAC rule's machines keep the script."""
     rule = arch.rule_for_mac(mac) if mac else None
-    if rule is not None and rule.announces == code:
+    ruled = rule is not None and rule.announces == code
+    if variant.startswith("ipxe"):
+        row = arch.BY_CODE.get(code)
+        mode = site.boot_mode(row) if row else None
+        handoff = (
+            row is not None
+            and not ruled
+            and row.ipxe_buildarch
+            and not row.is_http
+            and mode not in (None, "ipxe")
+        )
+        return (row.loader(mode) or site.ipxe_url) if handoff else site.ipxe_url
+    if ruled:
         code = rule.arch
     row = arch.BY_CODE.get(code)
-    loader = row.loader() if row else None
+    loader = row.loader(site.boot_mode(row)) if row else None
     if not loader:
         return None
     url = f"{site.http_boot_url}/{loader}"
@@ -196,9 +214,12 @@ def gen_env(lab, tmp: Path, hook: str, **more: str) -> dict[str, str]:  # type: 
     return env
 
 
-def site_of(lab) -> Site:  # type: ignore[no-untyped-def]
+def site_of(lab, boot_modes: str = "") -> Site:  # type: ignore[no-untyped-def]
+    """The lab's site; ``boot_modes`` as the setting's text (``bios=pxelinux``)."""
+    pairs = tuple(tuple(e.split("=", 1)) for e in boot_modes.split(",") if e.strip())
     return Site(
         server_ip=f"{lab.net}.1",
         base_url=f"http://{lab.net}.1:8070",
         http_boot_url=f"http://{lab.net}.1:8070/uefi",  # the default: pxehook's /uefi/ route
+        boot_modes=pairs,  # type: ignore[arg-type]
     )
