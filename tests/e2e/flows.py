@@ -227,6 +227,16 @@ def run_flow(
         # The callback line says OK or FAILED: a FAILED callback is a stop too.
         if final == "localdisk" and art.INSTALLER_CALLBACK_OK not in vm.serial():
             ok, stopped = False, watch.where("callback", "the installer's callback was refused")
+        # "booted" only if every stage was seen, not just the last one
+        watch.poll()
+        missing = [m for m in milestones if m.name not in watch.seen]
+        if ok and missing:
+            done = next(m.label for m in milestones if m.name == final)
+            ok = False
+            stopped = (
+                f"{spec.name} ({spec.firmware}, {spec.mac}): reached '{done}' but never saw "
+                f"'{missing[0].label}' (the boot took another path)"
+            )
     except BootStalled as exc:
         ok, stopped = False, str(exc)
     finally:

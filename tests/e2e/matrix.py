@@ -32,6 +32,10 @@ CHAIN = {
     "404 → disk",
     "arm64": "AAVMF PxeBc (virtio-net) → TFTP `grubaa64.efi` (Debian's signed grubnetaa64) "
     "→ GRUB reads its config",
+    # rows whose first-stage loader is not the firmware's default: "<firmware>+<loader>"
+    "bios+lpxelinux.0": "SeaBIOS + QEMU's iPXE ROM (e1000; `boot_modes: [bios=pxelinux]`) → "
+    "TFTP `lpxelinux.0` → `pxelinux.cfg/01-<mac>` (pxehook's TFTP) → kernel + initrd over "
+    "HTTP; deployed: `LOCALBOOT 0` → disk",
 }
 FLOW = {
     "install": "deploying → installer kernel → callback → reboot → local disk",
@@ -70,13 +74,6 @@ NOT_BOOTED = (
     (
         "`ipxe.efi` on OVMF",
         "Debian's 2019 `ipxe.efi` never returns to OVMF on `exit`; pxehook hands out `snponly.efi`",
-    ),
-    (
-        "PXELINUX on BIOS (`boot_modes: [bios=pxelinux]`)",
-        "not booted: QEMU's only BIOS PXE ROMs (Debian's `ipxe-qemu`) are iPXE and announce "
-        "user class iPXE, which pxehook's config always sends to `/boot.ipxe`, so `lpxelinux.0` "
-        "is never handed to them; it needs a non-iPXE PXE ROM or an iPXE → `lpxelinux.0` chain "
-        "(not built). PXELINUX config names are answered in the resolver and TFTP tests",
     ),
     (
         "U-Boot (arm64, QEMU `virt` + `u-boot-qemu`)",
@@ -121,6 +118,12 @@ def share(r: dict) -> str:
     return f"{r['pxehook_s']:.2f} s ({r['answers']} answers)"
 
 
+def chain(r: dict) -> str:
+    """The chain a row booted through: by firmware, or by firmware + loader when the row
+    hands out another first stage than the firmware's default (PXELINUX on BIOS)."""
+    return CHAIN.get(f"{r['firmware']}+{r['loader']}", CHAIN[r["firmware"]])
+
+
 def render_matrix(results: list[dict]) -> str:
     rows = [r for r in results if r["flow"] in FLOW]
     out = [
@@ -129,7 +132,7 @@ def render_matrix(results: list[dict]) -> str:
     ]
     for r in sorted(rows, key=lambda r: (r["arch"], r["dhcp_mode"])):
         out.append(
-            f"| {r['firmware']} ({r['arch']}) | {r['dhcp_mode']} | {CHAIN[r['firmware']]} | "
+            f"| {r['firmware']} ({r['arch']}) | {r['dhcp_mode']} | {chain(r)} | "
             f"{FLOW[r['flow']]} | {_row_status(r)} | {r['wall']:.1f} s | {share(r)} |"
         )
     broken = [r for r in results if r["flow"] == "broken"]
