@@ -43,10 +43,10 @@ def pxelinux_milestones(site: PxeSite, spec: VmSpec, loader: str, after: str = "
     """DHCP offer → iPXE ROM → ``lpxelinux.0`` over TFTP → PXELINUX → its per-MAC config."""
     sfx = f"#{after}" if after else ""
     name = re.escape(spec.mac.replace(":", "-"))
-    dhcp = network_milestones(site, spec, after)[0]
+    offers = network_milestones(site, spec, after)[: 2 if site.proxied else 1]
     ms = [
         Milestone("ipxe" + sfx, "serial", IPXE_RUNNING, after, "iPXE ROM running"),
-        dhcp,
+        *offers,
         loader_milestone(site, loader, sfx, after),
         Milestone("pxelinux" + sfx, "serial", PXELINUX_RUNNING, after, "PXELINUX running"),
         Milestone(
@@ -64,14 +64,18 @@ def pxelinux_milestones(site: PxeSite, spec: VmSpec, loader: str, after: str = "
     return ms
 
 
+@pytest.mark.parametrize("dhcp_mode", ["full", "proxy"])
 def test_pxelinux_behind_ipxe_rom_installs_then_boots_local_disk(  # type: ignore[no-untyped-def]
-    make_site, artifacts, record, tmp_path
+    dhcp_mode, make_site, artifacts, record, tmp_path
 ):
+    """``full``: pxehook's drop-in on the DHCP server; ``proxy``: the site's plain dnsmasq
+    hands out the address, pxehook's ProxyDHCP hands the iPXE ROM ``lpxelinux.0``."""
     pxelinux = art.pxelinux_bios()
     loader = "lpxelinux.0"
-    spec = VmSpec("pxl1", "bios", "52:54:00:e2:01:50", artifacts["disk"])
+    n = {"full": 1, "proxy": 2}[dhcp_mode]
+    spec = VmSpec(f"pxl{n}", "bios", f"52:54:00:e2:0{n}:50", artifacts["disk"])
     site = make_site(
-        "full",
+        dhcp_mode,
         inventory([(spec.mac, spec.name, "local", "ready")]),
         settings={"PXEHOOK_BOOT_MODES": "bios=pxelinux"},
         loaders=pxelinux.files,
