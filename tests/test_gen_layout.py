@@ -109,8 +109,8 @@ def test_ipxe_client_of_a_pxelinux_arch_gets_lpxelinux_not_the_script() -> None:
     assert grub.answer(16, ipxe=True, httpclient=False)[0] == grub.ipxe_url
 
 
-def _dnsmasq(dhcp_mode: str) -> list[str]:
-    text = generator("dnsmasq").render(layout_of(), dhcp_mode)
+def _dnsmasq(dhcp_mode: str, **env: str) -> list[str]:
+    text = generator("dnsmasq").render(layout_of(**env), dhcp_mode)
     return [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
 
 
@@ -136,8 +136,10 @@ def _exclusive(a: str, b: str) -> bool:
     return bool(pos_a & neg_b or pos_b & neg_a or two_archs)
 
 
-def test_full_mode_boot_lines_are_mutually_exclusive() -> None:
-    boots = [ln for ln in _dnsmasq("full") if ln.startswith("dhcp-boot=")]
+@pytest.mark.parametrize("boot_modes", ["", "bios=pxelinux"])
+def test_full_mode_boot_lines_are_mutually_exclusive(boot_modes: str) -> None:
+    env = {"PXEHOOK_BOOT_MODES": boot_modes} if boot_modes else {}
+    boots = [ln for ln in _dnsmasq("full", **env) if ln.startswith("dhcp-boot=")]
     for i, a in enumerate(boots):
         for b in boots[i + 1 :]:
             assert _exclusive(a, b), (a, b)

@@ -49,9 +49,8 @@ class Rule:
         arch with an iPXE build, not an HTTP-boot code) and TFTP loaders. Those loaders use
         the PXE stack iPXE exposes and never send DHCP themselves, so the hand-off cannot
         loop."""
-        if self.boot_mode in (None, loaders.IPXE.name) or self.arch.is_http:
-            return None
-        if not self.arch.ipxe_buildarch:
+        announced_by_ipxe = bool(self.arch.ipxe_buildarch) and not self.arch.is_http
+        if not announced_by_ipxe or self.boot_mode in (None, loaders.IPXE.name):
             return None
         return self.boot_file
 
