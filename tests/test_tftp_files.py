@@ -132,3 +132,14 @@ def test_loaders_in_the_tftp_root_are_untouched(served, tmp_path: Path) -> None:
     done = hpa_get(served["port"], "grubx64.efi", tmp_path / "loader")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "loader").read_bytes() == b"loader bytes"
+
+
+def test_the_grub_bootstrap_asks_over_tftp_too_and_is_answered(served) -> None:  # type: ignore[no-untyped-def]
+    """A machine unknown at its address gets the bootstrap, which names pxehook's TFTP
+    server as its second source; the per-MAC name it then asks for (``$net_default_mac``:
+    colons) is answered with that machine's own config."""
+    bootstrap = raw_rrq(served["port"], b"grub/grub.cfg")  # from 127.0.0.1: nobody's lease
+    assert bootstrap[:4] == b"\0\3\0\1" and b"'(tftp,127.0.0.1)'" in bootstrap, bootstrap
+    own = raw_rrq(served["port"], f"grub/x86_64-efi/grub.cfg-01-{NODE02}".encode())
+    assert own[:4] == b"\0\3\0\1", own
+    assert b"bootstrap" not in own and NODE02.encode() in own, own
