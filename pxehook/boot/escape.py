@@ -9,7 +9,9 @@ through the filter of its format, registered as Jinja filters by :func:`register
   line breaks and control characters become spaces, ``$`` becomes ``_``, a word has no
   whitespace, and a line never holds a bare ``||``/``&&`` token.
 * GRUB (``grub_word``, ``grub_words``, ``grub_url``): shell-like; every word is emitted in
-  single quotes (``'`` written as ``'\\''``), so ``;``, ``$``, ``#`` and newlines are inert.
+  single quotes (``'`` written as ``'\\''``), so ``;``, ``$``, ``#`` and newlines are inert;
+  the one expansion a URL may carry is pxehook's own ``${pxehook_files}``, set by the
+  template, never by a value.
 * PXELINUX/U-Boot (``pxe_line``): one directive per line, U-Boot expands ``${…}``: line
   breaks and control characters become spaces, ``$`` becomes ``_``.
 * ``comment``: text for a ``#`` comment line: printable, one line, bounded.
@@ -27,6 +29,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _WS = re.compile(r"\s+")
 _HOSTNAME_BAD = re.compile(r"[^A-Za-z0-9.-]")
 _TOKEN_BAD = re.compile(r"[^A-Za-z0-9._:-]")
+#: The GRUB variable a boot config sets to each source of pxehook's files in turn.
+GRUB_FILES_VAR = "pxehook_files"
 
 
 def _flat(value: Any) -> str:
@@ -67,9 +71,16 @@ def grub_words(value: Any) -> str:
     return " ".join(grub_word(w) for w in _flat(value).split())
 
 
-def grub_url(value: Any) -> str:
-    """``http://h:p/path`` as GRUB's ``(http,h:p)/path``, quoted; other values quoted as is."""
+def grub_url(value: Any, files_url: str = "") -> str:
+    """``http://h:p/path`` as GRUB's ``(http,h:p)/path``, quoted; other values quoted as is.
+
+    A URL under ``files_url`` (pxehook's own files) becomes ``"${pxehook_files}"'/rest'``:
+    the boot config sets ``pxehook_files`` to each place those files are served in turn
+    (``render.grub_file_sources``: HTTP, then pxehook's TFTP server)."""
     text = _flat(value).strip()
+    base = _flat(files_url).strip().rstrip("/")
+    if base and text.startswith(base + "/"):
+        return f'"${{{GRUB_FILES_VAR}}}"' + grub_word(text[len(base) :])
     parts = urlsplit(text)
     if parts.scheme in ("http", "tftp") and parts.netloc:
         path = parts.path + (f"?{parts.query}" if parts.query else "")

@@ -23,6 +23,9 @@ _HEXIP = re.compile(r"^[0-9A-F]{1,8}$")
 _DASHED = re.compile(r"^[0-9a-f]{2}(-[0-9a-f]{2}){5}$")
 _UBOOT = re.compile(r"^default-([a-z0-9_]+)(?:-[A-Za-z0-9_.]+)*$")
 PXELINUX_DIR = "pxelinux.cfg"
+#: ``files/<rest>`` over TFTP names ``<rest>`` of ``files_dir``, as ``/files/<rest>`` does over
+#: HTTP: GRUB builds without an HTTP client fetch pxehook's kernels and initrds this way.
+FILES_DIR = "files"
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,12 @@ def clean_path(raw: str) -> str:
     if any(p == ".." for p in parts):
         raise InvalidInput("path traversal ('..') is refused")
     return posixpath.join(*parts) if parts else ""
+
+
+def files_name(path: str) -> str | None:
+    """The part of a cleaned path under ``files/`` (a file of ``files_dir``), else None."""
+    head, _, rest = path.partition("/")
+    return rest if head == FILES_DIR and rest else None
 
 
 def fast_mac(text: str) -> str:

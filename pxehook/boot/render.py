@@ -26,6 +26,7 @@ from pxehook import arch as archtable
 from pxehook import templating as jinja_render
 from pxehook.boot import escape, loaders
 from pxehook.boot.decide import BOOT, LOCAL, BootPlan, kernel_cpu
+from pxehook.boot.names import FILES_DIR
 from pxehook.errors import ConfigError
 from pxehook.mac import mac_bare
 from pxehook.models import Host, Profile
@@ -55,6 +56,23 @@ def files_url(settings: Mapping[str, Any]) -> str:
     """``files_url`` setting, else the resolver's base URL + ``/files``."""
     explicit = str(settings.get("files_url") or "").rstrip("/")
     return explicit or settings.base_url + "/files"  # type: ignore[attr-defined]
+
+
+def grub_tftp_device(settings: Mapping[str, Any]) -> str:
+    """``(tftp,SERVER[:PORT])``: pxehook's TFTP server as GRUB names it (``server_ip``, the
+    next-server DHCP hands out; else the host of the base URL)."""
+    host = settings.get("server_ip") or urlsplit(settings.base_url).hostname  # type: ignore[attr-defined]
+    port = int(settings.get("tftp_port", 69))
+    return f"(tftp,{host or '127.0.0.1'}{'' if port == 69 else f':{port}'})"
+
+
+def grub_file_sources(settings: Mapping[str, Any]) -> list[str]:
+    """Where a GRUB boot config fetches pxehook's files (URLs under ``files_url``), in
+    order: over HTTP (GRUB builds with an HTTP client), then from pxehook's TFTP server's
+    ``files/`` (every network GRUB has TFTP; Debian's signed builds have nothing else)."""
+    parts = urlsplit(files_url(settings))
+    sources = [f"(http,{parts.netloc}){parts.path}"] if parts.scheme == "http" else []
+    return [*sources, f"{grub_tftp_device(settings)}/{FILES_DIR}"]
 
 
 def host_label(host: Host | None, mac: str = "") -> str:
@@ -207,6 +225,9 @@ def render_plan(
         assert cpu is not None
         variables = profile_vars(host, plan.profile, files_url(settings), extra)
         context.update({k: variables[k] for k in ("callback_url", "deploy_token")})
+        context["files_url"] = variables["files_url"]
+        context["grub_files"] = grub_file_sources(settings)
+        context["grub_files_var"] = escape.GRUB_FILES_VAR
         context.update(boot_entry(host, plan.profile, cpu, variables, site_dir))
         context["profile"] = plan.profile.name
     name = template_name(plan)
@@ -227,7 +248,9 @@ def render_bootstrap(settings: Mapping[str, Any], name: str) -> Rendered:
     grub_base = f"({parts.scheme},{parts.netloc}){parts.path.rstrip('/')}"
     if not _SAFE_BASE.match(base) or parts.scheme not in ("http", "https"):
         raise ConfigError(f"http_base_url {base!r} must be a plain http://HOST[:PORT][/PATH] URL")
-    context = {"base_url": base, "grub_base": grub_base}
+    # GRUB asks over HTTP, then over TFTP (a GRUB without an HTTP client: Debian's signed)
+    grub_bases = [grub_base, grub_tftp_device(settings)]
+    context = {"base_url": base, "grub_base": grub_base, "grub_bases": grub_bases}
     text = environment(site_dir).get_template(name).render(**context)
     return Rendered(body=text.encode("utf-8"), template=name)
 

@@ -1,4 +1,6 @@
-"""pxehook's TFTP server: static loaders from ``tftp_root``, config names from the resolver.
+"""pxehook's TFTP server: static loaders from ``tftp_root``, config names from the resolver,
+and ``files/<rest>`` from ``files_dir`` (what ``/files/`` serves over HTTP, for GRUB builds
+without an HTTP client).
 
 RFC 1350 read requests (WRQ is refused) with the options of ``packets.py``. Block numbers
 roll over after 65535 (to 0, as tftp-hpa, atftp and iPXE expect). Missing files, names that
@@ -32,7 +34,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from pxehook.boot.loaders import parse_name
-from pxehook.boot.names import clean_path
+from pxehook.boot.names import clean_path, files_name
 from pxehook.errors import InvalidInput, StoreError
 from pxehook.tftp.admission import Admission, Verdict
 from pxehook.tftp.packets import (
@@ -85,12 +87,14 @@ class TftpServer:
         lookup: ConfigLookup,
         *,
         on_file: FileHook | None = None,
+        files_dir: str = "",
         max_transfers: int = 128,
         max_per_client: int = 8,
         lookup_workers: int = 8,
     ) -> None:
         self.files = Root(root)
         self.root = self.files.path
+        self.shared = Root(files_dir) if files_dir else None  # served under files/
         self.bind, self.port = bind, port
         self.lookup = lookup
         self.on_file = on_file
@@ -279,8 +283,15 @@ class TftpServer:
             return None
         if body is not None:
             return BytesSource(body)
-        full = self.files.resolve(path)
+        full = self._resolve(path)
         return None if full is None else FileSource(full)
+
+    def _resolve(self, path: str) -> str | None:
+        """The file a static path names: ``files/<rest>`` in ``files_dir``, else in the root."""
+        shared = files_name(path)
+        if shared is not None and self.shared is not None:
+            return self.shared.resolve(shared)
+        return self.files.resolve(path)
 
     def _on_posted(self, wake: socket.socket) -> None:
         try:

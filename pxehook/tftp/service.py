@@ -29,8 +29,8 @@ def make_lookup(resolver: Resolver):  # type: ignore[no-untyped-def]
 
 
 def build(ctx: Context, bind: str | None = None, port: int | None = None) -> TftpServer:
-    """A TftpServer for the settings (``tftp_root``, ``tftp_bind``, ``tftp_port``, bounds);
-    it binds on ``start()``."""
+    """A TftpServer for the settings (``tftp_root``, ``files_dir`` under ``files/``,
+    ``tftp_bind``, ``tftp_port``, bounds); it binds on ``start()``."""
     s = ctx.settings
     resolver = wiring.resolver(ctx)
     address = bind or s.tftp_bind or s.server_ip or "127.0.0.1"
@@ -47,6 +47,7 @@ def build(ctx: Context, bind: str | None = None, port: int | None = None) -> Tft
         port if port is not None else s.tftp_port,
         make_lookup(resolver),
         on_file=on_file,
+        files_dir=s.files_dir,
         max_transfers=s.tftp_max_transfers,
         max_per_client=s.tftp_max_per_client,
         lookup_workers=s.db_pool_size,  # more lookups at once would only wait for the pool

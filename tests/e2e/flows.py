@@ -317,3 +317,14 @@ def arm64_milestones(site: PxeSite, spec: VmSpec) -> list[Milestone]:
     ]
     ms.append(Milestone("config", "events", r"^boot\.config\|", "", "config served"))
     return ms
+
+
+def secure_boot_install_milestones(site: PxeSite, spec: VmSpec) -> list[Milestone]:
+    """Secure Boot x64 install: the signed chain and its config → the signed kernel and the
+    initrd (over TFTP: the signed GRUB has no HTTP) → installer → callback → reboot → the
+    signed chain again → its local config chainloads the disk's shim → the disk's signed
+    GRUB prints the marker."""
+    ms = signed_grub_milestones(site, spec) + installer_milestones()
+    ms += signed_grub_milestones(site, spec, after="reboot")
+    ms.append(Milestone("localdisk", "serial", art.LOCALDISK_MARKER, "reboot", "local disk booted"))
+    return ms

@@ -26,7 +26,9 @@ CHAIN = {
     "bios": "SeaBIOS + QEMU's iPXE ROM (e1000) → HTTP `/boot.ipxe` → per-MAC script",
     "uefi": "OVMF PxeBc (virtio-net, no ROM) → TFTP `snponly.efi` → iPXE → HTTP `/boot.ipxe`",
     "uefi-sb": "OVMF Secure Boot (Microsoft's keys) → TFTP `shimx64.efi` (Debian's signed shim; "
-    "`boot_modes: [efi-x64=grub]`) → signed `grubx64.efi` (grubnetx64) → GRUB reads its config",
+    "`boot_modes: [efi-x64=grub]`) → signed `grubx64.efi` (grubnetx64: no HTTP client) → "
+    "config, signed kernel and initrd over pxehook's TFTP (`files/`); deployed: GRUB "
+    "chainloads the disk's shim → signed disk GRUB",
     "uefi-http": "OVMF HTTPv4 boot (PXEv4 off; DHCP `HTTPClient`) → HTTP `/uefi/snponly.efi` "
     "(default `http_boot_url`, pxehook's port) → iPXE → HTTP `/boot.ipxe`; deployed: `/uefi/` "
     "404 → disk",
@@ -84,16 +86,6 @@ NOT_BOOTED = (
         "`default-arm-…` probe order runs only where the board's environment runs `pxe get` "
         "(a saved env or a `boot.scr.uimg`), which the suite does not build yet; pxehook's "
         "answers to that probe order are tested in the resolver and TFTP tests",
-    ),
-    (
-        "Secure Boot install (signed kernel → installer → callback → disk)",
-        "the signed chain reaches pxehook's GRUB config (row above), but the install does not "
-        "boot: Debian's signed `grubnetx64` (GRUB 2.06, no module loading under Secure Boot) "
-        "answers pxehook's install config with \"error: disk `http,SERVER:8070' not found\" "
-        "for the kernel URL, retries, then falls back to local boot (run on 2026-12-07). "
-        "Kernel and initrd over HTTP on pxehook's port are not reachable from this GRUB; a "
-        "TFTP or port-80 URL for GRUB is the open fix. The local disk would also need a signed "
-        'loader (its `BOOTX64.EFI` is unsigned: "bad shim signature")',
     ),
     (
         "ISC dhcpd and Kea behind the relay, in VMs",

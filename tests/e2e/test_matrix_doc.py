@@ -37,7 +37,7 @@ def test_recorded_results_cover_the_required_boots() -> None:
         ("bios", "full (kea)", "install"),
         ("uefi", "full (kea)", "install"),
         ("bios", "full (relay)", "install"),
-        ("uefi-sb", "full", "loader"),
+        ("uefi-sb", "full", "install"),
         ("uefi", "full (relay)", "install"),
     ]:
         assert key in rows and rows[key]["ok"], key

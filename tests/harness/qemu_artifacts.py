@@ -10,6 +10,9 @@
 * ``grub_arm64()`` — Debian's signed ``grubnetaa64.efi`` (an arm64 package fetched on amd64
   with a private apt lists directory, no multiarch).
 * ``pxelinux_bios()`` — the installed ``lpxelinux.0`` and its modules (``ldlinux.c32``, …).
+* ``signed_x64()`` / ``local_disk_secure_boot()`` — Debian's signed shim and GRUBs, and a disk
+  whose ESP boots under Secure Boot: shim as ``EFI/BOOT/BOOTX64.EFI``, the signed disk GRUB
+  beside it, ``EFI/debian/grub.cfg`` printing the marker.
 
 Everything lands under ``PXH_E2E_CACHE`` (default ``/var/cache/pxehook-e2e``), keyed
 by package version (and a hash of our own inputs), built once under a file lock.
@@ -304,6 +307,16 @@ def _esp_image(work: Path) -> bytes:
     return fat.read_bytes()
 
 
+def _disk_image(work: Path, esp: bytes) -> bytes:
+    """MBR boot code (BIOS) + one 0xEF partition holding ``esp`` (a FAT image)."""
+    mbr = bytearray(_mbr_code(work))
+    start, sectors = 2048, len(esp) // 512
+    entry = bytes([0x80, 0xFE, 0xFF, 0xFF, 0xEF, 0xFE, 0xFF, 0xFF])
+    entry += start.to_bytes(4, "little") + sectors.to_bytes(4, "little")
+    mbr[446:462] = entry
+    return bytes(mbr) + b"\0" * (start * 512 - 512) + esp
+
+
 def local_disk() -> Path:
     """Raw disk: MBR boot code (BIOS) + one 0xEF partition holding a GRUB EFI ESP (UEFI)."""
     grub_version = _dpkg_version("grub-efi-amd64-bin")
@@ -314,17 +327,8 @@ def local_disk() -> Path:
             return dest
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             work = Path(tmp)
-            mbr = bytearray(_mbr_code(work))
-            esp = _esp_image(work)
-            start, sectors = 2048, len(esp) // 512
-            entry = bytes([0x80, 0xFE, 0xFF, 0xFF, 0xEF, 0xFE, 0xFF, 0xFF])
-            entry += start.to_bytes(4, "little") + sectors.to_bytes(4, "little")
-            mbr[446:462] = entry
             part = dest.with_suffix(".part")
-            with open(part, "wb") as fh:
-                fh.write(mbr)
-                fh.write(b"\0" * (start * 512 - 512))
-                fh.write(esp)
+            part.write_bytes(_disk_image(work, _esp_image(work)))
             part.rename(dest)
     return dest
 
@@ -369,6 +373,7 @@ class SignedX64:
     versions: str  # "shim-signed <v>, grub-efi-amd64-signed <v>"
     shim: Path  # shimx64.efi.signed: Microsoft-signed, carries Debian's CA
     grub: Path  # grubnetx64.efi.signed: Debian-signed network GRUB (shim loads grubx64.efi)
+    disk_grub: Path  # grubx64.efi.signed: Debian-signed disk GRUB, prefix /EFI/debian
 
 
 def signed_x64() -> SignedX64:
@@ -383,12 +388,12 @@ def signed_x64() -> SignedX64:
             found[package] = (version, dest)
     shim = found["shim-signed"][1] / "usr" / "lib" / "shim" / "shimx64.efi.signed"
     grub = found["grub-efi-amd64-signed"][1] / "usr" / "lib" / "grub" / "x86_64-efi-signed"
-    grub = grub / "grubnetx64.efi.signed"
-    for path in (shim, grub):
+    grub, disk_grub = grub / "grubnetx64.efi.signed", grub / "grubx64.efi.signed"
+    for path in (shim, grub, disk_grub):
         if not path.exists():
             raise RuntimeError(f"{path} missing from its package")
     versions = ", ".join(f"{p} {v}" for p, (v, _) in found.items())
-    return SignedX64(versions, shim, grub)
+    return SignedX64(versions, shim, grub, disk_grub)
 
 
 # --- PXELINUX (BIOS) -------------------------------------------------------------------------
@@ -413,3 +418,39 @@ def pxelinux_bios() -> Pxelinux:
     packages = dict.fromkeys(p.package for p in parts)
     versions = ", ".join(f"{p} {_dpkg_version(p)}" for p in packages)
     return Pxelinux(versions, files)
+
+
+#: What the signed disk GRUB reads: its built-in prefix is /EFI/debian (an installed
+#: Debian's ESP), its memdisk config sources $prefix/grub.cfg.
+SB_LOCAL_CFG = f"""set timeout=0
+echo "{LOCALDISK_MARKER} booted from local disk (Secure Boot: shim, signed GRUB)"
+sleep 1
+halt
+"""
+
+
+def local_disk_secure_boot(signed: SignedX64) -> Path:
+    """A disk that boots under Secure Boot: shim as the removable-media loader
+    ``EFI/BOOT/BOOTX64.EFI``, which loads ``grubx64.efi`` from its own directory (Debian's
+    signed disk GRUB), which reads ``EFI/debian/grub.cfg`` and prints the marker."""
+    key = _digest(signed.shim.read_bytes(), signed.disk_grub.read_bytes(), SB_LOCAL_CFG)
+    dest = CACHE / f"localdisk-sb-{key}.img"
+    with _locked("disk"):
+        if dest.exists():
+            return dest
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            work = Path(tmp)
+            (work / "grub.cfg").write_text(SB_LOCAL_CFG)
+            fat = work / "esp.fat"
+            _run(["mkfs.vfat", "-C", str(fat), "16384"])
+            _run(["mmd", "-i", str(fat), "::/EFI", "::/EFI/BOOT", "::/EFI/debian"])
+            for src, name in (
+                (signed.shim, "EFI/BOOT/BOOTX64.EFI"),
+                (signed.disk_grub, "EFI/BOOT/grubx64.efi"),
+                (work / "grub.cfg", "EFI/debian/grub.cfg"),
+            ):
+                _run(["mcopy", "-i", str(fat), str(src), f"::/{name}"])
+            part = dest.with_suffix(".part")
+            part.write_bytes(_disk_image(work, fat.read_bytes()))
+            part.rename(dest)
+    return dest
