@@ -72,8 +72,9 @@ def unit_values(
 ) -> dict[str, object]:
     """What the templates are rendered with, each value checked."""
     writes = [settings.state_dir, settings.spool_dir, settings.prerender_dir]
-    if settings.http_access_log not in ("", "-"):
-        writes.append(os.path.dirname(os.path.abspath(settings.http_access_log)))
+    for access_log in (settings.http_access_log, settings.tftp_access_log):
+        if access_log not in ("", "-"):
+            writes.append(os.path.dirname(os.path.abspath(access_log)))
     paths = [_plain("writable directory", p) for p in writes if p]
     return {
         "header": f"{MARK} (pxehook {__version__}); local changes: systemctl edit UNIT",

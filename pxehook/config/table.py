@@ -372,6 +372,14 @@ SETTINGS: tuple[Setting, ...] = (
         "empty: off.",
     ),
     _s(
+        "tftp_access_log",
+        string,
+        "",
+        "path",
+        "Access log of pxehook's TFTP server, one line per read request with the time to "
+        "its first packet: a file, '-' for the server's own log (stderr), empty: off.",
+    ),
+    _s(
         "event_retention_days",
         non_negative_int,
         90,

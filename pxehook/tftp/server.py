@@ -62,6 +62,8 @@ log = logging.getLogger("pxehook.tftp")
 #: raises FileNotFoundError for a config name with no answer (a clean ERROR packet).
 ConfigLookup = Callable[[str, str], bytes | None]
 FileHook = Callable[[str, str, int], None]
+#: Called once with each ended transfer (the access log)
+DoneHook = Callable[[Transfer], None]
 
 #: transfers that may wait for their first acknowledgement, per active one allowed
 WAITING_PER_ACTIVE = 8
@@ -87,6 +89,7 @@ class TftpServer:
         lookup: ConfigLookup,
         *,
         on_file: FileHook | None = None,
+        on_done: DoneHook | None = None,
         files_dir: str = "",
         max_transfers: int = 128,
         max_per_client: int = 8,
@@ -98,6 +101,7 @@ class TftpServer:
         self.bind, self.port = bind, port
         self.lookup = lookup
         self.on_file = on_file
+        self.on_done = on_done
         self.max_transfers = max_transfers
         self.lookup_workers = lookup_workers
         self.admission: Admission[Transfer] = Admission(
@@ -311,7 +315,7 @@ class TftpServer:
             return
         assert transfer.sock is not None
         transfer.sock.setblocking(False)
-        transfer.sent_at = time.monotonic()
+        transfer.sent_at = transfer.answered_at = time.monotonic()
         transfer.deadline = transfer.sent_at + transfer.terms.timeout * RETRIES
         try:
             transfer.send(transfer.first)
@@ -402,6 +406,8 @@ class TftpServer:
             log.exception("tftp %s: %s: transfer failed", transfer.client_ip, transfer.path)
             self._fail(transfer, EUNDEF, "server error")
         finally:
+            if complete:
+                transfer.outcome = "complete"
             self._end(transfer)
         if complete and self.on_file is not None and not transfer.dynamic:
             assert transfer.source is not None
@@ -410,6 +416,8 @@ class TftpServer:
     def _fail(self, transfer: Transfer, code: int, message: str) -> None:
         """Tell the client why (one ERROR packet) and end the transfer."""
         if transfer.sock is not None and not transfer.ended:
+            transfer.outcome = f"error:{code}"
+            transfer.answered_at = transfer.answered_at or time.monotonic()
             with contextlib.suppress(OSError):
                 transfer.send(error_packet(code, message))
         self._end(transfer)
@@ -418,5 +426,10 @@ class TftpServer:
         """End ``transfer`` and free its slot (the selector part only in the dispatcher)."""
         if transfer.waiting:
             self._unwatch(transfer)
-        transfer.end()
+        ended_now = transfer.end()
         self.admission.release(transfer.peer, transfer)
+        if ended_now and self.on_done is not None:
+            try:
+                self.on_done(transfer)
+            except Exception:  # a full disk under the access log never stops a transfer
+                log.exception("tftp: access log")

@@ -8,6 +8,7 @@ from pxehook import wiring
 from pxehook.boot.loaders import parse_name
 from pxehook.boot.resolver import Resolver
 from pxehook.context import Context
+from pxehook.tftp.accesslog import AccessLog
 from pxehook.tftp.server import TftpServer
 
 log = logging.getLogger("pxehook.tftp")
@@ -30,7 +31,7 @@ def make_lookup(resolver: Resolver):  # type: ignore[no-untyped-def]
 
 def build(ctx: Context, bind: str | None = None, port: int | None = None) -> TftpServer:
     """A TftpServer for the settings (``tftp_root``, ``files_dir`` under ``files/``,
-    ``tftp_bind``, ``tftp_port``, bounds); it binds on ``start()``."""
+    ``tftp_bind``, ``tftp_port``, bounds, ``tftp_access_log``); it binds on ``start()``."""
     s = ctx.settings
     resolver = wiring.resolver(ctx)
     address = bind or s.tftp_bind or s.server_ip or "127.0.0.1"
@@ -47,6 +48,7 @@ def build(ctx: Context, bind: str | None = None, port: int | None = None) -> Tft
         port if port is not None else s.tftp_port,
         make_lookup(resolver),
         on_file=on_file,
+        on_done=AccessLog(s.tftp_access_log) if s.tftp_access_log else None,
         files_dir=s.files_dir,
         max_transfers=s.tftp_max_transfers,
         max_per_client=s.tftp_max_per_client,

@@ -48,6 +48,9 @@ class Transfer:
         self.deadline = 0.0
         self.waiting = False  # first packet out, acknowledgement awaited (dispatcher only)
         self.ended = False
+        self.requested_at = time.monotonic()
+        self.answered_at = 0.0  # when the first packet (data, OACK or error) went out
+        self.outcome = "partial"  # "complete", or "error:<code>" (the access log's word)
 
     @property
     def client_ip(self) -> str:
@@ -66,11 +69,12 @@ class Transfer:
         assert self.sock is not None
         self.sock.send(packet)
 
-    def end(self) -> None:
-        """Close the socket and the source, once; wakes a worker blocked on the socket."""
+    def end(self) -> bool:
+        """Close the socket and the source, once (True that time); wakes a worker blocked
+        on the socket."""
         with _ENDING:
             if self.ended:
-                return
+                return False
             self.ended = True
             sock, source = self.sock, self.source
         if sock is not None:
@@ -79,6 +83,7 @@ class Transfer:
             sock.close()
         if source is not None:
             source.close()
+        return True
 
 
 def send_rest(transfer: Transfer) -> bool:

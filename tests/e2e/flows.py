@@ -11,7 +11,7 @@ from pathlib import Path
 from pxehook import arch as archtable
 from tests.harness import qemu_artifacts as art
 from tests.harness.qemu import BootStalled, BootWatch, Milestone, Vm, VmSpec
-from tests.harness.qemu_site import PxeSite, http_answers, store_events
+from tests.harness.qemu_site import PxeSite, http_answers, store_events, tftp_answers
 
 #: iPXE's banner on the serial console.
 IPXE_RUNNING = r"iPXE initialising devices|iPXE \(http://ipxe"
@@ -264,13 +264,15 @@ def run_flow(
 
 
 def pxehook_answers(site: PxeSite, mac: str) -> list[tuple[str, int, float]]:
-    """pxehook's HTTP answers to one VM (by the addresses on its timeline), without the
-    bodies of ``/files/`` (kernel, initrd: sent as fast as the guest reads them)."""
+    """pxehook's answers to one VM (by the addresses on its timeline): HTTP answers without
+    the bodies of ``/files/`` (kernel, initrd: sent as fast as the guest reads them), and
+    each TFTP request up to its first packet (the rest is paced by the client)."""
     events = store_events(site.env, mac)
     ips = {str(e["data"]["client_ip"]) for e in events if e["data"].get("client_ip")}
     ips |= {str(e["data"]["ip"]) for e in events if e["data"].get("ip")}
-    answers = http_answers(site.log_text("pxehook"), ips)
-    return [a for a in answers if " /files/" not in a[0]]
+    log = site.log_text("pxehook")
+    answers = [a for a in http_answers(log, ips) if " /files/" not in a[0]]
+    return answers + tftp_answers(log, ips)
 
 
 def failure_report(site: PxeSite, vm: Vm, result: FlowResult) -> str:

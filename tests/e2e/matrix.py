@@ -102,7 +102,9 @@ def _row_status(r: dict) -> str:
 
 
 def share(r: dict) -> str:
-    """pxehook's share of a boot: the time its HTTP server spent answering the VM."""
+    """pxehook's share of a boot: the time it spent answering the VM (HTTP answers, and
+    TFTP requests up to their first packet; rows recorded before the TFTP access log have
+    HTTP answers only)."""
     if r.get("pxehook_s") is None:
         return "not measured"
     if not r["answers"]:

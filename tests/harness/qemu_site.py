@@ -197,6 +197,7 @@ class PxeSite:
             # %(D)s: microseconds gunicorn spent on the request (pxehook's share of a boot)
             "--access-logfile - --access-logformat '%(h)s \"%(r)s\" %(s)s %(b)s %(D)s'"
         )
+        env["PXEHOOK_TFTP_ACCESS_LOG"] = "-"  # time to each TFTP answer's first packet
         self.procs["pxehook"] = self.lab.spawn("srv", "pxehook", pxehook_bin(), "serve", env=env)
 
     def _dnsmasq_conf(self) -> str:
@@ -394,6 +395,22 @@ def http_answers(log: str, ips: set[str]) -> list[tuple[str, int, float]]:
 
 
 _ACCESS = re.compile(r'^(?P<ip>[\d.]+) "(?P<req>[^"]*)" (?P<status>\d{3}) \S+ (?P<us>\d+)$')
+
+
+def tftp_answers(log: str, ips: set[str]) -> list[tuple[str, int, float]]:
+    """(request, 0, seconds to the first packet) of every TFTP read request from ``ips`` in
+    pxehook's log (``tftp_access_log: -``): pxehook's part; the rest is the client's pace."""
+    out = []
+    for m in _TFTP_ACCESS.finditer(log):
+        if m["ip"] in ips:
+            out.append((f"TFTP {m['name']}", 0, int(m["first"]) / 1e6))
+    return out
+
+
+_TFTP_ACCESS = re.compile(
+    r' (?P<ip>[\d.]+) "RRQ (?P<name>\S+)" (?:complete|partial|error:\d+) \d+ (?P<first>\d+) \d+$',
+    re.M,
+)
 
 
 def store_events(env: dict[str, str], mac: str) -> list[dict]:
