@@ -214,8 +214,11 @@ def run_flow(
     final: str,
     flow: str,
     timeout: float,
+    every_stage: bool = False,
 ) -> tuple[FlowResult, BootWatch, Vm]:
-    """Boot ``spec`` until milestone ``final`` (bounded); never raises: see ``result.ok``."""
+    """Boot ``spec`` until milestone ``final`` (bounded); never raises: see ``result.ok``.
+    ``every_stage``: then also wait (briefly) for every other milestone: sources polled
+    at different paces (serial, the timeline) may show the last stage first."""
     vm = Vm(site.vm_lab, spec, workdir)
     lines: list[str] = []
     watch = BootWatch(vm, sources(site, vm), milestones, log=lines.append)
@@ -224,6 +227,8 @@ def run_flow(
     ok, stopped = True, ""
     try:
         watch.wait(final, timeout)
+        if every_stage:
+            watch.wait_all([m.name for m in milestones], 10)
         # The callback line says OK or FAILED: a FAILED callback is a stop too.
         if final == "localdisk" and art.INSTALLER_CALLBACK_OK not in vm.serial():
             ok, stopped = False, watch.where("callback", "the installer's callback was refused")
@@ -307,3 +312,33 @@ def arm64_milestones(site: PxeSite, spec: VmSpec) -> list[Milestone]:
     ]
     ms.append(Milestone("config", "events", r"^boot\.config\|", "", "config served"))
     return ms
+
+
+#: U-Boot's PXE client on the serial console: one line per config name it asks for.
+UBOOT_RETRIEVING = r"Retrieving file: (\S+)"
+
+
+def uboot_milestones(site: PxeSite, spec: VmSpec, then: tuple[str, str]) -> list[Milestone]:
+    """U-Boot distro boot's ``dhcp`` target: DHCP (option 93 = 22) → ``boot.scr.uimg`` over
+    TFTP (pxehook's generated script) → the script runs ``pxe get`` → pxehook answers one of
+    the PXELINUX/U-Boot config names → U-Boot acts on it (``then``: serial pattern, label)."""
+    tag = archtable.lookup(spec.arch).dnsmasq_tag
+    return [
+        *network_milestones(site, spec)[:1],
+        Milestone("arch", "dnsmasq", rf"tags: .*\b{tag}\b", "", f"option 93 = {spec.arch}"),
+        loader_milestone(site, "boot.scr.uimg"),
+        Milestone("script", "serial", r"pxehook: pxe get", "", "boot script running"),
+        Milestone(
+            "config",
+            "events",
+            r"^boot\.config\|\w+\|(pxelinux|uboot) ",
+            "",
+            "config served",
+        ),
+        Milestone("read", "serial", then[0], "", then[1]),
+    ]
+
+
+def uboot_names(serial: str) -> list[str]:
+    """The config names U-Boot asked for, in order (from its console)."""
+    return re.findall(UBOOT_RETRIEVING, serial)

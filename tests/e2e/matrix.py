@@ -32,10 +32,18 @@ CHAIN = {
     "404 → disk",
     "arm64": "AAVMF PxeBc (virtio-net) → TFTP `grubaa64.efi` (Debian's signed grubnetaa64) "
     "→ GRUB reads its config",
+    "uboot": "U-Boot 2023.01 (`u-boot-qemu` `qemu_arm64`, virtio-net-device) distro boot `dhcp` "
+    "→ TFTP `boot.scr.uimg` (written by `pxehook loaders install`) → `pxe get` → "
+    "TFTP `pxelinux.cfg/01-<mac>`",
 }
 FLOW = {
     "install": "deploying → installer kernel → callback → reboot → local disk",
     "loader": "DHCP (arch recorded) → loader → config fetched",
+    "uboot-known": "known machine (deploying): DHCP (option 93 = 22 recorded) → boot script → "
+    "`01-<mac>` answered with its profile's config → U-Boot fetches its files over TFTP",
+    "uboot-unknown": "unknown machine (not in the inventory): DHCP records MAC and arch 22 → "
+    "boot script → `01-<mac>` answered from that record (`new`, `uboot-arm64` from DHCP: "
+    "LOCALBOOT)",
 }
 
 #: The link each negative check breaks, by firmware.
@@ -79,14 +87,17 @@ NOT_BOOTED = (
         "(not built). PXELINUX config names are answered in the resolver and TFTP tests",
     ),
     (
-        "U-Boot (arm64, QEMU `virt` + `u-boot-qemu`)",
-        "not booted. Debian's `u-boot-qemu` 2023.01 (`qemu_arm64`) distro boot has no `pxe` "
-        "target (`boot_targets=qfw usb0 scsi0 virtio0 nvme0 dhcp`): its `dhcp` target asks "
-        "for `boot.scr.uimg`, then sets vendor class `PXEClient:Arch:00011` / arch 0xb and "
-        "loads the EFI loader — the AArch64 UEFI row's path. The `pxelinux.cfg/01-<mac>` / "
-        "`default-arm-…` probe order runs only where the board's environment runs `pxe get` "
-        "(a saved env or a `boot.scr.uimg`), which the suite does not build yet; pxehook's "
-        "answers to that probe order are tested in the resolver and TFTP tests",
+        "U-Boot kernel boot (arm64, `u-boot-qemu` 2023.01)",
+        "the U-Boot rows stop once U-Boot fetches the profile's files: the suite builds no "
+        "arm64 kernel and installer for it yet. U-Boot 2023.01's `pxe boot` has no HTTP client "
+        "(KERNEL/INITRD must be TFTP paths, relative to the TFTP root) and ignores `ONERROR`; "
+        "a gzip'd arm64 `vmlinuz` needs `kernel_comp_addr_r`/`kernel_comp_size` set (docs/arm.md)",
+    ),
+    (
+        "U-Boot probe order past `01-<mac>`",
+        "pxehook answers the first name U-Boot asks for (`pxelinux.cfg/01-<mac>`, known or "
+        "not), so `<HEXIP>`, `default-arm-…` and `default` are never asked in these rows; "
+        "those names are answered in the resolver and TFTP tests",
     ),
     (
         "Secure Boot install (signed kernel → installer → callback → disk)",

@@ -1,0 +1,111 @@
+"""U-Boot (arm64): QEMU ``virt`` with Debian's ``u-boot-qemu`` (``qemu_arm64/u-boot.bin``).
+
+Its distro boot has no ``pxe`` target: the ``dhcp`` target fetches ``boot.scr.uimg``, which
+``pxehook loaders install`` writes for U-Boot architectures (``pxe get`` / ``pxe boot``,
+``pxehook/bootfiles/ubootscript.py``). Two machines boot in parallel on one site:
+
+* a known machine (in the inventory, being deployed): DHCP records option 93 = 22, the
+  script runs, and pxehook's TFTP answers ``pxelinux.cfg/01-<mac>`` with its profile's
+  config;
+* an unknown machine (not in the inventory): DHCP records it and its arch (the MAC→arch
+  record); U-Boot's first config name, ``pxelinux.cfg/01-<mac>``, is answered from that
+  record (state ``new``, arch ``uboot-arm64`` from DHCP: local boot).
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.conftest import require_tool
+from tests.harness.qemu import VmSpec, qemu_tools
+
+from .flows import failure_report, run_flow, uboot_milestones, uboot_names
+
+pytestmark = [pytest.mark.qemu, pytest.mark.netns, pytest.mark.daemon, pytest.mark.slow]
+
+#: U-Boot's empty boot targets, DHCP, script, `pxe get` under TCG: ~3-10 s.
+UBOOT_TIMEOUT = 90
+
+#: U-Boot 2023.01's ``pxe boot`` fetches KERNEL/INITRD over TFTP only (no HTTP client):
+#: the profile names them relative to the TFTP root (docs/arm.md).
+INVENTORY = """profiles:
+  e2e-uboot:
+    kind: installer
+    description: arm64 kernel over TFTP for U-Boot (tests/e2e)
+    kernel:
+      arm64: "arm64/vmlinuz"
+    initrd:
+      arm64: ["arm64/installer.img"]
+    cmdline: "console=ttyAMA0 quiet"
+hosts:
+  - mac: "{mac}"
+    name: {name}
+    profile: e2e-uboot
+    state: deploying
+"""
+
+
+def test_uboot_boot_script_fetches_pxelinux_config(make_site, record, tmp_path):  # type: ignore[no-untyped-def]
+    require_tool(*qemu_tools("uboot"))
+    known = VmSpec("uboot1", "uboot", "52:54:00:e2:01:50")
+    unknown = VmSpec("uboot2", "uboot", "52:54:00:e2:01:51")
+    site = make_site("full", INVENTORY.format(mac=known.mac, name=known.name))
+    # what the operator runs: the boot script U-Boot's distro boot fetches, into tftp_root
+    out = site.cli(
+        "loaders", "install", "--arch", "uboot-arm64", "--cache", str(tmp_path / "c"), "--json"
+    )
+    files = json.loads(out.stdout)["files"]
+    assert [f["path"] for f in files] == [str(site.tftp_root / "boot.scr.uimg")], files
+    then = {
+        known.name: (r"Retrieving file: arm64/", "U-Boot fetches the profile's files (TFTP)"),
+        unknown.name: (r"missing environment variable: localcmd", "U-Boot runs LOCALBOOT"),
+    }
+    flow = {known.name: "uboot-known", unknown.name: "uboot-unknown"}
+
+    def one(spec):  # type: ignore[no-untyped-def]
+        milestones = uboot_milestones(site, spec, then[spec.name])
+        return run_flow(
+            site,
+            spec,
+            tmp_path / "vm",
+            milestones,
+            "read",
+            flow[spec.name],
+            UBOOT_TIMEOUT,
+            every_stage=True,
+        )
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(one, [known, unknown]))
+    for result, _watch, vm in outcomes:
+        record(result)
+        if not result.ok:
+            print(failure_report(site, vm, result))
+    assert all(r.ok for r, _, _ in outcomes), [r.stopped for r, _, _ in outcomes]
+    for (_result, _watch, vm), spec in zip(outcomes, (known, unknown), strict=True):
+        dashed = "01-" + spec.mac.replace(":", "-")
+        # the first name U-Boot asks for is its MAC's, and pxehook answered it
+        assert uboot_names(vm.serial())[:1] == [f"pxelinux.cfg/{dashed}"], vm.serial()
+        events = site.events(spec.mac)
+        # option 93 as U-Boot sent it, on the timeline (later DHCPs of its EFI fallback say 11)
+        dhcp = [e["data"] for e in events if e["kind"].startswith("dhcp.")]
+        assert dhcp and dhcp[0].get("arch") == 22, (spec.name, dhcp)
+        assert dhcp[0].get("vendor_class") == "U-Boot.armv8", dhcp[0]
+        configs = [e["data"] for e in events if e["kind"] == "boot.config"]
+        assert configs, (spec.name, [e["kind"] for e in events])
+        first = configs[0]
+        assert first["path"] == f"pxelinux.cfg/{dashed}", first
+        assert (first["via"], first["arch"], first["arch_source"]) == (
+            "tftp",
+            "uboot-arm64",
+            "dhcp",
+        )
+    known_config = next(e["data"] for e in site.events(known.mac) if e["kind"] == "boot.config")
+    assert (known_config["action"], known_config["profile"]) == ("boot", "e2e-uboot"), known_config
+    new = site.host(unknown.mac)
+    assert (new["state"], new["inventory"]) == ("new", {}), new
+    unknown_config = next(e["data"] for e in site.events(unknown.mac) if e["kind"] == "boot.config")
+    assert (unknown_config["action"], unknown_config["state"]) == ("local", "new"), unknown_config
