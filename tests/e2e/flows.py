@@ -339,6 +339,23 @@ def uboot_milestones(site: PxeSite, spec: VmSpec, then: tuple[str, str]) -> list
     ]
 
 
+def uboot_install_milestones(site: PxeSite, spec: VmSpec) -> list[Milestone]:
+    """U-Boot, deploying: boot script → ``01-<mac>`` → arm64 kernel and initrd over TFTP →
+    installer → callback → reboot → U-Boot again → the ``deployed`` answer's LOCALBOOT."""
+    first = uboot_milestones(site, spec, (r"Retrieving file: arm64/", "U-Boot fetches files"))
+    ms = first[:-1] + installer_milestones()
+    again = uboot_milestones(site, spec, (r"missing environment variable: localcmd", ""))
+    for m in again:
+        if m.name in ("dhcp", "config"):
+            m.name, m.after = f"{m.name}#reboot", "reboot"
+            m.label = f"{m.label} (after reboot)"
+            ms.append(m)
+    ms.append(
+        Milestone("localboot", "serial", again[-1].pattern, "reboot", "U-Boot runs LOCALBOOT")
+    )
+    return ms
+
+
 def uboot_names(serial: str) -> list[str]:
     """The config names U-Boot asked for, in order (from its console)."""
     return re.findall(UBOOT_RETRIEVING, serial)

@@ -40,7 +40,8 @@ FLOW = {
     "install": "deploying → installer kernel → callback → reboot → local disk",
     "loader": "DHCP (arch recorded) → loader → config fetched",
     "uboot-known": "known machine (deploying): DHCP (option 93 = 22 recorded) → boot script → "
-    "`01-<mac>` answered with its profile's config → U-Boot fetches its files over TFTP",
+    "`01-<mac>` answered with its profile's config → arm64 kernel + initrd over TFTP → "
+    "installer → callback → reboot → `01-<mac>` answered LOCALBOOT",
     "uboot-unknown": "unknown machine (not in the inventory): DHCP records MAC and arch 22 → "
     "boot script → `01-<mac>` answered from that record (`new`, `uboot-arm64` from DHCP: "
     "LOCALBOOT)",
@@ -87,11 +88,11 @@ NOT_BOOTED = (
         "(not built). PXELINUX config names are answered in the resolver and TFTP tests",
     ),
     (
-        "U-Boot kernel boot (arm64, `u-boot-qemu` 2023.01)",
-        "the U-Boot rows stop once U-Boot fetches the profile's files: the suite builds no "
-        "arm64 kernel and installer for it yet. U-Boot 2023.01's `pxe boot` has no HTTP client "
-        "(KERNEL/INITRD must be TFTP paths, relative to the TFTP root) and ignores `ONERROR`; "
-        "a gzip'd arm64 `vmlinuz` needs `kernel_comp_addr_r`/`kernel_comp_size` set (docs/arm.md)",
+        "U-Boot local disk",
+        "the U-Boot install row ends when U-Boot runs the deployed machine's `LOCALBOOT`: "
+        'U-Boot 2023.01 runs `localcmd` there (unset: "missing environment variable"), and '
+        "its disk targets come before `dhcp` in its boot order, so a board with an installed "
+        "disk boots it before asking the network; the suite's VM has no disk (docs/arm.md)",
     ),
     (
         "U-Boot probe order past `01-<mac>`",

@@ -5,8 +5,9 @@ Its distro boot has no ``pxe`` target: the ``dhcp`` target fetches ``boot.scr.ui
 ``pxehook/bootfiles/ubootscript.py``). Two machines boot in parallel on one site:
 
 * a known machine (in the inventory, being deployed): DHCP records option 93 = 22, the
-  script runs, and pxehook's TFTP answers ``pxelinux.cfg/01-<mac>`` with its profile's
-  config;
+  script runs, pxehook's TFTP answers ``pxelinux.cfg/01-<mac>`` with its profile's config,
+  U-Boot fetches Debian's arm64 kernel and the busybox installer over TFTP and boots them,
+  the installer calls back and reboots, and the next ``01-<mac>`` answer is LOCALBOOT;
 * an unknown machine (not in the inventory): DHCP records it and its arch (the MAC→arch
   record); U-Boot's first config name, ``pxelinux.cfg/01-<mac>``, is answered from that
   record (state ``new``, arch ``uboot-arm64`` from DHCP: local boot).
@@ -16,18 +17,37 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import require_tool
+from tests.harness import qemu_artifacts as art
 from tests.harness.qemu import VmSpec, qemu_tools
 
-from .flows import failure_report, run_flow, uboot_milestones, uboot_names
+from .flows import (
+    failure_report,
+    run_flow,
+    uboot_install_milestones,
+    uboot_milestones,
+    uboot_names,
+)
 
 pytestmark = [pytest.mark.qemu, pytest.mark.netns, pytest.mark.daemon, pytest.mark.slow]
 
 #: U-Boot's empty boot targets, DHCP, script, `pxe get` under TCG: ~3-10 s.
 UBOOT_TIMEOUT = 90
+#: + 33 MB kernel over TFTP, the arm64 kernel booting under TCG, callback, U-Boot again.
+INSTALL_TIMEOUT = 400
+
+
+@pytest.fixture(scope="session")
+def arm64_installer() -> dict[str, Path]:
+    """TFTP-root name -> file: Debian's arm64 kernel and the busybox installer for it."""
+    kernel = art.kernel_arm64()
+    initrd = art.installer_initrd(kernel, art.busybox_arm64())
+    return {"arm64/vmlinuz": kernel.vmlinuz, "arm64/installer.img": initrd}
+
 
 #: U-Boot 2023.01's ``pxe boot`` fetches KERNEL/INITRD over TFTP only (no HTTP client):
 #: the profile names them relative to the TFTP root (docs/arm.md).
@@ -48,11 +68,13 @@ hosts:
 """
 
 
-def test_uboot_boot_script_fetches_pxelinux_config(make_site, record, tmp_path):  # type: ignore[no-untyped-def]
+def test_uboot_boot_script_fetches_pxelinux_config(make_site, arm64_installer, record, tmp_path):  # type: ignore[no-untyped-def]
     require_tool(*qemu_tools("uboot"))
     known = VmSpec("uboot1", "uboot", "52:54:00:e2:01:50")
     unknown = VmSpec("uboot2", "uboot", "52:54:00:e2:01:51")
-    site = make_site("full", INVENTORY.format(mac=known.mac, name=known.name))
+    site = make_site(
+        "full", INVENTORY.format(mac=known.mac, name=known.name), loaders=arm64_installer
+    )
     # what the operator runs: the boot script U-Boot's distro boot fetches, into tftp_root
     out = site.cli(
         "loaders", "install", "--arch", "uboot-arm64", "--cache", str(tmp_path / "c"), "--json"
@@ -66,15 +88,26 @@ def test_uboot_boot_script_fetches_pxelinux_config(make_site, record, tmp_path):
     flow = {known.name: "uboot-known", unknown.name: "uboot-unknown"}
 
     def one(spec):  # type: ignore[no-untyped-def]
-        milestones = uboot_milestones(site, spec, then[spec.name])
+        if spec is known:
+            milestones, final, timeout = (
+                uboot_install_milestones(site, spec),
+                "localboot",
+                INSTALL_TIMEOUT,
+            )
+        else:
+            milestones, final, timeout = (
+                uboot_milestones(site, spec, then[spec.name]),
+                "read",
+                UBOOT_TIMEOUT,
+            )
         return run_flow(
             site,
             spec,
             tmp_path / "vm",
             milestones,
-            "read",
+            final,
             flow[spec.name],
-            UBOOT_TIMEOUT,
+            timeout,
             every_stage=True,
         )
 
@@ -105,6 +138,17 @@ def test_uboot_boot_script_fetches_pxelinux_config(make_site, record, tmp_path):
         )
     known_config = next(e["data"] for e in site.events(known.mac) if e["kind"] == "boot.config")
     assert (known_config["action"], known_config["profile"]) == ("boot", "e2e-uboot"), known_config
+    # the install ran: kernel and initrd over pxehook's TFTP, the callback accepted, and the
+    # next boot got the deployed answer
+    assert art.INSTALLER_CALLBACK_OK in outcomes[0][2].serial()
+    host = site.host(known.mac)
+    assert (host["state"], host["profile"]) == ("deployed", "e2e-uboot"), host
+    events = site.events(known.mac)
+    fetched = {e["data"].get("path") for e in events if e["kind"] == "boot.kernel"}
+    assert {"arm64/vmlinuz", "arm64/installer.img"} <= fetched, fetched
+    deployed_at = next(e["id"] for e in events if e["data"].get("to") == "deployed")
+    after = [e["data"] for e in events if e["kind"] == "boot.config" and e["id"] > deployed_at]
+    assert after and after[0]["action"] == "local", after
     new = site.host(unknown.mac)
     assert (new["state"], new["inventory"]) == ("new", {}), new
     unknown_config = next(e["data"] for e in site.events(unknown.mac) if e["kind"] == "boot.config")

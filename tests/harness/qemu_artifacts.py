@@ -44,6 +44,9 @@ INSTALLER_REBOOT = "PXEHOOK-INSTALLER-REBOOT"
 #: NIC drivers the installer loads (QEMU models the tests use), dependencies found from
 #: each module's own ``depends=`` field.
 NIC_MODULES = ("e1000", "virtio_pci", "virtio_net")
+#: arm64: virtio-net on PCI (AAVMF) and on virtio-mmio (U-Boot, docs/arm.md); a driver
+#: built into the kernel is simply not in the module tree.
+NIC_MODULES_ARM64 = ("virtio_mmio", "virtio_pci", "virtio_net")
 
 
 def _run(argv: list[str], timeout: float = 300, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
@@ -157,7 +160,8 @@ def _load_order(index: dict[str, Path], wanted: tuple[str, ...]) -> list[Path]:
         order.append(path)
 
     for name in wanted:
-        visit(name)
+        if name in index:  # else built into the kernel
+            visit(name)
     return order
 
 
@@ -180,10 +184,10 @@ def _fetch_current(resolve, dest_of, apt_opts: tuple[str, ...] = ()) -> tuple[st
     raise AssertionError("unreachable")
 
 
-def _current_kernel() -> tuple[str, str]:
-    meta = _apt_field("linux-image-amd64", "Depends")
+def _current_kernel(arch: str = "amd64", opts: tuple[str, ...] = ()) -> tuple[str, str]:
+    meta = _apt_field(f"linux-image-{arch}", "Depends", opts)
     package = re.match(r"(linux-image-[^\s,(]+)", meta).group(1)  # type: ignore[union-attr]
-    return package, _apt_field(package, "Version")
+    return package, _apt_field(package, "Version", opts)
 
 
 def kernel_amd64() -> Kernel:
@@ -197,14 +201,42 @@ def kernel_amd64() -> Kernel:
     return Kernel(package, version, vmlinuz, tuple(_load_order(index, NIC_MODULES)))
 
 
+def kernel_arm64() -> Kernel:
+    """The current Debian arm64 kernel (``apt-get download`` for arm64 on amd64, private
+    apt lists, no multiarch), extracted, cached by version."""
+    opts = _arm64_apt_opts()
+    with _locked("arm64"):
+        package, version, dest = _fetch_current(
+            lambda: _current_kernel("arm64", opts),
+            lambda p, v: CACHE / f"kernel-{_safe(p)}-{_safe(v)}",
+            opts,
+        )
+    vmlinuz = next((dest / "boot").glob("vmlinuz-*"))
+    index = _module_index(dest / "lib" / "modules")
+    return Kernel(package, version, vmlinuz, tuple(_load_order(index, NIC_MODULES_ARM64)))
+
+
+def busybox_arm64() -> Path:
+    """Debian's arm64 ``busybox-static`` binary (downloaded, extracted, cached)."""
+    opts = _arm64_apt_opts()
+    package = "busybox-static"
+    with _locked("arm64"):
+        _, _, dest = _fetch_current(
+            lambda: (package, _apt_field(package, "Version", opts)),
+            lambda _p, v: CACHE / f"busybox-arm64-{_safe(v)}",
+            opts,
+        )
+    return dest / "bin" / "busybox"
+
+
 # --- installer initramfs -------------------------------------------------------------------
 
 INIT = (E2E_DIR / "installer-init.sh").read_text
 
 
-def installer_initrd(kernel: Kernel) -> Path:
-    """busybox initramfs (gzip'd newc cpio) with /init = tests/e2e/installer-init.sh."""
-    busybox = Path("/bin/busybox")
+def installer_initrd(kernel: Kernel, busybox: Path = Path("/bin/busybox")) -> Path:
+    """busybox initramfs (gzip'd newc cpio) with /init = tests/e2e/installer-init.sh
+    (``busybox``: the binary for the kernel's architecture)."""
     init = INIT()
     key = _digest(
         busybox.read_bytes(), init, kernel.package, kernel.version, *map(str, kernel.modules)
