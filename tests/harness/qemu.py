@@ -133,6 +133,9 @@ def qemu_argv(spec: VmSpec, tap: str, serial: Path, vars_copy: Path | None) -> l
         argv = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57"]
         argv += [*_pflash(AAVMF_CODE, vars_copy), *net]
         argv += ["-device", f"virtio-net-pci,netdev=n0,mac={spec.mac},romfile=,bootindex=1"]
+        if spec.disk is not None:  # no IDE on virt: the disk is virtio-blk
+            argv += ["-drive", f"file={spec.disk},format=raw,if=none,id=d0,snapshot=on"]
+            argv += ["-device", "virtio-blk-pci,drive=d0,bootindex=2"]
     elif spec.firmware == "uboot":
         argv = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57"]
         argv += ["-bios", str(UBOOT_ARM64), *net]

@@ -305,16 +305,20 @@ def _mbr_code(work: Path) -> bytes:
     return code
 
 
-def _esp_image(work: Path) -> bytes:
+def _esp_image(work: Path, target: str = "x86_64-efi", grub_dir: Path | None = None) -> bytes:
+    """A FAT ESP holding a ``grub-mkstandalone`` loader that prints the local-disk marker
+    (``EFI/BOOT/BOOTX64.EFI``, or ``BOOTAA64.EFI`` for ``arm64-efi`` from ``grub_dir``)."""
     cfg = work / "grub.cfg"
     cfg.write_text(GRUB_LOCAL_CFG)
-    efi = work / "BOOTX64.EFI"
+    name = "BOOTAA64.EFI" if target == "arm64-efi" else "BOOTX64.EFI"
+    efi = work / name
     mods = "echo halt sleep"
     _run(
         [
             "grub-mkstandalone",
             "-O",
-            "x86_64-efi",
+            target,
+            *(["-d", str(grub_dir)] if grub_dir else []),
             "-o",
             str(efi),
             f"--modules={mods}",
@@ -328,8 +332,22 @@ def _esp_image(work: Path) -> bytes:
     fat = work / "esp.fat"
     _run(["mkfs.vfat", "-C", str(fat), "16384"])
     _run(["mmd", "-i", str(fat), "::/EFI", "::/EFI/BOOT"])
-    _run(["mcopy", "-i", str(fat), str(efi), "::/EFI/BOOT/BOOTX64.EFI"])
+    _run(["mcopy", "-i", str(fat), str(efi), f"::/EFI/BOOT/{name}"])
     return fat.read_bytes()
+
+
+def _disk_image(dest: Path, mbr: bytearray, esp: bytes) -> None:
+    """``mbr`` with one 0xEF partition (the ESP) at sector 2048, written to ``dest``."""
+    start, sectors = 2048, len(esp) // 512
+    entry = bytes([0x80, 0xFE, 0xFF, 0xFF, 0xEF, 0xFE, 0xFF, 0xFF])
+    entry += start.to_bytes(4, "little") + sectors.to_bytes(4, "little")
+    mbr[446:462] = entry
+    part = dest.with_suffix(".part")
+    with open(part, "wb") as fh:
+        fh.write(mbr)
+        fh.write(b"\0" * (start * 512 - 512))
+        fh.write(esp)
+    part.rename(dest)
 
 
 def local_disk() -> Path:
@@ -342,18 +360,31 @@ def local_disk() -> Path:
             return dest
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             work = Path(tmp)
-            mbr = bytearray(_mbr_code(work))
-            esp = _esp_image(work)
-            start, sectors = 2048, len(esp) // 512
-            entry = bytes([0x80, 0xFE, 0xFF, 0xFF, 0xEF, 0xFE, 0xFF, 0xFF])
-            entry += start.to_bytes(4, "little") + sectors.to_bytes(4, "little")
-            mbr[446:462] = entry
-            part = dest.with_suffix(".part")
-            with open(part, "wb") as fh:
-                fh.write(mbr)
-                fh.write(b"\0" * (start * 512 - 512))
-                fh.write(esp)
-            part.rename(dest)
+            _disk_image(dest, bytearray(_mbr_code(work)), _esp_image(work))
+    return dest
+
+
+def local_disk_arm64() -> Path:
+    """Raw disk for AAVMF: one 0xEF partition whose ``EFI/BOOT/BOOTAA64.EFI`` (GRUB from
+    Debian's arm64 ``grub-efi-arm64-bin`` modules, downloaded) prints the marker."""
+    opts = _arm64_apt_opts()
+    package = "grub-efi-arm64-bin"
+    with _locked("arm64"):
+        _, version, tree = _fetch_current(
+            lambda: (package, _apt_field(package, "Version", opts)),
+            lambda _p, v: CACHE / f"grub-arm64-bin-{_safe(v)}",
+            opts,
+        )
+    key = _digest(GRUB_LOCAL_CFG, version, _dpkg_version("grub-common"))
+    dest = CACHE / f"localdisk-arm64-{key}.img"
+    with _locked("disk"):
+        if dest.exists():
+            return dest
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            mbr = bytearray(512)
+            mbr[510:] = b"\x55\xaa"
+            grub_dir = tree / "usr" / "lib" / "grub" / "arm64-efi"
+            _disk_image(dest, mbr, _esp_image(Path(tmp), "arm64-efi", grub_dir))
     return dest
 
 
