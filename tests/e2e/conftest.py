@@ -47,6 +47,16 @@ def grub_arm64() -> Path:
     return art.grub_arm64().netboot_efi
 
 
+@pytest.fixture(scope="session")
+def arm64_files() -> dict[str, Path]:
+    """TFTP-root name -> file: Debian's arm64 kernel and the busybox installer built for it
+    (the U-Boot and AArch64 UEFI installs name them ``/arm64/…`` in their profiles)."""
+    _need_netns()
+    kernel = art.kernel_arm64()
+    initrd = art.installer_initrd(kernel, art.busybox_arm64())
+    return {"arm64/vmlinuz": kernel.vmlinuz, "arm64/installer.img": initrd}
+
+
 @pytest.fixture
 def make_site(tmp_path: Path, artifacts, request):  # type: ignore[no-untyped-def]
     """``make_site(dhcp_mode, inventory, grub=None)`` → a running PxeSite; torn down by PID."""

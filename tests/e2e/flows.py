@@ -342,7 +342,7 @@ def uboot_milestones(site: PxeSite, spec: VmSpec, then: tuple[str, str]) -> list
 def uboot_install_milestones(site: PxeSite, spec: VmSpec) -> list[Milestone]:
     """U-Boot, deploying: boot script → ``01-<mac>`` → arm64 kernel and initrd over TFTP →
     installer → callback → reboot → U-Boot again → the ``deployed`` answer's LOCALBOOT."""
-    first = uboot_milestones(site, spec, (r"Retrieving file: arm64/", "U-Boot fetches files"))
+    first = uboot_milestones(site, spec, (r"Retrieving file: /?arm64/", "U-Boot fetches files"))
     ms = first[:-1] + installer_milestones()
     again = uboot_milestones(site, spec, (r"missing environment variable: localcmd", ""))
     for m in again:

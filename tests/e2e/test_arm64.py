@@ -9,8 +9,6 @@ docs/arm.md). The same profile serves U-Boot (tests/e2e/test_uboot.py).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pxehook import arch as archtable
@@ -41,14 +39,6 @@ hosts:
     profile: e2e-arm64
     state: deploying
 """
-
-
-@pytest.fixture(scope="session")
-def arm64_files() -> dict[str, Path]:
-    """TFTP-root name -> file: Debian's arm64 kernel and the busybox installer for it."""
-    kernel = art.kernel_arm64()
-    initrd = art.installer_initrd(kernel, art.busybox_arm64())
-    return {"arm64/vmlinuz": kernel.vmlinuz, "arm64/installer.img": initrd}
 
 
 def test_arm64_uefi_install_then_local_disk(make_site, grub_arm64, arm64_files, record, tmp_path):  # type: ignore[no-untyped-def]

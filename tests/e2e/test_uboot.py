@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
@@ -32,6 +31,7 @@ from .flows import (
     uboot_milestones,
     uboot_names,
 )
+from .test_arm64 import INVENTORY
 
 pytestmark = [pytest.mark.qemu, pytest.mark.netns, pytest.mark.daemon, pytest.mark.slow]
 
@@ -41,40 +41,11 @@ UBOOT_TIMEOUT = 90
 INSTALL_TIMEOUT = 400
 
 
-@pytest.fixture(scope="session")
-def arm64_installer() -> dict[str, Path]:
-    """TFTP-root name -> file: Debian's arm64 kernel and the busybox installer for it."""
-    kernel = art.kernel_arm64()
-    initrd = art.installer_initrd(kernel, art.busybox_arm64())
-    return {"arm64/vmlinuz": kernel.vmlinuz, "arm64/installer.img": initrd}
-
-
-#: U-Boot 2023.01's ``pxe boot`` fetches KERNEL/INITRD over TFTP only (no HTTP client):
-#: the profile names them relative to the TFTP root (docs/arm.md).
-INVENTORY = """profiles:
-  e2e-uboot:
-    kind: installer
-    description: arm64 kernel over TFTP for U-Boot (tests/e2e)
-    kernel:
-      arm64: "arm64/vmlinuz"
-    initrd:
-      arm64: ["arm64/installer.img"]
-    cmdline: "console=ttyAMA0 quiet"
-hosts:
-  - mac: "{mac}"
-    name: {name}
-    profile: e2e-uboot
-    state: deploying
-"""
-
-
-def test_uboot_boot_script_fetches_pxelinux_config(make_site, arm64_installer, record, tmp_path):  # type: ignore[no-untyped-def]
+def test_uboot_boot_script_fetches_pxelinux_config(make_site, arm64_files, record, tmp_path):  # type: ignore[no-untyped-def]
     require_tool(*qemu_tools("uboot"))
     known = VmSpec("uboot1", "uboot", "52:54:00:e2:01:50")
     unknown = VmSpec("uboot2", "uboot", "52:54:00:e2:01:51")
-    site = make_site(
-        "full", INVENTORY.format(mac=known.mac, name=known.name), loaders=arm64_installer
-    )
+    site = make_site("full", INVENTORY.format(mac=known.mac, name=known.name), loaders=arm64_files)
     # what the operator runs: the boot script U-Boot's distro boot fetches, into tftp_root
     out = site.cli(
         "loaders", "install", "--arch", "uboot-arm64", "--cache", str(tmp_path / "c"), "--json"
@@ -82,7 +53,7 @@ def test_uboot_boot_script_fetches_pxelinux_config(make_site, arm64_installer, r
     files = json.loads(out.stdout)["files"]
     assert [f["path"] for f in files] == [str(site.tftp_root / "boot.scr.uimg")], files
     then = {
-        known.name: (r"Retrieving file: arm64/", "U-Boot fetches the profile's files (TFTP)"),
+        known.name: (r"Retrieving file: /?arm64/", "U-Boot fetches the profile's files (TFTP)"),
         unknown.name: (r"missing environment variable: localcmd", "U-Boot runs LOCALBOOT"),
     }
     flow = {known.name: "uboot-known", unknown.name: "uboot-unknown"}
@@ -137,12 +108,12 @@ def test_uboot_boot_script_fetches_pxelinux_config(make_site, arm64_installer, r
             "dhcp",
         )
     known_config = next(e["data"] for e in site.events(known.mac) if e["kind"] == "boot.config")
-    assert (known_config["action"], known_config["profile"]) == ("boot", "e2e-uboot"), known_config
+    assert (known_config["action"], known_config["profile"]) == ("boot", "e2e-arm64"), known_config
     # the install ran: kernel and initrd over pxehook's TFTP, the callback accepted, and the
     # next boot got the deployed answer
     assert art.INSTALLER_CALLBACK_OK in outcomes[0][2].serial()
     host = site.host(known.mac)
-    assert (host["state"], host["profile"]) == ("deployed", "e2e-uboot"), host
+    assert (host["state"], host["profile"]) == ("deployed", "e2e-arm64"), host
     events = site.events(known.mac)
     fetched = {e["data"].get("path") for e in events if e["kind"] == "boot.kernel"}
     assert {"arm64/vmlinuz", "arm64/installer.img"} <= fetched, fetched
