@@ -62,12 +62,14 @@ BROKEN = {
 NOT_BOOTED = (
     (
         "AArch64 in proxy mode",
-        "does not reach its config: AAVMF gets `grubaa64.efi` from pxehook's ProxyDHCP and TFTP, "
-        "GRUB starts, but no request for `grub.cfg` ever reaches pxehook (run on 2026-12-07: "
-        "'Welcome to GRUB!', then nothing); most likely Debian's GRUB 2.06 takes its server "
-        "from the site server's DHCP ACK, not the ProxyDHCP offer (not yet confirmed by a "
-        "capture). Such sites need next-server = pxehook on "
-        "their DHCP server (docs/dhcp/dnsmasq.md, set-up 3) or an iPXE first stage",
+        "does not reach its config (the install row boots in full mode only): AAVMF gets "
+        "`grubaa64.efi` from pxehook's ProxyDHCP and TFTP and GRUB starts, but Debian's GRUB 2.06 "
+        "takes its TFTP server from the site server's DHCP ACK (`siaddr` = the site server), not "
+        "from the ProxyDHCP offer. Confirmed by a capture on the test bridge (2026-12-07): every "
+        "request after `grubaa64.efi` (`/grub/arm64-efi/command.lst`, `crypto.lst`, `fs.lst`, "
+        "`terminal.lst`, each retried ~40 times) goes to the site server's address, none to "
+        "pxehook. Such sites need next-server = pxehook on their DHCP server "
+        "(docs/dhcp/dnsmasq.md, set-up 3)",
     ),
     (
         "BIOS TFTP stage (`undionly.kpxe`)",
