@@ -82,3 +82,23 @@ def test_loaders_install_writes_the_script_for_uboot_arches(cli, env, tmp_path: 
     forced = cli(*args, "--cache", cache, "--force")
     assert forced.code == 0, forced.err
     assert dest.read_bytes() == ubootscript.script_image()
+
+
+def test_gen_asks_for_the_file_uboot_fetches_and_loaders_install_satisfies_it(
+    cli, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """With U-Boot in loader_arches, gen's missing-file warning names ``boot.scr.uimg`` (what
+    distro boot fetches), never ``pxelinux.0`` (handed out for its directory only), and
+    ``loaders install`` makes the warning go away."""
+    site = {
+        "PXEHOOK_SERVER_IP": "192.0.2.10",
+        "PXEHOOK_DHCP_SUBNETS": "192.0.2.0/24",
+        "PXEHOOK_DHCP_RANGE": "192.0.2.100,192.0.2.199",
+        "PXEHOOK_LOADER_ARCHES": "uboot-arm64",
+    }
+    before = cli("gen", "dnsmasq", extra_env=site)
+    missing = [line for line in before.err.splitlines() if "is missing from tftp_root" in line]
+    assert len(missing) == 1 and "loader boot.scr.uimg " in missing[0], before.err
+    assert cli("loaders", "install", "--cache", str(tmp_path / "c"), extra_env=site).code == 0
+    after = cli("gen", "dnsmasq", extra_env=site)
+    assert "is missing from tftp_root" not in after.err, after.err

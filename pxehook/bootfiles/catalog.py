@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pxehook import arch as archtable
+from pxehook.boot import loaders
 from pxehook.config import Settings
 from pxehook.gen.layout import boot_mode_overrides, check_slugs
 
@@ -68,7 +69,9 @@ CATALOG: dict[str, tuple[Part, ...]] = {
     # U-Boot (arch codes 21-24) is handed the name pxelinux.0 only for its directory (where
     # `pxe get` looks for pxelinux.cfg/); it never runs it. What its distro boot fetches is
     # boot.scr.uimg: pxehook writes one that runs `pxe get` / `pxe boot` (ubootscript.py)
-    "pxelinux.0": (Part("pxehook", GENERATED, "ubootscript", "boot.scr.uimg"),),
+    "pxelinux.0": (
+        Part("pxehook", GENERATED, "ubootscript", loaders.UBOOT.stands_for["pxelinux.0"]),
+    ),
     "grubaa64.efi": (
         Part(
             "grub-efi-arm64-signed",

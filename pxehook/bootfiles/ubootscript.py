@@ -27,7 +27,6 @@ fi
 echo "pxehook: no PXE config booted; the board boot order continues"
 """
 NAME = "pxehook boot.scr"
-FILE = "boot.scr.uimg"
 
 IH_MAGIC = 0x27051956
 IH_OS_LINUX = 5
