@@ -74,6 +74,7 @@ def make_site(tmp_path: Path, artifacts, request):  # type: ignore[no-untyped-de
         relayed: bool = False,
         settings: dict[str, str] | None = None,
         loaders: dict[str, Path] | None = None,
+        site_next_server: str = "",
     ) -> PxeSite:
         n = len(labs) + 1
         lab = netns.NetLab(
@@ -100,6 +101,7 @@ def make_site(tmp_path: Path, artifacts, request):  # type: ignore[no-untyped-de
             dhcp_server=dhcp_server,
             clients=clients,
             settings=settings or {},
+            site_next_server=site_next_server,
         )
         sites.append(site)
         files = {"vmlinuz": artifacts["vmlinuz"], "installer.img": artifacts["installer"]}

@@ -322,10 +322,11 @@ def uboot_milestones(site: PxeSite, spec: VmSpec, then: tuple[str, str]) -> list
     """U-Boot distro boot's ``dhcp`` target: DHCP (option 93 = 22) → ``boot.scr.uimg`` over
     TFTP (pxehook's generated script) → the script runs ``pxe get`` → pxehook answers one of
     the PXELINUX/U-Boot config names → U-Boot acts on it (``then``: serial pattern, label)."""
-    tag = archtable.lookup(spec.arch).dnsmasq_tag
+    arch = rf'^dhcp\.[\w.]+\|.*"arch": {spec.arch}\b'
     return [
         *network_milestones(site, spec)[:1],
-        Milestone("arch", "dnsmasq", rf"tags: .*\b{tag}\b", "", f"option 93 = {spec.arch}"),
+        # recorded by the DHCP hook (full) or the listener (proxy/listen)
+        Milestone("arch", "events", arch, "", f"option 93 = {spec.arch} recorded"),
         loader_milestone(site, "boot.scr.uimg"),
         Milestone("script", "serial", r"pxehook: pxe get", "", "boot script running"),
         Milestone(

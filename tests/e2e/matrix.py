@@ -45,9 +45,9 @@ FLOW = {
     "uboot-known": "known machine (deploying): DHCP (option 93 = 22 recorded) → boot script → "
     "`01-<mac>` answered with its profile's config → arm64 kernel + initrd over TFTP → "
     "installer → callback → reboot → `01-<mac>` answered LOCALBOOT",
-    "uboot-unknown": "unknown machine (not in the inventory): DHCP records MAC and arch 22 → "
-    "boot script → `01-<mac>` answered from that record (`new`, `uboot-arm64` from DHCP: "
-    "LOCALBOOT)",
+    "uboot-unknown": "unknown machine (not in the inventory): the DHCP hook (full) or "
+    "`pxehook listen` records MAC and arch 22 → boot script → `01-<mac>` answered from that "
+    "record (`new`, `uboot-arm64` from DHCP: LOCALBOOT)",
 }
 
 #: The link each negative check breaks, by firmware.
@@ -70,6 +70,13 @@ NOT_BOOTED = (
         "`terminal.lst`, each retried ~40 times) goes to the site server's address, none to "
         "pxehook. Such sites need next-server = pxehook on their DHCP server "
         "(docs/dhcp/dnsmasq.md, set-up 3)",
+    ),
+    (
+        "U-Boot with ProxyDHCP only (no next-server on the site server)",
+        "U-Boot takes no ProxyDHCP offer: it asks the site server (the ACK's `siaddr`) for "
+        '`boot.scr.uimg` (run on 2026-12-07: "TFTP from server" the site server, time-outs), '
+        "although `pxehook listen` recorded its arch 22; the `listen (site next-server)` rows "
+        "set next-server on the site server",
     ),
     (
         "BIOS TFTP stage (`undionly.kpxe`)",

@@ -2,15 +2,17 @@
 
 Its distro boot has no ``pxe`` target: the ``dhcp`` target fetches ``boot.scr.uimg``, which
 ``pxehook loaders install`` writes for U-Boot architectures (``pxe get`` / ``pxe boot``,
-``pxehook/bootfiles/ubootscript.py``). Two machines boot in parallel on one site:
+``pxehook/bootfiles/ubootscript.py``). Two machines boot in parallel on one site, in full
+mode and in "ARM without DHCP control" (``listen``: the site's own DHCP server, which only
+names pxehook as next-server; the arch comes from ``pxehook listen``):
 
 * a known machine (in the inventory, being deployed): DHCP records option 93 = 22, the
   script runs, pxehook's TFTP answers ``pxelinux.cfg/01-<mac>`` with its profile's config,
   U-Boot fetches Debian's arm64 kernel and the busybox installer over TFTP and boots them,
   the installer calls back and reboots, and the next ``01-<mac>`` answer is LOCALBOOT;
-* an unknown machine (not in the inventory): DHCP records it and its arch (the MAC→arch
-  record); U-Boot's first config name, ``pxelinux.cfg/01-<mac>``, is answered from that
-  record (state ``new``, arch ``uboot-arm64`` from DHCP: local boot).
+* an unknown machine (not in the inventory): the DHCP hook or the listener records it and
+  its arch (the MAC→arch record); U-Boot's first config name, ``pxelinux.cfg/01-<mac>``, is
+  answered from that record (state ``new``, arch ``uboot-arm64`` from DHCP: local boot).
 """
 
 from __future__ import annotations
@@ -41,11 +43,22 @@ UBOOT_TIMEOUT = 90
 INSTALL_TIMEOUT = 400
 
 
-def test_uboot_boot_script_fetches_pxelinux_config(make_site, arm64_files, record, tmp_path):  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("dhcp_mode", ["full", "listen"])
+def test_uboot_install_and_unknown_machine(dhcp_mode, make_site, arm64_files, record, tmp_path):  # type: ignore[no-untyped-def]
+    """``listen``: "ARM without DHCP control": the site's own DHCP server hands out the
+    addresses and names pxehook as next-server (nothing else); the MAC→arch record comes from
+    ``pxehook listen``."""
     require_tool(*qemu_tools("uboot"))
-    known = VmSpec("uboot1", "uboot", "52:54:00:e2:01:50")
-    unknown = VmSpec("uboot2", "uboot", "52:54:00:e2:01:51")
-    site = make_site("full", INVENTORY.format(mac=known.mac, name=known.name), loaders=arm64_files)
+    n = {"full": 1, "listen": 3}[dhcp_mode]
+    known = VmSpec(f"uboot{n}", "uboot", f"52:54:00:e2:0{n}:50")
+    unknown = VmSpec(f"uboot{n + 1}", "uboot", f"52:54:00:e2:0{n}:51")
+    site = make_site(
+        dhcp_mode,
+        INVENTORY.format(mac=known.mac, name=known.name),
+        loaders=arm64_files,
+        # "listen": the site's server names pxehook as next-server (set-up 3)
+        site_next_server="" if dhcp_mode == "full" else "pxelinux.0",
+    )
     # what the operator runs: the boot script U-Boot's distro boot fetches, into tftp_root
     out = site.cli(
         "loaders", "install", "--arch", "uboot-arm64", "--cache", str(tmp_path / "c"), "--json"
