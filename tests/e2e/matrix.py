@@ -61,15 +61,14 @@ BROKEN = {
 #: What the suite does not boot, and why (kept next to the matrix it qualifies).
 NOT_BOOTED = (
     (
-        "AArch64 in proxy mode",
-        "does not reach its config (the install row boots in full mode only): AAVMF gets "
-        "`grubaa64.efi` from pxehook's ProxyDHCP and TFTP and GRUB starts, but Debian's GRUB 2.06 "
-        "takes its TFTP server from the site server's DHCP ACK (`siaddr` = the site server), not "
-        "from the ProxyDHCP offer. Confirmed by a capture on the test bridge (2026-12-07): every "
-        "request after `grubaa64.efi` (`/grub/arm64-efi/command.lst`, `crypto.lst`, `fs.lst`, "
-        "`terminal.lst`, each retried ~40 times) goes to the site server's address, none to "
-        "pxehook. Such sites need next-server = pxehook on their DHCP server "
-        "(docs/dhcp/dnsmasq.md, set-up 3)",
+        "AArch64 with ProxyDHCP only (no next-server on the site server)",
+        "does not reach its config: AAVMF gets `grubaa64.efi` from pxehook's ProxyDHCP and TFTP "
+        "and GRUB starts, but Debian's GRUB 2.06 takes its TFTP server from the site server's "
+        "DHCP ACK (`siaddr`), not from the ProxyDHCP offer. Confirmed by a capture on the test "
+        "bridge (2026-12-07): every request after `grubaa64.efi` (`/grub/arm64-efi/command.lst`, "
+        "`crypto.lst`, `fs.lst`, `terminal.lst`, each retried ~40 times) goes to the site "
+        "server's address, none to pxehook. The `listen (site next-server)` row installs with "
+        "next-server = pxehook on the site server (docs/dhcp/dnsmasq.md, set-up 3)",
     ),
     (
         "U-Boot with ProxyDHCP only (no next-server on the site server)",

@@ -41,11 +41,23 @@ hosts:
 """
 
 
-def test_arm64_uefi_install_then_local_disk(make_site, grub_arm64, arm64_files, record, tmp_path):  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("dhcp_mode", ["full", "listen"])
+def test_arm64_uefi_install_then_local_disk(  # type: ignore[no-untyped-def]
+    dhcp_mode, make_site, grub_arm64, arm64_files, record, tmp_path
+):
+    """``listen``: the site's own DHCP server hands out the addresses and names pxehook as
+    next-server with ``grubaa64.efi`` (GRUB 2.06 takes its TFTP server from the ACK, never
+    from pxehook's ProxyDHCP offer: docs/arm.md); the arch comes from ``pxehook listen``."""
     require_tool(*qemu_tools("arm64"))
-    arm = VmSpec("arm2", "arm64", "52:54:00:e2:02:30", art.local_disk_arm64())
+    n = {"full": 2, "listen": 3}[dhcp_mode]
+    arm = VmSpec(f"arm{n}", "arm64", f"52:54:00:e2:0{n}:30", art.local_disk_arm64())
+    loader = archtable.lookup(11).loader("grub") or ""
     site = make_site(
-        "full", INVENTORY.format(mac=arm.mac, name=arm.name), grub_arm64, loaders=arm64_files
+        dhcp_mode,
+        INVENTORY.format(mac=arm.mac, name=arm.name),
+        grub_arm64,
+        loaders=arm64_files,
+        site_next_server="" if dhcp_mode == "full" else loader,
     )
     boot_all(
         site, [arm], tmp_path, record, install_milestones, "localdisk", "install", INSTALL_TIMEOUT
@@ -57,7 +69,6 @@ def test_arm64_uefi_install_then_local_disk(make_site, grub_arm64, arm64_files, 
     assert dhcp and dhcp[0] == 11, dhcp
     fetched = {e["data"].get("path") for e in events if e["kind"] == "boot.kernel"}
     assert {"arm64/vmlinuz", "arm64/installer.img"} <= fetched, fetched
-    loader = archtable.lookup(11).loader("grub")
     assert loader in fetched, fetched
     deployed_at = next(e["id"] for e in events if e["data"].get("to") == "deployed")
     after = [e["data"] for e in events if e["kind"] == "boot.config" and e["id"] > deployed_at]
