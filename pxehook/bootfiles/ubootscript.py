@@ -20,7 +20,7 @@ import zlib
 #: What the board runs (U-Boot's hush shell; ``${…}`` is expanded by U-Boot, at run time).
 SCRIPT = """\
 # pxehook: U-Boot boot script (boot.scr.uimg), written by `pxehook loaders install`
-echo "pxehook: pxe get (pxelinux.cfg/01-${ethaddr}, <HEXIP>..., default-<arch>..., default)"
+echo "pxehook: pxe get (pxelinux.cfg/01-<mac>, <HEXIP>..., default-<arch>..., default)"
 if pxe get; then
   pxe boot
 fi
