@@ -47,6 +47,9 @@ class Loader:
     name_parser: NameParser | None = None  # reads its config file names (HTTP and TFTP)
     front: Front | None = None  # pre-rendered for the nginx front
     local_auto: Mapping[str, str] = field(default_factory=lambda: _BY_FIRMWARE)  # family → method
+    #: a boot file name DHCP hands out that the firmware never fetches → the file it does
+    #: fetch from the TFTP root instead (what ``loaders install`` writes and lint looks for)
+    stands_for: Mapping[str, str] = field(default_factory=dict)
 
     def template(self, kind: str) -> str:
         """The packaged template name for ``kind`` (``boot`` or ``local``)."""
@@ -86,8 +89,17 @@ PXELINUX = Loader(
         try_file="/pxelinux.cfg/$2",
     ),
 )
-# U-Boot reads PXELINUX syntax; its own names are default-<arch>-<soc>-<board>
-UBOOT = Loader("uboot", "pxelinux", "cfg.j2", offered_by_dhcp=True, name_parser=uboot_name)
+# U-Boot reads PXELINUX syntax; its own names are default-<arch>-<soc>-<board>. Handed
+# pxelinux.0 only for its directory (`pxe get`'s prefix), it never runs it: its distro
+# boot fetches boot.scr.uimg (bootfiles/ubootscript.py, docs/arm.md)
+UBOOT = Loader(
+    "uboot",
+    "pxelinux",
+    "cfg.j2",
+    offered_by_dhcp=True,
+    name_parser=uboot_name,
+    stands_for=MappingProxyType({"pxelinux.0": "boot.scr.uimg"}),
+)
 UEFI_HTTP = Loader("uefi-http", "ipxe", "ipxe.j2", serves_config=False)
 
 #: Every loader kind, in the order ``pxehook explain`` shows them.
@@ -114,6 +126,12 @@ def parse_name(path: str) -> Name | None:
         if name is not None:
             return name
     return None
+
+
+def tftp_file(mode: str | None, name: str) -> str:
+    """The file a firmware in boot mode ``mode``, handed ``name``, fetches from the TFTP root."""
+    found = BY_NAME.get(mode or "")
+    return found.stands_for.get(name, name) if found else name
 
 
 def local_auto(loader: str, family: str) -> str:

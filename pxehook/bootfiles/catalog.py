@@ -12,8 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pxehook import arch as archtable
+from pxehook.boot import loaders
 from pxehook.config import Settings
 from pxehook.gen.layout import boot_mode_overrides, check_slugs
+
+#: ``Part.deb_arch`` of a file pxehook generates (no package, no apt)
+GENERATED = "generated"
 
 
 @dataclass(frozen=True)
@@ -21,14 +25,21 @@ class Part:
     """One file of a loader: a path inside a Debian package, and its name under the root."""
 
     package: str
-    deb_arch: str  # the package's architecture: "all", or a dpkg name ("amd64", "arm64")
+    deb_arch: str  # the package's architecture: "all", a dpkg name ("amd64", "arm64"), or
+    # GENERATED: pxehook writes the file itself (``source`` names the generator)
     source: str  # absolute path inside the package
     dest: str  # path relative to the TFTP root
 
     @property
     def spec(self) -> str:
         """The package as apt names it (``grub-efi-arm64-signed:arm64``)."""
-        return self.package if self.deb_arch == "all" else f"{self.package}:{self.deb_arch}"
+        if self.deb_arch in ("all", GENERATED):
+            return self.package
+        return f"{self.package}:{self.deb_arch}"
+
+    @property
+    def generated(self) -> bool:
+        return self.deb_arch == GENERATED
 
 
 def _syslinux_module(name: str) -> Part:
@@ -54,6 +65,12 @@ CATALOG: dict[str, tuple[Part, ...]] = {
             "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
             "grubx64.efi",
         ),
+    ),
+    # U-Boot (arch codes 21-24) is handed the name pxelinux.0 only for its directory (where
+    # `pxe get` looks for pxelinux.cfg/); it never runs it. What its distro boot fetches is
+    # boot.scr.uimg: pxehook writes one that runs `pxe get` / `pxe boot` (ubootscript.py)
+    "pxelinux.0": (
+        Part("pxehook", GENERATED, "ubootscript", loaders.UBOOT.stands_for["pxelinux.0"]),
     ),
     "grubaa64.efi": (
         Part(

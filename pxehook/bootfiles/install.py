@@ -15,6 +15,8 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pxehook import __version__
+from pxehook.bootfiles import ubootscript
 from pxehook.bootfiles.apt import Apt
 from pxehook.bootfiles.catalog import Part, Wanted
 from pxehook.bootfiles.manifest import Manifest, sha256_of
@@ -57,6 +59,22 @@ def source_file(tree: Path, part: Part) -> str:
             hint="Debian changed the package; tell pxehook's maintainers",
         )
     return real
+
+
+#: generator name (``Part.source`` of a generated part) -> the bytes it writes
+GENERATORS = {"ubootscript": ubootscript.script_image}
+
+
+def generated_file(cache: Path, part: Part) -> str:
+    """A generated part's bytes, written into the cache (pxehook's version names it)."""
+    data = GENERATORS[part.source]()
+    path = cache / "generated" / f"{__version__}-{os.path.basename(part.dest)}"
+    if not path.is_file() or path.read_bytes() != data:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return str(path)
 
 
 def destination(root: str, rel: str) -> str:
@@ -118,7 +136,10 @@ def run(
     versions: dict[tuple[str, str], str] = {}
     by_arch: dict[str, set[str]] = {}
     for part in (p for item in wanted for p in item.parts):
-        by_arch.setdefault(part.deb_arch, set()).add(part.package)
+        if part.generated:
+            versions[(part.package, part.deb_arch)] = __version__
+        else:
+            by_arch.setdefault(part.deb_arch, set()).add(part.package)
     with apt.locked():
         for deb_arch, packages in sorted(by_arch.items()):
             found = apt.candidates(sorted(packages), deb_arch)
@@ -132,7 +153,10 @@ def run(
                 continue
             for part in item.parts:
                 key = (part.package, part.deb_arch)
-                src = source_file(apt.fetch(*key, versions[key]), part)
+                if part.generated:
+                    src = generated_file(apt.cache, part)
+                else:
+                    src = source_file(apt.fetch(*key, versions[key]), part)
                 sha = sha256_of(src)
                 for root in roots:
                     path = destination(root, part.dest)

@@ -12,6 +12,7 @@ import ipaddress
 import os
 from urllib.parse import urlsplit
 
+from pxehook.boot import loaders
 from pxehook.gen.base import Generator
 from pxehook.gen.layout import SiteLayout
 
@@ -34,7 +35,7 @@ def layout_warnings(layout: SiteLayout) -> list[str]:
     # only the architectures the site boots (setting loader_arches): codes it never sees
     # need no file
     wanted = [r for r in layout.tftp_rules if r.loader and r.arch.slug in layout.loader_arches]
-    for name in sorted({r.loader for r in wanted if r.loader}):
+    for name in sorted({loaders.tftp_file(r.boot_mode, r.loader) for r in wanted if r.loader}):
         if not os.path.isfile(os.path.join(layout.tftp_root, name)):
             out.append(
                 f"loader {name} is missing from tftp_root {layout.tftp_root} "

@@ -47,6 +47,16 @@ def grub_arm64() -> Path:
     return art.grub_arm64().netboot_efi
 
 
+@pytest.fixture(scope="session")
+def arm64_files() -> dict[str, Path]:
+    """TFTP-root name -> file: Debian's arm64 kernel and the busybox installer built for it
+    (the U-Boot and AArch64 UEFI installs name them ``/arm64/…`` in their profiles)."""
+    _need_netns()
+    kernel = art.kernel_arm64()
+    initrd = art.installer_initrd(kernel, art.busybox_arm64())
+    return {"arm64/vmlinuz": kernel.vmlinuz, "arm64/installer.img": initrd}
+
+
 @pytest.fixture
 def make_site(tmp_path: Path, artifacts, request):  # type: ignore[no-untyped-def]
     """``make_site(dhcp_mode, inventory, grub=None)`` → a running PxeSite; torn down by PID."""
@@ -64,6 +74,7 @@ def make_site(tmp_path: Path, artifacts, request):  # type: ignore[no-untyped-de
         relayed: bool = False,
         settings: dict[str, str] | None = None,
         loaders: dict[str, Path] | None = None,
+        site_next_server: str = "",
     ) -> PxeSite:
         n = len(labs) + 1
         lab = netns.NetLab(
@@ -90,6 +101,7 @@ def make_site(tmp_path: Path, artifacts, request):  # type: ignore[no-untyped-de
             dhcp_server=dhcp_server,
             clients=clients,
             settings=settings or {},
+            site_next_server=site_next_server,
         )
         sites.append(site)
         files = {"vmlinuz": artifacts["vmlinuz"], "installer.img": artifacts["installer"]}

@@ -214,8 +214,11 @@ def run_flow(
     final: str,
     flow: str,
     timeout: float,
+    every_stage: bool = False,
 ) -> tuple[FlowResult, BootWatch, Vm]:
-    """Boot ``spec`` until milestone ``final`` (bounded); never raises: see ``result.ok``."""
+    """Boot ``spec`` until milestone ``final`` (bounded); never raises: see ``result.ok``.
+    ``every_stage``: then also wait (briefly) for every other milestone: sources polled
+    at different paces (serial, the timeline) may show the last stage first."""
     vm = Vm(site.vm_lab, spec, workdir)
     lines: list[str] = []
     watch = BootWatch(vm, sources(site, vm), milestones, log=lines.append)
@@ -224,6 +227,8 @@ def run_flow(
     ok, stopped = True, ""
     try:
         watch.wait(final, timeout)
+        if every_stage:
+            watch.wait_all([m.name for m in milestones], 10)
         # The callback line says OK or FAILED: a FAILED callback is a stop too.
         if final == "localdisk" and art.INSTALLER_CALLBACK_OK not in vm.serial():
             ok, stopped = False, watch.where("callback", "the installer's callback was refused")
@@ -330,3 +335,51 @@ def secure_boot_install_milestones(site: PxeSite, spec: VmSpec) -> list[Mileston
     ms += signed_grub_milestones(site, spec, after="reboot")
     ms.append(Milestone("localdisk", "serial", art.LOCALDISK_MARKER, "reboot", "local disk booted"))
     return ms
+
+
+#: U-Boot's PXE client on the serial console: one line per config name it asks for.
+UBOOT_RETRIEVING = r"Retrieving file: (\S+)"
+
+
+def uboot_milestones(site: PxeSite, spec: VmSpec, then: tuple[str, str]) -> list[Milestone]:
+    """U-Boot distro boot's ``dhcp`` target: DHCP (option 93 = 22) → ``boot.scr.uimg`` over
+    TFTP (pxehook's generated script) → the script runs ``pxe get`` → pxehook answers one of
+    the PXELINUX/U-Boot config names → U-Boot acts on it (``then``: serial pattern, label)."""
+    arch = rf'^dhcp\.[\w.]+\|.*"arch": {spec.arch}\b'
+    return [
+        *network_milestones(site, spec)[:1],
+        # recorded by the DHCP hook (full) or the listener (proxy/listen)
+        Milestone("arch", "events", arch, "", f"option 93 = {spec.arch} recorded"),
+        loader_milestone(site, "boot.scr.uimg"),
+        Milestone("script", "serial", r"pxehook: pxe get", "", "boot script running"),
+        Milestone(
+            "config",
+            "events",
+            r"^boot\.config\|\w+\|(pxelinux|uboot) ",
+            "",
+            "config served",
+        ),
+        Milestone("read", "serial", then[0], "", then[1]),
+    ]
+
+
+def uboot_install_milestones(site: PxeSite, spec: VmSpec) -> list[Milestone]:
+    """U-Boot, deploying: boot script → ``01-<mac>`` → arm64 kernel and initrd over TFTP →
+    installer → callback → reboot → U-Boot again → the ``deployed`` answer's LOCALBOOT."""
+    first = uboot_milestones(site, spec, (r"Retrieving file: /?arm64/", "U-Boot fetches files"))
+    ms = first[:-1] + installer_milestones()
+    again = uboot_milestones(site, spec, (r"missing environment variable: localcmd", ""))
+    for m in again:
+        if m.name in ("dhcp", "config"):
+            m.name, m.after = f"{m.name}#reboot", "reboot"
+            m.label = f"{m.label} (after reboot)"
+            ms.append(m)
+    ms.append(
+        Milestone("localboot", "serial", again[-1].pattern, "reboot", "U-Boot runs LOCALBOOT")
+    )
+    return ms
+
+
+def uboot_names(serial: str) -> list[str]:
+    """The config names U-Boot asked for, in order (from its console)."""
+    return re.findall(UBOOT_RETRIEVING, serial)

@@ -38,10 +38,22 @@ CHAIN = {
     "bios+lpxelinux.0": "SeaBIOS + QEMU's iPXE ROM (e1000; `boot_modes: [bios=pxelinux]`) → "
     "TFTP `lpxelinux.0` → `pxelinux.cfg/01-<mac>` (pxehook's TFTP) → kernel + initrd over "
     "HTTP; deployed: `LOCALBOOT 0` → disk",
+    "arm64:install": "AAVMF PxeBc (virtio-net) → TFTP `grubaa64.efi` (Debian's signed "
+    "grubnetaa64) → its config → arm64 kernel + initrd over TFTP; deployed: GRUB chainloads the "
+    "ESP's `BOOTAA64.EFI` (virtio-blk)",
+    "uboot": "U-Boot 2023.01 (`u-boot-qemu` `qemu_arm64`, virtio-net-device) distro boot `dhcp` "
+    "→ TFTP `boot.scr.uimg` (written by `pxehook loaders install`) → `pxe get` → "
+    "TFTP `pxelinux.cfg/01-<mac>`",
 }
 FLOW = {
     "install": "deploying → installer kernel → callback → reboot → local disk",
     "loader": "DHCP (arch recorded) → loader → config fetched",
+    "uboot-known": "known machine (deploying): DHCP (option 93 = 22 recorded) → boot script → "
+    "`01-<mac>` answered with its profile's config → arm64 kernel + initrd over TFTP → "
+    "installer → callback → reboot → `01-<mac>` answered LOCALBOOT",
+    "uboot-unknown": "unknown machine (not in the inventory): the DHCP hook (full) or "
+    "`pxehook listen` records MAC and arch 22 → boot script → `01-<mac>` answered from that "
+    "record (`new`, `uboot-arm64` from DHCP: LOCALBOOT)",
 }
 
 #: The link each negative check breaks, by firmware.
@@ -55,18 +67,21 @@ BROKEN = {
 #: What the suite does not boot, and why (kept next to the matrix it qualifies).
 NOT_BOOTED = (
     (
-        "AArch64 install (kernel + callback)",
-        "not run: the suite builds no arm64 installer kernel yet; the arm64 row stops once "
-        "GRUB has fetched its config",
+        "AArch64 with ProxyDHCP only (no next-server on the site server)",
+        "does not reach its config: AAVMF gets `grubaa64.efi` from pxehook's ProxyDHCP and TFTP "
+        "and GRUB starts, but Debian's GRUB 2.06 takes its TFTP server from the site server's "
+        "DHCP ACK (`siaddr`), not from the ProxyDHCP offer. Confirmed by a capture on the test "
+        "bridge (2026-12-07): every request after `grubaa64.efi` (`/grub/arm64-efi/command.lst`, "
+        "`crypto.lst`, `fs.lst`, `terminal.lst`, each retried ~40 times) goes to the site "
+        "server's address, none to pxehook. The `listen (site next-server)` row installs with "
+        "next-server = pxehook on the site server (docs/dhcp/dnsmasq.md, set-up 3)",
     ),
     (
-        "AArch64 in proxy mode",
-        "does not reach its config: AAVMF gets `grubaa64.efi` from pxehook's ProxyDHCP and TFTP, "
-        "GRUB starts, but no request for `grub.cfg` ever reaches pxehook (run on 2026-12-07: "
-        "'Welcome to GRUB!', then nothing); most likely Debian's GRUB 2.06 takes its server "
-        "from the site server's DHCP ACK, not the ProxyDHCP offer (not yet confirmed by a "
-        "capture). Such sites need next-server = pxehook on "
-        "their DHCP server (docs/dhcp/dnsmasq.md, set-up 3) or an iPXE first stage",
+        "U-Boot with ProxyDHCP only (no next-server on the site server)",
+        "U-Boot takes no ProxyDHCP offer: it asks the site server (the ACK's `siaddr`) for "
+        '`boot.scr.uimg` (run on 2026-12-07: "TFTP from server" the site server, time-outs), '
+        "although `pxehook listen` recorded its arch 22; the `listen (site next-server)` rows "
+        "set next-server on the site server",
     ),
     (
         "BIOS TFTP stage (`undionly.kpxe`)",
@@ -78,14 +93,17 @@ NOT_BOOTED = (
         "Debian's 2019 `ipxe.efi` never returns to OVMF on `exit`; pxehook hands out `snponly.efi`",
     ),
     (
-        "U-Boot (arm64, QEMU `virt` + `u-boot-qemu`)",
-        "not booted. Debian's `u-boot-qemu` 2023.01 (`qemu_arm64`) distro boot has no `pxe` "
-        "target (`boot_targets=qfw usb0 scsi0 virtio0 nvme0 dhcp`): its `dhcp` target asks "
-        "for `boot.scr.uimg`, then sets vendor class `PXEClient:Arch:00011` / arch 0xb and "
-        "loads the EFI loader — the AArch64 UEFI row's path. The `pxelinux.cfg/01-<mac>` / "
-        "`default-arm-…` probe order runs only where the board's environment runs `pxe get` "
-        "(a saved env or a `boot.scr.uimg`), which the suite does not build yet; pxehook's "
-        "answers to that probe order are tested in the resolver and TFTP tests",
+        "U-Boot local disk",
+        "the U-Boot install row ends when U-Boot runs the deployed machine's `LOCALBOOT`: "
+        'U-Boot 2023.01 runs `localcmd` there (unset: "missing environment variable"), and '
+        "its disk targets come before `dhcp` in its boot order, so a board with an installed "
+        "disk boots it before asking the network; the suite's VM has no disk (docs/arm.md)",
+    ),
+    (
+        "U-Boot probe order past `01-<mac>`",
+        "pxehook answers the first name U-Boot asks for (`pxelinux.cfg/01-<mac>`, known or "
+        "not), so `<HEXIP>`, `default-arm-…` and `default` are never asked in these rows; "
+        "those names are answered in the resolver and TFTP tests",
     ),
     (
         "ISC dhcpd and Kea behind the relay, in VMs",
@@ -113,9 +131,12 @@ def share(r: dict) -> str:
 
 
 def chain(r: dict) -> str:
-    """The chain a row booted through: by firmware, or by firmware + loader when the row
-    hands out another first stage than the firmware's default (PXELINUX on BIOS)."""
-    return CHAIN.get(f"{r['firmware']}+{r['loader']}", CHAIN[r["firmware"]])
+    """The chain a row booted through: its firmware's, or for a row that differs the one
+    keyed by firmware + first-stage loader (PXELINUX on BIOS) or firmware + flow."""
+    for key in (f"{r['firmware']}+{r['loader']}", f"{r['firmware']}:{r['flow']}"):
+        if key in CHAIN:
+            return CHAIN[key]
+    return CHAIN[r["firmware"]]
 
 
 def render_matrix(results: list[dict]) -> str:

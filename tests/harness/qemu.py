@@ -16,6 +16,8 @@ Firmware (all Debian packages, TCG only — KVM here is unusable, see docs/hardw
 * ``uefi-http`` the same OVMF with IPv4 PXE off too (``IPv4PXESupport=no``): its first
   network boot option is UEFI HTTP boot (option 93 = 16, vendor class ``HTTPClient``).
 * ``arm64`` ``qemu-system-aarch64 -M virt`` + AAVMF, virtio-net (option 93 = 11).
+* ``uboot`` the same machine with Debian's ``u-boot-qemu`` ``qemu_arm64/u-boot.bin`` as
+  ``-bios`` (option 93 = 22, vendor class ``U-Boot.armv8``): distro boot's ``dhcp`` target.
 
 ``BootWatch`` polls named text sources (serial, dnsmasq log, pxehook log, the host's event
 timeline) for milestones, stamps the first time each appears, and on a time-out raises
@@ -39,9 +41,17 @@ OVMF_SB_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.ms.fd")  # Secure Boot, SMM
 OVMF_SB_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.ms.fd")  # Microsoft's keys, SB enabled
 AAVMF_CODE = Path("/usr/share/AAVMF/AAVMF_CODE.fd")
 AAVMF_VARS = Path("/usr/share/AAVMF/AAVMF_VARS.fd")
+UBOOT_ARM64 = Path("/usr/lib/u-boot/qemu_arm64/u-boot.bin")  # Debian's u-boot-qemu
 
 #: The firmware kinds a VM can have, with the option-93 code each one sends.
-FIRMWARE_ARCH = {"bios": 0, "uefi": 7, "uefi-sb": 7, "uefi-http": 16, "arm64": 11}
+FIRMWARE_ARCH = {
+    "bios": 0,
+    "uefi": 7,
+    "uefi-sb": 7,
+    "uefi-http": 16,
+    "arm64": 11,
+    "uboot": 22,
+}
 #: NIC model per firmware (what the guest's driver list must cover).
 FIRMWARE_NIC = {
     "bios": "e1000",
@@ -49,6 +59,7 @@ FIRMWARE_NIC = {
     "uefi-sb": "virtio-net-pci",
     "uefi-http": "virtio-net-pci",
     "arm64": "virtio-net-pci",
+    "uboot": "virtio-net-pci",
 }
 
 _ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1bc|\r")
@@ -70,6 +81,8 @@ def qemu_tools(firmware: str) -> list[str]:
     """Binaries/files a firmware kind needs (for ``require_tool``)."""
     if firmware == "arm64":
         return ["qemu-system-aarch64", str(AAVMF_CODE), str(AAVMF_VARS)]
+    if firmware == "uboot":
+        return ["qemu-system-aarch64", str(UBOOT_ARM64)]
     if firmware == "uefi-sb":
         return ["qemu-system-x86_64", str(OVMF_SB_CODE), str(OVMF_SB_VARS)]
     if firmware in ("uefi", "uefi-http"):
@@ -80,7 +93,7 @@ def qemu_tools(firmware: str) -> list[str]:
 @dataclass
 class VmSpec:
     name: str  # short: used in the tap name
-    firmware: str  # bios | uefi | uefi-sb | uefi-http | arm64
+    firmware: str  # bios | uefi | uefi-sb | uefi-http | arm64 | uboot
     mac: str
     disk: Path | None = None  # raw local disk (opened with snapshot=on, never written)
     memory: int = 512
@@ -120,9 +133,18 @@ def qemu_argv(spec: VmSpec, tap: str, serial: Path, vars_copy: Path | None) -> l
         argv = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57"]
         argv += [*_pflash(AAVMF_CODE, vars_copy), *net]
         argv += ["-device", f"virtio-net-pci,netdev=n0,mac={spec.mac},romfile=,bootindex=1"]
+        if spec.disk is not None:  # no IDE on virt: the disk is virtio-blk
+            argv += ["-drive", f"file={spec.disk},format=raw,if=none,id=d0,snapshot=on"]
+            argv += ["-device", "virtio-blk-pci,drive=d0,bootindex=2"]
+    elif spec.firmware == "uboot":
+        argv = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57"]
+        argv += ["-bios", str(UBOOT_ARM64), *net]
+        # virtio-mmio: over virtio-pci (modern or legacy) U-Boot 2023.01 reads the MAC as
+        # its first byte six times (52:52:52:52:52:52 for every VM; docs/arm.md)
+        argv += ["-device", f"virtio-net-device,netdev=n0,mac={spec.mac}"]
     else:
         raise ValueError(f"unknown firmware {spec.firmware!r} (see FIRMWARE_ARCH)")
-    memory = max(spec.memory, 1024) if spec.firmware == "arm64" else spec.memory
+    memory = max(spec.memory, 1024) if spec.firmware in ("arm64", "uboot") else spec.memory
     argv += ["-m", str(memory), "-accel", "tcg", "-smp", "1"]
     argv += ["-nographic", "-monitor", "none", "-serial", f"file:{serial}"]
     return argv
@@ -157,7 +179,7 @@ class Vm:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.tap = self.lab.add_tap(f"t{self.lab.prefix[-6:]}{self.spec.name}"[:15])
         vars_copy = None
-        if self.spec.firmware != "bios":
+        if self.spec.firmware not in ("bios", "uboot"):
             vars_copy = self.workdir / f"{self.spec.name}.VARS.fd"
             src = {"arm64": AAVMF_VARS, "uefi-sb": OVMF_SB_VARS}.get(self.spec.firmware, OVMF_VARS)
             shutil.copyfile(src, vars_copy)

@@ -51,6 +51,9 @@ INSTALLER_REBOOT = "PXEHOOK-INSTALLER-REBOOT"
 #: NIC drivers the installer loads (QEMU models the tests use), dependencies found from
 #: each module's own ``depends=`` field.
 NIC_MODULES = ("e1000", "virtio_pci", "virtio_net")
+#: arm64: virtio-net on PCI (AAVMF) and on virtio-mmio (U-Boot, docs/arm.md); a driver
+#: built into the kernel is simply not in the module tree.
+NIC_MODULES_ARM64 = ("virtio_mmio", "virtio_pci", "virtio_net")
 
 
 def _run(argv: list[str], timeout: float = 300, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
@@ -164,7 +167,8 @@ def _load_order(index: dict[str, Path], wanted: tuple[str, ...]) -> list[Path]:
         order.append(path)
 
     for name in wanted:
-        visit(name)
+        if name in index:  # else built into the kernel
+            visit(name)
     return order
 
 
@@ -187,10 +191,10 @@ def _fetch_current(resolve, dest_of, apt_opts: tuple[str, ...] = ()) -> tuple[st
     raise AssertionError("unreachable")
 
 
-def _current_kernel() -> tuple[str, str]:
-    meta = _apt_field("linux-image-amd64", "Depends")
+def _current_kernel(arch: str = "amd64", opts: tuple[str, ...] = ()) -> tuple[str, str]:
+    meta = _apt_field(f"linux-image-{arch}", "Depends", opts)
     package = re.match(r"(linux-image-[^\s,(]+)", meta).group(1)  # type: ignore[union-attr]
-    return package, _apt_field(package, "Version")
+    return package, _apt_field(package, "Version", opts)
 
 
 def kernel_amd64() -> Kernel:
@@ -204,14 +208,42 @@ def kernel_amd64() -> Kernel:
     return Kernel(package, version, vmlinuz, tuple(_load_order(index, NIC_MODULES)))
 
 
+def kernel_arm64() -> Kernel:
+    """The current Debian arm64 kernel (``apt-get download`` for arm64 on amd64, private
+    apt lists, no multiarch), extracted, cached by version."""
+    opts = _arm64_apt_opts()
+    with _locked("arm64"):
+        package, version, dest = _fetch_current(
+            lambda: _current_kernel("arm64", opts),
+            lambda p, v: CACHE / f"kernel-{_safe(p)}-{_safe(v)}",
+            opts,
+        )
+    vmlinuz = next((dest / "boot").glob("vmlinuz-*"))
+    index = _module_index(dest / "lib" / "modules")
+    return Kernel(package, version, vmlinuz, tuple(_load_order(index, NIC_MODULES_ARM64)))
+
+
+def busybox_arm64() -> Path:
+    """Debian's arm64 ``busybox-static`` binary (downloaded, extracted, cached)."""
+    opts = _arm64_apt_opts()
+    package = "busybox-static"
+    with _locked("arm64"):
+        _, _, dest = _fetch_current(
+            lambda: (package, _apt_field(package, "Version", opts)),
+            lambda _p, v: CACHE / f"busybox-arm64-{_safe(v)}",
+            opts,
+        )
+    return dest / "bin" / "busybox"
+
+
 # --- installer initramfs -------------------------------------------------------------------
 
 INIT = (E2E_DIR / "installer-init.sh").read_text
 
 
-def installer_initrd(kernel: Kernel) -> Path:
-    """busybox initramfs (gzip'd newc cpio) with /init = tests/e2e/installer-init.sh."""
-    busybox = Path("/bin/busybox")
+def installer_initrd(kernel: Kernel, busybox: Path = Path("/bin/busybox")) -> Path:
+    """busybox initramfs (gzip'd newc cpio) with /init = tests/e2e/installer-init.sh
+    (``busybox``: the binary for the kernel's architecture)."""
     init = INIT()
     key = _digest(
         busybox.read_bytes(), init, kernel.package, kernel.version, *map(str, kernel.modules)
@@ -280,16 +312,20 @@ def _mbr_code(work: Path) -> bytes:
     return code
 
 
-def _esp_image(work: Path) -> bytes:
+def _esp_image(work: Path, target: str = "x86_64-efi", grub_dir: Path | None = None) -> bytes:
+    """A FAT ESP holding a ``grub-mkstandalone`` loader that prints the local-disk marker
+    (``EFI/BOOT/BOOTX64.EFI``, or ``BOOTAA64.EFI`` for ``arm64-efi`` from ``grub_dir``)."""
     cfg = work / "grub.cfg"
     cfg.write_text(GRUB_LOCAL_CFG)
-    efi = work / "BOOTX64.EFI"
+    name = "BOOTAA64.EFI" if target == "arm64-efi" else "BOOTX64.EFI"
+    efi = work / name
     mods = "echo halt sleep"
     _run(
         [
             "grub-mkstandalone",
             "-O",
-            "x86_64-efi",
+            target,
+            *(["-d", str(grub_dir)] if grub_dir else []),
             "-o",
             str(efi),
             f"--modules={mods}",
@@ -303,18 +339,22 @@ def _esp_image(work: Path) -> bytes:
     fat = work / "esp.fat"
     _run(["mkfs.vfat", "-C", str(fat), "16384"])
     _run(["mmd", "-i", str(fat), "::/EFI", "::/EFI/BOOT"])
-    _run(["mcopy", "-i", str(fat), str(efi), "::/EFI/BOOT/BOOTX64.EFI"])
+    _run(["mcopy", "-i", str(fat), str(efi), f"::/EFI/BOOT/{name}"])
     return fat.read_bytes()
 
 
-def _disk_image(work: Path, esp: bytes) -> bytes:
-    """MBR boot code (BIOS) + one 0xEF partition holding ``esp`` (a FAT image)."""
-    mbr = bytearray(_mbr_code(work))
+def _disk_image(dest: Path, mbr: bytearray, esp: bytes) -> None:
+    """``mbr`` with one 0xEF partition (the ESP) at sector 2048, written to ``dest``."""
     start, sectors = 2048, len(esp) // 512
     entry = bytes([0x80, 0xFE, 0xFF, 0xFF, 0xEF, 0xFE, 0xFF, 0xFF])
     entry += start.to_bytes(4, "little") + sectors.to_bytes(4, "little")
     mbr[446:462] = entry
-    return bytes(mbr) + b"\0" * (start * 512 - 512) + esp
+    part = dest.with_suffix(".part")
+    with open(part, "wb") as fh:
+        fh.write(mbr)
+        fh.write(b"\0" * (start * 512 - 512))
+        fh.write(esp)
+    part.rename(dest)
 
 
 def local_disk() -> Path:
@@ -327,9 +367,31 @@ def local_disk() -> Path:
             return dest
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             work = Path(tmp)
-            part = dest.with_suffix(".part")
-            part.write_bytes(_disk_image(work, _esp_image(work)))
-            part.rename(dest)
+            _disk_image(dest, bytearray(_mbr_code(work)), _esp_image(work))
+    return dest
+
+
+def local_disk_arm64() -> Path:
+    """Raw disk for AAVMF: one 0xEF partition whose ``EFI/BOOT/BOOTAA64.EFI`` (GRUB from
+    Debian's arm64 ``grub-efi-arm64-bin`` modules, downloaded) prints the marker."""
+    opts = _arm64_apt_opts()
+    package = "grub-efi-arm64-bin"
+    with _locked("arm64"):
+        _, version, tree = _fetch_current(
+            lambda: (package, _apt_field(package, "Version", opts)),
+            lambda _p, v: CACHE / f"grub-arm64-bin-{_safe(v)}",
+            opts,
+        )
+    key = _digest(GRUB_LOCAL_CFG, version, _dpkg_version("grub-common"))
+    dest = CACHE / f"localdisk-arm64-{key}.img"
+    with _locked("disk"):
+        if dest.exists():
+            return dest
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            mbr = bytearray(512)
+            mbr[510:] = b"\x55\xaa"
+            grub_dir = tree / "usr" / "lib" / "grub" / "arm64-efi"
+            _disk_image(dest, mbr, _esp_image(Path(tmp), "arm64-efi", grub_dir))
     return dest
 
 
@@ -450,7 +512,5 @@ def local_disk_secure_boot(signed: SignedX64) -> Path:
                 (work / "grub.cfg", "EFI/debian/grub.cfg"),
             ):
                 _run(["mcopy", "-i", str(fat), str(src), f"::/{name}"])
-            part = dest.with_suffix(".part")
-            part.write_bytes(_disk_image(work, fat.read_bytes()))
-            part.rename(dest)
+            _disk_image(dest, bytearray(_mbr_code(work)), fat.read_bytes())
     return dest

@@ -56,6 +56,9 @@ class PxeSite:
     clients: NetLab | None = None
     #: Extra PXEHOOK_* settings of this site (e.g. ``PXEHOOK_BOOT_MODES``).
     settings: dict[str, str] = field(default_factory=dict)
+    #: proxy/listen: the boot file the site's own DHCP server hands out with next-server =
+    #: pxehook (docs/dhcp/dnsmasq.md, set-up 3; "" = it names no boot server)
+    site_next_server: str = ""
 
     @property
     def vm_lab(self) -> NetLab:
@@ -66,7 +69,9 @@ class PxeSite:
     def mode_label(self) -> str:
         """The DHCP set-up as the hardware table names it."""
         server = "" if self.dhcp_server == "dnsmasq" else self.dhcp_server
-        extra = [s for s in (server, "relay" if self.clients else "") if s]
+        relay = "relay" if self.clients else ""
+        nxt = "site next-server" if self.site_next_server else ""
+        extra = [s for s in (server, relay, nxt) if s]
         return f"{self.dhcp_mode} ({', '.join(extra)})" if extra else self.dhcp_mode
 
     @property
@@ -304,6 +309,11 @@ class PxeSite:
                         "dhcp-authoritative",
                         f"dhcp-range={net}.100,{net}.199,255.255.255.0,1h",
                         f"dhcp-option=option:router,{self.dhcp_ip}",
+                        *(
+                            [f"dhcp-boot={self.site_next_server},,{self.srv_ip}"]
+                            if self.site_next_server
+                            else []
+                        ),
                         "enable-ra",
                         "dhcp-range=fd31::,ra-only,64,1h",
                     ]
