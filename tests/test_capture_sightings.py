@@ -127,6 +127,24 @@ def test_isc_execute_arguments_unpadded_mac_and_octal_escapes() -> None:
         7,
     )
     assert e.hostname == "we\nird" and e.user_class == "iPXE"
+    assert "relay_address" not in e.data  # no RELAY argument (an older include)
+    for giaddr, kept in (("10.0.5.1", "10.0.5.1"), ("0.0.0.0", None), ("10.0.5.1;x", None)):
+        (relayed,) = readers.from_record(
+            rec(
+                [
+                    b"isc",
+                    b"commit",
+                    b"10.0.5.9",
+                    b"52:54:0:a:b:c",
+                    b"",
+                    b"",
+                    b"",
+                    b"7",
+                    giaddr.encode(),
+                ]
+            )
+        )
+        assert relayed.data.get("relay_address") == kept, giaddr  # giaddr, when relayed
     (e2,) = readers.from_record(
         rec([b"isc", b"commit", b"10.0.0.9", b"52:54:0:a:b:c", b"PXEClient:Arch:00011:UNDI:003000"])
     )
