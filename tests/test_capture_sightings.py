@@ -164,8 +164,10 @@ def test_kea_committed_and_single_lease_points() -> None:
         b"DELETED_LEASES4_SIZE": b"1",
         b"DELETED_LEASES4_AT0_HWADDR": b"52:54:00:00:00:03",
         b"DELETED_LEASES4_AT0_ADDRESS": b"10.0.0.9",
+        b"QUERY4_GIADDR": b"10.0.5.1",  # relayed: the relay's address
     }
     out = readers.from_record(rec([b"leases4_committed"], env))
+    assert out[0].data["relay_address"] == "10.0.5.1"
     assert [(e.mac[-2:], e.ip, e.kind) for e in out] == [
         ("01", "10.0.0.7", sightings.LEASE),
         ("02", "10.0.0.8", sightings.LEASE),
@@ -179,6 +181,7 @@ def test_kea_committed_and_single_lease_points() -> None:
         )
     )
     assert (rel.action, rel.kind) == ("release", sightings.GONE)
+    assert "relay_address" not in rel.data  # no QUERY4_GIADDR
     assert readers.from_record(rec([b"lease6_renew"], {b"LEASE6_ADDRESS": b"2001:db8::1"})) == []
 
 

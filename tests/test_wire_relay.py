@@ -158,6 +158,8 @@ def test_relayed_clients_get_the_right_answers(daemon, relayed, cli, tmp_path): 
         if daemon == "isc":  # option 93, then the relay's address (giaddr)
             want = f" {code} {giaddr} tags="
             assert any(line.startswith("isc commit ") and want in line for line in seen), seen
+        elif daemon == "kea":  # the relay's address (QUERY4_GIADDR), read as relay_address
+            assert any(f" giaddr={giaddr}" in line for line in seen), seen
         elif daemon == "dnsmasq":
             assert any(arch.BY_CODE[code].dnsmasq_tag in line for line in seen), seen
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 
 from pxehook.capture.isc_leases import parse_leases, unescape
-from pxehook.capture.packet import ZERO
 from pxehook.capture.sightings import (
     GONE,
     GONE_ACTIONS,
@@ -22,8 +21,8 @@ from pxehook.capture.sightings import (
     DhcpSighting,
     Reader,
     arch_from,
-    is_ipv4,
     pad_mac,
+    relay_data,
     text,
 )
 from pxehook.capture.spool import Record
@@ -54,7 +53,7 @@ def hook_sightings(rec: Record) -> list[DhcpSighting]:
             user_class=user,
             data={
                 **({"ip": ip} if ip else {}),
-                **({"relay_address": relay} if is_ipv4(relay) and relay != ZERO else {}),
+                **relay_data(relay),
             },
         )
     ]
