@@ -98,12 +98,6 @@ NOT_BOOTED = (
         "TFTP or port-80 URL for GRUB is the open fix. The local disk would also need a signed "
         'loader (its `BOOTX64.EFI` is unsigned: "bad shim signature")',
     ),
-    (
-        "ISC dhcpd and Kea behind the relay, in VMs",
-        "wire level only (`tests/test_wire_relay.py`: dhcrelay between two segments, dnsmasq, "
-        "ISC and Kea, BIOS/UEFI/iPXE/HTTP-boot answers and the router); the VM relay rows run "
-        "dnsmasq (CPU budget)",
-    ),
     ("KVM", "`/dev/kvm` here is nested and broken; everything runs under TCG"),
 )
 

@@ -122,6 +122,14 @@ def test_install_with_isc_dhcpd_through_a_dhcp_relay(make_site, artifacts, recor
     install_both(7, "full", "isc", make_site, artifacts, record, tmp_path, relayed=True)
 
 
+def test_install_with_kea_through_a_dhcp_relay(make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
+    """The relay lab with Kea on the server's segment, running the file ``pxehook gen kea``
+    writes: its run_script hook records lease and relay address (``QUERY4_GIADDR``),
+    pxehook's listener the arch from the relayed requests (Kea exports no option 93)."""
+    require_tool("dhcrelay", "kea-dhcp4")
+    install_both(8, "full", "kea", make_site, artifacts, record, tmp_path, relayed=True)
+
+
 def install_both(n, dhcp_mode, dhcp_server, make_site, artifacts, record, tmp_path, relayed=False):  # type: ignore[no-untyped-def]
     """BIOS + x64 UEFI in parallel: deploy, install, callback, local disk; then what the
     operator would check with ``host show`` and the timeline."""
