@@ -127,6 +127,24 @@ def test_isc_execute_arguments_unpadded_mac_and_octal_escapes() -> None:
         7,
     )
     assert e.hostname == "we\nird" and e.user_class == "iPXE"
+    assert "relay_address" not in e.data  # no RELAY argument (an older include)
+    for giaddr, kept in (("10.0.5.1", "10.0.5.1"), ("0.0.0.0", None), ("10.0.5.1;x", None)):
+        (relayed,) = readers.from_record(
+            rec(
+                [
+                    b"isc",
+                    b"commit",
+                    b"10.0.5.9",
+                    b"52:54:0:a:b:c",
+                    b"",
+                    b"",
+                    b"",
+                    b"7",
+                    giaddr.encode(),
+                ]
+            )
+        )
+        assert relayed.data.get("relay_address") == kept, giaddr  # giaddr, when relayed
     (e2,) = readers.from_record(
         rec([b"isc", b"commit", b"10.0.0.9", b"52:54:0:a:b:c", b"PXEClient:Arch:00011:UNDI:003000"])
     )
@@ -146,8 +164,10 @@ def test_kea_committed_and_single_lease_points() -> None:
         b"DELETED_LEASES4_SIZE": b"1",
         b"DELETED_LEASES4_AT0_HWADDR": b"52:54:00:00:00:03",
         b"DELETED_LEASES4_AT0_ADDRESS": b"10.0.0.9",
+        b"QUERY4_GIADDR": b"10.0.5.1",  # relayed: the relay's address
     }
     out = readers.from_record(rec([b"leases4_committed"], env))
+    assert out[0].data["relay_address"] == "10.0.5.1"
     assert [(e.mac[-2:], e.ip, e.kind) for e in out] == [
         ("01", "10.0.0.7", sightings.LEASE),
         ("02", "10.0.0.8", sightings.LEASE),
@@ -161,6 +181,7 @@ def test_kea_committed_and_single_lease_points() -> None:
         )
     )
     assert (rel.action, rel.kind) == ("release", sightings.GONE)
+    assert "relay_address" not in rel.data  # no QUERY4_GIADDR
     assert readers.from_record(rec([b"lease6_renew"], {b"LEASE6_ADDRESS": b"2001:db8::1"})) == []
 
 

@@ -155,8 +155,11 @@ def test_relayed_clients_get_the_right_answers(daemon, relayed, cli, tmp_path): 
     for mac, (code, _variant) in zip(macs, CASES, strict=True):
         seen = [line for line in lines if mac in line]
         assert seen, (mac, lines)
-        if daemon == "isc":
-            assert any(line.startswith("isc commit ") and f" {code} " in line for line in seen)
+        if daemon == "isc":  # option 93, then the relay's address (giaddr)
+            want = f" {code} {giaddr} tags="
+            assert any(line.startswith("isc commit ") and want in line for line in seen), seen
+        elif daemon == "kea":  # the relay's address (QUERY4_GIADDR), read as relay_address
+            assert any(f" giaddr={giaddr}" in line for line in seen), seen
         elif daemon == "dnsmasq":
             assert any(arch.BY_CODE[code].dnsmasq_tag in line for line in seen), seen
 

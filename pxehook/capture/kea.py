@@ -2,7 +2,8 @@
 
 The ``run_script`` hook library (``name: <hook>``) passes argv ``<hook point>`` and the
 environment ``LEASE4_*`` (``LEASES4_AT<i>_*`` and ``DELETED_LEASES4_AT<i>_*`` for
-leases4_committed). Kea exports no option 60/77/93: the architecture comes from the
+leases4_committed), and the request's ``QUERY4_*`` (``QUERY4_GIADDR``: the relay's address,
+kept as ``relay_address``). Kea exports no option 60/77/93: the architecture comes from the
 listener or the boot request.
 """
 
@@ -23,6 +24,7 @@ from pxehook.capture.sightings import (
     is_ipv4,
     lease_mac,
     pad_mac,
+    relay_data,
     text,
 )
 from pxehook.capture.spool import Record
@@ -48,6 +50,7 @@ def _lease(rec: Record, prefix: str, action: str, idx: str) -> DhcpSighting | No
     data = {"state": state, "subnet_id": env_text(rec, f"{prefix}SUBNET_ID")}
     data["valid_lifetime"] = env_text(rec, f"{prefix}VALID_LIFETIME")
     data["query"] = env_text(rec, "QUERY4_TYPE")
+    data.update(relay_data(env_text(rec, "QUERY4_GIADDR")))
     return DhcpSighting(
         KEA.name,
         action,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pxehook import archsource
+from pxehook.capture.packet import ZERO
 from pxehook.capture.spool import Record
 from pxehook.daemons import Daemon
 from pxehook.errors import InvalidInput
@@ -124,6 +125,12 @@ def lease_mac(value: str) -> str | None:
 def is_ipv4(value: str) -> bool:
     """A dotted-quad IPv4 address (how every lease file writes one)."""
     return _IPV4.fullmatch(value) is not None
+
+
+def relay_data(giaddr: str) -> dict[str, str]:
+    """``{"relay_address": giaddr}`` for a request a DHCP relay forwarded (the key dnsmasq's
+    ``DNSMASQ_RELAY_ADDRESS`` gets); {} when not relayed (``0.0.0.0``) or not an address."""
+    return {"relay_address": giaddr} if is_ipv4(giaddr) and giaddr != ZERO else {}
 
 
 @dataclass(frozen=True)

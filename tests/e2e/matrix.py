@@ -105,12 +105,6 @@ NOT_BOOTED = (
         "not), so `<HEXIP>`, `default-arm-…` and `default` are never asked in these rows; "
         "those names are answered in the resolver and TFTP tests",
     ),
-    (
-        "ISC dhcpd and Kea behind the relay, in VMs",
-        "wire level only (`tests/test_wire_relay.py`: dhcrelay between two segments, dnsmasq, "
-        "ISC and Kea, BIOS/UEFI/iPXE/HTTP-boot answers and the router); the VM relay rows run "
-        "dnsmasq (CPU budget)",
-    ),
     ("KVM", "`/dev/kvm` here is nested and broken; everything runs under TCG"),
 )
 

@@ -114,6 +114,22 @@ def test_install_through_a_dhcp_relay(make_site, artifacts, record, tmp_path):  
     install_both(6, "full", "dnsmasq", make_site, artifacts, record, tmp_path, relayed=True)
 
 
+def test_install_with_isc_dhcpd_through_a_dhcp_relay(make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
+    """The relay lab above with ISC dhcpd on the server's segment, running the file
+    ``pxehook gen isc`` writes (both subnets declared; the relayed one with the range and
+    the relay as router): the hook (``execute()``) records lease, relay address and arch."""
+    require_tool("dhcrelay", "dhcpd")
+    install_both(7, "full", "isc", make_site, artifacts, record, tmp_path, relayed=True)
+
+
+def test_install_with_kea_through_a_dhcp_relay(make_site, artifacts, record, tmp_path):  # type: ignore[no-untyped-def]
+    """The relay lab with Kea on the server's segment, running the file ``pxehook gen kea``
+    writes: its run_script hook records lease and relay address (``QUERY4_GIADDR``),
+    pxehook's listener the arch from the relayed requests (Kea exports no option 93)."""
+    require_tool("dhcrelay", "kea-dhcp4")
+    install_both(8, "full", "kea", make_site, artifacts, record, tmp_path, relayed=True)
+
+
 def install_both(n, dhcp_mode, dhcp_server, make_site, artifacts, record, tmp_path, relayed=False):  # type: ignore[no-untyped-def]
     """BIOS + x64 UEFI in parallel: deploy, install, callback, local disk; then what the
     operator would check with ``host show`` and the timeline."""
@@ -156,6 +172,11 @@ def install_both(n, dhcp_mode, dhcp_server, make_site, artifacts, record, tmp_pa
         recorded = archtable.lookup(host["arch"])
         assert (recorded.cpu, recorded.is_efi) == ("x86", spec.firmware == "uefi"), host
         assert any(k.startswith("dhcp.") for k in kinds), (spec.name, kinds)
+        if site.clients is not None:  # the server's hook names the relay (giaddr)
+            relays = {
+                e["data"].get("relay_address") for e in events if e["kind"].startswith("dhcp.")
+            }
+            assert f"{site.vm_lab.net}.1" in relays, (spec.name, relays)
         for kind in ("boot.config", "boot.kernel", "state.changed"):
             assert kind in kinds, (spec.name, kinds)
         # served twice: the installer first, then (after the callback) local boot

@@ -404,7 +404,12 @@ def http_answers(log: str, ips: set[str]) -> list[tuple[str, int, float]]:
     return out
 
 
-_ACCESS = re.compile(r'^(?P<ip>[\d.]+) "(?P<req>[^"]*)" (?P<status>\d{3}) \S+ (?P<us>\d+)$')
+#: pxehook's log format prefixes each access line with ``<time> INFO [<pid>] gunicorn.access: ``
+#: (pxehook/web/gunicorn_log.py); the bare form is gunicorn's own.
+_ACCESS = re.compile(
+    r"^(?:\S+ \w+ \[\d+\] gunicorn\.access: )?"
+    r'(?P<ip>[\d.]+) "(?P<req>[^"]*)" (?P<status>\d{3}) \S+ (?P<us>\d+)$'
+)
 
 
 def tftp_answers(log: str, ips: set[str]) -> list[tuple[str, int, float]]:

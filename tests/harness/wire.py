@@ -178,9 +178,11 @@ def check_reply(reply: dict, want: str | None, variant: str, site: Site) -> list
 
 
 def write_hook(path: Path, log: Path) -> str:
-    """An executable hook that appends its argv and the DNSMASQ_TAGS/LEASE env to ``log``."""
+    """An executable hook that appends its argv and some dnsmasq/Kea env to ``log``."""
     path.write_text(
-        f'#!/bin/sh\necho "$* tags=$DNSMASQ_TAGS kea=$LEASES4_AT0_HWADDR" >> {log}\nexit 0\n'
+        "#!/bin/sh\n"
+        f'echo "$* tags=$DNSMASQ_TAGS kea=$LEASES4_AT0_HWADDR giaddr=$QUERY4_GIADDR" >> {log}\n'
+        "exit 0\n"
     )
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return str(path)
