@@ -100,6 +100,12 @@ class Dialect(ABC):
     def insert_id(self, cursor: Any, sql: str, args: tuple[Any, ...]) -> int:
         """Run the INSERT ``sql`` (already rendered) and return the new row's ``id``."""
 
+    @abstractmethod
+    def new_ids(self, tx: Tx, table: str, n: int) -> list[int]:
+        """``n`` ids, ascending, for rows this write transaction inserts into ``table`` (a
+        literal of the store's) with their ids written out, so a batch of them is one
+        statement run; no other writer takes them. Ids left unused are gaps, never reused."""
+
     # schema ---------------------------------------------------------------------------------
     @abstractmethod
     def schema_version(self, tx: Tx) -> int:
@@ -137,6 +143,18 @@ class Dialect(ABC):
         number in its ``changed`` column, and every delete in server value
         ``<table>_removed``: numbers a reader's :meth:`change_cursor` never passes while
         the writer's transaction may still commit."""
+
+    @abstractmethod
+    def insert_stamp_ddl(self, table: str) -> str:
+        """DDL (migration step 8) after which each INSERT into ``table`` writes its row's
+        change number itself (:meth:`insert_stamp`) where a per-row trigger wrote it as a
+        second write of the row; "" where the trigger stamps the row as it is written."""
+
+    @abstractmethod
+    def insert_stamp(self, tx: Tx) -> int:
+        """The value of ``changed`` for the rows this transaction inserts from now on (the
+        stamp :meth:`change_stamp_trigger` gives an update); 0 where the database's trigger
+        stamps each inserted row. Every INSERT INTO hosts writes it."""
 
     #: a query returning the cursor of the reader's snapshot: every change a later reader
     #: may see that this one does not is stamped at or above it
