@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
@@ -194,6 +194,23 @@ class Tx:
 _ENCODER = json.JSONEncoder(sort_keys=True)  # built once: json.dumps would build one per call
 
 
+def _c_encode() -> Callable[[Any], str]:
+    """``_ENCODER.encode``, without building the C encoder again on every call (a third of
+    the cost of a small document); values never hold cycles (parsed YAML and JSON), so
+    the encoder keeps no record of the containers it is in (a cycle: RecursionError)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator in this Python
+        return _ENCODER.encode
+    chunks = make(
+        None, _ENCODER.default, json.encoder.encode_basestring_ascii, None, ": ", ", ",
+        True, False, True,
+    )  # fmt: skip
+    return lambda value: "".join(chunks(value, 0))
+
+
+_encode = _c_encode()
+
+
 class EncodedJson(str):
     """JSON text ``encode_json`` made: written as it is (one payload encoded once for the
     many timeline rows that carry it)."""
@@ -212,4 +229,4 @@ def dump_json(value: Any) -> str:
     """The one JSON text of ``value`` the store writes (keys sorted)."""
     if isinstance(value, EncodedJson):
         return value
-    return "{}" if value == {} else _ENCODER.encode(value)
+    return "{}" if value == {} else _encode(value)
