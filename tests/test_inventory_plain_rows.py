@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pxehook.inventory import loader
 
-ITEM = '  - mac: "52:54:00:00:00:0{i}"\n    groups: [lab]\n    labels: {{rack: r1}}\n    vars:\n      k: v\n'
+ITEM = (
+    '  - mac: "52:54:00:00:00:0{i}"\n    groups: [lab]\n    labels: {{rack: r1}}\n'
+    "    vars:\n      k: v\n"
+)
 
 
 def test_hosts_written_alike_get_values_of_their_own() -> None:

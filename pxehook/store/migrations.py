@@ -177,7 +177,9 @@ STEPS: tuple[str, ...] = (
     """,
     # 8: each INSERT INTO hosts writes its row's change stamp (``Dialect.insert_stamp``)
     # where a per-row trigger wrote it a second time (SQLite: an UPDATE of the new row and
-    # of the counter per insert; two thirds of an inventory's first sync's writes).
+    # of the counter per insert: two thirds of what each new row cost). SELECT 1:
+    # where nothing differs (PostgreSQL's trigger sets the row as it is written) the step
+    # is still a statement.
     """
     {insert_stamp:hosts}
     SELECT 1;
