@@ -100,3 +100,15 @@ def test_hosts_the_first_sync_creates_show_in_what_changed_since(tmp_path, any_s
     any_store.host_update(one.id, HostPatch(labels={"k": "v"}), version=0, source="test")
     again = any_store.host_changes(changes.cursor, HostQuery())
     assert [h.name for h in again.hosts] == ["n7"]
+
+
+def test_a_new_host_takes_a_name_an_earlier_write_of_the_batch_frees(any_store) -> None:  # type: ignore[no-untyped-def]
+    """Inserts run in the batch's order with its updates: the rename runs first, so the
+    unique name is free when the new host's row is written."""
+    old = any_store.host_put(Host(id=None, macs=("52:54:00:cd:01:01",), name="b1"))
+    rename = HostWrite(
+        source="test", host_id=old.id, version=old.version, patch=HostPatch(name="old-b1")
+    )
+    renamed, created = any_store.host_writes([rename, _new(1)])
+    assert renamed.name == "old-b1" and created.name == "b1" and created.id != old.id
+    assert any_store.host_by_name("b1").id == created.id
