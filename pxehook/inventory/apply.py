@@ -24,10 +24,12 @@ from pxehook.lifecycle.hosts import ATTEMPTS
 from pxehook.lifecycle.table import action_towards, transition
 from pxehook.models import Host, State, instant
 from pxehook.store import Store
-from pxehook.store.writes import Declaration, DeclaredItem, HostWrite, patched
+from pxehook.store.writes import Declaration, DeclaredItem, HostPatch, HostWrite, patched
 
 #: hosts per write transaction
 BATCH = 500
+#: the patch of a write that creates its host (none: built once, not per new host)
+_NO_PATCH = HostPatch()
 
 
 @dataclass
@@ -222,7 +224,7 @@ class _Apply:
             new = created_host(decl, self.at)
             check_host(self.view, self.inv, spec, new)
             return _Planned(spec, HostWrite(source=self.source, message=f"created {message}",
-                                            new=new, declare=decl))  # fmt: skip
+                                            new=new, patch=_NO_PATCH, declare=decl))  # fmt: skip
         patch = plan(decl, before, host)
         after = patched(host, patch)
         check_host(self.view, self.inv, spec, after)

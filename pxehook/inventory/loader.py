@@ -178,22 +178,33 @@ def _key(key: str) -> str:
     return _text(key, _SCALAR_RE)
 
 
-def _value(raw: str, line: int) -> Any:
+@lru_cache(maxsize=4096)  # most rows repeat from host to host (profile, groups, labels…)
+def _row(row: str) -> tuple[int, bool, str, str, str, Any]:
+    """One row read once: (column of its key, whether it opens the item, the key as written,
+    the key, what its value is, the value) where what is ``s`` (a scalar's text), ``l`` (a
+    flow list's items), ``m`` (a flow mapping's (key as written, key, text) pairs) or ``n``
+    (nothing: a block mapping follows). Values are immutable here; ``_plain_rows`` builds
+    each host's own lists and mappings from them."""
+    match = _LINE.fullmatch(row)
+    if match is None:
+        raise _NotPlain
+    spaces, dash, key, raw = match.groups()
+    head = (len(spaces) + (2 if dash else 0), dash is not None, key, _key(key))
+    if raw is None:
+        return (*head, "n", None)
     if raw.startswith("["):
         inner = raw[1:-1] if raw.endswith("]") else None
         if inner is None or (inner and not _FLOW_ITEMS.fullmatch(inner)):
             raise _NotPlain
-        return [_text(item, _FLOW_SCALAR_RE) for item in inner.split(", ")] if inner else []
+        items = tuple(_text(item, _FLOW_SCALAR_RE) for item in inner.split(", ")) if inner else ()
+        return (*head, "l", items)
     if raw.startswith("{"):
         inner = raw[1:-1] if raw.endswith("}") else None
         if inner is None or (inner and not _FLOW_PAIRS.fullmatch(inner)):
             raise _NotPlain
-        mapping = marked(line)
-        for key, value in _PAIR.findall(inner):
-            mapping[_key(key)] = _text(value, _FLOW_SCALAR_RE)
-            mapping.lines[key] = line
-        return mapping
-    return _text(raw, _SCALAR_RE)
+        pairs = tuple((k, _key(k), _text(v, _FLOW_SCALAR_RE)) for k, v in _PAIR.findall(inner))
+        return (*head, "m", pairs)
+    return (*head, "s", _text(raw, _SCALAR_RE))
 
 
 def plain_item(text: str, offset: int = 0) -> Marked | None:
@@ -211,37 +222,39 @@ def plain_item(text: str, offset: int = 0) -> Marked | None:
 
 
 def _plain_rows(rows: list[str], offset: int) -> Marked:
-    first = _LINE.fullmatch(rows[0]) if rows else None
-    if first is None or first.group(2) is None:
-        raise _NotPlain
-    indent = len(first.group(1)) + 2
+    if not rows or not rows[0].strip(" "):
+        raise _NotPlain  # the item's first row opens it
     item = marked(offset + 1)
+    indent = 0
     inner: Marked | None = None  # the block mapping being read, if any
     for number, row in enumerate(rows, offset + 1):
         if not row.strip(" "):
             continue  # a blank line
-        match = first if number == offset + 1 else _LINE.fullmatch(row)
-        if match is None:
+        at, dash, key, name, kind, value = _row(row)
+        if dash != (number == offset + 1):
             raise _NotPlain
-        spaces, dash, key, raw = match.groups()
-        at = len(spaces) + (2 if dash else 0)
-        if (dash is not None) != (number == offset + 1):
-            raise _NotPlain
-        if inner is not None and at == indent + 2 and raw is not None:
+        if dash:
+            indent = at
+        if inner is not None and at == indent + 2 and kind == "s":
             if not inner:
                 inner.line = number  # a block mapping starts at its first key
-            inner[_key(key)] = _text(raw, _SCALAR_RE)
+            inner[name] = value
             inner.lines[key] = number
             continue
         if at != indent or (inner is not None and not inner):
             raise _NotPlain  # deeper nesting, or a key with no value at all
         inner = None
-        name = _key(key)
-        if raw is None:
-            inner = marked(number)
-            item[name] = inner
+        if kind == "n":
+            inner = item[name] = marked(number)
+        elif kind == "s":
+            item[name] = value
+        elif kind == "l":
+            item[name] = list(value)
         else:
-            item[name] = _value(raw, number)
+            mapping = item[name] = marked(number)
+            for written, inner_key, text in value:
+                mapping[inner_key] = text
+                mapping.lines[written] = number
         item.lines[key] = number
     if inner is not None and not inner:
         raise _NotPlain

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
@@ -100,6 +100,12 @@ class Dialect(ABC):
     def insert_id(self, cursor: Any, sql: str, args: tuple[Any, ...]) -> int:
         """Run the INSERT ``sql`` (already rendered) and return the new row's ``id``."""
 
+    @abstractmethod
+    def new_ids(self, tx: Tx, table: str, n: int) -> list[int]:
+        """``n`` ids, ascending, for rows this write transaction inserts into ``table`` (a
+        literal of the store's) with their ids written out, so a batch of them is one
+        statement run; no other writer takes them. Ids left unused are gaps, never reused."""
+
     # schema ---------------------------------------------------------------------------------
     @abstractmethod
     def schema_version(self, tx: Tx) -> int:
@@ -137,6 +143,18 @@ class Dialect(ABC):
         number in its ``changed`` column, and every delete in server value
         ``<table>_removed``: numbers a reader's :meth:`change_cursor` never passes while
         the writer's transaction may still commit."""
+
+    @abstractmethod
+    def insert_stamp_ddl(self, table: str) -> str:
+        """DDL (migration step 8) after which each INSERT into ``table`` writes its row's
+        change number itself (:meth:`insert_stamp`) where a per-row trigger wrote it as a
+        second write of the row; "" where the trigger stamps the row as it is written."""
+
+    @abstractmethod
+    def insert_stamp(self, tx: Tx) -> int:
+        """The value of ``changed`` for the rows this transaction inserts from now on (the
+        stamp :meth:`change_stamp_trigger` gives an update); 0 where the database's trigger
+        stamps each inserted row. Every INSERT INTO hosts writes it."""
 
     #: a query returning the cursor of the reader's snapshot: every change a later reader
     #: may see that this one does not is stamped at or above it
@@ -176,6 +194,23 @@ class Tx:
 _ENCODER = json.JSONEncoder(sort_keys=True)  # built once: json.dumps would build one per call
 
 
+def _c_encode() -> Callable[[Any], str]:
+    """``_ENCODER.encode``, without building the C encoder again on every call (a third of
+    the cost of a small document); values never hold cycles (parsed YAML and JSON), so
+    the encoder keeps no record of the containers it is in (a cycle: RecursionError)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator in this Python
+        return _ENCODER.encode
+    chunks = make(
+        None, _ENCODER.default, json.encoder.encode_basestring_ascii, None, ": ", ", ",
+        True, False, True,
+    )  # fmt: skip
+    return lambda value: "".join(chunks(value, 0))
+
+
+_encode = _c_encode()
+
+
 class EncodedJson(str):
     """JSON text ``encode_json`` made: written as it is (one payload encoded once for the
     many timeline rows that carry it)."""
@@ -194,4 +229,4 @@ def dump_json(value: Any) -> str:
     """The one JSON text of ``value`` the store writes (keys sorted)."""
     if isinstance(value, EncodedJson):
         return value
-    return "{}" if value == {} else _ENCODER.encode(value)
+    return "{}" if value == {} else _encode(value)

@@ -139,6 +139,11 @@ class PostgresDialect(Dialect):
         row = cursor.execute(sql + " RETURNING id", args).fetchone()
         return int(row[0])
 
+    def new_ids(self, tx: Tx, table: str, n: int) -> list[int]:
+        # from the column's own sequence, as a default id would be: no writer takes them
+        sql = "SELECT nextval(pg_get_serial_sequence(?, 'id')) FROM generate_series(1, ?)"
+        return sorted(int(row[0]) for row in tx.all(sql, (table, n)))
+
     def schema_version(self, tx: Tx) -> int:
         if not tx.one("SELECT to_regclass('pxehook_schema') IS NOT NULL")[0]:
             return 0
@@ -187,6 +192,12 @@ class PostgresDialect(Dialect):
             f"CREATE TRIGGER {table}_removed AFTER DELETE ON {table}\n"
             f"    FOR EACH STATEMENT EXECUTE FUNCTION {removed}();"
         )
+
+    def insert_stamp_ddl(self, table: str) -> str:
+        return ""  # the BEFORE trigger sets the row as it is written: no second write
+
+    def insert_stamp(self, tx: Tx) -> int:
+        return 0  # stamped by the trigger with the transaction's id
 
     def leader_lock(self) -> PostgresLeaderLock:
         return PostgresLeaderLock(self.dsn)

@@ -18,11 +18,32 @@ from pxehook.store.sqlcore import BY_ID, BY_MAC, EVENT_INSERT, HOST_COLUMNS, SQL
 _TRUSTED = ", ".join(f"'{source}'" for source in sorted(TRUSTED_IP_SOURCES))
 #: ids per ``IN (…)`` list: far below every database's parameter limit
 CHUNK = 500
-_INSERT_HOST = (
-    "INSERT INTO hosts(name, uuid, arch, arch_source, ip, vendor_class, user_class, "
-    "first_seen, last_seen, profile, state, state_changed, labels, vars, meta, ip_source, "
-    "dhcp_hostname, state_clock, state_boot) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+#: the columns of a whole host a write gives (``host_values``), in order
+_WRITTEN = (
+    "name, uuid, arch, arch_source, ip, vendor_class, user_class, first_seen, last_seen, "
+    "profile, state, state_changed, labels, vars, meta, ip_source, dhcp_hostname, state_clock, "
+    "state_boot"
 )
+#: every host insert writes its change stamp (``Dialect.insert_stamp``) after the id
+_INSERT_HOST = f"INSERT INTO hosts(changed, {_WRITTEN}) VALUES ({','.join('?' * 20)})"  # noqa: S608
+_UPDATE_HOST = (
+    "UPDATE hosts SET "  # noqa: S608
+    + "".join(f"{column}=?, " for column in _WRITTEN.split(", "))
+    + "version=version+1 WHERE id=? AND version=?"
+)
+#: a batch's new host: its id (``Dialect.new_ids``) and change stamp given (``insert_stamp``)
+INSERT_NEW_HOST = f"INSERT INTO hosts(id, changed, {_WRITTEN}) VALUES ({','.join('?' * 21)})"  # noqa: S608
+
+
+def host_values(host: Host, json_param: Any) -> tuple[Any, ...]:
+    """The ``_WRITTEN`` columns of ``host`` (``json_param``: the dialect's JSON parameter)."""
+    return (
+        host.name, host.uuid.lower(), host.arch, host.arch_source, host.ip,
+        host.vendor_class, host.user_class, host.first_seen, host.last_seen, host.profile,
+        str(host.state), host.state_changed, json_param(host.labels), json_param(host.vars),
+        json_param(host.meta), str(host.ip_source), host.dhcp_hostname, host.state_clock,
+        host.state_boot,
+    )  # fmt: skip
 
 
 def chunks(items: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:
@@ -202,26 +223,13 @@ class HostReadSQL(SQLCore):
         return self._write(lambda tx: self._put(tx, host, source, message))
 
     def _put(self, tx: Tx, host: Host, source: str, message: str) -> Host:
-        json_param = self.dialect.json_param
-        values = (
-            host.name, host.uuid.lower(), host.arch, host.arch_source, host.ip,
-            host.vendor_class, host.user_class, host.first_seen, host.last_seen, host.profile,
-            str(host.state), host.state_changed, json_param(host.labels), json_param(host.vars),
-            json_param(host.meta), str(host.ip_source), host.dhcp_hostname, host.state_clock,
-            host.state_boot,
-        )  # fmt: skip
+        values = host_values(host, self.dialect.json_param)
         self._check_macs(tx, host.macs, host.id)
         if host.id is None:
-            host_id, kind = tx.insert(_INSERT_HOST, values), "host.created"
+            stamped = (self.dialect.insert_stamp(tx), *values)
+            host_id, kind = tx.insert(_INSERT_HOST, stamped), "host.created"
         else:
-            updated = tx.run(
-                "UPDATE hosts SET name=?, uuid=?, arch=?, arch_source=?, ip=?, "
-                "vendor_class=?, user_class=?, first_seen=?, last_seen=?, profile=?, "
-                "state=?, state_changed=?, labels=?, vars=?, meta=?, ip_source=?, "
-                "dhcp_hostname=?, state_clock=?, state_boot=?, version=version+1 "
-                "WHERE id=? AND version=?",
-                (*values, host.id, host.version),
-            )
+            updated = tx.run(_UPDATE_HOST, (*values, host.id, host.version))
             if updated.rowcount == 0:
                 self._locked(tx, host.id, host.version)  # says NotFound or Stale
                 raise Stale(f"host {host.mac} changed since it was read")
@@ -342,8 +350,9 @@ class HostReadSQL(SQLCore):
             **changes,
         }
         host_id = tx.insert(
-            f"INSERT INTO hosts({', '.join(fields)}) VALUES ({marks(len(fields))})",  # noqa: S608
-            tuple(fields.values()),
+            f"INSERT INTO hosts(changed, {', '.join(fields)}) "  # noqa: S608
+            f"VALUES ({marks(len(fields) + 1)})",
+            (self.dialect.insert_stamp(tx), *fields.values()),
         )
         return blank.with_(id=host_id, **{**fields, "state": State.NEW})
 

@@ -8,8 +8,9 @@ MAC prefix) ``archsource.effective`` decides, so the rule is stated once; every 
 effective arch is its recorded one.
 
 What changed: every write stamps the row's ``changed`` column and a delete stamps
-``hosts_removed`` (triggers from migration step 5, ``Dialect.change_stamp_trigger``); a
-reader's cursor is taken first in its snapshot, so a later read from it misses nothing.
+``hosts_removed`` (triggers from migration step 7, ``Dialect.change_stamp_trigger``; an
+INSERT writes its own stamp, ``Dialect.insert_stamp``, step 8); a reader's cursor is taken
+first in its snapshot, so a later read from it misses nothing.
 """
 
 from __future__ import annotations

@@ -9,14 +9,14 @@ which each item succeeds or fails on its own: a stale item is reported, never ap
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from pxehook.errors import Conflict, NotFound, PxehookError
 from pxehook.models import Host, Instant, State, instant, now
 from pxehook.store.dialect import Tx
 from pxehook.store.merge import merged
-from pxehook.store.sql_hosts import _INSERT_HOST, HostReadSQL, chunks, marks
+from pxehook.store.sql_hosts import INSERT_NEW_HOST, HostReadSQL, chunks, host_values, marks
 from pxehook.store.sqlcore import EVENT_INSERT, HOST_COLUMNS
 from pxehook.store.writes import (
     Declaration,
@@ -54,18 +54,23 @@ class HostWriteSQL(HostReadSQL):
     def host_writes(self, writes: list[HostWrite]) -> list[Host | PxehookError]:
         """Run ``writes`` in one transaction; each item's result is its host or its error.
 
-        The MACs of every new host are checked in one query, and the batch's events and
-        declarations are inserted at its end, one statement each."""
+        The MACs of every new host are checked in one query; new hosts get their ids and
+        change stamp up front and are inserted like the batch's updates, each run of them one
+        statement run in the batch's order; its MACs, events and declarations are inserted
+        at its end, one statement each."""
         new_macs = [mac for w in writes if w.new is not None for mac in w.new.macs]
+        creating = sum(1 for w in writes if w.new is not None)
 
         def run(tx: Tx) -> list[Host | PxehookError]:
             later = _Later()
             owners = self._owners(tx, new_macs)
             rows = self._lock_writes(tx, writes)
+            if creating:
+                later.new_ids = iter(self.dialect.new_ids(tx, "hosts", creating))
+                later.stamp = self.dialect.insert_stamp(tx)
 
             def one(tx: Tx, w: HostWrite) -> tuple[Host, bool]:
                 if w.new is not None:
-                    later.flush_updates(tx)  # in order: a name it takes may be freed just now
                     taken = [m for m in w.new.macs if m in owners]
                     if taken:
                         raise Conflict(f"MAC {taken[0]} already belongs to host {owners[taken[0]]}")
@@ -133,27 +138,13 @@ class HostWriteSQL(HostReadSQL):
             owners.update(tx.all(sql, part))
         return owners
 
-    def _create(
-        self, tx: Tx, host: Host, source: str, message: str, later: _Later | None = None
-    ) -> Host:
-        json_param = self.dialect.json_param
-        if later is None:
-            self._check_macs(tx, host.macs, None)
-        values = (
-            host.name, host.uuid.lower(), host.arch, host.arch_source, host.ip,
-            host.vendor_class, host.user_class, host.first_seen, host.last_seen, host.profile,
-            str(host.state), host.state_changed, json_param(host.labels), json_param(host.vars),
-            json_param(host.meta), str(host.ip_source), host.dhcp_hostname, host.state_clock,
-            host.state_boot,
-        )  # fmt: skip
-        host_id = tx.insert(_INSERT_HOST, values)
-        event = (host_id, "host.created", source, message, None, host.state_changed)
-        if later is None:
-            self._set_macs(tx, host_id, host.macs)
-            self._event(tx, *event)
-        else:
-            later.macs += [(mac, host_id, i) for i, mac in enumerate(host.macs)]
-            later.events.append(event)
+    def _create(self, tx: Tx, host: Host, source: str, message: str, later: _Later) -> Host:
+        """Queue the insert of ``host`` (MACs checked by the caller) in the batch's order."""
+        host_id = next(later.new_ids)
+        values = (host_id, later.stamp, *host_values(host, self.dialect.json_param))
+        later.queue(tx, INSERT_NEW_HOST, values)
+        later.macs += [(mac, host_id, i) for i, mac in enumerate(host.macs)]
+        later.events.append((host_id, "host.created", source, message, None, host.state_changed))
         return host.with_(id=host_id, uuid=host.uuid.lower(), version=0)
 
     def _patch(
@@ -181,7 +172,7 @@ class HostWriteSQL(HostReadSQL):
             if later is None:
                 tx.run(sql + _BUMP, tuple(values))
             else:
-                later.update(tx, sql + _BUMP, tuple(values))
+                later.queue(tx, sql + _BUMP, tuple(values))
             note = message or "changed " + ", ".join(changed)
             event = (host_id, "host.updated", source, note, {"changed": changed}, None)
             if later is None:
@@ -262,7 +253,7 @@ class HostWriteSQL(HostReadSQL):
             tx.run(_SET_STATE, values)
             self._event(tx, *event)
         else:
-            later.update(tx, _SET_STATE, values)
+            later.queue(tx, _SET_STATE, values)
             later.events.append(event)
         if note is not None:
             note.append(_state_line(host, change))
@@ -351,28 +342,33 @@ def _declared_row(host_id: int, d: Declaration, dialect: Any) -> tuple[Any, ...]
 
 class _Later:
     """Rows a batch inserts at its end, one statement each (new hosts' MACs, events and
-    declarations), and its host updates, each run of the same statement sent at once (in
-    their order: a run ends where another statement or a new host comes)."""
+    declarations), and its host inserts and updates, each run of the same statement sent at
+    once, in their order (a run ends where another statement comes: an insert taking a name
+    an update just freed runs after it)."""
 
     def __init__(self) -> None:
+        #: ids and change stamp of the batch's new hosts (``Dialect.new_ids``, ``insert_stamp``)
+        self.new_ids: Iterator[int] = iter(())
+        self.stamp = 0
         self.macs: list[tuple[str, int, int]] = []
         self.events: list[tuple[Any, ...]] = []
         self.declared: list[tuple[Any, ...]] = []
-        self.update_sql = ""
-        self.updates: list[tuple[Any, ...]] = []
+        self.queued_sql = ""
+        self.queued: list[tuple[Any, ...]] = []
 
-    def update(self, tx: Tx, sql: str, values: tuple[Any, ...]) -> None:
-        if sql != self.update_sql:
-            self.flush_updates(tx)
-            self.update_sql = sql
-        self.updates.append(values)
+    def queue(self, tx: Tx, sql: str, values: tuple[Any, ...]) -> None:
+        if sql != self.queued_sql:
+            self.flush_queue(tx)
+            self.queued_sql = sql
+        self.queued.append(values)
 
-    def flush_updates(self, tx: Tx) -> None:
-        if self.updates:
-            tx.many(self.update_sql, self.updates)
-            self.updates = []
+    def flush_queue(self, tx: Tx) -> None:
+        if self.queued:
+            tx.many(self.queued_sql, self.queued)
+            self.queued = []
 
     def flush_macs(self, tx: Tx) -> None:
+        self.flush_queue(tx)  # their hosts first
         if self.macs:
             tx.many("INSERT INTO host_macs(mac, host_id, position) VALUES (?,?,?)", self.macs)
             self.macs = []
@@ -381,7 +377,7 @@ class _Later:
         self.declared.append(_declared_row(host_id, d, dialect))
 
     def flush(self, tx: Tx, dialect: Any, rack: str) -> None:
-        self.flush_updates(tx)
+        self.flush_queue(tx)
         self.flush_macs(tx)
         if self.events:
             tx.many(
