@@ -28,6 +28,8 @@ def create_app(settings: Settings | None = None, *, test_config: dict | None = N
     for name in BLUEPRINTS:
         module = importlib.import_module(f"{__name__}.{name}")
         app.register_blueprint(module.bp)
+    fastpath = importlib.import_module(f"{__name__}.fastpath")
+    fastpath.install(app)  # boot config GETs without Flask's per-request cost, same bytes
     return app
 
 

@@ -15,6 +15,7 @@ import platform
 import threading
 import time
 from collections import defaultdict
+from contextvars import ContextVar
 
 from flask import Blueprint, Response, current_app
 
@@ -71,9 +72,20 @@ def snapshot() -> dict:
         }
 
 
+#: The snapshot folder while a request runs outside Flask's app context (web/fastpath.py).
+folder: ContextVar[str | None] = ContextVar("pxehook_metrics_folder", default=None)
+
+
+def folder_of(state_dir: str) -> str:
+    return os.path.join(state_dir, "metrics")
+
+
 def _dir() -> str | None:
+    known = folder.get()
+    if known is not None:
+        return known
     try:
-        return os.path.join(context_of(current_app).settings.state_dir, "metrics")
+        return folder_of(context_of(current_app).settings.state_dir)
     except RuntimeError:
         return None
 
