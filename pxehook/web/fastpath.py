@@ -5,7 +5,8 @@ most of what a boot storm asks, and Flask's request and app contexts, its second
 adapter, response object and finalisation cost about as much CPU as pxehook's own answer.
 ``FastPath`` wraps the app's WSGI callable: it routes with the app's own URL map and
 adapter (``Flask.create_url_adapter``), builds the app's own request class, and calls the
-very function the Flask route calls (``web/boot.py``, ``FAST``), sending its ``Reply``
+very function the Flask route calls (``web/boot.py``'s ``FAST``, handed over by the app
+factory), sending its ``Reply``
 (status, headers, body) as it is. So there is one definition of each route, header,
 limit and escape, and the bytes are the Flask route's (``tests/test_web_fastpath.py``
 compares both over many request shapes).
@@ -20,7 +21,8 @@ that Flask would run for a boot route: those would add to or change the answer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from flask import Flask
@@ -29,9 +31,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Response
 
-from pxehook.web import boot, metrics
-
 StartResponse = Callable[..., Any]
+#: endpoint -> answer function ``(app, request, **route arguments) -> (status, headers,
+#: body)``: ``web/boot.py``'s ``FAST``, handed over by the app factory.
+Answers = Mapping[str, Callable[..., tuple[int, list[tuple[str, str]], bytes]]]
+#: The app's state directory while a request is answered outside Flask's app context
+#: (``web/metrics.py`` writes the worker's snapshot there).
+state_dir: ContextVar[str | None] = ContextVar("pxehook_fast_state_dir", default=None)
 
 
 def _status_line(code: int) -> str:
@@ -57,10 +63,14 @@ def hooked(app: Flask) -> list[str]:
 class FastPath:
     """WSGI middleware: boot config GETs straight to their ``web/boot.py`` function."""
 
-    def __init__(self, app: Flask, flask_wsgi: Callable[..., Iterable[bytes]]) -> None:
+    def __init__(
+        self, app: Flask, flask_wsgi: Callable[..., Iterable[bytes]], answers: Answers,
+        state: str,
+    ) -> None:  # fmt: skip
         self.app = app
         self.flask = flask_wsgi  # the app's own wsgi_app: everything else goes there
-        self.folder = metrics.folder_of(app.config["PXEHOOK"].settings.state_dir)
+        self.answers = answers
+        self.state = state
         self._status: dict[int, str] = {}
         self.enabled: bool | None = None  # decided at the first request (setup is over)
 
@@ -81,16 +91,16 @@ class FastPath:
             endpoint, args = app.create_url_adapter(req).match()  # type: ignore[union-attr]
         except (HTTPException, RequestRedirect):
             return self.flask(environ, start_response)  # 404, 405, redirects: Flask's own
-        answer = boot.FAST.get(endpoint)
+        answer = self.answers.get(endpoint)
         if answer is None:
             return self.flask(environ, start_response)
-        token = metrics.folder.set(self.folder)
+        token = state_dir.set(self.state)
         try:
             status, headers, body = answer(app, req, **args)
         except Exception as exc:  # the app's error handlers answer, as under Flask
             return self._error(exc, environ, start_response)
         finally:
-            metrics.folder.reset(token)
+            state_dir.reset(token)
         line = self._status.get(status)
         if line is None:
             line = self._status[status] = _status_line(status)
@@ -113,6 +123,6 @@ class FastPath:
             ctx.pop(None)
 
 
-def install(app: Flask) -> None:
+def install(app: Flask, answers: Answers, state: str) -> None:
     """Put the fast path in front of ``app`` (it steps aside if hooks are registered)."""
-    app.wsgi_app = FastPath(app, app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = FastPath(app, app.wsgi_app, answers, state)  # type: ignore[method-assign]

@@ -15,7 +15,6 @@ import platform
 import threading
 import time
 from collections import defaultdict
-from contextvars import ContextVar
 
 from flask import Blueprint, Response, current_app
 
@@ -24,7 +23,7 @@ from pxehook.capture import status as lease_status
 from pxehook.errors import StoreError
 from pxehook.models import STATES
 from pxehook.store.base import Store
-from pxehook.web import context_of
+from pxehook.web import context_of, fastpath
 
 bp = Blueprint("metrics", __name__)
 
@@ -72,22 +71,13 @@ def snapshot() -> dict:
         }
 
 
-#: The snapshot folder while a request runs outside Flask's app context (web/fastpath.py).
-folder: ContextVar[str | None] = ContextVar("pxehook_metrics_folder", default=None)
-
-
-def folder_of(state_dir: str) -> str:
-    return os.path.join(state_dir, "metrics")
-
-
 def _dir() -> str | None:
-    known = folder.get()
-    if known is not None:
-        return known
+    state = fastpath.state_dir.get()  # a request answered outside Flask's app context
     try:
-        return folder_of(context_of(current_app).settings.state_dir)
+        state = state or context_of(current_app).settings.state_dir
     except RuntimeError:
         return None
+    return os.path.join(state, "metrics")
 
 
 def _maybe_dump(force: bool = False) -> None:
