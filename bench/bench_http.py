@@ -239,6 +239,29 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def profile_start(target: Target, args, work: Path) -> list[subprocess.Popen[bytes]]:  # type: ignore[no-untyped-def]
+    """``--profile``: py-spy (sampling, ``--gil``: only what holds the GIL) on every
+    process of the target for the load's duration, collapsed stacks in ``<dir>/``."""
+    out = Path(args.profile)
+    out.mkdir(parents=True, exist_ok=True)
+    spies = []
+    pids, todo = [], [p.pid for p in target.procs]
+    while todo:
+        pids.append(todo.pop())
+        todo.extend(children(pids[-1]))
+    for pid in pids:
+        argv = ["py-spy", "record", "--gil", "--format", "raw", "--rate", "250",
+                "--duration", str(args.duration), "--pid", str(pid),
+                "-o", str(out / f"{target.name}-{pid}.txt")]  # fmt: skip
+        spies.append(start(argv, None, work / f"py-spy-{pid}.log"))
+    return spies
+
+
+def profile_stop(spies: list[subprocess.Popen[bytes]]) -> None:
+    for spy in spies:
+        spy.wait(timeout=60)
+
+
 def count_events(work: Path, source: str) -> int:
     """boot.config events recorded by ``source`` (http = gunicorn, nginx = the ingester)."""
     conn = sqlite3.connect(work / "pxehook.db", timeout=30)
@@ -405,6 +428,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="nginx-front's gunicorn workers")
     parser.add_argument("--targets", default="nginx-static,naive-flask,pxehook")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument(
+        "--profile", metavar="DIR", help="py-spy every process of pxehook under load (needs py-spy)"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="phr-bench-"))
     os.chmod(work, 0o755)
@@ -441,7 +467,9 @@ def measure(name: str, work: Path, env: dict, args, script: Path, conns: int,  #
     try:
         baseline = count_events(work, target.source) if target.source else 0
         cpu_before = sum(tree_cpu(p.pid) for p in target.procs)
+        spies = profile_start(target, args, work) if args.profile and target.source else []
         result = run_wrk(target.url, script, conns, args.duration)
+        profile_stop(spies)
         if target.source:
             got, lag = settle_events(work, target.source, baseline + result["requests"], 30)
             result["recorded"], result["lag_s"] = got - baseline, lag

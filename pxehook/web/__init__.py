@@ -8,6 +8,7 @@ from flask import Flask
 
 from pxehook.config import Settings, load_settings
 from pxehook.context import Context
+from pxehook.web import fastpath
 from pxehook.web.errors import register_error_handlers
 from pxehook.web.strictjson import StrictJSONProvider
 
@@ -25,9 +26,11 @@ def create_app(settings: Settings | None = None, *, test_config: dict | None = N
     if test_config:
         app.config.update(test_config)
     register_error_handlers(app)
-    for name in BLUEPRINTS:
-        module = importlib.import_module(f"{__name__}.{name}")
+    modules = {name: importlib.import_module(f"{__name__}.{name}") for name in BLUEPRINTS}
+    for module in modules.values():
         app.register_blueprint(module.bp)
+    # boot config GETs without Flask's per-request cost: the boot routes' own functions
+    fastpath.install(app, modules["boot"].FAST, ctx.settings.state_dir)
     return app
 
 

@@ -23,7 +23,7 @@ from pxehook.capture import status as lease_status
 from pxehook.errors import StoreError
 from pxehook.models import STATES
 from pxehook.store.base import Store
-from pxehook.web import context_of
+from pxehook.web import context_of, fastpath
 
 bp = Blueprint("metrics", __name__)
 
@@ -72,10 +72,12 @@ def snapshot() -> dict:
 
 
 def _dir() -> str | None:
+    state = fastpath.state_dir.get()  # a request answered outside Flask's app context
     try:
-        return os.path.join(context_of(current_app).settings.state_dir, "metrics")
+        state = state or context_of(current_app).settings.state_dir
     except RuntimeError:
         return None
+    return os.path.join(state, "metrics")
 
 
 def _maybe_dump(force: bool = False) -> None:
