@@ -14,6 +14,7 @@ from pxehook.capture.ingest import Ingester
 from pxehook.capture.leases import LeaseFile
 from pxehook.store.sqlite import SQLiteStore
 from tests.conftest import REPO, require_tool, run
+from tests.harness import wire
 from tests.harness.capture import build_hooks, isc_conf, kea_conf, spool_records, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.daemon]
@@ -53,21 +54,7 @@ def test_isc_dhcpd_commit_and_release(lab, store, tmp_path: Path) -> None:  # ty
     check = run(["dhcpd", "-4", "-t", "-cf", str(conf)])
     assert check.returncode == 0, check.stderr
     leases = conf.parent / "dhcpd.leases"
-    netlab.spawn(
-        "srv",
-        "dhcpd",
-        "dhcpd",
-        "-4",
-        "-f",
-        "-d",
-        "-cf",
-        str(conf),
-        "-lf",
-        str(leases),
-        "-pf",
-        str(conf.parent / "dhcpd.pid"),
-        "eth0",
-    )
+    netlab.spawn("srv", "dhcpd", *wire.dhcpd_argv(conf.parent, conf))
     netlab.wait_udp("srv", 67)
     started = time.time()
     bios = "52:54:00:0a:00:07"  # dhcpd prints it as 52:54:0:a:0:7

@@ -18,25 +18,7 @@ pytestmark = [pytest.mark.netns, pytest.mark.daemon]
 
 
 def _dnsmasq(lab, host: str, name: str, conf: str, port: int = 67):  # type: ignore[no-untyped-def]
-    work = lab.workdir
-    proc = lab.spawn(
-        host,
-        name,
-        "dnsmasq",
-        "--keep-in-foreground",
-        "--port=0",
-        "--no-resolv",
-        "--no-hosts",
-        "--user=root",
-        "--group=root",
-        "--no-ping",
-        "--log-dhcp",
-        "--bind-interfaces",
-        f"--log-facility={work / (name + '.dnsmasq.log')}",
-        f"--dhcp-leasefile={work / (name + '.leases')}",
-        f"--pid-file={work / (name + '.pid')}",
-        f"--conf-file={conf}",
-    )
+    proc = lab.spawn(host, name, *wire.dnsmasq_argv(lab.workdir, name, conf))
     lab.wait_udp(host, port)
     assert proc.alive(), proc.log_text()
     return proc

@@ -49,23 +49,7 @@ def _isc(netlab, cli, tmp_path, hook_log):  # type: ignore[no-untyped-def]
     env = wire.gen_env(netlab, tmp_path, wire.write_hook(tmp_path / "hook.sh", hook_log))
     conf = tmp_path / "dhcpd.conf"
     _generate(cli, env, "isc", conf)
-    leases = tmp_path / "dhcpd.leases"
-    leases.write_text("")
-    return netlab.spawn(
-        "srv",
-        "dhcpd",
-        "dhcpd",
-        "-4",
-        "-f",
-        "-d",
-        "-cf",
-        str(conf),
-        "-lf",
-        str(leases),
-        "-pf",
-        str(tmp_path / "dhcpd.pid"),
-        "eth0",
-    )
+    return netlab.spawn("srv", "dhcpd", *wire.dhcpd_argv(tmp_path, conf))
 
 
 def test_isc_dhcpd_every_code(netlab, cli, tmp_path):  # type: ignore[no-untyped-def]
@@ -100,12 +84,7 @@ def _kea(netlab, cli, tmp_path, hook_log):  # type: ignore[no-untyped-def]
     env = wire.gen_env(netlab, tmp_path, wire.write_hook(tmp_path / "hook.sh", hook_log))
     conf = tmp_path / "kea-dhcp4.conf"
     _generate(cli, env, "kea", conf)
-    run = {
-        "KEA_PIDFILE_DIR": str(tmp_path),
-        "KEA_LOCKFILE_DIR": str(tmp_path),
-        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-    }
-    proc = netlab.spawn("srv", "kea", "kea-dhcp4", "-c", str(conf), env=run)
+    proc = netlab.spawn("srv", "kea", "kea-dhcp4", "-c", str(conf), env=wire.kea_env(tmp_path))
     netlab.wait_udp("srv", 67)
     return proc, env, conf
 

@@ -24,23 +24,7 @@ LPXELINUX = wire.arch.BY_CODE[0].loaders["pxelinux"]
 
 
 def _dnsmasq(lab, host: str, name: str, conf: str) -> None:  # type: ignore[no-untyped-def]
-    work = lab.workdir
-    proc = lab.spawn(
-        host,
-        name,
-        "dnsmasq",
-        "--keep-in-foreground",
-        "--port=0",
-        "--no-resolv",
-        "--no-hosts",
-        "--user=root",
-        "--group=root",
-        "--no-ping",
-        "--bind-interfaces",
-        f"--dhcp-leasefile={work / (name + '.leases')}",
-        f"--pid-file={work / (name + '.pid')}",
-        f"--conf-file={conf}",
-    )
+    proc = lab.spawn(host, name, *wire.dnsmasq_argv(lab.workdir, name, conf))
     lab.wait_udp(host, 67)
     assert proc.alive(), proc.log_text()
 
@@ -69,31 +53,10 @@ def _start(server: str, lab, cli, tmp_path, boot_modes: str) -> None:  # type: i
         _dnsmasq(lab, "dhcp", "plain", str(plain))
         _dnsmasq(lab, "srv", "proxy", str(conf))
     elif daemon == "isc":
-        leases = tmp_path / "dhcpd.leases"
-        leases.write_text("")
-        lab.spawn(
-            "srv",
-            "dhcpd",
-            "dhcpd",
-            "-4",
-            "-f",
-            "-d",
-            "-cf",
-            str(conf),
-            "-lf",
-            str(leases),
-            "-pf",
-            str(tmp_path / "dhcpd.pid"),
-            "eth0",
-        )
+        lab.spawn("srv", "dhcpd", *wire.dhcpd_argv(tmp_path, conf))
         lab.wait_udp("srv", 67)
     else:
-        run = {
-            "KEA_PIDFILE_DIR": str(tmp_path),
-            "KEA_LOCKFILE_DIR": str(tmp_path),
-            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-        }
-        lab.spawn("srv", "kea", "kea-dhcp4", "-c", str(conf), env=run)
+        lab.spawn("srv", "kea", "kea-dhcp4", "-c", str(conf), env=wire.kea_env(tmp_path))
         lab.wait_udp("srv", 67)
 
 

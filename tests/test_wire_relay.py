@@ -72,45 +72,12 @@ def _start(daemon: str, server, cli, env, tmp_path):  # type: ignore[no-untyped-
     result = cli("gen", daemon, "--out", str(conf), extra_env=env)
     assert result.code == 0, result
     if daemon == "dnsmasq":
-        argv = [
-            "dnsmasq",
-            "--keep-in-foreground",
-            "--port=0",
-            "--no-resolv",
-            "--no-hosts",
-            "--user=root",
-            "--group=root",
-            "--no-ping",
-            "--log-dhcp",
-            "--bind-interfaces",
-            f"--log-facility={tmp_path / 'dnsmasq.log'}",
-            f"--dhcp-leasefile={tmp_path / 'dnsmasq.leases'}",
-            f"--conf-file={conf}",
-        ]
-    elif daemon == "isc":
-        leases = tmp_path / "dhcpd.leases"
-        leases.write_text("")
-        argv = [
-            "dhcpd",
-            "-4",
-            "-f",
-            "-d",
-            "-cf",
-            str(conf),
-            "-lf",
-            str(leases),
-            "-pf",
-            str(tmp_path / "dhcpd.pid"),
-            "eth0",
-        ]
-    else:
-        kea = json.loads(strip_comments(conf.read_text()))
-        assert kea["Dhcp4"]["interfaces-config"]["interfaces"] == ["eth0"]
-        argv = ["kea-dhcp4", "-c", str(conf)]
-        run = {"KEA_PIDFILE_DIR": str(tmp_path), "KEA_LOCKFILE_DIR": str(tmp_path)}
-        run["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin"
-        return server.spawn("srv", daemon, *argv, env=run)
-    return server.spawn("srv", daemon, *argv)
+        return server.spawn("srv", daemon, *wire.dnsmasq_argv(tmp_path, "dnsmasq", conf))
+    if daemon == "isc":
+        return server.spawn("srv", daemon, *wire.dhcpd_argv(tmp_path, conf))
+    kea = json.loads(strip_comments(conf.read_text()))
+    assert kea["Dhcp4"]["interfaces-config"]["interfaces"] == ["eth0"]
+    return server.spawn("srv", daemon, "kea-dhcp4", "-c", str(conf), env=wire.kea_env(tmp_path))
 
 
 @pytest.mark.parametrize("daemon", ["dnsmasq", "isc", "kea"])

@@ -106,26 +106,8 @@ class NetLab:
         ns = self.ns(host)
         _ip("netns", "add", ns)
         self._netns.append(ns)
-        peer = f"{self.prefix[:6]}{len(self._netns)}b"
-        _ip(
-            "link",
-            "add",
-            ifname + "x",
-            "netns",
-            ns,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            peer,
-            "netns",
-            self.switch,
-        )
-        self.exec(ns, "ip", "link", "set", ifname + "x", "name", ifname)
-        self.exec(self.switch, "ip", "link", "set", peer, "master", "br0")
-        self.exec(self.switch, "ip", "link", "set", peer, "up")
+        self._cable(ns, ifname, f"{self.prefix[:6]}{len(self._netns)}b")
         self.exec(ns, "ip", "link", "set", "lo", "up")
-        self.exec(ns, "ip", "link", "set", ifname, "up")
         ip = f"{self.net}.{octet}" if address else ""
         if address:
             self.exec(ns, "ip", "addr", "add", f"{ip}/24", "dev", ifname)
@@ -136,28 +118,19 @@ class NetLab:
         """Plug an existing namespace (e.g. another lab's host: a router or DHCP relay
         between two labs) into this bridge as ``ifname`` with ``<net>.<octet>``; returns the
         IP. The namespace stays its owner lab's (removed by that lab's ``close()``)."""
-        peer = f"{self.prefix[:6]}{len(self._netns)}p{octet % 100}"
-        _ip(
-            "link",
-            "add",
-            ifname + "x",
-            "netns",
-            ns,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            peer,
-            "netns",
-            self.switch,
-        )
+        self._cable(ns, ifname, f"{self.prefix[:6]}{len(self._netns)}p{octet % 100}")
+        ip = f"{self.net}.{octet}"
+        self.exec(ns, "ip", "addr", "add", f"{ip}/24", "dev", ifname)
+        return ip
+
+    def _cable(self, ns: str, ifname: str, peer: str) -> None:
+        """A veth pair: ``ifname`` (up) in ``ns``, ``peer`` (up) on this lab's bridge."""
+        _ip("link", "add", ifname + "x", "netns", ns, "type", "veth",
+            "peer", "name", peer, "netns", self.switch)  # fmt: skip
         self.exec(ns, "ip", "link", "set", ifname + "x", "name", ifname)
         self.exec(self.switch, "ip", "link", "set", peer, "master", "br0")
         self.exec(self.switch, "ip", "link", "set", peer, "up")
         self.exec(ns, "ip", "link", "set", ifname, "up")
-        ip = f"{self.net}.{octet}"
-        self.exec(ns, "ip", "addr", "add", f"{ip}/24", "dev", ifname)
-        return ip
 
     def add_tap(self, name: str) -> str:
         """A tap device on the bridge (for QEMU run in the switch namespace)."""

@@ -223,16 +223,22 @@ def kernel_arm64() -> Kernel:
     return Kernel(package, version, vmlinuz, tuple(_load_order(index, NIC_MODULES_ARM64)))
 
 
-def busybox_arm64() -> Path:
-    """Debian's arm64 ``busybox-static`` binary (downloaded, extracted, cached)."""
+def _fetch_arm64(package: str, stem: str) -> tuple[str, Path]:
+    """(version, dir) of Debian's arm64 ``package`` (its current candidate), downloaded on
+    amd64 with private apt lists, extracted into ``<cache>/<stem>-<version>`` once."""
     opts = _arm64_apt_opts()
-    package = "busybox-static"
     with _locked("arm64"):
-        _, _, dest = _fetch_current(
+        _, version, dest = _fetch_current(
             lambda: (package, _apt_field(package, "Version", opts)),
-            lambda _p, v: CACHE / f"busybox-arm64-{_safe(v)}",
+            lambda _p, v: CACHE / f"{stem}-{_safe(v)}",
             opts,
         )
+    return version, dest
+
+
+def busybox_arm64() -> Path:
+    """Debian's arm64 ``busybox-static`` binary (downloaded, extracted, cached)."""
+    _, dest = _fetch_arm64("busybox-static", "busybox-arm64")
     return dest / "bin" / "busybox"
 
 
@@ -374,14 +380,7 @@ def local_disk() -> Path:
 def local_disk_arm64() -> Path:
     """Raw disk for AAVMF: one 0xEF partition whose ``EFI/BOOT/BOOTAA64.EFI`` (GRUB from
     Debian's arm64 ``grub-efi-arm64-bin`` modules, downloaded) prints the marker."""
-    opts = _arm64_apt_opts()
-    package = "grub-efi-arm64-bin"
-    with _locked("arm64"):
-        _, version, tree = _fetch_current(
-            lambda: (package, _apt_field(package, "Version", opts)),
-            lambda _p, v: CACHE / f"grub-arm64-bin-{_safe(v)}",
-            opts,
-        )
+    version, tree = _fetch_arm64("grub-efi-arm64-bin", "grub-arm64-bin")
     key = _digest(GRUB_LOCAL_CFG, version, _dpkg_version("grub-common"))
     dest = CACHE / f"localdisk-arm64-{key}.img"
     with _locked("disk"):
@@ -413,14 +412,7 @@ class Arm64Grub:
 
 def grub_arm64() -> Arm64Grub:
     """Debian's signed arm64 network GRUB, downloaded on amd64 without multiarch."""
-    opts = _arm64_apt_opts()
-    package = "grub-efi-arm64-signed"
-    with _locked("arm64"):
-        _, version, dest = _fetch_current(
-            lambda: (package, _apt_field(package, "Version", opts)),
-            lambda _p, v: CACHE / f"grub-arm64-{_safe(v)}",
-            opts,
-        )
+    version, dest = _fetch_arm64("grub-efi-arm64-signed", "grub-arm64")
     efi = dest / "usr" / "lib" / "grub" / "arm64-efi-signed" / "grubnetaa64.efi.signed"
     if not efi.exists():
         raise RuntimeError(f"{efi} missing from grub-efi-arm64-signed {version}")

@@ -225,3 +225,37 @@ def site_of(lab, boot_modes: str = "") -> Site:  # type: ignore[no-untyped-def]
         http_boot_url=f"http://{lab.net}.1:8070/uefi",  # the default: pxehook's /uefi/ route
         boot_modes=pairs,  # type: ignore[arg-type]
     )
+
+
+# --- the daemons' command lines in a lab (one place for every wire test) --------------------
+
+
+def dnsmasq_argv(workdir: Path, name: str, conf: str | Path) -> list[str]:
+    """dnsmasq in the foreground, DHCP only (no DNS), its DHCP log, leases and pid file
+    under ``workdir`` named after ``name`` (``<name>.dnsmasq.log``, ``<name>.leases``)."""
+    return [
+        "dnsmasq", "--keep-in-foreground", "--port=0", "--no-resolv", "--no-hosts",
+        "--user=root", "--group=root", "--no-ping", "--log-dhcp", "--bind-interfaces",
+        f"--log-facility={workdir / (name + '.dnsmasq.log')}",
+        f"--dhcp-leasefile={workdir / (name + '.leases')}",
+        f"--pid-file={workdir / (name + '.pid')}",
+        f"--conf-file={conf}",
+    ]  # fmt: skip
+
+
+def dhcpd_argv(workdir: Path, conf: str | Path, interface: str = "eth0") -> list[str]:
+    """ISC dhcpd in the foreground on ``interface``, with an empty lease file and its pid
+    file in ``workdir``."""
+    leases = workdir / "dhcpd.leases"
+    leases.write_text("")
+    return ["dhcpd", "-4", "-f", "-d", "-cf", str(conf), "-lf", str(leases),
+            "-pf", str(workdir / "dhcpd.pid"), interface]  # fmt: skip
+
+
+def kea_env(workdir: Path) -> dict[str, str]:
+    """The environment kea-dhcp4 runs with: its pid and lock files in ``workdir``."""
+    return {
+        "KEA_PIDFILE_DIR": str(workdir),
+        "KEA_LOCKFILE_DIR": str(workdir),
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+    }
