@@ -95,7 +95,9 @@ HOSTILE_PROFILE = Profile(
 )
 
 
-def render(profile: Profile) -> str:
+def render(profile: Profile, site=None) -> str:  # type: ignore[no-untyped-def]
+    """The GRUB boot config of a deploying x64 UEFI host with ``profile``, for ``site``'s
+    settings (default: ``settings()``)."""
     host = Host(
         id=7,
         macs=("52:54:00:ab:cd:07",),
@@ -106,7 +108,7 @@ def render(profile: Profile) -> str:
         state=State.DEPLOYING,
     )
     plan = decide(host, Facts(loader="grub", mac=host.mac), {"installer": profile}, Policy())
-    return render_plan(settings(), host, plan, {}).body.decode()
+    return render_plan(site or settings(), host, plan, {}).body.decode()
 
 
 def test_a_hostile_profile_path_cannot_add_a_command() -> None:

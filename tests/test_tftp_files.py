@@ -13,13 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from pxehook import arch
-from pxehook.boot.decide import Facts, Policy, decide
-from pxehook.boot.render import render_plan
 from pxehook.config import load_settings
-from pxehook.models import ArchSource, Host, IpSource, Observation, Profile, State
+from pxehook.models import IpSource, Observation, Profile
 from tests.boot_server import events_when
 from tests.conftest import require_tool
+from tests.test_grub_urls import render
 from tests.test_tftp import atftp_get, raw_rrq
 from tests.tftp_server import LOOPBACK, TftpProcess, free_udp_port, hpa_get, seed, site_env
 
@@ -65,17 +63,7 @@ def grub_config(port: int) -> str:
     settings = load_settings(
         env={"PXEHOOK_SERVER_IP": LOOPBACK, "PXEHOOK_PORT": "8070", "PXEHOOK_TFTP_PORT": str(port)}
     )
-    host = Host(
-        id=7,
-        macs=("52:54:00:ab:cd:07",),
-        name="node07",
-        arch=arch.BY_SLUG["efi-x64"].code,
-        arch_source=ArchSource.DHCP,
-        profile="installer",
-        state=State.DEPLOYING,
-    )
-    plan = decide(host, Facts(loader="grub", mac=host.mac), {"installer": PROFILE}, Policy())
-    return render_plan(settings, host, plan, {}).body.decode()
+    return render(PROFILE, settings)
 
 
 def test_the_files_a_grub_config_names_are_served_over_tftp(served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
