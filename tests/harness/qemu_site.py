@@ -326,22 +326,26 @@ class PxeSite:
             self.lab.wait_udp("dhcp", 67, timeout=10)
 
     def _wait_http(self, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
+        deadline, answer = time.monotonic() + timeout, ""
         while time.monotonic() < deadline:
             r = self.lab.exec(
                 self.lab.ns("srv"),
                 sys.executable,
                 "-c",
-                "import sys,urllib.request;urllib.request.urlopen(sys.argv[1],timeout=2)",
+                _HEALTHZ_PROBE,
                 f"{self.base_url}/healthz",
                 check=False,
             )
             if r.returncode == 0:
                 return
+            answer = (r.stdout or r.stderr or "")[-1000:]
             if not self.procs["pxehook"].alive():
                 break
             time.sleep(0.2)
-        raise RuntimeError(f"pxehook did not answer /healthz:\n{self.log_text('pxehook')[-3000:]}")
+        raise RuntimeError(
+            f"pxehook did not answer /healthz with 200; its last answer: {answer}\n"
+            f"{self.log_text('pxehook')[-3000:]}"
+        )
 
     # --- what a user would look at ----------------------------------------------------------
     def host(self, mac: str) -> dict:
@@ -403,6 +407,15 @@ def http_answers(log: str, ips: set[str]) -> list[tuple[str, int, float]]:
             out.append((m["req"], int(m["status"]), int(m["us"]) / 1e6))
     return out
 
+
+#: GET /healthz; on an error answer, print its body (which part is unhealthy) and fail
+_HEALTHZ_PROBE = """import sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=2)
+except urllib.error.HTTPError as exc:
+    print(exc.code, exc.read().decode(errors="replace"))
+    sys.exit(1)
+"""
 
 #: pxehook's log format prefixes each access line with ``<time> INFO [<pid>] gunicorn.access: ``
 #: (pxehook/web/gunicorn_log.py); the bare form is gunicorn's own.
